@@ -1,0 +1,66 @@
+//! The fractional-octave frequency grid every profile and EQ curve uses, and the integration of a
+//! per-bin power spectral density into band levels.
+use serde::{Deserialize, Serialize};
+
+/// Band levels below this (dB re FS²/Hz) carry no information (silence, above Nyquist).
+pub const LEVEL_FLOOR_DB: f64 = -200.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BandGrid {
+    pub bands_per_octave: u32,
+    pub centers_hz: Vec<f64>,
+}
+
+impl BandGrid {
+    /// 1/12-octave bands centred on 1 kHz·2^(k/12), covering 20 Hz – 20 kHz.
+    pub fn standard() -> Self {
+        Self::new(12, 20.0, 20_000.0)
+    }
+
+    pub fn new(bands_per_octave: u32, lo_hz: f64, hi_hz: f64) -> Self {
+        let b = f64::from(bands_per_octave);
+        let k0 = (b * (lo_hz / 1000.0).log2()).ceil() as i32;
+        let k1 = (b * (hi_hz / 1000.0).log2()).floor() as i32;
+        let centers_hz = (k0..=k1).map(|k| 1000.0 * 2f64.powf(f64::from(k) / b)).collect();
+        BandGrid { bands_per_octave, centers_hz }
+    }
+
+    /// Lower and upper edge of band `i`.
+    pub fn edges(&self, i: usize) -> (f64, f64) {
+        let half = 2f64.powf(0.5 / f64::from(self.bands_per_octave));
+        (self.centers_hz[i] / half, self.centers_hz[i] * half)
+    }
+
+    /// Mean power spectral density per band, in dB, from a one-sided PSD sampled at bin spacing
+    /// `bin_hz` (bin k covers [(k−½)Δ, (k+½)Δ]). Bins are weighted by their overlap with the band, so
+    /// bands narrower than a bin still get a proper (interpolated) value.
+    pub fn levels_db(&self, psd: &[f64], bin_hz: f64) -> Vec<f64> {
+        let nyquist = (psd.len() - 1) as f64 * bin_hz;
+        (0..self.centers_hz.len())
+            .map(|i| {
+                let (lo, hi) = self.edges(i);
+                if hi > nyquist {
+                    return LEVEL_FLOOR_DB;
+                }
+                let k0 = ((lo / bin_hz) + 0.5).floor() as usize;
+                let k1 = (((hi / bin_hz) + 0.5).floor() as usize).min(psd.len() - 1);
+                let mut acc = 0.0;
+                for (k, &p) in psd.iter().enumerate().take(k1 + 1).skip(k0) {
+                    let b_lo = (k as f64 - 0.5) * bin_hz;
+                    let b_hi = (k as f64 + 0.5) * bin_hz;
+                    acc += p * (hi.min(b_hi) - lo.max(b_lo)).max(0.0);
+                }
+                let mean = acc / (hi - lo);
+                if mean > 0.0 {
+                    (10.0 * mean.log10()).max(LEVEL_FLOOR_DB)
+                } else {
+                    LEVEL_FLOOR_DB
+                }
+            })
+            .collect()
+    }
+}
+
+pub fn has_information(level_db: f64) -> bool {
+    level_db > LEVEL_FLOOR_DB + 50.0
+}

@@ -1,0 +1,62 @@
+//! Planar f32 audio, the form every stage works on.
+
+/// Planar audio: one `Vec<f32>` per channel, all of the same length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioBuffer {
+    pub sample_rate: u32,
+    pub channels: Vec<Vec<f32>>,
+}
+
+impl AudioBuffer {
+    pub fn new(sample_rate: u32, channels: Vec<Vec<f32>>) -> Self {
+        debug_assert!(channels.windows(2).all(|w| w[0].len() == w[1].len()));
+        AudioBuffer { sample_rate, channels }
+    }
+
+    pub fn frames(&self) -> usize {
+        self.channels.first().map_or(0, Vec::len)
+    }
+
+    pub fn num_channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn duration_s(&self) -> f64 {
+        self.frames() as f64 / f64::from(self.sample_rate)
+    }
+
+    /// Largest absolute sample value over all channels.
+    pub fn sample_peak(&self) -> f32 {
+        self.channels.iter().flatten().fold(0.0f32, |m, &x| m.max(x.abs()))
+    }
+
+    pub fn is_silent(&self) -> bool {
+        self.sample_peak() == 0.0
+    }
+
+    /// First non-finite sample as (channel, frame).
+    pub fn first_non_finite(&self) -> Option<(usize, usize)> {
+        self.channels
+            .iter()
+            .enumerate()
+            .find_map(|(c, ch)| ch.iter().position(|x| !x.is_finite()).map(|i| (c, i)))
+    }
+}
+
+/// Converts stereo left/right in place to mid/side: M = (L+R)/2, S = (L−R)/2.
+pub fn to_mid_side(left: &mut [f32], right: &mut [f32]) {
+    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+        let (m, s) = ((*l + *r) * 0.5, (*l - *r) * 0.5);
+        *l = m;
+        *r = s;
+    }
+}
+
+/// Inverse of [`to_mid_side`]: L = M+S, R = M−S.
+pub fn to_left_right(mid: &mut [f32], side: &mut [f32]) {
+    for (m, s) in mid.iter_mut().zip(side.iter_mut()) {
+        let (l, r) = (*m + *s, *m - *s);
+        *m = l;
+        *s = r;
+    }
+}

@@ -1,0 +1,132 @@
+//! Decoding any supported container/codec (WAV, AIFF, FLAC, Ogg Vorbis, MP3, AAC/M4A, ALAC) with
+//! symphonia into planar f32 at the file's own sample rate.
+use std::path::Path;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::audio::AudioBuffer;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// Largest shortfall against the frame count a header announces that is still accepted: codecs with
+/// priming/padding (MP3, AAC) can legitimately end a frame or two short of it.
+const TRUNCATION_SLACK_FRAMES: u64 = 4096;
+
+/// Decodes `path` and checks it is usable: mono or stereo, not empty, every sample finite.
+pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(Error::io(path, std::io::Error::other("is a directory")));
+    }
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let unsupported = |reason: String| Error::UnsupportedFormat { path: path.into(), reason };
+    let corrupt = |reason: String| Error::Corrupt { path: path.into(), reason };
+
+    let format_opts = FormatOptions { enable_gapless: true, ..Default::default() };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &format_opts, &MetadataOptions::default())
+        .map_err(|e| match e {
+            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                corrupt("file ends inside its header".into())
+            }
+            other => unsupported(other.to_string()),
+        })?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| unsupported("no audio track".into()))?;
+    let track_id = track.id;
+    let expected_frames = track.codec_params.n_frames;
+    if let Some(ch) = track.codec_params.channels {
+        if ch.count() > 2 {
+            return Err(Error::TooManyChannels { path: path.into(), channels: ch.count() });
+        }
+    }
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .map_err(|e| unsupported(e.to_string()))?;
+
+    let task = progress.start(&format!("decode {}", file_name(path)), expected_frames.unwrap_or(0));
+    let mut channels: Vec<Vec<f32>> = Vec::new();
+    let mut sample_rate = track.codec_params.sample_rate.unwrap_or(0);
+    if let Some(n) = expected_frames {
+        let n_ch = track.codec_params.channels.map_or(2, |c| c.count());
+        channels = (0..n_ch).map(|_| Vec::with_capacity(n as usize)).collect();
+    }
+    let mut interleaved: Option<SampleBuffer<f32>> = None;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(corrupt(e.to_string())),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            Err(e @ (SymError::DecodeError(_) | SymError::IoError(_))) => {
+                return Err(corrupt(format!("{e} near frame {}", channels.first().map_or(0, Vec::len))))
+            }
+            Err(e) => return Err(corrupt(e.to_string())),
+        };
+        let spec = *decoded.spec();
+        let n_ch = spec.channels.count();
+        if n_ch > 2 {
+            return Err(Error::TooManyChannels { path: path.into(), channels: n_ch });
+        }
+        if channels.len() != n_ch {
+            if channels.iter().any(|c| !c.is_empty()) {
+                return Err(corrupt("channel count changes mid-stream".into()));
+            }
+            channels = vec![Vec::new(); n_ch];
+        }
+        sample_rate = spec.rate;
+        let buf = match &mut interleaved {
+            Some(b) if b.capacity() >= decoded.capacity() * n_ch => b,
+            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+        };
+        buf.copy_interleaved_ref(decoded);
+        for frame in buf.samples().chunks_exact(n_ch) {
+            for (c, &x) in frame.iter().enumerate() {
+                channels[c].push(x);
+            }
+        }
+        task.inc((buf.samples().len() / n_ch) as u64);
+    }
+    drop(task);
+
+    let buffer = AudioBuffer::new(sample_rate, channels);
+    let frames = buffer.frames() as u64;
+    if frames == 0 {
+        return Err(Error::Empty { path: path.into() });
+    }
+    if let Some(expected) = expected_frames {
+        if frames + TRUNCATION_SLACK_FRAMES < expected {
+            return Err(corrupt(format!("truncated: header announces {expected} frames, file holds {frames}")));
+        }
+    }
+    if sample_rate == 0 {
+        return Err(unsupported("unknown sample rate".into()));
+    }
+    if let Some((channel, frame)) = buffer.first_non_finite() {
+        return Err(Error::NonFinite { path: path.into(), channel, frame });
+    }
+    Ok(buffer)
+}
+
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}

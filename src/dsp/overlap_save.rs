@@ -1,0 +1,105 @@
+//! FFT convolution by overlap-save, shared by the linear-phase EQ and the true-peak detector.
+//! Output blocks are independent, so they run in parallel (rayon), each with its own scratch.
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+pub struct OverlapSave {
+    fft_size: usize,
+    filter_len: usize,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
+}
+
+/// Per-thread buffers; allocated once per worker, never inside the block loop.
+pub struct BlockScratch {
+    time: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    product: Vec<Complex<f32>>,
+    fft: Vec<Complex<f32>>,
+}
+
+impl OverlapSave {
+    /// A convolver for filters of up to `filter_len` taps with FFT size `fft_size` (≥ 2·filter_len).
+    pub fn new(filter_len: usize, fft_size: usize) -> Self {
+        assert!(fft_size >= 2 * filter_len && filter_len > 0);
+        let mut planner = RealFftPlanner::<f32>::new();
+        OverlapSave {
+            fft_size,
+            filter_len,
+            forward: planner.plan_fft_forward(fft_size),
+            inverse: planner.plan_fft_inverse(fft_size),
+        }
+    }
+
+    /// New output samples per block.
+    pub fn hop(&self) -> usize {
+        self.fft_size - self.filter_len + 1
+    }
+
+    /// The spectrum of `taps`, zero-padded, with the inverse FFT's 1/N folded in.
+    pub fn filter_spectrum(&self, taps: &[f32]) -> Vec<Complex<f32>> {
+        assert!(taps.len() <= self.filter_len);
+        let mut time = vec![0.0f32; self.fft_size];
+        let scale = 1.0 / self.fft_size as f32;
+        for (t, &h) in time.iter_mut().zip(taps) {
+            *t = h * scale;
+        }
+        let mut spec = self.forward.make_output_vec();
+        self.forward.process(&mut time, &mut spec).expect("sizes match the plan");
+        spec
+    }
+
+    fn scratch(&self) -> BlockScratch {
+        BlockScratch {
+            time: self.forward.make_input_vec(),
+            spectrum: self.forward.make_output_vec(),
+            product: self.forward.make_output_vec(),
+            fft: self.forward.make_scratch_vec().into_iter().chain(self.inverse.make_scratch_vec()).collect(),
+        }
+    }
+
+    /// Splits `output` into blocks; for each, loads the input spectrum such that the linear convolution
+    /// z = input * h satisfies output[n] ↔ z[n + delay], and calls `per_block(scratch, out_block)`, which
+    /// combines one or more [`Self::filtered`] results into `out_block`. Input beyond its ends reads as 0.
+    pub fn run<F>(&self, input: &[f32], delay: usize, output: &mut [f32], per_block: F)
+    where
+        F: Fn(&mut BlockScratch, &mut [f32]) + Sync,
+    {
+        let hop = self.hop();
+        output.par_chunks_mut(hop).enumerate().for_each_init(
+            || self.scratch(),
+            |s, (block, out)| {
+                let first = (block * hop + delay) as isize - (self.filter_len as isize - 1);
+                for (i, t) in s.time.iter_mut().enumerate() {
+                    let idx = first + i as isize;
+                    *t = if idx >= 0 && (idx as usize) < input.len() { input[idx as usize] } else { 0.0 };
+                }
+                let fft_scratch_len = self.forward.get_scratch_len();
+                self.forward
+                    .process_with_scratch(&mut s.time, &mut s.spectrum, &mut s.fft[..fft_scratch_len])
+                    .expect("sizes match the plan");
+                per_block(s, out);
+            },
+        );
+    }
+
+    /// The current block filtered by `filter` (from [`Self::filter_spectrum`]): the valid samples,
+    /// at least as many as the block's output.
+    pub fn filtered<'s>(&self, s: &'s mut BlockScratch, filter: &[Complex<f32>]) -> &'s [f32] {
+        for ((p, &x), &h) in s.product.iter_mut().zip(&s.spectrum).zip(filter) {
+            *p = x * h;
+        }
+        // Real signals: DC and Nyquist bins are real; clear rounding residue so the c2r FFT accepts them.
+        s.product[0].im = 0.0;
+        let last = s.product.len() - 1;
+        s.product[last].im = 0.0;
+        let inv_scratch_len = self.inverse.get_scratch_len();
+        self.inverse
+            .process_with_scratch(&mut s.product, &mut s.time, &mut s.fft[..inv_scratch_len])
+            .expect("sizes match the plan");
+        &s.time[self.filter_len - 1..]
+    }
+}

@@ -1,0 +1,40 @@
+//! The library's one error type. Every variant carries enough context (a path, a stage, a value) to
+//! print as a single line a user can act on.
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a supported audio file ({reason})")]
+    UnsupportedFormat { path: PathBuf, reason: String },
+    #[error("{path}: corrupt or truncated audio ({reason})")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: contains no audio")]
+    Empty { path: PathBuf },
+    #[error("{path}: is silent, there is nothing to {what}")]
+    Silent { path: PathBuf, what: &'static str },
+    #[error("{path}: {channels} channels; only mono and stereo are supported")]
+    TooManyChannels { path: PathBuf, channels: usize },
+    #[error("{path}: non-finite sample (NaN or infinity) in channel {channel} at frame {frame}")]
+    NonFinite { path: PathBuf, channel: usize, frame: usize },
+    #[error("{path}: invalid {what} JSON: {reason}")]
+    BadJson { path: PathBuf, what: &'static str, reason: String },
+    #[error("{what}: schema version {found} is not supported (this build reads version {expected})")]
+    SchemaVersion { what: &'static str, found: u32, expected: u32 },
+    #[error("invalid setting: {0}")]
+    InvalidSetting(String),
+    #[error("output {path} would overwrite an input; choose another output path")]
+    OutputIsInput { path: PathBuf },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

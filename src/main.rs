@@ -1,0 +1,267 @@
+//! The `automaster` command line: clap arguments → validated options → library calls.
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use automaster::encode::{write_atomically, BitDepth};
+use automaster::matching::MatchSettings;
+use automaster::pipeline::{self, MasterJob, Summary};
+use automaster::progress::{NoProgress, Progress, ProgressTask};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "automaster", version, about = "Reference-matching auto-mastering: make a mix sound like a reference master")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// No progress bars (they are also hidden when stderr is not a terminal).
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Master TARGET to match one or more references; writes the master (and optionally the plan).
+    Master(MasterArgs),
+    /// Analyse audio files into profiles (JSON) usable as --reference.
+    Analyze(AnalyzeArgs),
+    /// Render TARGET with a saved (possibly edited) plan.
+    Render(RenderArgs),
+    /// Master the bundled example mix against the bundled reference.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct MasterArgs {
+    /// The unmastered mix.
+    target: PathBuf,
+    /// Reference master: an audio file or a saved profile (.json). Repeat to average several.
+    #[arg(short, long = "reference", required = true)]
+    references: Vec<PathBuf>,
+    /// Weight of each reference, in the order given (default: equal).
+    #[arg(long = "weight")]
+    weights: Vec<f64>,
+    /// Output WAV file.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Also write the mastering plan (JSON) here; edit it and use `automaster render`.
+    #[arg(long)]
+    plan_out: Option<PathBuf>,
+    #[command(flatten)]
+    matching: MatchArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+#[derive(Args)]
+struct MatchArgs {
+    /// Loudness target in LUFS (default: the reference's integrated loudness).
+    #[arg(long, allow_hyphen_values = true)]
+    lufs: Option<f64>,
+    /// True-peak ceiling in dBTP.
+    #[arg(long, default_value_t = -1.0, allow_hyphen_values = true)]
+    ceiling: f64,
+    /// How much of the EQ correction to apply, in percent.
+    #[arg(long, default_value_t = 100.0)]
+    eq_amount: f64,
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// Output sample format (integer formats are TPDF-dithered).
+    #[arg(long, value_enum, default_value = "24")]
+    bit_depth: BitDepth,
+    /// Print a machine-readable summary (JSON) on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// Audio files to analyse.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output: a .json file for one input, a folder for several (one <name>.profile.json each).
+    /// Without it the profile JSON goes to stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RenderArgs {
+    target: PathBuf,
+    #[arg(long)]
+    plan: PathBuf,
+    #[arg(short, long)]
+    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Folder for the demo's inputs, master, plan and summary.
+    #[arg(long, default_value = "automaster-demo")]
+    out: PathBuf,
+}
+
+/// Progress bars on stderr via indicatif.
+struct Bars(MultiProgress);
+
+struct Bar(ProgressBar);
+
+impl ProgressTask for Bar {
+    fn inc(&self, units: u64) {
+        self.0.inc(units);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl Progress for Bars {
+    fn start(&self, label: &str, total: u64) -> Box<dyn ProgressTask + '_> {
+        let bar = self.0.add(if total > 0 { ProgressBar::new(total) } else { ProgressBar::new_spinner() });
+        let template = if total > 0 { "{msg:32} [{bar:30}] {percent:>3}% {elapsed}" } else { "{msg:32} {spinner} {elapsed}" };
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+        bar.set_message(label.to_string());
+        Box::new(Bar(bar))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let bars;
+    let progress: &dyn Progress = if cli.quiet || !std::io::stderr().is_terminal() {
+        &NoProgress
+    } else {
+        bars = Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        &bars
+    };
+    match run(cli.command, progress) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, progress: &dyn Progress) -> Result<()> {
+    match command {
+        Command::Master(a) => {
+            let job = MasterJob {
+                target: &a.target,
+                references: &a.references,
+                weights: &a.weights,
+                output: &a.output,
+                plan_out: a.plan_out.as_deref(),
+                settings: a.matching.settings(),
+                bit_depth: a.out.bit_depth,
+            };
+            let (_, summary) = pipeline::master(&job, progress)?;
+            report(&summary, a.out.json)
+        }
+        Command::Render(a) => {
+            let summary = pipeline::render_with_plan(&a.target, &a.plan, &a.output, a.out.bit_depth, progress)?;
+            report(&summary, a.out.json)
+        }
+        Command::Analyze(a) => analyze(&a, progress),
+        Command::Demo(a) => demo(&a.out, progress),
+    }
+}
+
+impl MatchArgs {
+    fn settings(&self) -> MatchSettings {
+        MatchSettings { eq_amount: self.eq_amount / 100.0, target_lufs: self.lufs, ceiling_dbtp: self.ceiling, ..Default::default() }
+    }
+}
+
+fn report(s: &Summary, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+        return Ok(());
+    }
+    println!("{} -> {}", s.target, s.output);
+    println!("  reference    {}", s.references.join(", "));
+    println!(
+        "  loudness     {:.1} LUFS -> {:.2} LUFS (target {:.2}); true peak {:.2} -> {:.2} dBTP (ceiling {:.1})",
+        s.loudness_before_lufs, s.loudness_after_lufs, s.loudness_target_lufs, s.true_peak_before_dbtp, s.true_peak_after_dbtp, s.ceiling_dbtp
+    );
+    println!(
+        "  EQ           mid {:+.1}/{:+.1} dB, side {:+.1}/{:+.1} dB; gain {:+.1} dB; limiter up to {:.1} dB",
+        s.eq.mid_max_boost_db, s.eq.mid_max_cut_db, s.eq.side_max_boost_db, s.eq.side_max_cut_db, s.render.gain_db, s.render.max_gain_reduction_db
+    );
+    println!("  time         {:.2} s", s.timings.total_s);
+    Ok(())
+}
+
+fn analyze(a: &AnalyzeArgs, progress: &dyn Progress) -> Result<()> {
+    let several = a.files.len() > 1;
+    if let Some(out) = &a.output {
+        let inputs: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
+        pipeline::check_output(out, &inputs)?;
+        if several && !out.is_dir() {
+            bail!("{}: with several inputs, -o must be an existing folder", out.display());
+        }
+    }
+    let mut all = Vec::new();
+    for file in &a.files {
+        let profile = pipeline::analyze_file(file, progress)?;
+        let json = profile.to_json();
+        match &a.output {
+            Some(out) => {
+                let path = if several {
+                    let stem = file.file_stem().map_or_else(|| "profile".into(), |s| s.to_string_lossy().into_owned());
+                    out.join(format!("{stem}.profile.json"))
+                } else {
+                    out.clone()
+                };
+                write_atomically(&path, |f| std::io::Write::write_all(f, json.as_bytes()).map_err(|e| e.to_string()))?;
+            }
+            None => all.push(profile),
+        }
+    }
+    if a.output.is_none() {
+        let text = if several { serde_json::to_string_pretty(&all)? } else { all[0].to_json() };
+        println!("{text}");
+    }
+    Ok(())
+}
+
+const DEMO_MIX: (&str, &[u8]) =
+    ("sectoid_escape_from_chaosland_mix_excerpt.flac", include_bytes!("../references/sectoid_escape_from_chaosland_mix_excerpt.flac"));
+const DEMO_REFERENCE: (&str, &[u8]) =
+    ("sectoid_war_of_freedom_excerpt.ogg", include_bytes!("../references/sectoid_war_of_freedom_excerpt.ogg"));
+
+fn demo(dir: &Path, progress: &dyn Progress) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let write = |(name, bytes): (&str, &[u8])| -> Result<PathBuf> {
+        let path = dir.join(name);
+        write_atomically(&path, |f| std::io::Write::write_all(f, bytes).map_err(|e| e.to_string()))?;
+        Ok(path)
+    };
+    let (mix, reference) = (write(DEMO_MIX)?, write(DEMO_REFERENCE)?);
+    let (output, plan, summary_path) = (dir.join("master.wav"), dir.join("plan.json"), dir.join("summary.json"));
+    let job = MasterJob {
+        target: &mix,
+        references: std::slice::from_ref(&reference),
+        weights: &[],
+        output: &output,
+        plan_out: Some(&plan),
+        settings: MatchSettings::default(),
+        bit_depth: BitDepth::Int24,
+    };
+    let (_, summary) = pipeline::master(&job, progress)?;
+    let json = serde_json::to_string_pretty(&summary)?;
+    write_atomically(&summary_path, |f| std::io::Write::write_all(f, json.as_bytes()).map_err(|e| e.to_string()))?;
+    report(&summary, false)?;
+    println!("  wrote        {} (master, plan.json, summary.json and the two inputs)", dir.display());
+    Ok(())
+}

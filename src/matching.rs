@@ -1,0 +1,172 @@
+//! `Profile`s → **matching** → `MasteringPlan`: mid and side EQ corrections that move the target's
+//! tonal balance and per-band width to the reference's, the loudness target and the limiter.
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::bands::has_information;
+use crate::dsp::limiter::LimiterSettings;
+use crate::dsp::linear_phase_eq::EqCurve;
+use crate::error::{Error, Result};
+use crate::plan::{EqPlan, LoudnessTarget, MasteringPlan, Provenance, PLAN_SCHEMA_VERSION};
+use crate::profile::Profile;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchSettings {
+    /// How much of the EQ correction to apply, 0 … 1.
+    pub eq_amount: f64,
+    /// Loudness target; `None` means the reference's integrated loudness.
+    pub target_lufs: Option<f64>,
+    pub ceiling_dbtp: f64,
+    pub max_boost_db: f64,
+    pub max_cut_db: f64,
+    /// Side corrections carry the width match, so they get their own (wider) limits.
+    pub side_max_boost_db: f64,
+    pub side_max_cut_db: f64,
+    /// Standard deviation of the Gaussian smoothing of the correction, in octaves.
+    pub smoothing_octaves: f64,
+    /// Corrections taper to 0 dB over half an octave outside [low_hz, high_hz].
+    pub low_hz: f64,
+    pub high_hz: f64,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            eq_amount: 1.0,
+            target_lufs: None,
+            ceiling_dbtp: -1.0,
+            max_boost_db: 9.0,
+            max_cut_db: 12.0,
+            side_max_boost_db: 12.0,
+            side_max_cut_db: 18.0,
+            smoothing_octaves: 1.0 / 12.0,
+            low_hz: 25.0,
+            high_hz: 18_000.0,
+        }
+    }
+}
+
+/// The range whose mean correction is taken as "no change": the core of the audible band, where
+/// every sensible reference has content (lossy references often have none above 16 kHz).
+const OFFSET_RANGE_HZ: (f64, f64) = (40.0, 16_000.0);
+
+impl MatchSettings {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidSetting(m));
+        if !(0.0..=1.0).contains(&self.eq_amount) {
+            return bad(format!("EQ amount {} % must be between 0 and 100", self.eq_amount * 100.0));
+        }
+        if let Some(l) = self.target_lufs {
+            if !(-70.0..=0.0).contains(&l) {
+                return bad(format!("loudness target {l} LUFS must be between -70 and 0"));
+            }
+        }
+        for (n, v) in [
+            ("max_boost_db", self.max_boost_db),
+            ("max_cut_db", self.max_cut_db),
+            ("side_max_boost_db", self.side_max_boost_db),
+            ("side_max_cut_db", self.side_max_cut_db),
+        ] {
+            if !(0.0..=30.0).contains(&v) {
+                return bad(format!("{n} {v} must be between 0 and 30"));
+            }
+        }
+        if !(self.smoothing_octaves > 0.0 && self.smoothing_octaves <= 2.0) {
+            return bad("smoothing_octaves must be in (0, 2]".into());
+        }
+        if !(self.low_hz > 0.0 && self.low_hz < self.high_hz) {
+            return bad("low_hz must be positive and below high_hz".into());
+        }
+        LimiterSettings { ceiling_dbtp: self.ceiling_dbtp, ..Default::default() }.validate()
+    }
+}
+
+/// Derives the plan that masters `target` toward `reference`.
+pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSettings) -> Result<MasteringPlan> {
+    settings.validate()?;
+    if target.spectrum.centers_hz != reference.spectrum.centers_hz {
+        return Err(Error::InvalidSetting("target and reference profiles use different band grids".into()));
+    }
+    let freqs = &target.spectrum.centers_hz;
+    let (ts, rs) = (&target.spectrum, &reference.spectrum);
+    let mid_diff = smooth(freqs, &difference(&rs.mid_db, &ts.mid_db), settings.smoothing_octaves);
+    let side_diff = smooth(freqs, &difference(&rs.side_db, &ts.side_db), settings.smoothing_octaves);
+    // One offset for both: loudness is matched separately, and keeping side relative to mid is what
+    // carries the reference's width.
+    let offset = mean_in_range(freqs, &mid_diff, OFFSET_RANGE_HZ);
+    let shape = |diff: &[Option<f64>], max_boost: f64, max_cut: f64| EqCurve {
+        freqs_hz: freqs.clone(),
+        gain_db: diff
+            .iter()
+            .zip(freqs)
+            .map(|(d, &f)| match d {
+                Some(d) => (d - offset).clamp(-max_cut, max_boost) * taper(f, settings.low_hz, settings.high_hz) * settings.eq_amount,
+                None => 0.0,
+            })
+            .map(|g| if g == 0.0 { 0.0 } else { g })
+            .collect(),
+    };
+    let stereo = target.channels == 2 && reference.channels == 2;
+    let mid = shape(&mid_diff, settings.max_boost_db, settings.max_cut_db);
+    let side = if stereo { shape(&side_diff, settings.side_max_boost_db, settings.side_max_cut_db) } else { EqCurve::flat(freqs.clone()) };
+    Ok(MasteringPlan {
+        schema_version: PLAN_SCHEMA_VERSION,
+        eq: EqPlan { mid, side },
+        loudness: LoudnessTarget { target_lufs: settings.target_lufs.unwrap_or(reference.loudness.integrated_lufs) },
+        limiter: LimiterSettings { ceiling_dbtp: settings.ceiling_dbtp, ..Default::default() },
+        provenance: Provenance {
+            target: target.source.clone(),
+            reference: reference.source.clone(),
+            target_lufs_before: target.loudness.integrated_lufs,
+            reference_lufs: reference.loudness.integrated_lufs,
+            settings: settings.clone(),
+        },
+    })
+}
+
+/// reference − target per band, `None` where either has no information.
+fn difference(reference: &[f64], target: &[f64]) -> Vec<Option<f64>> {
+    reference.iter().zip(target).map(|(&r, &t)| (has_information(r) && has_information(t)).then_some(r - t)).collect()
+}
+
+/// Gaussian smoothing in dB along log₂ frequency with standard deviation `sigma_oct`, over the bands
+/// that have information.
+fn smooth(freqs: &[f64], values: &[Option<f64>], sigma_oct: f64) -> Vec<Option<f64>> {
+    let oct: Vec<f64> = freqs.iter().map(|f| f.log2()).collect();
+    (0..values.len())
+        .map(|i| {
+            values[i]?;
+            let (mut acc, mut wsum) = (0.0, 0.0);
+            for (j, v) in values.iter().enumerate() {
+                if let Some(v) = v {
+                    let d = (oct[j] - oct[i]) / sigma_oct;
+                    if d.abs() < 4.0 {
+                        let w = (-0.5 * d * d).exp();
+                        acc += w * v;
+                        wsum += w;
+                    }
+                }
+            }
+            Some(acc / wsum)
+        })
+        .collect()
+}
+
+fn mean_in_range(freqs: &[f64], values: &[Option<f64>], (lo, hi): (f64, f64)) -> f64 {
+    let sel: Vec<f64> = freqs.iter().zip(values).filter(|(&f, _)| f >= lo && f <= hi).filter_map(|(_, v)| *v).collect();
+    if sel.is_empty() {
+        0.0
+    } else {
+        sel.iter().sum::<f64>() / sel.len() as f64
+    }
+}
+
+/// 1 inside [lo, hi], raised-cosine to 0 over half an octave outside.
+fn taper(f: f64, lo: f64, hi: f64) -> f64 {
+    const WIDTH_OCT: f64 = 0.5;
+    let outside = if f < lo { (lo / f).log2() } else if f > hi { (f / hi).log2() } else { 0.0 };
+    if outside >= WIDTH_OCT {
+        0.0
+    } else {
+        0.5 * (1.0 + (std::f64::consts::PI * outside / WIDTH_OCT).cos())
+    }
+}

@@ -1,0 +1,27 @@
+//! Progress reporting without a UI dependency: the library reports units of work, the binary draws bars.
+
+/// Receives progress of long stages. Implementations must be cheap and thread-safe.
+pub trait Progress: Sync {
+    /// A stage named `label` begins with `total` units of work (0 when unknown).
+    fn start(&self, label: &str, total: u64) -> Box<dyn ProgressTask + '_>;
+}
+
+/// One running stage; dropping it marks the stage finished.
+pub trait ProgressTask: Send + Sync {
+    fn inc(&self, units: u64);
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+
+struct NoTask;
+
+impl ProgressTask for NoTask {
+    fn inc(&self, _units: u64) {}
+}
+
+impl Progress for NoProgress {
+    fn start(&self, _label: &str, _total: u64) -> Box<dyn ProgressTask + '_> {
+        Box::new(NoTask)
+    }
+}
