@@ -99,9 +99,12 @@ pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> 
             slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
         };
         buf.copy_interleaved_ref(decoded);
-        for frame in buf.samples().chunks_exact(n_ch) {
-            for (c, &x) in frame.iter().enumerate() {
-                channels[c].push(x);
+        let samples = buf.samples();
+        if n_ch == 1 {
+            channels[0].extend_from_slice(samples);
+        } else {
+            for (c, ch) in channels.iter_mut().enumerate() {
+                ch.extend(samples.iter().skip(c).step_by(n_ch));
             }
         }
         task.inc((buf.samples().len() / n_ch) as u64);

@@ -63,7 +63,7 @@ pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<(
         sample_format: if depth == BitDepth::Float32 { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
     };
     write_atomically(path, |file| {
-        let mut w = hound::WavWriter::new(BufWriter::new(file), spec).map_err(|e| e.to_string())?;
+        let mut w = hound::WavWriter::new(BufWriter::with_capacity(1 << 20, file), spec).map_err(|e| e.to_string())?;
         let frames = buffer.frames();
         match depth.int_bits() {
             None => {

@@ -10,7 +10,7 @@ use crate::audio::AudioBuffer;
 use crate::decode::{decode_file, file_name};
 use crate::dsp::to_db;
 use crate::dsp::true_peak::TruePeakDetector;
-use crate::encode::{quantize, write_atomically, write_wav, BitDepth};
+use crate::encode::{write_atomically, write_wav, BitDepth};
 use crate::error::{Error, Result};
 use crate::matching::{match_profiles, MatchSettings};
 use crate::plan::MasteringPlan;
@@ -200,17 +200,9 @@ fn render_and_write(
 ) -> Result<Summary> {
     let (sample_rate, channels, duration_s) = (audio.sample_rate, audio.num_channels(), audio.duration_s());
     let t = Instant::now();
-    let (mut out, report) = render(audio, plan, name, progress)?;
+    let (out, report) = render(audio, plan, bit_depth, name, progress)?;
     timings.render_s = t.elapsed().as_secs_f64();
-
     let t = Instant::now();
-    quantize(&mut out, bit_depth);
-    // Verify what is actually written: loudness and true peak of the quantised samples.
-    let slices: Vec<&[f32]> = out.channels.iter().map(Vec::as_slice).collect();
-    let (after_lufs, after_tp) = rayon::join(
-        || integrated_lufs(&slices, sample_rate).unwrap_or(f64::NEG_INFINITY),
-        || to_db(f64::from(TruePeakDetector::new().true_peak(&out))),
-    );
     write_wav(output, &out, bit_depth)?;
     timings.encode_s = t.elapsed().as_secs_f64();
     timings.total_s = start.elapsed().as_secs_f64();
@@ -227,9 +219,9 @@ fn render_and_write(
         bit_depth,
         loudness_before_lufs,
         loudness_target_lufs: plan.loudness.target_lufs,
-        loudness_after_lufs: after_lufs,
+        loudness_after_lufs: report.output_lufs,
         true_peak_before_dbtp,
-        true_peak_after_dbtp: after_tp,
+        true_peak_after_dbtp: report.output_true_peak_dbtp,
         ceiling_dbtp: plan.limiter.ceiling_dbtp,
         eq: EqSummary { mid_max_boost_db: mb, mid_max_cut_db: mc, side_max_boost_db: sb, side_max_cut_db: sc },
         render: report,

@@ -4,15 +4,14 @@
 //! latency: the gain at n may depend on samples after n.
 //!
 //! Steps (each O(n)):
-//! 1. required gain r[n] = min(1, ceiling / (pre_gain · env[n]));
-//! 2. forward sliding minimum over the look-ahead window: m[n] = min r[n .. n+L);
+//! 1. forward sliding maximum of the envelope over the look-ahead window, P[n] = max env[n .. n+L)
+//!    (van Herk 1992, Gil & Werman 1993), once per render;
+//! 2. the forward minimum of the required gain: m[n] = min(1, ceiling / (pre_gain · P[n]));
 //! 3. release: a fast path and a slow "sustain" path that charges only under sustained reduction;
 //!    the gain is the lower of the two, so releases after long overloads are slow and after
 //!    transients fast (the max-of-two-release-paths idea in Giannoulis, Massberg & Reiss, JAES 2012);
 //! 4. attack: a moving average of length L. Every value averaged for n lies in a window containing n,
 //!    so each is ≤ r[n] and so is their mean: no overshoot by construction.
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use super::from_db;
@@ -72,9 +71,12 @@ pub struct TruePeakLimiter {
     release_coef: f32,
     sustained_release_coef: f32,
     sustain_coef: f32,
-    window: VecDeque<(usize, f32)>,
     history: Vec<f32>,
 }
+
+/// The limiter aims this far below the ceiling, so that dither and the gain's own modulation
+/// (which the envelope of the unlimited signal cannot see) do not end above it.
+pub const CEILING_MARGIN_DB: f64 = 0.02;
 
 /// One-pole coefficient for time constant `ms` at `fs`: the state moves 1 − e^{−1} of the way in `ms`.
 fn one_pole(ms: f64, fs: f64) -> f32 {
@@ -87,56 +89,151 @@ impl TruePeakLimiter {
         let fs = f64::from(sample_rate);
         let lookahead = ((settings.lookahead_ms * 1e-3 * fs).round() as usize).max(1);
         Ok(TruePeakLimiter {
-            ceiling: from_db(settings.ceiling_dbtp) as f32,
+            ceiling: from_db(settings.ceiling_dbtp - CEILING_MARGIN_DB) as f32,
             lookahead,
             release_coef: one_pole(settings.release_ms, fs),
             sustained_release_coef: one_pole(settings.sustained_release_ms, fs),
             sustain_coef: one_pole(settings.sustain_ms, fs),
-            window: VecDeque::with_capacity(lookahead + 1),
             history: vec![1.0; lookahead],
         })
     }
 
-    /// Writes into `gain` the per-sample gain to apply after `pre_gain`, given the linked true-peak
-    /// envelope `env` of the signal before `pre_gain`.
-    pub fn gain_curve(&mut self, env: &[f32], pre_gain: f32, gain: &mut [f32]) {
-        assert_eq!(env.len(), gain.len());
-        let n = env.len();
+    /// Look-ahead length in samples.
+    pub fn lookahead(&self) -> usize {
+        self.lookahead
+    }
+
+    /// Replaces the true-peak envelope by its forward window maximum P[n] = max env[n .. n+L), by
+    /// van Herk / Gil–Werman (block suffix maxima, then running prefix maxima: ~3 comparisons a
+    /// sample). The required gain min(1, c/(g·env)) falls as env rises, so the forward minimum of the
+    /// required gain is min(1, c/(g·P)) for every pre-gain g: this is done once per render, not once
+    /// per loudness iteration. `scratch` has env's length.
+    pub fn window_peaks(&self, env: &mut [f32], scratch: &mut [f32]) {
+        assert_eq!(env.len(), scratch.len());
+        let (n, l) = (env.len(), self.lookahead);
+        for block in (0..n).step_by(l) {
+            let end = (block + l).min(n);
+            let mut m = 0.0f32;
+            for i in (block..end).rev() {
+                m = m.max(env[i]);
+                scratch[i] = m;
+            }
+        }
+        // Running maximum over [start of j's block, j], j = i + L − 1 (beyond the end: nothing);
+        // env[j] is read before position j is overwritten, since j ≥ i.
+        let mut prefix = 0.0f32;
+        let mut to_boundary = 2; // j enters a new block when i ≡ 1 (mod L)
+        for i in 0..n {
+            to_boundary -= 1;
+            if to_boundary == 0 {
+                prefix = 0.0;
+                to_boundary = l;
+            }
+            let j = i + l - 1;
+            if j < n {
+                prefix = prefix.max(env[j]);
+            }
+            env[i] = scratch[i].max(prefix);
+        }
+    }
+
+    /// Writes into `gain` the per-sample gain to apply after `pre_gain`, from the window peaks of
+    /// [`Self::window_peaks`]. One sequential pass: required gain, release, attack average.
+    pub fn gain_curve(&mut self, window_peaks: &[f32], pre_gain: f32, gain: &mut [f32]) {
+        assert_eq!(window_peaks.len(), gain.len());
         let l = self.lookahead;
-        // 1 + 2: required gain and its forward sliding minimum (monotonic deque, right to left).
-        self.window.clear();
-        for i in (0..n).rev() {
-            let peak = pre_gain * env[i];
-            let r = if peak > self.ceiling { self.ceiling / peak } else { 1.0 };
-            while self.window.back().is_some_and(|&(_, v)| v >= r) {
-                self.window.pop_back();
-            }
-            self.window.push_back((i, r));
-            if self.window.front().is_some_and(|&(j, _)| j >= i + l) {
-                self.window.pop_front();
-            }
-            gain[i] = self.window.front().map_or(1.0, |&(_, v)| v);
-        }
-        // 3: program-dependent release, in the linear gain domain (no transcendental per sample).
+        let k = self.ceiling / pre_gain;
+        let required = |p: f32| if p > k { k / p } else { 1.0 };
+        // Before the start the forward minimum is at most m[0]; the attack average starts from it so a
+        // peak in the first L samples is met too.
+        let start = window_peaks.first().map_or(1.0, |&p| required(p));
+        self.history.fill(start);
+        let mut sum = f64::from(start) * l as f64;
+        let inv_l = 1.0 / l as f64;
+        let mut slot = 0;
         let (mut fast, mut slow) = (1.0f32, 1.0f32);
-        for g in gain.iter_mut() {
-            let m = *g;
+        for (g, &p) in gain.iter_mut().zip(window_peaks) {
+            let m = required(p);
+            // Release: fast path never above m; slow path charges only under sustained reduction.
             fast = m.min(1.0 - (1.0 - fast) * self.release_coef);
-            slow = if m < slow {
-                m + (slow - m) * self.sustain_coef
-            } else {
-                1.0 - (1.0 - slow) * self.sustained_release_coef
-            };
-            *g = fast.min(slow);
+            slow = if m < slow { m + (slow - m) * self.sustain_coef } else { 1.0 - (1.0 - slow) * self.sustained_release_coef };
+            let released = fast.min(slow);
+            // Attack: moving average of length L over a ring buffer.
+            sum += f64::from(released) - f64::from(self.history[slot]);
+            self.history[slot] = released;
+            slot = if slot + 1 == l { 0 } else { slot + 1 };
+            *g = (sum * inv_l) as f32;
         }
-        // 4: attack by a moving average of length L (ring buffer of the last L values).
-        self.history.fill(1.0);
-        let mut sum = l as f64;
-        for (i, g) in gain.iter_mut().enumerate() {
-            let slot = i % l;
-            sum += f64::from(*g) - f64::from(self.history[slot]);
-            self.history[slot] = *g;
-            *g = (sum / l as f64) as f32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic, spiky envelope: quiet floor with random peaks of random height.
+    fn envelope(n: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let u = (state >> 40) as f32 / (1u64 << 24) as f32;
+                if u > 0.97 { 0.5 + 3.0 * (u - 0.97) / 0.03 } else { 0.3 * u }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gain_never_lets_a_detected_peak_exceed_the_ceiling_and_matches_brute_force_minimum() {
+        let settings = LimiterSettings::default();
+        for (fs, seed) in [(44_100, 1), (48_000, 2), (8_000, 3)] {
+            let env = envelope(20_000, seed);
+            let mut lim = TruePeakLimiter::new(&settings, fs).unwrap();
+            let mut gain = vec![0.0; env.len()];
+            let pre = 1.7f32;
+            let mut peaks = env.clone();
+            lim.window_peaks(&mut peaks, &mut gain);
+            lim.gain_curve(&peaks, pre, &mut gain);
+            let ceiling = from_db(settings.ceiling_dbtp - CEILING_MARGIN_DB) as f32;
+            for (i, (&e, &g)) in env.iter().zip(&gain).enumerate() {
+                assert!(pre * e * g <= ceiling * (1.0 + 1e-6), "over at {i}: {}", pre * e * g);
+                assert!(g > 0.0 && g <= 1.0);
+            }
+            // With the release paths inert, the result is exactly the moving average of the brute-force
+            // forward minimum.
+            let fast = LimiterSettings { release_ms: 1.0, sustained_release_ms: 1.0, sustain_ms: 10_000.0, ..settings.clone() };
+            let mut lim = TruePeakLimiter::new(&fast, fs).unwrap();
+            lim.release_coef = 0.0;
+            lim.sustained_release_coef = 0.0;
+            lim.sustain_coef = 1.0;
+            lim.gain_curve(&peaks, pre, &mut gain);
+            let l = lim.lookahead;
+            let req: Vec<f32> = env.iter().map(|&e| if pre * e > ceiling { ceiling / (pre * e) } else { 1.0 }).collect();
+            let min: Vec<f32> = (0..env.len()).map(|i| req[i..(i + l).min(env.len())].iter().fold(1.0f32, |m, &v| m.min(v))).collect();
+            for i in 0..env.len() {
+                let avg: f64 = (0..l).map(|k| f64::from(if i >= k { min[i - k] } else { min[0] })).sum::<f64>() / l as f64;
+                assert!((f64::from(gain[i]) - avg).abs() < 1e-5, "sample {i}: {} vs {avg}", gain[i]);
+            }
         }
+    }
+
+    #[test]
+    fn release_is_slower_after_sustained_reduction_than_after_a_transient() {
+        let fs = 48_000;
+        let settings = LimiterSettings::default();
+        let mut lim = TruePeakLimiter::new(&settings, fs).unwrap();
+        let recovery = |burst_ms: usize, lim: &mut TruePeakLimiter| {
+            let burst = burst_ms * 48;
+            let mut env = vec![0.1f32; burst + fs as usize];
+            env[..burst].fill(2.0); // 6 dB + over the ceiling
+            let mut gain = vec![0.0; env.len()];
+            lim.window_peaks(&mut env, &mut gain);
+            lim.gain_curve(&env, 1.0, &mut gain);
+            // samples after the burst until the gain is back within 1 dB of unity
+            gain[burst..].iter().position(|&g| g > from_db(-1.0) as f32).unwrap()
+        };
+        let after_transient = recovery(2, &mut lim);
+        let after_sustained = recovery(2000, &mut lim);
+        assert!(after_sustained as f64 > 3.0 * after_transient as f64, "{after_sustained} vs {after_transient}");
     }
 }

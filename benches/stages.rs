@@ -1,0 +1,72 @@
+//! Per-stage throughput on 60 s of synthetic stereo at 44.1 kHz (pink-ish noise with transients).
+//! `cargo bench --bench stages`; figures go to BENCHMARKS.md.
+use automaster::analysis::loudness::{k_weighted_power, loudness_stats};
+use automaster::analysis::spectrum::{gated_spectra, StftSettings};
+use automaster::dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use automaster::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
+use automaster::dsp::true_peak::TruePeakDetector;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const FS: u32 = 44_100;
+
+fn signal(seconds: usize) -> Vec<Vec<f32>> {
+    let n = seconds * FS as usize;
+    let mut state = 0x1234_5678_u64;
+    let mut lp = [0.0f32; 2];
+    (0..2)
+        .map(|c| {
+            (0..n)
+                .map(|i| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let white = ((state >> 40) as f32 / (1u64 << 23) as f32) - 1.0;
+                    lp[c] = 0.97 * lp[c] + 0.03 * white;
+                    let hit = if i % 22_050 < 200 { 0.8 } else { 0.0 };
+                    0.5 * lp[c] * 8.0 + 0.1 * white + hit * white
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn stages(c: &mut Criterion) {
+    let x = signal(60);
+    let chans: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    let samples = (x.len() * x[0].len()) as u64;
+    let mut g = c.benchmark_group("stages_60s_stereo");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(samples));
+
+    let detector = TruePeakDetector::new();
+    let mut env = vec![0.0f32; x[0].len()];
+    g.bench_function("true_peak_envelope_8x", |b| b.iter(|| detector.envelope(&chans, &mut env)));
+
+    let mut limiter = TruePeakLimiter::new(&LimiterSettings::default(), FS).unwrap();
+    let mut gain = vec![0.0f32; env.len()];
+    g.bench_function("limiter_window_peaks", |b| b.iter(|| limiter.window_peaks(&mut env.clone(), &mut gain)));
+    limiter.window_peaks(&mut env, &mut gain);
+    g.bench_function("limiter_gain_curve", |b| b.iter(|| limiter.gain_curve(&env, 4.0, &mut gain)));
+
+    let grid = automaster::analysis::bands::BandGrid::standard();
+    let curve = EqCurve {
+        gain_db: grid.centers_hz.iter().map(|f| 3.0 * (f / 1000.0).log2().sin()).collect(),
+        freqs_hz: grid.centers_hz,
+    };
+    let eq = LinearPhaseEq::new(&curve, FS).unwrap();
+    let mut out = vec![0.0f32; x[0].len()];
+    g.bench_function("linear_phase_eq_2ch", |b| {
+        b.iter(|| {
+            for ch in &x {
+                eq.process(ch, &mut out);
+            }
+        })
+    });
+
+    let stft = StftSettings::for_rate(FS);
+    g.bench_function("gated_stft_mid_side", |b| b.iter(|| gated_spectra(&chans, FS, &stft)));
+    g.bench_function("loudness_stats", |b| b.iter(|| loudness_stats(&chans, FS)));
+    g.bench_function("k_weighted_power", |b| b.iter(|| k_weighted_power(&chans, FS)));
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
