@@ -196,8 +196,11 @@ fn report(s: &Summary, json: bool) -> Result<()> {
     );
     println!(
         "  EQ           mid {:+.1}/{:+.1} dB, side {:+.1}/{:+.1} dB; gain {:+.1} dB; limiter up to {:.1} dB",
-        s.eq.mid_max_boost_db, s.eq.mid_max_cut_db, s.eq.side_max_boost_db, s.eq.side_max_cut_db, s.render.gain_db, s.render.max_gain_reduction_db
+        s.eq.mid_max_boost_db, s.eq.mid_max_cut_db, s.eq.side_max_boost_db, s.eq.side_max_cut_db, s.render.gain_db, s.render.limit.max_gain_reduction_db
     );
+    if !s.render.loudness_target_reached {
+        println!("  warning      the loudness target cannot be reached under the {:.1} dBTP ceiling without crushing the mix", s.ceiling_dbtp);
+    }
     println!("  time         {:.2} s", s.timings.total_s);
     Ok(())
 }

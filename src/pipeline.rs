@@ -221,7 +221,7 @@ fn render_and_write(
         loudness_target_lufs: plan.loudness.target_lufs,
         loudness_after_lufs: report.output_lufs,
         true_peak_before_dbtp,
-        true_peak_after_dbtp: report.output_true_peak_dbtp,
+        true_peak_after_dbtp: report.limit.output_true_peak_dbtp,
         ceiling_dbtp: plan.limiter.ceiling_dbtp,
         eq: EqSummary { mid_max_boost_db: mb, mid_max_cut_db: mc, side_max_boost_db: sb, side_max_cut_db: sc },
         render: report,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::loudness::{gated_integrated, k_weighted_power, sub_block_energies_scaled, sub_block_len};
 use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
-use crate::dsp::limiter::TruePeakLimiter;
+use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::true_peak::TruePeakDetector;
 use crate::dsp::{from_db, to_db};
@@ -23,8 +23,11 @@ const MAX_MODEL_ITERATIONS: usize = 24;
 const MAX_EXACT_ROUNDS: usize = 3;
 /// Passes of re-limiting when gain modulation or dither left a new inter-sample over.
 const MAX_VERIFY_PASSES: usize = 4;
-/// Largest make-up gain the loudness loop may reach for.
-const MAX_GAIN_DB: f64 = 60.0;
+/// Largest make-up gain the loudness search may reach for.
+const MAX_GAIN_DB: f64 = 40.0;
+/// Below this d(LUFS)/d(gain dB), more gain only crushes the limiter: the search stops and reports
+/// the target as unreachable under the ceiling.
+const MIN_USEFUL_SLOPE: f64 = 0.1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderReport {
@@ -32,11 +35,20 @@ pub struct RenderReport {
     pub eq_lufs: f64,
     pub gain_db: f64,
     pub loudness_iterations: usize,
-    pub max_gain_reduction_db: f64,
-    /// Extra limiter passes the verification needed (0 when the first render already met the ceiling).
-    pub verify_passes: usize,
+    /// False when the target cannot be reached under the ceiling without crushing the signal.
+    pub loudness_target_reached: bool,
+    #[serde(flatten)]
+    pub limit: LimitReport,
     /// Measured on the final (quantised) samples.
     pub output_lufs: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitReport {
+    pub max_gain_reduction_db: f64,
+    /// Extra limiter passes the verification needed (0 when the first pass already met the ceiling).
+    pub verify_passes: usize,
+    /// Measured on the final (quantised) samples, 8× oversampled.
     pub output_true_peak_dbtp: f64,
 }
 
@@ -51,11 +63,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let fs = buffer.sample_rate;
     apply_eq(&mut buffer, &plan.eq)?;
     task.inc(1);
-
-    let n = buffer.frames();
-    let detector = TruePeakDetector::new();
-    let mut env = vec![0.0f32; n];
-    detector.envelope(&slices(&buffer), &mut env);
+    let mut stage = LimiterStage::new(&buffer, &plan.limiter)?;
     task.inc(1);
 
     // Loudness: a model meters pre²·Σ g[n]²·p[n] from the per-sample K-weighted power p (the gain
@@ -71,14 +79,12 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             .collect();
         gated_integrated(&subs, sub)
     };
-    let mut gain = vec![1.0f32; n];
-    let eq_lufs = model(1.0, &gain).ok_or_else(silent)?;
+    let eq_lufs = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).ok_or_else(silent)?;
     let target = plan.loudness.target_lufs;
-    let mut limiter = TruePeakLimiter::new(&plan.limiter, fs)?;
-    limiter.window_peaks(&mut env, &mut gain);
     let mut gain_db = (target - eq_lufs).min(MAX_GAIN_DB);
     let mut bias = 0.0;
     let mut iterations = 0;
+    let mut reached = true;
     // Secant steps on the model toward target − bias; the points (and so the slope, below 1 under
     // heavy limiting) carry over from one exact round to the next.
     let mut points: Vec<(f64, f64)> = Vec::new();
@@ -87,48 +93,32 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
         let mut model_lufs;
         loop {
             iterations += 1;
-            limiter.gain_curve(&env, from_db(gain_db) as f32, &mut gain);
-            model_lufs = model(from_db(gain_db) as f32, &gain).ok_or_else(silent)?;
+            let pre = from_db(gain_db) as f32;
+            model_lufs = model(pre, stage.gain_curve(pre)).ok_or_else(silent)?;
             points.push((gain_db, model_lufs));
             let err = aim - model_lufs;
             if err.abs() <= LOUDNESS_TOLERANCE_LU / 4.0 || iterations >= MAX_MODEL_ITERATIONS {
                 break;
             }
-            let next = (gain_db + err / secant_slope(&points)).min(MAX_GAIN_DB);
-            if next == gain_db {
+            let slope = secant_slope(&points);
+            if err > 0.0 && (slope < MIN_USEFUL_SLOPE || gain_db >= MAX_GAIN_DB) {
+                reached = false;
                 break;
             }
-            gain_db = next;
+            gain_db = (gain_db + err / slope).min(MAX_GAIN_DB);
         }
-        let exact = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), Some(&gain), from_db(gain_db) as f32, fs), sub)
+        let pre = from_db(gain_db) as f32;
+        let exact = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), Some(stage.gain_curve(pre)), pre, fs), sub)
             .ok_or_else(silent)?;
         bias = exact - model_lufs;
-        if (target - exact).abs() <= LOUDNESS_TOLERANCE_LU || round == MAX_EXACT_ROUNDS {
+        if !reached || (target - exact).abs() <= LOUDNESS_TOLERANCE_LU || round == MAX_EXACT_ROUNDS {
             break;
         }
         gain_db = (gain_db + (target - exact) / secant_slope(&points)).min(MAX_GAIN_DB);
     }
     drop(power);
-    let max_gain_reduction_db = -to_db(f64::from(gain.iter().fold(1.0f32, |m, &g| m.min(g))));
-    apply_gain(&mut buffer, from_db(gain_db) as f32, &gain);
-    quantize(&mut buffer, depth);
     task.inc(1);
-
-    // Verify the samples to be written; where gain modulation or dither made a new over, limit again.
-    let ceiling = from_db(plan.limiter.ceiling_dbtp) as f32;
-    let mut verify_passes = 0;
-    let true_peak = loop {
-        detector.envelope(&slices(&buffer), &mut env);
-        let peak = env.iter().fold(0.0f32, |m, &v| m.max(v));
-        if peak <= ceiling || verify_passes == MAX_VERIFY_PASSES {
-            break peak;
-        }
-        verify_passes += 1;
-        limiter.window_peaks(&mut env, &mut gain);
-        limiter.gain_curve(&env, 1.0, &mut gain);
-        apply_gain(&mut buffer, 1.0, &gain);
-        quantize(&mut buffer, depth);
-    };
+    let limit = stage.finish(&mut buffer, gain_db, depth);
     task.inc(1);
     let output_lufs = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
     Ok((
@@ -137,12 +127,70 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             eq_lufs,
             gain_db,
             loudness_iterations: iterations,
-            max_gain_reduction_db,
-            verify_passes,
+            loudness_target_reached: reached && (target - output_lufs).abs() <= 0.1,
+            limit,
             output_lufs,
-            output_true_peak_dbtp: to_db(f64::from(true_peak)),
         },
     ))
+}
+
+/// Applies `gain_db` into the true-peak limiter, quantises to `depth` and verifies the ceiling: the
+/// last stage of [`render`] on its own (used where the gain is fixed rather than found by loudness).
+pub fn limit(mut buffer: AudioBuffer, gain_db: f64, settings: &LimiterSettings, depth: BitDepth) -> Result<(AudioBuffer, LimitReport)> {
+    let mut stage = LimiterStage::new(&buffer, settings)?;
+    let report = stage.finish(&mut buffer, gain_db, depth);
+    Ok((buffer, report))
+}
+
+/// The limiter with its buffers: the look-ahead window peaks of the signal's 8× true-peak envelope
+/// (computed once; they scale with any pre-gain) and the gain curve.
+struct LimiterStage {
+    detector: TruePeakDetector,
+    limiter: TruePeakLimiter,
+    ceiling: f32,
+    peaks: Vec<f32>,
+    gain: Vec<f32>,
+}
+
+impl LimiterStage {
+    fn new(buffer: &AudioBuffer, settings: &LimiterSettings) -> Result<Self> {
+        let limiter = TruePeakLimiter::new(settings, buffer.sample_rate)?;
+        let detector = TruePeakDetector::new();
+        let n = buffer.frames();
+        let (mut peaks, mut gain) = (vec![0.0f32; n], vec![0.0f32; n]);
+        detector.envelope(&slices(buffer), &mut peaks);
+        limiter.window_peaks(&mut peaks, &mut gain);
+        Ok(LimiterStage { detector, limiter, ceiling: from_db(settings.ceiling_dbtp) as f32, peaks, gain })
+    }
+
+    fn gain_curve(&mut self, pre: f32) -> &[f32] {
+        self.limiter.gain_curve(&self.peaks, pre, &mut self.gain);
+        &self.gain
+    }
+
+    /// Applies pre-gain and limiting, quantises, then meters the very samples to be written; where
+    /// gain modulation or dither made a new over, limits again.
+    fn finish(&mut self, buffer: &mut AudioBuffer, gain_db: f64, depth: BitDepth) -> LimitReport {
+        let pre = from_db(gain_db) as f32;
+        self.gain_curve(pre);
+        let max_gain_reduction_db = -to_db(f64::from(self.gain.iter().fold(1.0f32, |m, &g| m.min(g))));
+        apply_gain(buffer, pre, &self.gain);
+        quantize(buffer, depth);
+        let mut verify_passes = 0;
+        let true_peak = loop {
+            self.detector.envelope(&slices(buffer), &mut self.peaks);
+            let peak = self.peaks.iter().fold(0.0f32, |m, &v| m.max(v));
+            if peak <= self.ceiling || verify_passes == MAX_VERIFY_PASSES {
+                break peak;
+            }
+            verify_passes += 1;
+            self.limiter.window_peaks(&mut self.peaks, &mut self.gain);
+            self.gain_curve(1.0);
+            apply_gain(buffer, 1.0, &self.gain);
+            quantize(buffer, depth);
+        };
+        LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(true_peak)) }
+    }
 }
 
 /// d(output loudness)/d(gain) from the last two points, 1 before there are two; bounded, since heavy

@@ -99,9 +99,8 @@ impl LinearPhaseEq {
     /// Filters `input` into `output` (same length), latency removed.
     pub fn process(&self, input: &[f32], output: &mut [f32]) {
         assert_eq!(input.len(), output.len());
-        self.conv.run(input, self.latency(), output, |s, out| {
-            let y = self.conv.filtered(s, &self.spectrum);
-            out.copy_from_slice(&y[..out.len()]);
+        self.conv.run(input, self.latency(), output, |s, _, out| {
+            self.conv.filtered(s, &self.spectrum, |y, _| out.copy_from_slice(&y[..out.len()]));
         });
     }
 }

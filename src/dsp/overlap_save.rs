@@ -19,6 +19,8 @@ pub struct BlockScratch {
     spectrum: Vec<Complex<f32>>,
     product: Vec<Complex<f32>>,
     fft: Vec<Complex<f32>>,
+    /// Two block-length buffers for callers that combine several filtered results.
+    pub aux: [Vec<f32>; 2],
 }
 
 impl OverlapSave {
@@ -58,15 +60,17 @@ impl OverlapSave {
             spectrum: self.forward.make_output_vec(),
             product: self.forward.make_output_vec(),
             fft: self.forward.make_scratch_vec().into_iter().chain(self.inverse.make_scratch_vec()).collect(),
+            aux: [vec![0.0; self.hop()], vec![0.0; self.hop()]],
         }
     }
 
     /// Splits `output` into blocks; for each, loads the input spectrum such that the linear convolution
-    /// z = input * h satisfies output[n] ↔ z[n + delay], and calls `per_block(scratch, out_block)`, which
-    /// combines one or more [`Self::filtered`] results into `out_block`. Input beyond its ends reads as 0.
+    /// z = input * h satisfies output[n] ↔ z[n + delay], and calls `per_block(scratch, start, out_block)`
+    /// (`start`: the block's first output index), which combines one or more [`Self::filtered`]
+    /// results into `out_block`. Input beyond its ends reads as 0.
     pub fn run<F>(&self, input: &[f32], delay: usize, output: &mut [f32], per_block: F)
     where
-        F: Fn(&mut BlockScratch, &mut [f32]) + Sync,
+        F: Fn(&mut BlockScratch, usize, &mut [f32]) + Sync,
     {
         let hop = self.hop();
         output.par_chunks_mut(hop).enumerate().for_each_init(
@@ -81,14 +85,14 @@ impl OverlapSave {
                 self.forward
                     .process_with_scratch(&mut s.time, &mut s.spectrum, &mut s.fft[..fft_scratch_len])
                     .expect("sizes match the plan");
-                per_block(s, out);
+                per_block(s, block * hop, out);
             },
         );
     }
 
     /// The current block filtered by `filter` (from [`Self::filter_spectrum`]): the valid samples,
-    /// at least as many as the block's output.
-    pub fn filtered<'s>(&self, s: &'s mut BlockScratch, filter: &[Complex<f32>]) -> &'s [f32] {
+    /// at least as many as the block's output; `use_result` gets them with the scratch's aux buffers.
+    pub fn filtered<R>(&self, s: &mut BlockScratch, filter: &[Complex<f32>], use_result: impl FnOnce(&[f32], &mut [Vec<f32>; 2]) -> R) -> R {
         for ((p, &x), &h) in s.product.iter_mut().zip(&s.spectrum).zip(filter) {
             *p = x * h;
         }
@@ -100,6 +104,6 @@ impl OverlapSave {
         self.inverse
             .process_with_scratch(&mut s.product, &mut s.time, &mut s.fft[..inv_scratch_len])
             .expect("sizes match the plan");
-        &s.time[self.filter_len - 1..]
+        use_result(&s.time[self.filter_len - 1..], &mut s.aux)
     }
 }
