@@ -101,7 +101,7 @@ fn alignment_output_length_and_impulse_position_are_preserved() {
         let lufs = automaster::analysis::loudness::integrated_lufs(&[&buf.channels[0], &buf.channels[1]], fs).unwrap();
         let (out, report) = render(buf.clone(), &impulse_plan(lufs), BitDepth::Float32, "impulse", &NoProgress).unwrap();
         assert_eq!(out.frames(), len);
-        assert!(report.max_gain_reduction_db < 0.01, "{report:?}");
+        assert!(report.limit.max_gain_reduction_db < 0.01, "{report:?}");
         for c in &out.channels {
             let argmax = c.iter().enumerate().fold((0, 0.0f32), |m, (i, &v)| if v.abs() > m.1 { (i, v.abs()) } else { m }).0;
             assert_eq!(argmax, at, "fs {fs}");
