@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{
+    CodecType, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_NULL, CODEC_TYPE_OPUS,
+    CODEC_TYPE_VORBIS,
+};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
@@ -14,9 +17,15 @@ use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
-/// Largest shortfall against the frame count a header announces that is still accepted: codecs with
-/// priming/padding (MP3, AAC) can legitimately end a frame or two short of it.
-const TRUNCATION_SLACK_FRAMES: u64 = 4096;
+/// Largest shortfall against the frame count a header announces that is still accepted from lossy
+/// codecs, whose priming/padding (MP3, AAC) can legitimately end a frame or two short of it. Lossless
+/// ones must deliver every frame: their readers resync past a damaged frame silently, and the missing
+/// frames are how the damage shows.
+const LOSSY_TRUNCATION_SLACK_FRAMES: u64 = 4096;
+
+fn is_lossy(codec: CodecType) -> bool {
+    [CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_AAC, CODEC_TYPE_VORBIS, CODEC_TYPE_OPUS].contains(&codec)
+}
 
 /// Decodes `path` and checks it is usable: mono or stereo, not empty, every sample finite.
 pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
@@ -49,6 +58,7 @@ pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> 
         .ok_or_else(|| unsupported("no audio track".into()))?;
     let track_id = track.id;
     let expected_frames = track.codec_params.n_frames;
+    let slack = if is_lossy(track.codec_params.codec) { LOSSY_TRUNCATION_SLACK_FRAMES } else { 0 };
     if let Some(ch) = track.codec_params.channels {
         if ch.count() > 2 {
             return Err(Error::TooManyChannels { path: path.into(), channels: ch.count() });
@@ -117,8 +127,8 @@ pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> 
         return Err(Error::Empty { path: path.into() });
     }
     if let Some(expected) = expected_frames {
-        if frames + TRUNCATION_SLACK_FRAMES < expected {
-            return Err(corrupt(format!("truncated: header announces {expected} frames, file holds {frames}")));
+        if frames + slack < expected {
+            return Err(corrupt(format!("header announces {expected} frames, only {frames} decode")));
         }
     }
     if sample_rate == 0 {

@@ -2,7 +2,7 @@
 //! tonal balance and per-band width to the reference's, the loudness target and the limiter.
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::bands::has_information;
+use crate::analysis::bands::{has_information, same_grid};
 use crate::dsp::limiter::LimiterSettings;
 use crate::dsp::linear_phase_eq::EqCurve;
 use crate::error::{Error, Result};
@@ -83,7 +83,7 @@ impl MatchSettings {
 /// Derives the plan that masters `target` toward `reference`.
 pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSettings) -> Result<MasteringPlan> {
     settings.validate()?;
-    if target.spectrum.centers_hz != reference.spectrum.centers_hz {
+    if !same_grid(&target.spectrum.centers_hz, &reference.spectrum.centers_hz) {
         return Err(Error::InvalidSetting("target and reference profiles use different band grids".into()));
     }
     let freqs = &target.spectrum.centers_hz;

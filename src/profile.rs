@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::bands::{has_information, LEVEL_FLOOR_DB};
+use crate::analysis::bands::{has_information, same_grid, LEVEL_FLOOR_DB};
 use crate::error::{Error, Result};
 use crate::json::{load_versioned, to_pretty};
 
@@ -96,7 +96,7 @@ impl Profile {
         if weights.len() != profiles.len() || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
             return Err(Error::InvalidSetting("one non-negative weight per reference, not all zero".into()));
         }
-        if profiles.iter().any(|p| p.spectrum.centers_hz != first.spectrum.centers_hz) {
+        if profiles.iter().any(|p| !same_grid(&p.spectrum.centers_hz, &first.spectrum.centers_hz)) {
             return Err(Error::InvalidSetting("reference profiles use different band grids".into()));
         }
         let total: f64 = weights.iter().sum();

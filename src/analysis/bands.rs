@@ -64,3 +64,8 @@ impl BandGrid {
 pub fn has_information(level_db: f64) -> bool {
     level_db > LEVEL_FLOOR_DB + 50.0
 }
+
+/// Whether two band-centre lists describe the same grid (exact up to JSON round-off).
+pub fn same_grid(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * x.abs())
+}

@@ -1,0 +1,223 @@
+//! The command line as a user runs it: happy paths, plan and profile round trips, and every kind of
+//! bad input (one-line error, non-zero exit, no panic, no output file).
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+const FS: u32 = 44_100;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_automaster"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let f = Fixture { dir: tempfile::tempdir().unwrap() };
+        let mut mix = synthetic_mix(6.0, FS, 21);
+        normalize_peak(&mut mix, 0.3);
+        write_wav_f32(&f.path("mix.wav"), &mix, FS);
+        let mut reference = synthetic_mix(6.0, FS, 22);
+        for ch in &mut reference {
+            Biquad::bell(f64::from(FS), 2000.0, 0.8, 4.0).process(ch);
+        }
+        normalize_peak(&mut reference, 0.95);
+        write_wav_f32(&f.path("ref.wav"), &reference, FS);
+        f
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Asserts a clean failure: exit code 1, one `error:` line on stderr mentioning `needle`, no panic,
+/// and `output` not created.
+fn assert_fails(out: &Output, needle: &str, output: &Path) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    assert!(lines[0].starts_with("error: ") && lines[0].to_lowercase().contains(&needle.to_lowercase()), "{err}");
+    assert!(!output.exists(), "{} must not be written", output.display());
+    let Ok(dir) = std::fs::read_dir(output.parent().unwrap()) else { return };
+    let leftovers: Vec<_> = dir.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".part")).collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn master_writes_an_aligned_master_and_a_plan_that_re_renders_identically() {
+    let f = Fixture::new();
+    let (out, plan, again) = (f.path("out.wav"), f.path("plan.json"), f.path("again.wav"));
+    let o = run(&["master", s(&f.path("mix.wav")), "--reference", s(&f.path("ref.wav")), "-o", s(&out), "--plan-out", s(&plan), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let target = summary["loudness_target_lufs"].as_f64().unwrap();
+    let after = summary["loudness_after_lufs"].as_f64().unwrap();
+    assert!((after - target).abs() <= 0.1, "{after} vs {target}");
+    assert!(summary["true_peak_after_dbtp"].as_f64().unwrap() <= -1.0);
+    let (master, rate) = read_wav(&out);
+    let (input, _) = read_wav(&f.path("mix.wav"));
+    assert_eq!((master[0].len(), rate), (input[0].len(), FS));
+    assert!((ebur128_lufs(&master, FS) - target).abs() <= 0.1);
+
+    let o = run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&again)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap(), "re-render must be bit-identical");
+
+    // A user edits the plan: no EQ, quieter target. The render follows the edit.
+    let mut p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    for curve in ["mid", "side"] {
+        let n = p["eq"][curve]["gain_db"].as_array().unwrap().len();
+        p["eq"][curve]["gain_db"] = serde_json::json!(vec![0.0; n]);
+    }
+    p["loudness"]["target_lufs"] = serde_json::json!(-20.0);
+    std::fs::write(&plan, serde_json::to_string(&p).unwrap()).unwrap();
+    let edited = f.path("edited.wav");
+    assert!(run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&edited), "--bit-depth", "16"]).status.success());
+    let (e, _) = read_wav(&edited);
+    assert!((ebur128_lufs(&e, FS) + 20.0).abs() <= 0.1);
+}
+
+#[test]
+fn a_saved_profile_works_as_a_reference_and_several_references_average() {
+    let f = Fixture::new();
+    let profile = f.path("ref.profile.json");
+    assert!(run(&["analyze", s(&f.path("ref.wav")), "-o", s(&profile)]).status.success());
+    let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    assert_eq!(p["schema_version"], 1);
+    let (a, b) = (f.path("a.wav"), f.path("b.wav"));
+    assert!(run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&a)]).status.success());
+    assert!(run(&["master", s(&f.path("mix.wav")), "-r", s(&profile), "-o", s(&b)]).status.success());
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+
+    let c = f.path("c.wav");
+    let o = run(&["master", s(&f.path("mix.wav")), "-r", s(&profile), "-r", s(&f.path("mix.wav")), "--weight", "3", "--weight", "1", "-o", s(&c), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mix_lufs = summary["loudness_before_lufs"].as_f64().unwrap();
+    let want = (3.0 * p["loudness"]["integrated_lufs"].as_f64().unwrap() + mix_lufs) / 4.0;
+    assert!((summary["loudness_target_lufs"].as_f64().unwrap() - want).abs() < 1e-6);
+
+    // Several files at once into a folder.
+    let dir = f.path("profiles");
+    std::fs::create_dir(&dir).unwrap();
+    assert!(run(&["analyze", s(&f.path("ref.wav")), s(&f.path("mix.wav")), "-o", s(&dir)]).status.success());
+    assert!(dir.join("ref.profile.json").exists() && dir.join("mix.profile.json").exists());
+}
+
+#[test]
+fn a_reference_identical_to_the_target_is_allowed() {
+    let f = Fixture::new();
+    let out = f.path("same.wav");
+    assert!(run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("mix.wav")), "-o", s(&out)]).status.success());
+}
+
+#[test]
+fn demo_masters_the_bundled_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["demo", "--out", s(dir.path())]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in ["master.wav", "plan.json", "summary.json"] {
+        assert!(dir.path().join(name).exists(), "{name}");
+    }
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert!((summary["loudness_after_lufs"].as_f64().unwrap() - summary["loudness_target_lufs"].as_f64().unwrap()).abs() <= 0.1);
+}
+
+fn master_to(f: &Fixture, target: &Path, reference: &Path, out: &Path) -> Output {
+    run(&["master", s(target), "--reference", s(reference), "-o", s(out)])
+}
+
+#[test]
+fn bad_input_missing_not_audio_truncated_corrupt_empty() {
+    let f = Fixture::new();
+    let out = f.path("out.wav");
+    assert_fails(&master_to(&f, &f.path("nope.wav"), &f.path("ref.wav"), &out), "no such file", &out);
+
+    let text = f.path("notes.wav");
+    std::fs::write(&text, "these are not the samples you are looking for").unwrap();
+    assert_fails(&master_to(&f, &text, &f.path("ref.wav"), &out), "not a supported audio file", &out);
+
+    let bytes = std::fs::read(f.path("mix.wav")).unwrap();
+    let truncated = f.path("truncated.wav");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    assert_fails(&master_to(&f, &truncated, &f.path("ref.wav"), &out), "corrupt or truncated", &out);
+
+    let flac = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("references/sectoid_escape_from_chaosland_mix_excerpt.flac")).unwrap();
+    let mut corrupt = flac.clone();
+    let mid = corrupt.len() / 2;
+    for b in &mut corrupt[mid..mid + 4000] {
+        *b ^= 0x5A;
+    }
+    let corrupt_path = f.path("corrupt.flac");
+    std::fs::write(&corrupt_path, &corrupt).unwrap();
+    assert_fails(&master_to(&f, &corrupt_path, &f.path("ref.wav"), &out), "corrupt", &out);
+
+    let empty = f.path("empty.wav");
+    write_wav_f32(&empty, &[vec![], vec![]], FS);
+    assert_fails(&master_to(&f, &empty, &f.path("ref.wav"), &out), "no audio", &out);
+    let zero_bytes = f.path("zero.wav");
+    std::fs::write(&zero_bytes, b"").unwrap();
+    assert_fails(&master_to(&f, &zero_bytes, &f.path("ref.wav"), &out), "", &out);
+}
+
+#[test]
+fn bad_input_silent_channels_non_finite() {
+    let f = Fixture::new();
+    let out = f.path("out.wav");
+    let silent = f.path("silent.wav");
+    write_wav_f32(&silent, &[vec![0.0; 44_100], vec![0.0; 44_100]], FS);
+    assert_fails(&master_to(&f, &silent, &f.path("ref.wav"), &out), "silent", &out);
+    assert_fails(&master_to(&f, &f.path("mix.wav"), &silent, &out), "silent", &out);
+
+    let three = f.path("three.wav");
+    write_wav_f32(&three, &[vec![0.1; 1000], vec![0.1; 1000], vec![0.1; 1000]], FS);
+    assert_fails(&master_to(&f, &three, &f.path("ref.wav"), &out), "channels", &out);
+
+    for (name, bad) in [("nan.wav", f32::NAN), ("inf.wav", f32::INFINITY)] {
+        let mut x = vec![0.1f32; 10_000];
+        x[1234] = bad;
+        let p = f.path(name);
+        write_wav_f32(&p, &[x.clone(), x], FS);
+        assert_fails(&master_to(&f, &p, &f.path("ref.wav"), &out), "non-finite", &out);
+    }
+}
+
+#[test]
+fn bad_output_unwritable_or_an_input() {
+    let f = Fixture::new();
+    let nowhere = f.path("no/such/dir/out.wav");
+    assert_fails(&master_to(&f, &f.path("mix.wav"), &f.path("ref.wav"), &nowhere), "cannot write", &nowhere);
+
+    let before = std::fs::read(f.path("mix.wav")).unwrap();
+    let o = master_to(&f, &f.path("mix.wav"), &f.path("ref.wav"), &f.path("mix.wav"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("would overwrite an input"));
+    assert_eq!(std::fs::read(f.path("mix.wav")).unwrap(), before, "the input must be untouched");
+    // Also through another spelling of the same path.
+    let other = f.dir.path().join(".").join("ref.wav");
+    let o = master_to(&f, &f.path("mix.wav"), &f.path("ref.wav"), &other);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("would overwrite an input"));
+
+    let plan = f.path("p.json");
+    let o = run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&f.path("o.wav"))]);
+    assert_fails(&o, "no such file", &f.path("o.wav"));
+    std::fs::write(&plan, "{\"schema_version\": 99}").unwrap();
+    let o = run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&f.path("o.wav"))]);
+    assert_fails(&o, "schema version 99", &f.path("o.wav"));
+}
