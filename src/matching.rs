@@ -34,10 +34,10 @@ impl Default for MatchSettings {
             eq_amount: 1.0,
             target_lufs: None,
             ceiling_dbtp: -1.0,
-            max_boost_db: 9.0,
+            max_boost_db: 12.0,
             max_cut_db: 12.0,
             side_max_boost_db: 12.0,
-            side_max_cut_db: 18.0,
+            side_max_cut_db: 24.0,
             smoothing_octaves: 1.0 / 12.0,
             low_hz: 25.0,
             high_hz: 18_000.0,
@@ -45,8 +45,8 @@ impl Default for MatchSettings {
     }
 }
 
-/// The range whose mean correction is taken as "no change": the core of the audible band, where
-/// every sensible reference has content (lossy references often have none above 16 kHz).
+/// The range that decides the "no change" level: the core of the audible band, where every sensible
+/// reference has content (lossy references often have none above 16 kHz).
 const OFFSET_RANGE_HZ: (f64, f64) = (40.0, 16_000.0);
 
 impl MatchSettings {
@@ -92,7 +92,7 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
     let side_diff = smooth(freqs, &difference(&rs.side_db, &ts.side_db), settings.smoothing_octaves);
     // One offset for both: loudness is matched separately, and keeping side relative to mid is what
     // carries the reference's width.
-    let offset = mean_in_range(freqs, &mid_diff, OFFSET_RANGE_HZ);
+    let offset = fitting_offset(freqs, &mid_diff, settings.max_boost_db, settings.max_cut_db);
     let shape = |diff: &[Option<f64>], max_boost: f64, max_cut: f64| EqCurve {
         freqs_hz: freqs.clone(),
         gain_db: diff
@@ -151,12 +151,23 @@ fn smooth(freqs: &[f64], values: &[Option<f64>], sigma_oct: f64) -> Vec<Option<f
         .collect()
 }
 
-fn mean_in_range(freqs: &[f64], values: &[Option<f64>], (lo, hi): (f64, f64)) -> f64 {
+/// The level that counts as "no change". Loudness is normalised afterwards, so it is free: take the
+/// mean correction over the core range, moved as little as needed for the whole correction there to
+/// fit within [−max_cut, +max_boost]; when it cannot fit, overflow the two limits equally.
+fn fitting_offset(freqs: &[f64], values: &[Option<f64>], max_boost: f64, max_cut: f64) -> f64 {
+    let (lo, hi) = OFFSET_RANGE_HZ;
     let sel: Vec<f64> = freqs.iter().zip(values).filter(|(&f, _)| f >= lo && f <= hi).filter_map(|(_, v)| *v).collect();
     if sel.is_empty() {
-        0.0
+        return 0.0;
+    }
+    let mean = sel.iter().sum::<f64>() / sel.len() as f64;
+    let (min, max) = sel.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    // Offsets o with max − o ≤ boost and min − o ≥ −cut.
+    let (o_lo, o_hi) = (max - max_boost, min + max_cut);
+    if o_lo <= o_hi {
+        mean.clamp(o_lo, o_hi)
     } else {
-        sel.iter().sum::<f64>() / sel.len() as f64
+        0.5 * (o_lo + o_hi)
     }
 }
 

@@ -11,7 +11,8 @@ use crate::dsp::window::hann_periodic;
 pub struct StftSettings {
     pub fft_size: usize,
     pub hop: usize,
-    /// Frames quieter than the mean frame power by more than this (dB) are left out.
+    /// Frames quieter than the mean frame power by more than this (dB) are left out: silence and
+    /// near-silence, not the quiet passages that still shape how a track sounds.
     pub relative_gate_db: f64,
 }
 
@@ -19,7 +20,7 @@ impl StftSettings {
     /// About 2.7 Hz resolution at 44.1/48 kHz (16384 points), 50 % overlap of a Hann window.
     pub fn for_rate(sample_rate: u32) -> Self {
         let fft_size = ((f64::from(sample_rate) / 2.9) as usize).next_power_of_two().max(1024);
-        StftSettings { fft_size, hop: fft_size / 2, relative_gate_db: -10.0 }
+        StftSettings { fft_size, hop: fft_size / 2, relative_gate_db: -20.0 }
     }
 }
 
