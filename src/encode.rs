@@ -106,6 +106,12 @@ pub fn write_atomically(
         .map_err(|e| fail(e.to_string()))?;
     write(tmp.as_file_mut()).map_err(fail)?;
     tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+    // Temporary files are created private (0600); the finished output gets ordinary permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(|e| fail(e.to_string()))?;
+    }
     tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
     Ok(())
 }
