@@ -19,7 +19,8 @@ use crate::progress::Progress;
 /// The output must land this close to the loudness target (LU).
 const LOUDNESS_TOLERANCE_LU: f64 = 0.02;
 const MAX_MODEL_ITERATIONS: usize = 24;
-/// Exact measurements of the limited output allowed to correct the model's estimate.
+/// Model searches; all but the last end with an exact measurement of the limited output whose
+/// difference from the model corrects the next search.
 const MAX_EXACT_ROUNDS: usize = 3;
 /// Passes of re-limiting when gain modulation or dither left a new inter-sample over.
 const MAX_VERIFY_PASSES: usize = 4;
@@ -79,7 +80,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             .collect();
         gated_integrated(&subs, sub)
     };
-    let eq_lufs = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).ok_or_else(silent)?;
+    let eq_lufs = model(1.0, stage.unity()).ok_or_else(silent)?;
     let target = plan.loudness.target_lufs;
     let mut gain_db = (target - eq_lufs).min(MAX_GAIN_DB);
     let mut bias = 0.0;
@@ -107,11 +108,14 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             }
             gain_db = (gain_db + err / slope).min(MAX_GAIN_DB);
         }
+        if round == MAX_EXACT_ROUNDS {
+            break; // the last search used the measured bias; the final verification meters the output
+        }
         let pre = from_db(gain_db) as f32;
         let exact = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), Some(stage.gain_curve(pre)), pre, fs), sub)
             .ok_or_else(silent)?;
         bias = exact - model_lufs;
-        if !reached || (target - exact).abs() <= LOUDNESS_TOLERANCE_LU || round == MAX_EXACT_ROUNDS {
+        if !reached || (target - exact).abs() <= LOUDNESS_TOLERANCE_LU {
             break;
         }
         gain_db = (gain_db + (target - exact) / secant_slope(&points)).min(MAX_GAIN_DB);
@@ -161,6 +165,12 @@ impl LimiterStage {
         detector.envelope(&slices(buffer), &mut peaks);
         limiter.window_peaks(&mut peaks, &mut gain);
         Ok(LimiterStage { detector, limiter, ceiling: from_db(settings.ceiling_dbtp) as f32, peaks, gain })
+    }
+
+    /// A gain of 1 everywhere (the gain buffer, reset).
+    fn unity(&mut self) -> &[f32] {
+        self.gain.fill(1.0);
+        &self.gain
     }
 
     fn gain_curve(&mut self, pre: f32) -> &[f32] {

@@ -20,8 +20,8 @@ const LUFS_OFFSET_DB: f64 = -0.691;
 /// with prewarping (the parameters libebur128 derives from the 48 kHz coefficients of the standard).
 #[derive(Debug, Clone, Copy)]
 pub struct KWeighting {
-    b: [f64; 5],
-    a: [f64; 5],
+    /// Stage 1 (shelf) and stage 2 (high-pass), each (b0, b1, b2, a1, a2) with a0 = 1.
+    stages: [[f64; 5]; 2],
 }
 
 impl KWeighting {
@@ -32,50 +32,44 @@ impl KWeighting {
         let vh = 10f64.powf(g / 20.0);
         let vb = vh.powf(0.4996667741545416);
         let a0 = 1.0 + k / q + k * k;
-        let pb = [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0];
-        let pa = [1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0];
+        let shelf = [
+            (vh + vb * k / q + k * k) / a0,
+            2.0 * (k * k - vh) / a0,
+            (vh - vb * k / q + k * k) / a0,
+            2.0 * (k * k - 1.0) / a0,
+            (1.0 - k / q + k * k) / a0,
+        ];
         let (f0, q) = (38.13547087602444, 0.5003270373238773);
         let k = (std::f64::consts::PI * f0 / fs).tan();
-        let rb = [1.0, -2.0, 1.0];
-        let ra = [1.0, 2.0 * (k * k - 1.0) / (1.0 + k / q + k * k), (1.0 - k / q + k * k) / (1.0 + k / q + k * k)];
-        // Cascade as one 4th-order section: the product of the two polynomials.
-        let mul = |p: [f64; 3], r: [f64; 3]| {
-            let mut o = [0.0; 5];
-            for i in 0..3 {
-                for j in 0..3 {
-                    o[i + j] += p[i] * r[j];
-                }
-            }
-            o
-        };
-        KWeighting { b: mul(pb, rb), a: mul(pa, ra) }
+        let a0 = 1.0 + k / q + k * k;
+        let high_pass = [1.0, -2.0, 1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0];
+        KWeighting { stages: [shelf, high_pass] }
     }
 
     /// Analytic magnitude response in dB at `freq_hz`.
     pub fn response_db(&self, freq_hz: f64, sample_rate: u32) -> f64 {
         let w = 2.0 * std::f64::consts::PI * freq_hz / f64::from(sample_rate);
-        let eval = |c: &[f64; 5]| {
-            let (mut re, mut im) = (0.0, 0.0);
-            for (k, &v) in c.iter().enumerate() {
-                re += v * (w * k as f64).cos();
-                im -= v * (w * k as f64).sin();
-            }
+        let mag = |c: [f64; 3]| {
+            let re = c[0] + c[1] * w.cos() + c[2] * (2.0 * w).cos();
+            let im = c[1] * w.sin() + c[2] * (2.0 * w).sin();
             (re * re + im * im).sqrt()
         };
-        20.0 * (eval(&self.b) / eval(&self.a)).log10()
+        self.stages.iter().map(|s| 20.0 * (mag([s[0], s[1], s[2]]) / mag([1.0, s[3], s[4]])).log10()).sum()
     }
 
-    /// Filters `x`, calling `sink(i, y)` for each output; direct form I in f64.
+    /// Filters `x`, calling `sink(i, y)` for each output: two direct-form-I biquads in f64, arranged
+    /// so the only recursive step per stage is one multiply-add on y[n−1] (the sum of the other
+    /// terms does not wait for it), which keeps the loop's dependency chain short.
     fn run(&self, x: impl Iterator<Item = f32>, mut sink: impl FnMut(usize, f64)) {
-        let (b, a) = (self.b, self.a);
-        let (mut x1, mut x2, mut x3, mut x4) = (0.0, 0.0, 0.0, 0.0);
-        let (mut y1, mut y2, mut y3, mut y4) = (0.0, 0.0, 0.0, 0.0);
+        let [[b0, b1, b2, a1, a2], [c0, c1, c2, d1, d2]] = self.stages;
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+        let (mut z1, mut z2) = (0.0, 0.0);
         for (i, xi) in x.enumerate() {
             let x0 = f64::from(xi);
-            let y0 = b[0] * x0 + b[1] * x1 + b[2] * x2 + b[3] * x3 + b[4] * x4 - a[1] * y1 - a[2] * y2 - a[3] * y3 - a[4] * y4;
-            (x4, x3, x2, x1) = (x3, x2, x1, x0);
-            (y4, y3, y2, y1) = (y3, y2, y1, y0);
-            sink(i, y0);
+            let y0 = (b0 * x0 + b1 * x1 + b2 * x2 - a2 * y2) - a1 * y1;
+            let z0 = (c0 * y0 + c1 * y1 + c2 * y2 - d2 * z2) - d1 * z1;
+            (x2, x1, y2, y1, z2, z1) = (x1, x0, y1, y0, z1, z0);
+            sink(i, z0);
         }
     }
 }
@@ -100,7 +94,15 @@ pub fn sub_block_energies_scaled(channels: &[&[f32]], gain: Option<&[f32]>, pre:
         .par_iter()
         .map(|ch| {
             let mut e = vec![0.0f64; count];
-            let sink = |i: usize, y: f64| e[i / len] += y * y;
+            let (mut block, mut filled, mut acc) = (0usize, 0usize, 0.0f64);
+            let sink = |_: usize, y: f64| {
+                acc += y * y;
+                filled += 1;
+                if filled == len {
+                    e[block] = acc;
+                    (block, filled, acc) = (block + 1, 0, 0.0);
+                }
+            };
             let x = &ch[..count * len];
             match gain {
                 Some(g) => k.run(x.iter().zip(g).map(|(&x, &g)| x * pre * g), sink),

@@ -21,6 +21,15 @@ pub struct BlockScratch {
     fft: Vec<Complex<f32>>,
     /// Two block-length buffers for callers that combine several filtered results.
     pub aux: [Vec<f32>; 2],
+    /// A complex buffer of the FFT size, for callers' own transforms of the block's spectrum.
+    pub aux_complex: Vec<Complex<f32>>,
+}
+
+impl BlockScratch {
+    /// The current block's input spectrum (unnormalised forward FFT).
+    pub fn spectrum(&self) -> &[Complex<f32>] {
+        &self.spectrum
+    }
 }
 
 impl OverlapSave {
@@ -34,6 +43,15 @@ impl OverlapSave {
             forward: planner.plan_fft_forward(fft_size),
             inverse: planner.plan_fft_inverse(fft_size),
         }
+    }
+
+    pub fn fft_size(&self) -> usize {
+        self.fft_size
+    }
+
+    /// Taps the filters may have; the first filter_len − 1 block samples are history.
+    pub fn filter_len(&self) -> usize {
+        self.filter_len
     }
 
     /// New output samples per block.
@@ -61,6 +79,7 @@ impl OverlapSave {
             product: self.forward.make_output_vec(),
             fft: self.forward.make_scratch_vec().into_iter().chain(self.inverse.make_scratch_vec()).collect(),
             aux: [vec![0.0; self.hop()], vec![0.0; self.hop()]],
+            aux_complex: vec![Complex::new(0.0, 0.0); self.fft_size],
         }
     }
 

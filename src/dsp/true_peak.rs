@@ -5,9 +5,10 @@
 //!
 //! No finite interpolator is exact up to Nyquist, and a limiter driven by one pushes energy into its
 //! blind band (limited white noise read up to 1 dB low against ideal interpolation). So the detector
-//! also measures that band, 0.45–0.5 fs, as the analytic envelope |b + j·H{b}| of a band-pass and its
-//! Hilbert quadrature, and adds it: a bound on what the phases can miss, ≈ 0 for music (lossy masters
-//! have nothing there) and honest for signals that do.
+//! also measures that band, 0.45–0.5 fs, as its analytic envelope, and adds it: a bound on what the
+//! phases can miss, ≈ 0 for music (lossy masters have nothing there) and honest for signals that do.
+//! The band is narrow, so its bins are shifted to baseband and inverse-transformed at 1/4 of the
+//! block size: the exact envelope every 4 samples, taken as the maximum over neighbouring points.
 use realfft::num_complex::Complex;
 
 use super::overlap_save::OverlapSave;
@@ -22,11 +23,17 @@ const HALF_TAPS: usize = 64;
 const BETA: f64 = 7.0;
 const FFT_SIZE: usize = 4096;
 
+/// Decimation of the blind-band envelope (block samples per envelope point).
+const ENVELOPE_STEP: usize = 4;
+
 pub struct TruePeakDetector {
     conv: OverlapSave,
     phases: Vec<Vec<Complex<f32>>>,
-    /// Band-pass over the blind band and its Hilbert quadrature (same centre as the phases' p = 0).
-    blind: [Vec<Complex<f32>>; 2],
+    /// Band-pass over the blind band (same centre as the phases' p = 0), spectrum from its first bin.
+    blind: Vec<Complex<f32>>,
+    blind_first_bin: usize,
+    /// Complex inverse FFT of FFT_SIZE / ENVELOPE_STEP points.
+    envelope_fft: std::sync::Arc<dyn rustfft::Fft<f32>>,
 }
 
 impl Default for TruePeakDetector {
@@ -52,27 +59,21 @@ impl TruePeakDetector {
                 conv.filter_spectrum(&taps)
             })
             .collect();
-        // Band [f1, ½] (cycles/sample), centred on tap H − 1: h[k] = −sin(2πf1k)/(πk), h[0] = 1 − 2f1;
-        // its quadrature hq[k] = (cos(2πf1k) − cos(πk))/(πk), hq[0] = 0 (Oppenheim & Schafer §7.2).
-        let band = |quadrature: bool| {
-            let taps: Vec<f32> = (0..2 * HALF_TAPS - 1)
-                .map(|i| {
-                    let k = i as f64 - (HALF_TAPS as f64 - 1.0);
-                    let pk = std::f64::consts::PI * k;
-                    let f1 = BLIND_BAND_START;
-                    let h = match (quadrature, k == 0.0) {
-                        (false, true) => 1.0 - 2.0 * f1,
-                        (true, true) => 0.0,
-                        (false, false) => -(2.0 * pk * f1).sin() / pk,
-                        (true, false) => ((2.0 * pk * f1).cos() - pk.cos()) / pk,
-                    };
-                    (h * kaiser(k / HALF_TAPS as f64, BETA)) as f32
-                })
-                .collect();
-            conv.filter_spectrum(&taps)
-        };
-        let blind = [band(false), band(true)];
-        TruePeakDetector { conv, phases, blind }
+        // Band [f1, ½] (cycles/sample), centred on tap H − 1: h[k] = −sin(2πf1k)/(πk), h[0] = 1 − 2f1
+        // (Oppenheim & Schafer §7.2), Kaiser-windowed like the phases.
+        let taps: Vec<f32> = (0..2 * HALF_TAPS - 1)
+            .map(|i| {
+                let k = i as f64 - (HALF_TAPS as f64 - 1.0);
+                let f1 = BLIND_BAND_START;
+                let h = if k == 0.0 { 1.0 - 2.0 * f1 } else { -(2.0 * std::f64::consts::PI * k * f1).sin() / (std::f64::consts::PI * k) };
+                (h * kaiser(k / HALF_TAPS as f64, BETA)) as f32
+            })
+            .collect();
+        // The window widens the band's lower edge; start a few bins below it.
+        let blind_first_bin = ((BLIND_BAND_START - 0.01) * FFT_SIZE as f64) as usize;
+        let blind = conv.filter_spectrum(&taps)[blind_first_bin..].to_vec();
+        let envelope_fft = rustfft::FftPlanner::new().plan_fft_inverse(FFT_SIZE / ENVELOPE_STEP);
+        TruePeakDetector { conv, phases, blind, blind_first_bin, envelope_fft }
     }
 
     /// For each sample n, the largest absolute value of the band-limited signal over [n, n+1) on the
@@ -84,16 +85,25 @@ impl TruePeakDetector {
             self.conv.run(ch, HALF_TAPS - 1, envelope, |s, start, out| {
                 let n = out.len();
                 // aux[0]: blind-band envelope; aux[1]: largest |value| over the sample and the phases.
-                self.conv.filtered(s, &self.blind[0], |b, aux| {
-                    for (a, v) in aux[0][..n].iter_mut().zip(b) {
-                        *a = v * v;
-                    }
-                });
-                self.conv.filtered(s, &self.blind[1], |q, aux| {
-                    for (a, v) in aux[0][..n].iter_mut().zip(q) {
-                        *a = (*a + v * v).sqrt();
-                    }
-                });
+                // Analytic signal of the band, shifted to baseband: z[m] = Σ_k X[k]H[k] e^{2πi(k−k0)m/M}
+                // is (up to a unit phase) the band's analytic signal at block sample m·N/M.
+                let m_len = FFT_SIZE / ENVELOPE_STEP;
+                let (first, history) = (self.blind_first_bin, self.conv.filter_len() - 1);
+                let mut z = std::mem::take(&mut s.aux_complex);
+                let (buf, scratch) = z.split_at_mut(m_len);
+                buf.fill(Complex::new(0.0, 0.0));
+                for ((b, x), h) in buf.iter_mut().zip(&s.spectrum()[first..]).zip(&self.blind) {
+                    *b = x * h;
+                }
+                self.envelope_fft.process_with_scratch(buf, &mut scratch[..self.envelope_fft.get_inplace_scratch_len()]);
+                for c in buf.iter_mut() {
+                    c.re = 2.0 * c.norm();
+                }
+                for (i, a) in s.aux[0][..n].iter_mut().enumerate() {
+                    let m = (i + history) / ENVELOPE_STEP;
+                    *a = buf[m.saturating_sub(1)..(m + 3).min(m_len)].iter().fold(0.0f32, |acc, c| acc.max(c.re));
+                }
+                s.aux_complex = z;
                 s.aux[1][..n].iter_mut().zip(&ch[start..start + n]).for_each(|(m, x)| *m = x.abs());
                 for phase in &self.phases {
                     self.conv.filtered(s, phase, |y, aux| {
