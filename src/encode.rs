@@ -5,6 +5,7 @@ use std::path::Path;
 
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
@@ -43,15 +44,18 @@ pub fn quantize(buffer: &mut AudioBuffer, depth: BitDepth) {
     let Some(bits) = depth.int_bits() else { return };
     let scale = f64::from(1u32 << (bits - 1));
     let (lo, hi) = (-scale, scale - 1.0);
-    for (c, ch) in buffer.channels.iter_mut().enumerate() {
+    const UNIT: f64 = 1.0 / (1u64 << 24) as f64;
+    // Channels in parallel, each with its own seed: the result does not depend on thread count.
+    buffer.channels.par_iter_mut().enumerate().for_each(|(c, ch)| {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(DITHER_SEED ^ c as u64);
         for x in ch.iter_mut() {
-            let u1 = (rng.next_u32() >> 8) as f64 / f64::from(1u32 << 24);
-            let u2 = (rng.next_u32() >> 8) as f64 / f64::from(1u32 << 24);
+            // Two independent 24-bit uniforms from one 64-bit draw.
+            let r = rng.next_u64();
+            let (u1, u2) = ((r >> 40) as f64 * UNIT, ((r >> 16) & 0xFF_FFFF) as f64 * UNIT);
             let q = (f64::from(*x) * scale + (u1 - u2)).round().clamp(lo, hi);
             *x = (q / scale) as f32;
         }
-    }
+    });
 }
 
 /// Writes `buffer` (already quantised for integer formats) to `path` as WAV, atomically.

@@ -98,7 +98,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             model_lufs = model(pre, stage.gain_curve(pre)).ok_or_else(silent)?;
             points.push((gain_db, model_lufs));
             let err = aim - model_lufs;
-            if err.abs() <= LOUDNESS_TOLERANCE_LU / 4.0 || iterations >= MAX_MODEL_ITERATIONS {
+            if err.abs() <= LOUDNESS_TOLERANCE_LU / 2.0 || iterations >= MAX_MODEL_ITERATIONS {
                 break;
             }
             let slope = secant_slope(&points);
@@ -217,10 +217,13 @@ fn slices(buffer: &AudioBuffer) -> Vec<&[f32]> {
 }
 
 fn apply_gain(buffer: &mut AudioBuffer, pre: f32, gain: &[f32]) {
+    const CHUNK: usize = 1 << 16;
     for ch in &mut buffer.channels {
-        for (x, &g) in ch.iter_mut().zip(gain) {
-            *x *= pre * g;
-        }
+        ch.par_chunks_mut(CHUNK).zip(gain.par_chunks(CHUNK)).for_each(|(x, g)| {
+            for (x, &g) in x.iter_mut().zip(g) {
+                *x *= pre * g;
+            }
+        });
     }
 }
 

@@ -21,7 +21,7 @@ pub struct BlockScratch {
     fft: Vec<Complex<f32>>,
     /// Two block-length buffers for callers that combine several filtered results.
     pub aux: [Vec<f32>; 2],
-    /// A complex buffer of the FFT size, for callers' own transforms of the block's spectrum.
+    /// A complex buffer of twice the FFT size, for callers' own transforms of the block's spectrum.
     pub aux_complex: Vec<Complex<f32>>,
 }
 
@@ -79,7 +79,7 @@ impl OverlapSave {
             product: self.forward.make_output_vec(),
             fft: self.forward.make_scratch_vec().into_iter().chain(self.inverse.make_scratch_vec()).collect(),
             aux: [vec![0.0; self.hop()], vec![0.0; self.hop()]],
-            aux_complex: vec![Complex::new(0.0, 0.0); self.fft_size],
+            aux_complex: vec![Complex::new(0.0, 0.0); 2 * self.fft_size],
         }
     }
 
@@ -95,11 +95,14 @@ impl OverlapSave {
         output.par_chunks_mut(hop).enumerate().for_each_init(
             || self.scratch(),
             |s, (block, out)| {
+                // Block input: input[first .. first + N), zero outside the signal.
                 let first = (block * hop + delay) as isize - (self.filter_len as isize - 1);
-                for (i, t) in s.time.iter_mut().enumerate() {
-                    let idx = first + i as isize;
-                    *t = if idx >= 0 && (idx as usize) < input.len() { input[idx as usize] } else { 0.0 };
-                }
+                let lo = (-first).clamp(0, self.fft_size as isize) as usize;
+                let src_start = (first + lo as isize) as usize;
+                let count = input.len().saturating_sub(src_start).min(self.fft_size - lo);
+                s.time[..lo].fill(0.0);
+                s.time[lo..lo + count].copy_from_slice(&input[src_start..src_start + count]);
+                s.time[lo + count..].fill(0.0);
                 let fft_scratch_len = self.forward.get_scratch_len();
                 self.forward
                     .process_with_scratch(&mut s.time, &mut s.spectrum, &mut s.fft[..fft_scratch_len])

@@ -28,7 +28,11 @@ const ENVELOPE_STEP: usize = 4;
 
 pub struct TruePeakDetector {
     conv: OverlapSave,
-    phases: Vec<Vec<Complex<f32>>>,
+    /// Phases in pairs (p, q): for k ≤ N/2, G1[k] = H_p[k] + i·H_q[k] and G2[k] = H̄_p[k] + i·H̄_q[k].
+    /// With Z[k] = X[k]·G1[k] and Z[N−k] = X̄[k]·G2[k], one complex inverse FFT gives y_p + i·y_q:
+    /// two real phases for the price of one complex transform (cheaper than two real inverses).
+    phase_pairs: Vec<(Vec<Complex<f32>>, Vec<Complex<f32>>)>,
+    phase_fft: std::sync::Arc<dyn rustfft::Fft<f32>>,
     /// Band-pass over the blind band (same centre as the phases' p = 0), spectrum from its first bin.
     blind: Vec<Complex<f32>>,
     blind_first_bin: usize,
@@ -47,7 +51,7 @@ impl TruePeakDetector {
         let conv = OverlapSave::new(2 * HALF_TAPS, FFT_SIZE);
         // Phase p interpolates x at n + p/8: y_p(n) = Σ_j x[n − j] s(j + p/8), j ∈ [−H+1, H]; stored
         // causally as taps[i] = s(i − H + 1 + p/8), so y_p(n) = z[n + H − 1].
-        let phases = (1..OVERSAMPLING)
+        let phases: Vec<Vec<Complex<f32>>> = (1..OVERSAMPLING)
             .map(|p| {
                 let frac = p as f64 / OVERSAMPLING as f64;
                 let taps: Vec<f32> = (0..2 * HALF_TAPS)
@@ -73,7 +77,19 @@ impl TruePeakDetector {
         let blind_first_bin = ((BLIND_BAND_START - 0.01) * FFT_SIZE as f64) as usize;
         let blind = conv.filter_spectrum(&taps)[blind_first_bin..].to_vec();
         let envelope_fft = rustfft::FftPlanner::new().plan_fft_inverse(FFT_SIZE / ENVELOPE_STEP);
-        TruePeakDetector { conv, phases, blind, blind_first_bin, envelope_fft }
+        let zero = vec![Complex::new(0.0, 0.0); FFT_SIZE / 2 + 1];
+        let phase_pairs = phases
+            .chunks(2)
+            .map(|pair| {
+                let (hp, hq) = (&pair[0], pair.get(1).unwrap_or(&zero));
+                let i = Complex::new(0.0f32, 1.0);
+                let g1 = hp.iter().zip(hq).map(|(a, b)| a + i * b).collect();
+                let g2 = hp.iter().zip(hq).map(|(a, b)| a.conj() + i * b.conj()).collect();
+                (g1, g2)
+            })
+            .collect();
+        let phase_fft = rustfft::FftPlanner::new().plan_fft_inverse(FFT_SIZE);
+        TruePeakDetector { conv, phase_pairs, phase_fft, blind, blind_first_bin, envelope_fft }
     }
 
     /// For each sample n, the largest absolute value of the band-limited signal over [n, n+1) on the
@@ -97,23 +113,39 @@ impl TruePeakDetector {
                 }
                 self.envelope_fft.process_with_scratch(buf, &mut scratch[..self.envelope_fft.get_inplace_scratch_len()]);
                 for c in buf.iter_mut() {
-                    c.re = 2.0 * c.norm();
+                    c.re = 2.0 * c.norm_sqr().sqrt();
+                }
+                // Envelope between points m and m+1: the largest of points m−1 … m+2.
+                for m in 0..m_len {
+                    let around = &buf[m.saturating_sub(1)..(m + 3).min(m_len)];
+                    buf[m].im = around.iter().fold(0.0f32, |acc, c| fast_max(acc, c.re));
                 }
                 for (i, a) in s.aux[0][..n].iter_mut().enumerate() {
-                    let m = (i + history) / ENVELOPE_STEP;
-                    *a = buf[m.saturating_sub(1)..(m + 3).min(m_len)].iter().fold(0.0f32, |acc, c| acc.max(c.re));
+                    *a = buf[(i + history) / ENVELOPE_STEP].im;
                 }
                 s.aux_complex = z;
-                s.aux[1][..n].iter_mut().zip(&ch[start..start + n]).for_each(|(m, x)| *m = x.abs());
-                for phase in &self.phases {
-                    self.conv.filtered(s, phase, |y, aux| {
-                        for (m, v) in aux[1][..n].iter_mut().zip(y) {
-                            *m = m.max(v.abs());
-                        }
-                    });
+                let mut peak = std::mem::take(&mut s.aux[1]);
+                peak[..n].iter_mut().zip(&ch[start..start + n]).for_each(|(m, x)| *m = x.abs());
+                let mut z = std::mem::take(&mut s.aux_complex);
+                let (buf, scratch) = z.split_at_mut(FFT_SIZE);
+                let x = s.spectrum();
+                let half = FFT_SIZE / 2;
+                for (g1, g2) in &self.phase_pairs {
+                    for ((b, x), g) in buf[..=half].iter_mut().zip(&x[..=half]).zip(&g1[..=half]) {
+                        *b = x * g;
+                    }
+                    for ((b, x), g) in buf[half + 1..].iter_mut().rev().zip(&x[1..half]).zip(&g2[1..half]) {
+                        *b = x.conj() * g;
+                    }
+                    self.phase_fft.process_with_scratch(buf, &mut scratch[..self.phase_fft.get_inplace_scratch_len()]);
+                    for (m, y) in peak[..n].iter_mut().zip(&buf[history..]) {
+                        *m = fast_max(fast_max(*m, y.re.abs()), y.im.abs());
+                    }
                 }
+                s.aux_complex = z;
+                s.aux[1] = peak;
                 for ((o, m), a) in out.iter_mut().zip(&s.aux[1]).zip(&s.aux[0]) {
-                    *o = o.max(m + a);
+                    *o = fast_max(*o, m + a);
                 }
             });
         }
@@ -126,4 +158,11 @@ impl TruePeakDetector {
         self.envelope(&channels, &mut env);
         env.iter().fold(0.0f32, |m, &v| m.max(v))
     }
+}
+
+/// max without f32::max's NaN handling (inputs are finite: decode rejects NaN/∞), so the loops
+/// compile to plain packed maxima.
+#[inline(always)]
+fn fast_max(a: f32, b: f32) -> f32 {
+    if b > a { b } else { a }
 }
