@@ -18,10 +18,12 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 
 /// Largest shortfall against the frame count a header announces that is still accepted from lossy
-/// codecs, whose priming/padding (MP3, AAC) can legitimately end a frame or two short of it. Lossless
-/// ones must deliver every frame: their readers resync past a damaged frame silently, and the missing
-/// frames are how the damage shows.
+/// codecs, whose priming/padding (MP3, AAC) can legitimately end a frame or two short of it.
 const LOSSY_TRUNCATION_SLACK_FRAMES: u64 = 4096;
+/// The same for lossless codecs: their readers resync past a damaged frame silently, and the missing
+/// frames (a FLAC frame holds ≥ 192 samples, usually 4096) are how the damage shows; a few frames of
+/// slack absorb container rounding (symphonia counts AIFF's pad byte as one more frame).
+const LOSSLESS_TRUNCATION_SLACK_FRAMES: u64 = 64;
 
 fn is_lossy(codec: CodecType) -> bool {
     [CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_AAC, CODEC_TYPE_VORBIS, CODEC_TYPE_OPUS].contains(&codec)
@@ -58,7 +60,7 @@ pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> 
         .ok_or_else(|| unsupported("no audio track".into()))?;
     let track_id = track.id;
     let expected_frames = track.codec_params.n_frames;
-    let slack = if is_lossy(track.codec_params.codec) { LOSSY_TRUNCATION_SLACK_FRAMES } else { 0 };
+    let slack = if is_lossy(track.codec_params.codec) { LOSSY_TRUNCATION_SLACK_FRAMES } else { LOSSLESS_TRUNCATION_SLACK_FRAMES };
     if let Some(ch) = track.codec_params.channels {
         if ch.count() > 2 {
             return Err(Error::TooManyChannels { path: path.into(), channels: ch.count() });

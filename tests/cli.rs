@@ -121,6 +121,46 @@ fn a_saved_profile_works_as_a_reference_and_several_references_average() {
 }
 
 #[test]
+fn aiff_and_other_containers_decode_to_the_right_length() {
+    let f = Fixture::new();
+    let (mix, _) = read_wav(&f.path("mix.wav"));
+    // 24-bit AIFF via hound-independent bytes: FORM/AIFF with COMM + SSND (big-endian), odd length.
+    let frames = 44_101usize;
+    let mut ssnd = Vec::new();
+    for i in 0..frames {
+        for ch in &mix {
+            let v = (ch[i] * 8_388_607.0) as i32;
+            ssnd.extend_from_slice(&v.to_be_bytes()[1..]);
+        }
+    }
+    let mut comm = Vec::new();
+    comm.extend_from_slice(&2u16.to_be_bytes());
+    comm.extend_from_slice(&(frames as u32).to_be_bytes());
+    comm.extend_from_slice(&24u16.to_be_bytes());
+    comm.extend_from_slice(&[0x40, 0x0E, 0xAC, 0x44, 0, 0, 0, 0, 0, 0]); // 44100 as 80-bit extended
+    let mut body = b"AIFF".to_vec();
+    body.extend_from_slice(b"COMM");
+    body.extend_from_slice(&(comm.len() as u32).to_be_bytes());
+    body.extend_from_slice(&comm);
+    body.extend_from_slice(b"SSND");
+    body.extend_from_slice(&((ssnd.len() + 8) as u32).to_be_bytes());
+    body.extend_from_slice(&[0; 8]);
+    body.extend_from_slice(&ssnd);
+    if body.len() % 2 == 1 {
+        body.push(0);
+    }
+    let mut file = b"FORM".to_vec();
+    file.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    file.extend_from_slice(&body);
+    let aiff = f.path("mix.aiff");
+    std::fs::write(&aiff, file).unwrap();
+    let o = run(&["analyze", s(&aiff)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((p["duration_s"].as_f64().unwrap() - frames as f64 / 44_100.0).abs() < 1e-3);
+}
+
+#[test]
 fn a_reference_identical_to_the_target_is_allowed() {
     let f = Fixture::new();
     let out = f.path("same.wav");
