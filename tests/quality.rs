@@ -148,3 +148,15 @@ fn pink_versus_white_gives_a_minus_3_db_per_octave_correction() {
     let slope = (c.gain_db_at(6400.0) - c.gain_db_at(100.0)) / 6.0;
     assert!((slope + 3.0).abs() < 0.3, "slope {slope:.2} dB/oct");
 }
+
+#[test]
+fn analysis_does_not_depend_on_thread_count() {
+    let mut mix = synthetic_mix(8.0, FS, 6);
+    normalize_peak(&mut mix, 0.8);
+    let buf = AudioBuffer::new(FS, mix);
+    let with_threads = |n: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        pool.install(|| analyze(&buf, "mix", &NoProgress).unwrap())
+    };
+    assert_eq!(with_threads(1), with_threads(3));
+}

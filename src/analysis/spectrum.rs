@@ -36,6 +36,41 @@ pub struct GatedSpectra {
     pub frames_total: usize,
 }
 
+const FRAMES_PER_GROUP: usize = 16;
+
+/// Per-bin sums of |M|², |S|² and Re(M·S̄) in f64.
+struct Sums {
+    mid: Vec<f64>,
+    side: Vec<f64>,
+    cross: Vec<f64>,
+}
+
+impl Sums {
+    fn new(bins: usize) -> Self {
+        Sums { mid: vec![0.0; bins], side: vec![0.0; bins], cross: vec![0.0; bins] }
+    }
+
+    fn add(&mut self, mid: &[Complex<f32>], side: Option<&[Complex<f32>]>) {
+        for (k, m) in mid.iter().enumerate() {
+            let m = Complex::<f64>::new(m.re.into(), m.im.into());
+            self.mid[k] += m.norm_sqr();
+            if let Some(side) = side {
+                let s = Complex::<f64>::new(side[k].re.into(), side[k].im.into());
+                self.side[k] += s.norm_sqr();
+                self.cross[k] += (m * s.conj()).re;
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Sums) {
+        for (a, b) in [(&mut self.mid, &other.mid), (&mut self.side, &other.side), (&mut self.cross, &other.cross)] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+}
+
 /// Frame start positions: frames cover the whole signal, the last one zero-padded.
 fn frame_starts(len: usize, settings: &StftSettings) -> Vec<usize> {
     let count = if len <= settings.fft_size { 1 } else { (len - settings.fft_size).div_ceil(settings.hop) + 1 };
@@ -85,44 +120,30 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
     let mut planner = RealFftPlanner::<f32>::new();
     let fft = planner.plan_fft_forward(n);
     let bins = n / 2 + 1;
-    let (mid_acc, side_acc, cross_acc) = used
-        .par_iter()
-        .fold(
-            || {
-                let zeros = vec![0.0f64; bins];
-                (zeros.clone(), zeros.clone(), zeros, fft.make_input_vec(), fft.make_output_vec(), fft.make_output_vec(), fft.make_scratch_vec())
-            },
-            |(mut ma, mut sa, mut ca, mut time, mut ms, mut ss, mut scratch), &start| {
+    // Fixed groups of frames, each summed in order, then the groups in order: the f64 sums (and so
+    // profiles and plans) do not depend on how rayon schedules the work.
+    let groups: Vec<Sums> = used
+        .par_chunks(FRAMES_PER_GROUP)
+        .map(|group| {
+            let mut sums = Sums::new(bins);
+            let (mut time, mut ms, mut ss, mut scratch) = (fft.make_input_vec(), fft.make_output_vec(), fft.make_output_vec(), fft.make_scratch_vec());
+            for &start in group {
                 windowed(channels, 1.0, start, &window, &mut time);
                 fft.process_with_scratch(&mut time, &mut ms, &mut scratch).expect("plan size");
                 if stereo {
                     windowed(channels, -1.0, start, &window, &mut time);
                     fft.process_with_scratch(&mut time, &mut ss, &mut scratch).expect("plan size");
                 }
-                for k in 0..bins {
-                    let m: Complex<f64> = Complex::new(ms[k].re.into(), ms[k].im.into());
-                    ma[k] += m.norm_sqr();
-                    if stereo {
-                        let s: Complex<f64> = Complex::new(ss[k].re.into(), ss[k].im.into());
-                        sa[k] += s.norm_sqr();
-                        ca[k] += (m * s.conj()).re;
-                    }
-                }
-                (ma, sa, ca, time, ms, ss, scratch)
-            },
-        )
-        .map(|(m, s, c, ..)| (m, s, c))
-        .reduce(
-            || (vec![0.0; bins], vec![0.0; bins], vec![0.0; bins]),
-            |(mut m1, mut s1, mut c1), (m2, s2, c2)| {
-                for k in 0..bins {
-                    m1[k] += m2[k];
-                    s1[k] += s2[k];
-                    c1[k] += c2[k];
-                }
-                (m1, s1, c1)
-            },
-        );
+                sums.add(&ms, stereo.then_some(ss.as_slice()));
+            }
+            sums
+        })
+        .collect();
+    let mut total = Sums::new(bins);
+    for g in &groups {
+        total.merge(g);
+    }
+    let Sums { mid: mid_acc, side: side_acc, cross: cross_acc } = total;
 
     // One-sided PSD: P[k] = 2|X[k]|² / (fs Σw²) per frame (DC and Nyquist not doubled), then averaged.
     let fs = f64::from(sample_rate);
