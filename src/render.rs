@@ -67,20 +67,11 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let mut stage = LimiterStage::new(&buffer, &plan.limiter)?;
     task.inc(1);
 
-    // Loudness: a model meters pre²·Σ g[n]²·p[n] from the per-sample K-weighted power p (the gain
-    // varies slowly against the K filter's memory), so each step costs one pass over arrays; exact
-    // measurements of the limited output then correct the model's small bias.
-    let power = k_weighted_power(&slices(&buffer), fs);
+    // Loudness: a model of the limited output (see LoudnessModel) is searched; exact measurements of
+    // the limited output then correct the model's bias.
     let sub = sub_block_len(fs);
-    let model = |pre: f32, gain: &[f32]| -> Option<f64> {
-        let subs: Vec<f64> = power
-            .par_chunks_exact(sub)
-            .zip(gain.par_chunks_exact(sub))
-            .map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(g * g * p)).sum::<f64>() * f64::from(pre * pre))
-            .collect();
-        gated_integrated(&subs, sub)
-    };
-    let eq_lufs = model(1.0, stage.unity()).ok_or_else(silent)?;
+    let mut model = LoudnessModel::new(&buffer, &stage.peaks, &plan.limiter)?;
+    let eq_lufs = model.unlimited_lufs().ok_or_else(silent)?;
     let target = plan.loudness.target_lufs;
     let mut gain_db = (target - eq_lufs).min(MAX_GAIN_DB);
     let mut bias = 0.0;
@@ -94,8 +85,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
         let mut model_lufs;
         loop {
             iterations += 1;
-            let pre = from_db(gain_db) as f32;
-            model_lufs = model(pre, stage.gain_curve(pre)).ok_or_else(silent)?;
+            model_lufs = model.lufs(from_db(gain_db) as f32).ok_or_else(silent)?;
             points.push((gain_db, model_lufs));
             let err = aim - model_lufs;
             if err.abs() <= LOUDNESS_TOLERANCE_LU / 2.0 || iterations >= MAX_MODEL_ITERATIONS {
@@ -120,7 +110,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
         }
         gain_db = (gain_db + (target - exact) / secant_slope(&points)).min(MAX_GAIN_DB);
     }
-    drop(power);
+    drop(model);
     task.inc(1);
     let limit = stage.finish(&mut buffer, gain_db, depth);
     task.inc(1);
@@ -146,6 +136,53 @@ pub fn limit(mut buffer: AudioBuffer, gain_db: f64, settings: &LimiterSettings, 
     Ok((buffer, report))
 }
 
+/// The search's view of the limited output, at 1/step of the sample rate: per block of `step`
+/// samples, the K-weighted power summed (p) and the limiter's window peaks maximised; the limiter's
+/// gain curve runs at the reduced rate, and loudness is metered as pre²·Σ g²·p per 100 ms sub-block.
+/// Each search step so costs a tenth of a full-rate one; the exact rounds measure its bias.
+struct LoudnessModel {
+    limiter: TruePeakLimiter,
+    /// Full-rate samples per 100 ms sub-block, and model samples per sub-block.
+    sub: usize,
+    per_sub: usize,
+    power: Vec<f32>,
+    peaks: Vec<f32>,
+    gain: Vec<f32>,
+}
+
+impl LoudnessModel {
+    fn new(buffer: &AudioBuffer, window_peaks: &[f32], settings: &LimiterSettings) -> Result<Self> {
+        let fs = buffer.sample_rate;
+        let sub = sub_block_len(fs);
+        let step = [10, 6, 5, 3, 2].into_iter().find(|d| sub % d == 0).unwrap_or(1);
+        let full = k_weighted_power(&slices(buffer), fs);
+        let power: Vec<f32> = full.chunks(step).map(|c| c.iter().sum()).collect();
+        let peaks: Vec<f32> = window_peaks.chunks(step).map(|c| c.iter().fold(0.0f32, |m, &v| m.max(v))).collect();
+        let rate = (f64::from(fs) / step as f64).round() as u32;
+        Ok(LoudnessModel { limiter: TruePeakLimiter::new(settings, rate)?, sub, per_sub: sub / step, gain: vec![1.0; power.len()], power, peaks })
+    }
+
+    fn meter(&self, pre: f32) -> Option<f64> {
+        let subs: Vec<f64> = self
+            .power
+            .chunks_exact(self.per_sub)
+            .zip(self.gain.chunks_exact(self.per_sub))
+            .map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(g * g * p)).sum::<f64>() * f64::from(pre * pre))
+            .collect();
+        gated_integrated(&subs, self.sub)
+    }
+
+    fn unlimited_lufs(&mut self) -> Option<f64> {
+        self.gain.fill(1.0);
+        self.meter(1.0)
+    }
+
+    fn lufs(&mut self, pre: f32) -> Option<f64> {
+        self.limiter.gain_curve(&self.peaks, pre, &mut self.gain);
+        self.meter(pre)
+    }
+}
+
 /// The limiter with its buffers: the look-ahead window peaks of the signal's 8× true-peak envelope
 /// (computed once; they scale with any pre-gain) and the gain curve.
 struct LimiterStage {
@@ -165,12 +202,6 @@ impl LimiterStage {
         detector.envelope(&slices(buffer), &mut peaks);
         limiter.window_peaks(&mut peaks, &mut gain);
         Ok(LimiterStage { detector, limiter, ceiling: from_db(settings.ceiling_dbtp) as f32, peaks, gain })
-    }
-
-    /// A gain of 1 everywhere (the gain buffer, reset).
-    fn unity(&mut self) -> &[f32] {
-        self.gain.fill(1.0);
-        &self.gain
     }
 
     fn gain_curve(&mut self, pre: f32) -> &[f32] {
