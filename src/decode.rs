@@ -31,6 +31,28 @@ fn is_lossy(codec: CodecType) -> bool {
 
 /// Decodes `path` and checks it is usable: mono or stereo, not empty, every sample finite.
 pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
+    let buffer = match decode_pcm_wav(path, progress) {
+        Some(result) => result?,
+        None => decode_with_symphonia(path, progress)?,
+    };
+    if buffer.frames() == 0 {
+        return Err(Error::Empty { path: path.into() });
+    }
+    if buffer.sample_rate == 0 {
+        return Err(Error::UnsupportedFormat { path: path.into(), reason: "unknown sample rate".into() });
+    }
+    if let Some((channel, frame)) = buffer.first_non_finite() {
+        return Err(Error::NonFinite { path: path.into(), channel, frame });
+    }
+    Ok(buffer)
+}
+
+/// Plain PCM WAV, the usual mastering input, by the fast path in [`crate::wav`].
+fn decode_pcm_wav(path: &Path, progress: &dyn Progress) -> Option<Result<AudioBuffer>> {
+    crate::wav::read_pcm(path, LOSSLESS_TRUNCATION_SLACK_FRAMES, |frames| progress.start(&format!("decode {}", file_name(path)), frames))
+}
+
+pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(Error::io(path, std::io::Error::other("is a directory")));
@@ -125,19 +147,10 @@ pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> 
 
     let buffer = AudioBuffer::new(sample_rate, channels);
     let frames = buffer.frames() as u64;
-    if frames == 0 {
-        return Err(Error::Empty { path: path.into() });
-    }
     if let Some(expected) = expected_frames {
-        if frames + slack < expected {
+        if frames > 0 && frames + slack < expected {
             return Err(corrupt(format!("header announces {expected} frames, only {frames} decode")));
         }
-    }
-    if sample_rate == 0 {
-        return Err(unsupported("unknown sample rate".into()));
-    }
-    if let Some((channel, frame)) = buffer.first_non_finite() {
-        return Err(Error::NonFinite { path: path.into(), channel, frame });
     }
     Ok(buffer)
 }

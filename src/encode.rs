@@ -1,6 +1,6 @@
 //! WAV output: quantisation with TPDF dither, and an atomic write (temporary file, then rename) so
 //! an interrupted run never leaves a half-written output behind.
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use rand_core::{RngCore, SeedableRng};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
+use crate::wav::{write_pcm, PcmFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum BitDepth {
@@ -60,33 +61,14 @@ pub fn quantize(buffer: &mut AudioBuffer, depth: BitDepth) {
 
 /// Writes `buffer` (already quantised for integer formats) to `path` as WAV, atomically.
 pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: buffer.num_channels() as u16,
-        sample_rate: buffer.sample_rate,
-        bits_per_sample: depth.int_bits().unwrap_or(32),
-        sample_format: if depth == BitDepth::Float32 { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
+    let format = match depth {
+        BitDepth::Int16 => PcmFormat::I16,
+        BitDepth::Int24 => PcmFormat::I24,
+        BitDepth::Float32 => PcmFormat::F32,
     };
     write_atomically(path, |file| {
-        let mut w = hound::WavWriter::new(BufWriter::with_capacity(1 << 20, file), spec).map_err(|e| e.to_string())?;
-        let frames = buffer.frames();
-        match depth.int_bits() {
-            None => {
-                for i in 0..frames {
-                    for ch in &buffer.channels {
-                        w.write_sample(ch[i]).map_err(|e| e.to_string())?;
-                    }
-                }
-            }
-            Some(bits) => {
-                let scale = (1u32 << (bits - 1)) as f32;
-                for i in 0..frames {
-                    for ch in &buffer.channels {
-                        w.write_sample((ch[i] * scale) as i32).map_err(|e| e.to_string())?;
-                    }
-                }
-            }
-        }
-        w.finalize().map_err(|e| e.to_string())
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        write_pcm(&mut out, buffer, format).and_then(|()| out.flush()).map_err(|e| e.to_string())
     })
 }
 

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod profile;
 pub mod progress;
 pub mod render;
+mod wav;
 
 pub use audio::AudioBuffer;
 pub use error::{Error, Result};

@@ -19,7 +19,7 @@ pub struct BlockScratch {
     spectrum: Vec<Complex<f32>>,
     product: Vec<Complex<f32>>,
     fft: Vec<Complex<f32>>,
-    /// Two block-length buffers for callers that combine several filtered results.
+    /// Two buffers of FFT length for callers that combine several filtered results.
     pub aux: [Vec<f32>; 2],
     /// A complex buffer of twice the FFT size, for callers' own transforms of the block's spectrum.
     pub aux_complex: Vec<Complex<f32>>,
@@ -78,7 +78,7 @@ impl OverlapSave {
             spectrum: self.forward.make_output_vec(),
             product: self.forward.make_output_vec(),
             fft: self.forward.make_scratch_vec().into_iter().chain(self.inverse.make_scratch_vec()).collect(),
-            aux: [vec![0.0; self.hop()], vec![0.0; self.hop()]],
+            aux: [vec![0.0; self.fft_size], vec![0.0; self.fft_size]],
             aux_complex: vec![Complex::new(0.0, 0.0); 2 * self.fft_size],
         }
     }

@@ -1,14 +1,16 @@
 //! True-peak detection by 8× oversampling (ITU-R BS.1770-4 Annex 2 asks for ≥ 4×; 8× under-reads by
-//! < 0.2 dB). The seven fractional-delay phases are long Kaiser-windowed sinc filters applied by FFT
-//! convolution, which costs about what a short direct polyphase filter would and stays flat to
-//! within ~1 kHz of Nyquist.
+//! < 0.2 dB). The seven fractional-delay phases are 32-tap Kaiser-windowed sinc filters (β = 5: within
+//! 0.005 of the ideal delay's complex response up to 0.45 fs), run directly in the time domain with
+//! AVX2/FMA where the CPU has it (a scalar path otherwise) — about half the cost of FFT convolution
+//! with longer phases.
 //!
 //! No finite interpolator is exact up to Nyquist, and a limiter driven by one pushes energy into its
 //! blind band (limited white noise read up to 1 dB low against ideal interpolation). So the detector
 //! also measures that band, 0.45–0.5 fs, as its analytic envelope, and adds it: a bound on what the
 //! phases can miss, ≈ 0 for music (lossy masters have nothing there) and honest for signals that do.
-//! The band is narrow, so its bins are shifted to baseband and inverse-transformed at 1/4 of the
-//! block size: the exact envelope every 4 samples, taken as the maximum over neighbouring points.
+//! The band is narrow, so its bins (from an FFT of each block) are shifted to baseband and
+//! inverse-transformed at 1/4 of the block size: the exact envelope every 4 samples, taken as the
+//! maximum over neighbouring points.
 use realfft::num_complex::Complex;
 
 use super::overlap_save::OverlapSave;
@@ -16,28 +18,35 @@ use super::window::{kaiser, sinc};
 use crate::audio::AudioBuffer;
 
 pub const OVERSAMPLING: usize = 8;
+const PHASES: usize = OVERSAMPLING - 1;
+/// Half length of the phase filters; tap t of 2H − 1 weighs x[n − (H − 1) + t] (the 2H-th tap of
+/// a window of 2H falls where the Kaiser window is 0).
+const PHASE_HALF_TAPS: usize = 16;
+const PHASE_TAPS: usize = 2 * PHASE_HALF_TAPS - 1;
+const PHASE_HISTORY: usize = PHASE_HALF_TAPS - 1;
+const PHASE_BETA: f64 = 5.0;
 /// Lower edge of the band the phases cannot resolve exactly, in cycles per sample.
 const BLIND_BAND_START: f64 = 0.45;
-/// Taps on each side of the interpolation point, per phase.
-const HALF_TAPS: usize = 64;
-const BETA: f64 = 7.0;
+/// Half length of the blind-band filter (applied by FFT, so its length costs little).
+const BLIND_HALF_TAPS: usize = 64;
+const BLIND_BETA: f64 = 7.0;
 const FFT_SIZE: usize = 4096;
 
 /// Decimation of the blind-band envelope (block samples per envelope point).
 const ENVELOPE_STEP: usize = 4;
 
 pub struct TruePeakDetector {
+    /// Phase coefficients by tap, each broadcast to a SIMD lane group: `phases[t][p][..]` multiplies
+    /// x[n − (H − 1) + t] for phase p + 1 at output n.
+    phases: Box<[[[f32; 8]; PHASES]; PHASE_TAPS]>,
+    /// Runs the blind-band filter and hands each block to the phases.
     conv: OverlapSave,
-    /// Phases in pairs (p, q): for k ≤ N/2, G1[k] = H_p[k] + i·H_q[k] and G2[k] = H̄_p[k] + i·H̄_q[k].
-    /// With Z[k] = X[k]·G1[k] and Z[N−k] = X̄[k]·G2[k], one complex inverse FFT gives y_p + i·y_q:
-    /// two real phases for the price of one complex transform (cheaper than two real inverses).
-    phase_pairs: Vec<(Vec<Complex<f32>>, Vec<Complex<f32>>)>,
-    phase_fft: std::sync::Arc<dyn rustfft::Fft<f32>>,
-    /// Band-pass over the blind band (same centre as the phases' p = 0), spectrum from its first bin.
+    /// Band-pass over the blind band (centred on tap BLIND_HALF_TAPS − 1), spectrum from its first bin.
     blind: Vec<Complex<f32>>,
     blind_first_bin: usize,
     /// Complex inverse FFT of FFT_SIZE / ENVELOPE_STEP points.
     envelope_fft: std::sync::Arc<dyn rustfft::Fft<f32>>,
+    simd: bool,
 }
 
 impl Default for TruePeakDetector {
@@ -48,48 +57,36 @@ impl Default for TruePeakDetector {
 
 impl TruePeakDetector {
     pub fn new() -> Self {
-        let conv = OverlapSave::new(2 * HALF_TAPS, FFT_SIZE);
-        // Phase p interpolates x at n + p/8: y_p(n) = Σ_j x[n − j] s(j + p/8), j ∈ [−H+1, H]; stored
-        // causally as taps[i] = s(i − H + 1 + p/8), so y_p(n) = z[n + H − 1].
-        let phases: Vec<Vec<Complex<f32>>> = (1..OVERSAMPLING)
-            .map(|p| {
-                let frac = p as f64 / OVERSAMPLING as f64;
-                let taps: Vec<f32> = (0..2 * HALF_TAPS)
-                    .map(|i| {
-                        let t = i as f64 - (HALF_TAPS as f64 - 1.0) + frac;
-                        (sinc(t) * kaiser(t / HALF_TAPS as f64, BETA)) as f32
-                    })
-                    .collect();
-                conv.filter_spectrum(&taps)
-            })
-            .collect();
+        Self::with_simd(simd_available())
+    }
+
+    /// A detector that uses the SIMD kernel only if `simd` (and the CPU has it); tests compare both.
+    pub fn with_simd(simd: bool) -> Self {
+        // Phase p interpolates x at n + p/8 (Whittaker–Shannon): y_p(n) = Σ_k x[k] s(n − k + p/8),
+        // k ∈ (n − H, n + H), with s the Kaiser-windowed sinc; tap t weighs x[n − (H − 1) + t].
+        let mut phases = Box::new([[[0.0f32; 8]; PHASES]; PHASE_TAPS]);
+        for (t, by_phase) in phases.iter_mut().enumerate() {
+            for (p, lanes) in by_phase.iter_mut().enumerate() {
+                let arg = PHASE_HISTORY as f64 - t as f64 + (p + 1) as f64 / OVERSAMPLING as f64;
+                *lanes = [(sinc(arg) * kaiser(arg / PHASE_HALF_TAPS as f64, PHASE_BETA)) as f32; 8];
+            }
+        }
+        let conv = OverlapSave::new(2 * BLIND_HALF_TAPS, FFT_SIZE);
         // Band [f1, ½] (cycles/sample), centred on tap H − 1: h[k] = −sin(2πf1k)/(πk), h[0] = 1 − 2f1
-        // (Oppenheim & Schafer §7.2), Kaiser-windowed like the phases.
-        let taps: Vec<f32> = (0..2 * HALF_TAPS - 1)
+        // (Oppenheim & Schafer §7.2), Kaiser-windowed.
+        let taps: Vec<f32> = (0..2 * BLIND_HALF_TAPS - 1)
             .map(|i| {
-                let k = i as f64 - (HALF_TAPS as f64 - 1.0);
+                let k = i as f64 - (BLIND_HALF_TAPS as f64 - 1.0);
                 let f1 = BLIND_BAND_START;
                 let h = if k == 0.0 { 1.0 - 2.0 * f1 } else { -(2.0 * std::f64::consts::PI * k * f1).sin() / (std::f64::consts::PI * k) };
-                (h * kaiser(k / HALF_TAPS as f64, BETA)) as f32
+                (h * kaiser(k / BLIND_HALF_TAPS as f64, BLIND_BETA)) as f32
             })
             .collect();
         // The window widens the band's lower edge; start a few bins below it.
         let blind_first_bin = ((BLIND_BAND_START - 0.01) * FFT_SIZE as f64) as usize;
         let blind = conv.filter_spectrum(&taps)[blind_first_bin..].to_vec();
         let envelope_fft = rustfft::FftPlanner::new().plan_fft_inverse(FFT_SIZE / ENVELOPE_STEP);
-        let zero = vec![Complex::new(0.0, 0.0); FFT_SIZE / 2 + 1];
-        let phase_pairs = phases
-            .chunks(2)
-            .map(|pair| {
-                let (hp, hq) = (&pair[0], pair.get(1).unwrap_or(&zero));
-                let i = Complex::new(0.0f32, 1.0);
-                let g1 = hp.iter().zip(hq).map(|(a, b)| a + i * b).collect();
-                let g2 = hp.iter().zip(hq).map(|(a, b)| a.conj() + i * b.conj()).collect();
-                (g1, g2)
-            })
-            .collect();
-        let phase_fft = rustfft::FftPlanner::new().plan_fft_inverse(FFT_SIZE);
-        TruePeakDetector { conv, phase_pairs, phase_fft, blind, blind_first_bin, envelope_fft }
+        TruePeakDetector { phases, conv, blind, blind_first_bin, envelope_fft, simd: simd && simd_available() }
     }
 
     /// For each sample n, the largest absolute value of the band-limited signal over [n, n+1) on the
@@ -98,11 +95,11 @@ impl TruePeakDetector {
         envelope.fill(0.0);
         for ch in channels {
             assert_eq!(ch.len(), envelope.len());
-            self.conv.run(ch, HALF_TAPS - 1, envelope, |s, start, out| {
+            self.conv.run(ch, BLIND_HALF_TAPS - 1, envelope, |s, start, out| {
                 let n = out.len();
-                // aux[0]: blind-band envelope; aux[1]: largest |value| over the sample and the phases.
-                // Analytic signal of the band, shifted to baseband: z[m] = Σ_k X[k]H[k] e^{2πi(k−k0)m/M}
-                // is (up to a unit phase) the band's analytic signal at block sample m·N/M.
+                // aux[0]: blind-band envelope. Analytic signal of the band, shifted to baseband:
+                // z[m] = Σ_k X[k]H[k] e^{2πi(k−k0)m/M} is (up to a unit phase) the band's analytic
+                // signal at block sample m·N/M.
                 let m_len = FFT_SIZE / ENVELOPE_STEP;
                 let (first, history) = (self.blind_first_bin, self.conv.filter_len() - 1);
                 let mut z = std::mem::take(&mut s.aux_complex);
@@ -124,28 +121,26 @@ impl TruePeakDetector {
                     *a = buf[(i + history) / ENVELOPE_STEP].im;
                 }
                 s.aux_complex = z;
-                let mut peak = std::mem::take(&mut s.aux[1]);
-                peak[..n].iter_mut().zip(&ch[start..start + n]).for_each(|(m, x)| *m = x.abs());
-                let mut z = std::mem::take(&mut s.aux_complex);
-                let (buf, scratch) = z.split_at_mut(FFT_SIZE);
-                let x = s.spectrum();
-                let half = FFT_SIZE / 2;
-                for (g1, g2) in &self.phase_pairs {
-                    for ((b, x), g) in buf[..=half].iter_mut().zip(&x[..=half]).zip(&g1[..=half]) {
-                        *b = x * g;
-                    }
-                    for ((b, x), g) in buf[half + 1..].iter_mut().rev().zip(&x[1..half]).zip(&g2[1..half]) {
-                        *b = x.conj() * g;
-                    }
-                    self.phase_fft.process_with_scratch(buf, &mut scratch[..self.phase_fft.get_inplace_scratch_len()]);
-                    for (m, y) in peak[..n].iter_mut().zip(&buf[history..]) {
-                        *m = fast_max(fast_max(*m, y.re.abs()), y.im.abs());
+                // aux[1]: the phases' input x[start − (H − 1) .. start + n + H), zero outside the signal.
+                let padded = &mut s.aux[1][..n + PHASE_TAPS];
+                let lo = start as isize - PHASE_HISTORY as isize;
+                if lo >= 0 && lo as usize + padded.len() <= ch.len() {
+                    padded.copy_from_slice(&ch[lo as usize..lo as usize + padded.len()]);
+                } else {
+                    for (j, v) in padded.iter_mut().enumerate() {
+                        let k = lo + j as isize;
+                        *v = if k >= 0 && (k as usize) < ch.len() { ch[k as usize] } else { 0.0 };
                     }
                 }
-                s.aux_complex = z;
-                s.aux[1] = peak;
-                for ((o, m), a) in out.iter_mut().zip(&s.aux[1]).zip(&s.aux[0]) {
-                    *o = fast_max(*o, m + a);
+                let [blind, padded] = &s.aux;
+                if self.simd {
+                    // SAFETY: `simd` is set only when the CPU has AVX2 and FMA.
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        phase_peaks_avx2(&self.phases, padded, blind, out)
+                    };
+                } else {
+                    phase_peaks(&self.phases, padded, blind, out);
                 }
             });
         }
@@ -160,9 +155,93 @@ impl TruePeakDetector {
     }
 }
 
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// out[i] = max(out[i], max(|x[i]|, |y_1(i)| … |y_7(i)|) + blind[i]), where `padded` holds x from
+/// H − 1 samples before the block to H after it.
+fn phase_peaks(phases: &[[[f32; 8]; PHASES]; PHASE_TAPS], padded: &[f32], blind: &[f32], out: &mut [f32]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let window = &padded[i..i + PHASE_TAPS];
+        let mut peak = padded[i + PHASE_HISTORY].abs();
+        for p in 0..PHASES {
+            let y: f32 = window.iter().zip(phases.iter()).map(|(&x, c)| x * c[p][0]).sum();
+            peak = fast_max(peak, y.abs());
+        }
+        *o = fast_max(*o, peak + blind[i]);
+    }
+}
+
+/// [`phase_peaks`] sixteen outputs at a time: per tap, two loads of x and two FMAs per phase, 14
+/// independent accumulators (enough to cover the FMA latency; 8 outputs with 7 would not).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn phase_peaks_avx2(phases: &[[[f32; 8]; PHASES]; PHASE_TAPS], padded: &[f32], blind: &[f32], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    const LANES: usize = 8;
+    let n = out.len();
+    assert!(padded.len() >= n + PHASE_TAPS - 1 && blind.len() >= n);
+    let pairs = n / (2 * LANES);
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
+    for v in 0..pairs {
+        let i = v * 2 * LANES;
+        let x = padded.as_ptr().add(i);
+        let (mut acc0, mut acc1) = ([_mm256_setzero_ps(); PHASES], [_mm256_setzero_ps(); PHASES]);
+        for (t, by_phase) in phases.iter().enumerate() {
+            let x0 = _mm256_loadu_ps(x.add(t));
+            let x1 = _mm256_loadu_ps(x.add(t + LANES));
+            for ((a0, a1), c) in acc0.iter_mut().zip(acc1.iter_mut()).zip(by_phase) {
+                let c = _mm256_loadu_ps(c.as_ptr());
+                *a0 = _mm256_fmadd_ps(c, x0, *a0);
+                *a1 = _mm256_fmadd_ps(c, x1, *a1);
+            }
+        }
+        for (half, acc) in [acc0, acc1].iter().enumerate() {
+            let j = i + half * LANES;
+            let mut peak = _mm256_and_ps(_mm256_loadu_ps(padded.as_ptr().add(j + PHASE_HISTORY)), abs_mask);
+            for &a in acc {
+                peak = _mm256_max_ps(peak, _mm256_and_ps(a, abs_mask));
+            }
+            let e = _mm256_add_ps(peak, _mm256_loadu_ps(blind.as_ptr().add(j)));
+            let o = out.as_mut_ptr().add(j);
+            _mm256_storeu_ps(o, _mm256_max_ps(_mm256_loadu_ps(o), e));
+        }
+    }
+    let done = pairs * 2 * LANES;
+    phase_peaks(phases, &padded[done..], &blind[done..], &mut out[done..]);
+}
+
 /// max without f32::max's NaN handling (inputs are finite: decode rejects NaN/∞), so the loops
 /// compile to plain packed maxima.
 #[inline(always)]
 fn fast_max(a: f32, b: f32) -> f32 {
     if b > a { b } else { a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_and_scalar_kernels_agree() {
+        let mut state = 1u32;
+        let x: Vec<f32> = (0..20_000)
+            .map(|i| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5 + 0.4 * (i as f32 * 0.37).sin()
+            })
+            .collect();
+        let (mut a, mut b) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+        TruePeakDetector::with_simd(true).envelope(&[&x], &mut a);
+        TruePeakDetector::with_simd(false).envelope(&[&x], &mut b);
+        let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "SIMD and scalar envelopes differ by {worst}");
+        assert!(a.iter().zip(&x).all(|(e, v)| *e >= v.abs()), "the envelope never lies below the samples");
+    }
 }
