@@ -64,7 +64,7 @@ fn stages(c: &mut Criterion) {
     let stft = StftSettings::for_rate(FS);
     g.bench_function("gated_stft_mid_side", |b| b.iter(|| gated_spectra(&chans, FS, &stft)));
     g.bench_function("loudness_stats", |b| b.iter(|| loudness_stats(&chans, FS)));
-    g.bench_function("k_weighted_power", |b| b.iter(|| k_weighted_power(&chans, FS)));
+    g.bench_function("k_weighted_power", |b| b.iter(|| k_weighted_power(&chans, FS, 10)));
     g.finish();
 }
 

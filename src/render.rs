@@ -155,9 +155,8 @@ impl LoudnessModel {
         let fs = buffer.sample_rate;
         let sub = sub_block_len(fs);
         let step = [10, 6, 5, 3, 2].into_iter().find(|d| sub % d == 0).unwrap_or(1);
-        let full = k_weighted_power(&slices(buffer), fs);
-        let power: Vec<f32> = full.chunks(step).map(|c| c.iter().sum()).collect();
-        let peaks: Vec<f32> = window_peaks.chunks(step).map(|c| c.iter().fold(0.0f32, |m, &v| m.max(v))).collect();
+        let power = k_weighted_power(&slices(buffer), fs, step);
+        let peaks: Vec<f32> = window_peaks.chunks_exact(step).map(|c| c.iter().fold(0.0f32, |m, &v| m.max(v))).collect();
         let rate = (f64::from(fs) / step as f64).round() as u32;
         Ok(LoudnessModel { limiter: TruePeakLimiter::new(settings, rate)?, sub, per_sub: sub / step, gain: vec![1.0; power.len()], power, peaks })
     }

@@ -57,21 +57,104 @@ impl KWeighting {
         self.stages.iter().map(|s| 20.0 * (mag([s[0], s[1], s[2]]) / mag([1.0, s[3], s[4]])).log10()).sum()
     }
 
-    /// Filters `x`, calling `sink(i, y)` for each output: two direct-form-I biquads in f64, arranged
-    /// so the only recursive step per stage is one multiply-add on y[n−1] (the sum of the other
-    /// terms does not wait for it), which keeps the loop's dependency chain short.
-    fn run(&self, x: impl Iterator<Item = f32>, mut sink: impl FnMut(usize, f64)) {
-        let [[b0, b1, b2, a1, a2], [c0, c1, c2, d1, d2]] = self.stages;
-        let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
-        let (mut z1, mut z2) = (0.0, 0.0);
-        for (i, xi) in x.enumerate() {
-            let x0 = f64::from(xi);
-            let y0 = (b0 * x0 + b1 * x1 + b2 * x2 - a2 * y2) - a1 * y1;
-            let z0 = (c0 * y0 + c1 * y1 + c2 * y2 - d2 * z2) - d1 * z1;
-            (x2, x1, y2, y1, z2, z1) = (x1, x0, y1, y0, z1, z0);
-            sink(i, z0);
+    /// K-weighted energy Σ y² of `pre · gain[n] · x[n]` over consecutive blocks of `block_len`
+    /// samples (a final partial block is dropped).
+    ///
+    /// The recursion is latency-bound, so one channel is cut into [`LANES`] segments at block
+    /// boundaries, filtered side by side (one SIMD lane each). Each lane first runs over the
+    /// [`SETTLE_S`] before its segment: the filter forgets its zero start state far below f64
+    /// precision, and the segmentation is fixed, so the result depends on neither thread count nor CPU.
+    pub fn block_energies(&self, x: &[f32], gain: Option<&[f32]>, pre: f32, block_len: usize, sample_rate: u32) -> Vec<f64> {
+        let count = x.len() / block_len;
+        let mut energies = vec![0.0f64; count];
+        let settle = (SETTLE_S * f64::from(sample_rate)) as usize;
+        lane_energies(&self.stages, x, gain, pre, block_len, settle, &mut energies);
+        energies
+    }
+}
+
+/// Segments of one signal filtered at once (see [`KWeighting::block_energies`]).
+const LANES: usize = 4;
+/// Pre-roll of each segment. The slowest pole pair, the 38 Hz high-pass's (near-critically damped,
+/// radius ≈ 1 − 2π·38/fs), decays as n·rⁿ: below 1e-25 after 0.3 s at any sample rate.
+const SETTLE_S: f64 = 0.3;
+
+/// Filter state of every lane.
+#[derive(Default, Clone, Copy)]
+struct LaneState {
+    x1: [f64; LANES],
+    x2: [f64; LANES],
+    y1: [f64; LANES],
+    y2: [f64; LANES],
+    z1: [f64; LANES],
+    z2: [f64; LANES],
+}
+
+fn lane_energies(stages: &[[f64; 5]; 2], x: &[f32], gain: Option<&[f32]>, pre: f32, block_len: usize, settle: usize, out: &mut [f64]) {
+    let count = out.len();
+    let per_lane = count.div_ceil(LANES).max(1);
+    let start: [usize; LANES] = std::array::from_fn(|l| (l * per_lane).min(count) * block_len);
+    let end: [usize; LANES] = std::array::from_fn(|l| ((l + 1) * per_lane).min(count) * block_len);
+    // Lane l's input at `offset` from its start (negative: pre-roll); zero outside its range.
+    let input = |l: usize, offset: isize| -> f64 {
+        let k = start[l] as isize + offset;
+        if k < 0 || k as usize >= end[l] || start[l] == end[l] {
+            return 0.0;
+        }
+        let k = k as usize;
+        f64::from(x[k] * pre * gain.map_or(1.0, |g| g[k]))
+    };
+    let mut state = LaneState::default();
+    // Whole blocks per call, about 4096 steps.
+    let blocks_per_call = 4096usize.div_ceil(block_len);
+    let mut buf = vec![[0.0f64; LANES]; settle.max(blocks_per_call * block_len)];
+    let mut energies = vec![[0.0f64; LANES]; blocks_per_call];
+    for (i, v) in buf[..settle].iter_mut().enumerate() {
+        *v = std::array::from_fn(|l| input(l, i as isize - settle as isize));
+    }
+    filter_lanes(stages, &mut state, &buf[..settle], settle.max(1), &mut []);
+    for first_block in (0..per_lane).step_by(blocks_per_call) {
+        let blocks = blocks_per_call.min(per_lane - first_block);
+        let first = first_block * block_len;
+        for (j, v) in buf[..blocks * block_len].iter_mut().enumerate() {
+            *v = std::array::from_fn(|l| input(l, (first + j) as isize));
+        }
+        filter_lanes(stages, &mut state, &buf[..blocks * block_len], block_len, &mut energies[..blocks]);
+        for (b, energy) in energies[..blocks].iter().enumerate() {
+            for l in 0..LANES {
+                if start[l] + first + b * block_len < end[l] {
+                    out[start[l] / block_len + first_block + b] = energy[l];
+                }
+            }
         }
     }
+}
+
+/// Two direct-form-I biquads in f64 per lane over `input`, writing Σ y² per lane for each block of
+/// `block_len` steps into `energies` (input beyond them is filtered, not summed). Arranged so the
+/// only recursive step per stage is one multiply-add on y[n−1] (the other terms do not wait for it);
+/// the state stays in registers through the loop.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn filter_lanes(stages: &[[f64; 5]; 2], state: &mut LaneState, input: &[[f64; LANES]], block_len: usize, energies: &mut [[f64; LANES]]) {
+    let [[b0, b1, b2, a1, a2], [c0, c1, c2, d1, d2]] = *stages;
+    let LaneState { mut x1, mut x2, mut y1, mut y2, mut z1, mut z2 } = *state;
+    for (i, block) in input.chunks(block_len).enumerate() {
+        let mut energy = [0.0f64; LANES];
+        for x0 in block {
+            let mut y0 = [0.0f64; LANES];
+            let mut z0 = [0.0f64; LANES];
+            for l in 0..LANES {
+                y0[l] = (b0 * x0[l] + b1 * x1[l] + b2 * x2[l] - a2 * y2[l]) - a1 * y1[l];
+                z0[l] = (c0 * y0[l] + c1 * y1[l] + c2 * y2[l] - d2 * z2[l]) - d1 * z1[l];
+                energy[l] += z0[l] * z0[l];
+            }
+            (x2, x1, y2, y1, z2, z1) = (x1, *x0, y1, y0, z1, z0);
+        }
+        if let Some(e) = energies.get_mut(i) {
+            *e = energy;
+        }
+    }
+    *state = LaneState { x1, x2, y1, y2, z1, z2 };
 }
 
 /// Length of a 100 ms sub-block in samples.
@@ -87,48 +170,22 @@ pub fn sub_block_energies(channels: &[&[f32]], sample_rate: u32) -> Vec<f64> {
 
 /// As [`sub_block_energies`], for the signal `pre · gain[n] · x[n]` (never stored whole).
 pub fn sub_block_energies_scaled(channels: &[&[f32]], gain: Option<&[f32]>, pre: f32, sample_rate: u32) -> Vec<f64> {
-    let len = sub_block_len(sample_rate);
-    let count = channels[0].len() / len;
-    let k = KWeighting::new(sample_rate);
-    let per_channel: Vec<Vec<f64>> = channels
-        .par_iter()
-        .map(|ch| {
-            let mut e = vec![0.0f64; count];
-            let (mut block, mut filled, mut acc) = (0usize, 0usize, 0.0f64);
-            let sink = |_: usize, y: f64| {
-                acc += y * y;
-                filled += 1;
-                if filled == len {
-                    e[block] = acc;
-                    (block, filled, acc) = (block + 1, 0, 0.0);
-                }
-            };
-            let x = &ch[..count * len];
-            match gain {
-                Some(g) => k.run(x.iter().zip(g).map(|(&x, &g)| x * pre * g), sink),
-                None => k.run(x.iter().map(|&x| x * pre), sink),
-            }
-            e
-        })
-        .collect();
-    (0..count).map(|j| per_channel.iter().map(|e| e[j]).sum()).collect()
+    summed_block_energies(channels, gain, pre, sub_block_len(sample_rate), sample_rate)
 }
 
-/// Per-sample K-weighted power summed over channels: with it, the loudness of the signal times a
-/// slowly varying gain g[n] is metered as Σ g²·p without filtering again.
-pub fn k_weighted_power(channels: &[&[f32]], sample_rate: u32) -> Vec<f32> {
+/// K-weighted power summed over channels and over blocks of `step` samples (a final partial block is
+/// dropped): with it, the loudness of the signal times a slowly varying gain g is metered as Σ g²·p
+/// without filtering again.
+pub fn k_weighted_power(channels: &[&[f32]], sample_rate: u32, step: usize) -> Vec<f32> {
+    summed_block_energies(channels, None, 1.0, step, sample_rate).into_iter().map(|e| e as f32).collect()
+}
+
+fn summed_block_energies(channels: &[&[f32]], gain: Option<&[f32]>, pre: f32, block_len: usize, sample_rate: u32) -> Vec<f64> {
     let k = KWeighting::new(sample_rate);
-    let mut parts: Vec<Vec<f32>> = channels
-        .par_iter()
-        .map(|ch| {
-            let mut p = vec![0.0f32; ch.len()];
-            k.run(ch.iter().copied(), |i, y| p[i] = (y * y) as f32);
-            p
-        })
-        .collect();
-    let mut total = parts.remove(0);
-    for p in parts {
-        for (t, v) in total.iter_mut().zip(p) {
+    let per_channel: Vec<Vec<f64>> = channels.par_iter().map(|ch| k.block_energies(ch, gain, pre, block_len, sample_rate)).collect();
+    let mut total = per_channel[0].clone();
+    for e in &per_channel[1..] {
+        for (t, v) in total.iter_mut().zip(e) {
             *t += v;
         }
     }
