@@ -27,6 +27,8 @@ pub enum Error {
     InvalidSetting(String),
     #[error("output {path} would overwrite an input; choose another output path")]
     OutputIsInput { path: PathBuf },
+    #[error("GPU: {reason}")]
+    Gpu { reason: String },
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
 }

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod dsp;
 pub mod encode;
 pub mod error;
+pub mod gpu;
 mod json;
 pub mod matching;
 pub mod pipeline;

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use automaster::analysis::device::SpectrumDevice;
 use automaster::encode::{write_atomically, BitDepth};
+use automaster::gpu::DeviceChoice;
 use automaster::matching::MatchSettings;
 use automaster::pipeline::{self, MasterJob, Summary};
 use automaster::progress::{NoProgress, Progress, ProgressTask};
@@ -53,6 +55,22 @@ struct MasterArgs {
     matching: MatchArgs,
     #[command(flatten)]
     out: OutputArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Args)]
+struct DeviceArgs {
+    /// Where the spectral analysis runs: a hardware GPU when there is one (auto), any GPU adapter
+    /// including software ones (gpu; an error without one), or the CPU.
+    #[arg(long = "device", value_enum, default_value = "auto")]
+    choice: DeviceChoice,
+}
+
+impl DeviceArgs {
+    fn open(&self) -> Result<SpectrumDevice> {
+        Ok(SpectrumDevice::new(self.choice)?)
+    }
 }
 
 #[derive(Args)]
@@ -87,6 +105,8 @@ struct AnalyzeArgs {
     /// Without it the profile JSON goes to stdout.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 #[derive(Args)]
@@ -105,6 +125,8 @@ struct DemoArgs {
     /// Folder for the demo's inputs, master, plan and summary.
     #[arg(long, default_value = "automaster-demo")]
     out: PathBuf,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 /// Progress bars on stderr via indicatif.
@@ -132,9 +154,21 @@ impl Progress for Bars {
         bar.set_message(label.to_string());
         Box::new(Bar(bar))
     }
+
+    fn warn(&self, message: &str) {
+        // Above the bars, so they are not torn.
+        if self.0.println(format!("warning: {message}")).is_err() {
+            eprintln!("warning: {message}");
+        }
+    }
 }
 
 fn main() -> ExitCode {
+    // automaster chooses its GPU adapter itself; Mesa's device-select Vulkan layer would only probe
+    // the display and print errors on headless machines. Set before any thread starts.
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
     let cli = Cli::parse();
     let bars;
     let progress: &dyn Progress = if cli.quiet || !std::io::stderr().is_terminal() {
@@ -156,6 +190,7 @@ fn main() -> ExitCode {
 fn run(command: Command, progress: &dyn Progress) -> Result<()> {
     match command {
         Command::Master(a) => {
+            let device = a.device.open()?;
             let job = MasterJob {
                 target: &a.target,
                 references: &a.references,
@@ -164,6 +199,7 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
                 plan_out: a.plan_out.as_deref(),
                 settings: a.matching.settings(),
                 bit_depth: a.out.bit_depth,
+                device: &device,
             };
             let (_, summary) = pipeline::master(&job, progress)?;
             report(&summary, a.out.json)
@@ -173,7 +209,7 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
             report(&summary, a.out.json)
         }
         Command::Analyze(a) => analyze(&a, progress),
-        Command::Demo(a) => demo(&a.out, progress),
+        Command::Demo(a) => demo(&a.out, &a.device.open()?, progress),
     }
 }
 
@@ -214,9 +250,9 @@ fn analyze(a: &AnalyzeArgs, progress: &dyn Progress) -> Result<()> {
             bail!("{}: with several inputs, -o must be an existing folder", out.display());
         }
     }
+    let device = a.device.open()?;
     let mut all = Vec::new();
-    for file in &a.files {
-        let profile = pipeline::analyze_file(file, progress)?;
+    for (file, profile) in a.files.iter().zip(pipeline::analyze_files(&a.files, &device, progress)?) {
         let json = profile.to_json();
         match &a.output {
             Some(out) => {
@@ -243,7 +279,7 @@ const DEMO_MIX: (&str, &[u8]) =
 const DEMO_REFERENCE: (&str, &[u8]) =
     ("sectoid_war_of_freedom_excerpt.ogg", include_bytes!("../references/sectoid_war_of_freedom_excerpt.ogg"));
 
-fn demo(dir: &Path, progress: &dyn Progress) -> Result<()> {
+fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let write = |(name, bytes): (&str, &[u8])| -> Result<PathBuf> {
         let path = dir.join(name);
@@ -260,6 +296,7 @@ fn demo(dir: &Path, progress: &dyn Progress) -> Result<()> {
         plan_out: Some(&plan),
         settings: MatchSettings::default(),
         bit_depth: BitDepth::Int24,
+        device,
     };
     let (_, summary) = pipeline::master(&job, progress)?;
     let json = serde_json::to_string_pretty(&summary)?;

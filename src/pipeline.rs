@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::analyze;
+use crate::analysis::analyze_with_spectra;
+use crate::analysis::device::SpectrumDevice;
 use crate::audio::AudioBuffer;
 use crate::decode::{decode_file, file_name};
 use crate::dsp::to_db;
@@ -69,6 +70,8 @@ pub struct MasterJob<'a> {
     pub plan_out: Option<&'a Path>,
     pub settings: MatchSettings,
     pub bit_depth: BitDepth,
+    /// Where the analyses' gated STFT runs.
+    pub device: &'a SpectrumDevice,
 }
 
 /// Refuses an output that is one of the inputs (compared after resolving links and `..`).
@@ -96,19 +99,6 @@ fn is_profile(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
-/// Profile of a reference: loaded if it is a saved profile, else decoded and analysed.
-fn reference_profile(path: &Path, progress: &dyn Progress) -> Result<(Profile, f64, f64)> {
-    if is_profile(path) {
-        return Ok((Profile::load(path)?, 0.0, 0.0));
-    }
-    let t = Instant::now();
-    let audio = decode_file(path, progress)?;
-    let decode_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let profile = analyze(&audio, &file_name(path), progress)?;
-    Ok((profile, decode_s, t.elapsed().as_secs_f64()))
-}
-
 /// Masters `job.target` toward the reference(s) and writes the output (and the plan, if asked).
 pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan, Summary)> {
     let start = Instant::now();
@@ -130,25 +120,44 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
         return Err(Error::InvalidSetting(format!("{} weights for {} references", weights.len(), job.references.len())));
     }
 
-    // Target and references decode and analyse side by side.
+    // Decode target and reference audio side by side, take the gated spectra of all of them in one
+    // batch (GPU) or per track (CPU), then analyse.
     let mut timings = Timings::default();
     let target_name = file_name(job.target);
-    let (target, references) = rayon::join(
-        || -> Result<(AudioBuffer, Profile, f64, f64)> {
-            let t = Instant::now();
-            let audio = decode_file(job.target, progress)?;
-            let decode_s = t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            let profile = analyze(&audio, &target_name, progress)?;
-            Ok((audio, profile, decode_s, t.elapsed().as_secs_f64()))
-        },
-        || job.references.iter().map(|r| reference_profile(r, progress)).collect::<Result<Vec<_>>>(),
+    let t = Instant::now();
+    let audio_refs: Vec<&PathBuf> = job.references.iter().filter(|r| !is_profile(r)).collect();
+    let (audio, decoded) = rayon::join(
+        || decode_file(job.target, progress),
+        || audio_refs.iter().map(|r| decode_file(r, progress)).collect::<Result<Vec<_>>>(),
     );
-    let (audio, target_profile, decode_s, analysis_s) = target?;
-    let references = references?;
-    timings.decode_s = decode_s.max(references.iter().map(|r| r.1).sum());
-    timings.analysis_s = analysis_s.max(references.iter().map(|r| r.2).sum());
-    let profiles: Vec<Profile> = references.into_iter().map(|r| r.0).collect();
+    let (audio, decoded) = (audio?, decoded?);
+    timings.decode_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut buffers = vec![&audio];
+    buffers.extend(decoded.iter());
+    let mut spectra = job.device.spectra(&buffers, progress).into_iter();
+    let target_spectra = spectra.next().flatten();
+    let reference_spectra: Vec<_> = spectra.collect();
+    let (target_profile, decoded_profiles) = rayon::join(
+        || analyze_with_spectra(&audio, &target_name, target_spectra, progress),
+        || {
+            decoded
+                .iter()
+                .zip(&audio_refs)
+                .zip(reference_spectra)
+                .map(|((buffer, path), spectra)| analyze_with_spectra(buffer, &file_name(path), spectra, progress))
+                .collect::<Result<Vec<_>>>()
+        },
+    );
+    let target_profile = target_profile?;
+    let mut decoded_profiles = decoded_profiles?.into_iter();
+    drop(decoded);
+    let profiles: Vec<Profile> = job
+        .references
+        .iter()
+        .map(|r| if is_profile(r) { Profile::load(r) } else { Ok(decoded_profiles.next().expect("one profile per decoded reference")) })
+        .collect::<Result<_>>()?;
+    timings.analysis_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     let reference = Profile::average(&profiles, &weights)?;
@@ -229,8 +238,18 @@ fn render_and_write(
     })
 }
 
-/// Decodes and analyses one file.
-pub fn analyze_file(path: &Path, progress: &dyn Progress) -> Result<Profile> {
-    let audio = decode_file(path, progress)?;
-    analyze(&audio, &file_name(path), progress)
+/// Files decoded at once by [`analyze_files`] (bounds memory on large catalogues).
+const ANALYSIS_BATCH: usize = 8;
+
+/// Decodes and analyses `paths`, in batches whose gated spectra the device computes together.
+pub fn analyze_files(paths: &[PathBuf], device: &SpectrumDevice, progress: &dyn Progress) -> Result<Vec<Profile>> {
+    let mut profiles = Vec::with_capacity(paths.len());
+    for batch in paths.chunks(ANALYSIS_BATCH) {
+        let buffers = batch.iter().map(|p| decode_file(p, progress)).collect::<Result<Vec<_>>>()?;
+        let spectra = device.spectra(&buffers.iter().collect::<Vec<_>>(), progress);
+        for ((path, buffer), spectra) in batch.iter().zip(&buffers).zip(spectra) {
+            profiles.push(analyze_with_spectra(buffer, &file_name(path), spectra, progress)?);
+        }
+    }
+    Ok(profiles)
 }

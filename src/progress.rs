@@ -4,6 +4,11 @@
 pub trait Progress: Sync {
     /// A stage named `label` begins with `total` units of work (0 when unknown).
     fn start(&self, label: &str, total: u64) -> Box<dyn ProgressTask + '_>;
+
+    /// Something the user should know that does not stop the run (e.g. a fallback to the CPU).
+    fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
 }
 
 /// One running stage; dropping it marks the stage finished.

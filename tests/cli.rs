@@ -261,3 +261,17 @@ fn bad_output_unwritable_or_an_input() {
     let o = run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&f.path("o.wav"))]);
     assert_fails(&o, "schema version 99", &f.path("o.wav"));
 }
+
+/// `--device gpu` without any adapter is a clear error; `auto` then analyses on the CPU. (No
+/// adapter is simulated by restricting wgpu to a backend this platform lacks.)
+#[test]
+fn device_gpu_without_an_adapter_fails_clearly_and_auto_falls_back() {
+    let f = Fixture::new();
+    let missing = if cfg!(target_os = "macos") { "dx12" } else { "metal" };
+    let profile = f.path("p.json");
+    let o = bin().args(["analyze", s(&f.path("ref.wav")), "-o", s(&profile), "--device", "gpu"]).env("WGPU_BACKEND", missing).output().unwrap();
+    assert_fails(&o, "no GPU adapter found", &profile);
+    let o = bin().args(["analyze", s(&f.path("ref.wav")), "-o", s(&profile), "--device", "auto"]).env("WGPU_BACKEND", missing).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(profile.exists());
+}

@@ -1,5 +1,7 @@
-//! decode → **analysis** → `Profile`. The CPU path; the GPU path (later) produces the same spectra.
+//! decode → **analysis** → `Profile`. The gated spectra come from the CPU (`spectrum`) or, batched,
+//! from the GPU (`device`, `crate::gpu`); everything else is computed here on the CPU.
 pub mod bands;
+pub mod device;
 pub mod loudness;
 pub mod spectrum;
 
@@ -14,6 +16,11 @@ use spectrum::{gated_spectra, StftSettings};
 
 /// Analyses a decoded track into a [`Profile`]. `name` identifies it in the profile and in errors.
 pub fn analyze(buffer: &AudioBuffer, name: &str, progress: &dyn Progress) -> Result<Profile> {
+    analyze_with_spectra(buffer, name, None, progress)
+}
+
+/// As [`analyze`], with the gated spectra already computed (by the GPU) when `spectra` is given.
+pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<spectrum::GatedSpectra>, progress: &dyn Progress) -> Result<Profile> {
     if buffer.is_silent() {
         return Err(Error::Silent { path: name.into(), what: "analyse" });
     }
@@ -29,7 +36,7 @@ pub fn analyze(buffer: &AudioBuffer, name: &str, progress: &dyn Progress) -> Res
             task.inc(1);
             (loud, tp)
         },
-        || gated_spectra(&channels, fs, &stft),
+        || spectra.unwrap_or_else(|| gated_spectra(&channels, fs, &stft)),
     );
     task.inc(1);
     drop(task);

@@ -72,7 +72,7 @@ impl Sums {
 }
 
 /// Frame start positions: frames cover the whole signal, the last one zero-padded.
-fn frame_starts(len: usize, settings: &StftSettings) -> Vec<usize> {
+pub(crate) fn frame_starts(len: usize, settings: &StftSettings) -> Vec<usize> {
     let count = if len <= settings.fft_size { 1 } else { (len - settings.fft_size).div_ceil(settings.hop) + 1 };
     (0..count).map(|i| i * settings.hop).collect()
 }
@@ -113,9 +113,7 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
             e
         })
         .collect();
-    let mean = power.iter().sum::<f64>() / power.len() as f64;
-    let threshold = mean * 10f64.powf(settings.relative_gate_db / 10.0);
-    let used: Vec<usize> = starts.iter().zip(&power).filter(|(_, &p)| p >= threshold && p > 0.0).map(|(&s, _)| s).collect();
+    let used: Vec<usize> = gated_frames(&power, settings.relative_gate_db).into_iter().map(|i| starts[i]).collect();
 
     let mut planner = RealFftPlanner::<f32>::new();
     let fft = planner.plan_fft_forward(n);
@@ -143,20 +141,34 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
     for g in &groups {
         total.merge(g);
     }
-    let Sums { mid: mid_acc, side: side_acc, cross: cross_acc } = total;
+    let Sums { mid, side, cross } = total;
+    spectra_from_sums([mid, side, cross], sample_rate, n, used.len(), starts.len())
+}
 
+/// Indices of the frames whose windowed power is within `relative_gate_db` of the mean (and not 0).
+pub(crate) fn gated_frames(power: &[f64], relative_gate_db: f64) -> Vec<usize> {
+    let mean = power.iter().sum::<f64>() / power.len().max(1) as f64;
+    let threshold = mean * 10f64.powf(relative_gate_db / 10.0);
+    (0..power.len()).filter(|&i| power[i] >= threshold && power[i] > 0.0).collect()
+}
+
+/// Averaged one-sided PSDs from per-bin sums over the used frames of |M|², |S|² and Re(M·S̄).
+pub(crate) fn spectra_from_sums(sums: [Vec<f64>; 3], sample_rate: u32, fft_size: usize, frames_used: usize, frames_total: usize) -> GatedSpectra {
+    let window = hann_periodic(fft_size);
+    let bins = fft_size / 2 + 1;
+    let [mid_acc, side_acc, cross_acc] = sums;
     // One-sided PSD: P[k] = 2|X[k]|² / (fs Σw²) per frame (DC and Nyquist not doubled), then averaged.
     let fs = f64::from(sample_rate);
     let w2: f64 = window.iter().map(|w| w * w).sum();
-    let frames = used.len().max(1) as f64;
+    let frames = frames_used.max(1) as f64;
     let scale = |k: usize| if k == 0 || k == bins - 1 { 1.0 } else { 2.0 } / (fs * w2 * frames);
     let to_psd = |acc: Vec<f64>| acc.into_iter().enumerate().map(|(k, v)| v * scale(k)).collect::<Vec<_>>();
     GatedSpectra {
-        bin_hz: fs / n as f64,
+        bin_hz: fs / fft_size as f64,
         mid_psd: to_psd(mid_acc),
         side_psd: to_psd(side_acc),
         cross_psd: to_psd(cross_acc),
-        frames_used: used.len(),
-        frames_total: starts.len(),
+        frames_used,
+        frames_total,
     }
 }
