@@ -5,6 +5,8 @@ use automaster::analysis::spectrum::{gated_spectra, StftSettings};
 use automaster::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use automaster::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use automaster::dsp::true_peak::TruePeakDetector;
+use automaster::gpu::stft::Track;
+use automaster::gpu::{DeviceChoice, GpuContext};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const FS: u32 = 44_100;
@@ -65,6 +67,16 @@ fn stages(c: &mut Criterion) {
     g.bench_function("gated_stft_mid_side", |b| b.iter(|| gated_spectra(&chans, FS, &stft)));
     g.bench_function("loudness_stats", |b| b.iter(|| loudness_stats(&chans, FS)));
     g.bench_function("k_weighted_power", |b| b.iter(|| k_weighted_power(&chans, FS, 10)));
+    // The same STFT on a hardware GPU, when there is one (`--device auto`'s choice; a software
+    // adapter would only measure the CPU again, slowly).
+    match GpuContext::new(DeviceChoice::Auto) {
+        Ok(Some(gpu)) => {
+            eprintln!("GPU: {}", gpu.describe());
+            let track = [Track { channels: &chans, sample_rate: FS, settings: stft.clone() }];
+            g.bench_function("gated_stft_mid_side_gpu", |b| b.iter(|| gpu.gated_spectra(&track, None).expect("GPU analysis")));
+        }
+        _ => eprintln!("no hardware GPU: gated_stft_mid_side_gpu skipped"),
+    }
     g.finish();
 }
 

@@ -38,6 +38,8 @@ pub struct Summary {
     pub true_peak_after_dbtp: f64,
     pub ceiling_dbtp: f64,
     pub eq: EqSummary,
+    /// Where the gated STFT of the analyses ran ("CPU" or the GPU adapter).
+    pub analysis_device: String,
     pub render: RenderReport,
     pub timings: Timings,
 }
@@ -167,8 +169,9 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
         write_atomically(p, |f| std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string()))?;
     }
     let references = profiles.iter().map(|p| p.source.clone()).collect();
-    let summary = render_and_write(audio, &plan, &target_name, references, target_profile.loudness.integrated_lufs,
+    let mut summary = render_and_write(audio, &plan, &target_name, references, target_profile.loudness.integrated_lufs,
         target_profile.loudness.true_peak_dbtp, job.output, job.bit_depth, timings, start, progress)?;
+    summary.analysis_device = job.device.describe();
     Ok((plan, summary))
 }
 
@@ -233,6 +236,7 @@ fn render_and_write(
         true_peak_after_dbtp: report.limit.output_true_peak_dbtp,
         ceiling_dbtp: plan.limiter.ceiling_dbtp,
         eq: EqSummary { mid_max_boost_db: mb, mid_max_cut_db: mc, side_max_boost_db: sb, side_max_cut_db: sc },
+        analysis_device: "CPU".into(),
         render: report,
         timings,
     })

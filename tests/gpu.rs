@@ -165,7 +165,7 @@ fn gpu_spectra_match_the_cpu_path_at_several_sizes_and_chunkings() {
             channels.truncate(1);
         }
         let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-        let gpu = ctx.gated_spectra(&[Track { channels: &refs, sample_rate: fs }], chunk).unwrap().remove(0);
+        let gpu = ctx.gated_spectra(&[Track { channels: &refs, sample_rate: fs, settings: StftSettings::for_rate(fs) }], chunk).unwrap().remove(0);
         let cpu = gated_spectra(&refs, fs, &StftSettings::for_rate(fs));
         let label = format!("{fs} Hz");
         assert_eq!((gpu.frames_used, gpu.frames_total), (cpu.frames_used, cpu.frames_total), "{label}: frames");
@@ -184,7 +184,7 @@ fn gpu_matches_its_cpu_ports() {
     let fs = 8_000;
     let channels = stereo(fs as usize * 20, 3);
     let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-    let gpu = ctx.gated_spectra(&[Track { channels: &refs, sample_rate: fs }], None).unwrap().remove(0);
+    let gpu = ctx.gated_spectra(&[Track { channels: &refs, sample_rate: fs, settings: StftSettings::for_rate(fs) }], None).unwrap().remove(0);
 
     let settings = StftSettings::for_rate(fs);
     let (n, hop) = (settings.fft_size, settings.hop);

@@ -56,10 +56,12 @@ pub fn tables(fft_size: usize) -> (Vec<f32>, Vec<[f32; 2]>) {
     (window, twiddles)
 }
 
-/// A mono or stereo track to analyse: planar channels at `sample_rate`.
+/// A mono or stereo track to analyse: planar channels at `sample_rate`, with its STFT settings
+/// (the analysis uses [`StftSettings::for_rate`]).
 pub struct Track<'a> {
     pub channels: &'a [&'a [f32]],
     pub sample_rate: u32,
+    pub settings: StftSettings,
 }
 
 /// The pipelines and tables of one FFT size.
@@ -127,12 +129,12 @@ impl GpuContext {
         let mut stages: Vec<Stages> = Vec::new();
         let mut out = Vec::with_capacity(tracks.len());
         for track in tracks {
-            let settings = StftSettings::for_rate(track.sample_rate);
+            let settings = &track.settings;
             if !stages.iter().any(|s| s.fft_size == settings.fft_size) {
                 stages.push(self.stages(settings.fft_size)?);
             }
             let stage = stages.iter().find(|s| s.fft_size == settings.fft_size).expect("just added");
-            out.push(self.track_spectra(stage, track, &settings, max_chunk_samples)?);
+            out.push(self.track_spectra(stage, track, settings, max_chunk_samples)?);
         }
         Ok(out)
     }
