@@ -83,7 +83,7 @@ fn main() {
     for (t, p) in tracks.iter().zip(&paths) {
         write_wav(p, t);
     }
-    let bytes_per_track = (seconds * f64::from(FS)) as f64 * 2.0 * 4.0;
+    let bytes_per_track = seconds * f64::from(FS) * 2.0 * 4.0;
     let mut reference: Option<Vec<GatedSpectra>> = None;
     for &count in &counts {
         for device in &devices {

@@ -38,6 +38,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         workgroupBarrier();
     }
     if t == 0u {
-        power[frame] = partial[0];
+        power[params.first + frame] = partial[0];
     }
 }

@@ -7,7 +7,8 @@ struct Params {
     groups: u32,
     // Nonzero: add onto the totals of earlier chunks of the same track.
     accumulate: u32,
-    _pad0: u32,
+    // Where this track's totals start in the output.
+    offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -22,10 +23,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var acc = 0.0;
     if params.accumulate != 0u {
-        acc = totals[i];
+        acc = totals[params.offset + i];
     }
     for (var g = 0u; g < params.groups; g++) {
         acc += partials[g * params.values + i];
     }
-    totals[i] = acc;
+    totals[params.offset + i] = acc;
 }

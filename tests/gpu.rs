@@ -152,27 +152,37 @@ fn gpu_spectra_match_the_cpu_path_at_several_sizes_and_chunkings() {
     let Some(ctx) = gpu() else { return };
     eprintln!("GPU adapter: {}", ctx.describe());
     // 44.1 kHz → 16384 points; 8 kHz → 4096; 3 kHz → 1024 (odd and even radix-4 stage counts).
-    for (fs, seconds, mono, chunk) in [(44_100u32, 4.0, false, None), (8_000, 30.0, false, Some(40_000)), (3_000, 20.0, true, None)] {
-        let len = (f64::from(fs) * seconds) as usize;
-        let mut channels = stereo(len, u64::from(fs));
-        // A quiet stretch the gate leaves out.
-        for ch in &mut channels {
-            for x in &mut ch[len / 3..len / 2] {
-                *x *= 1e-4;
+    let cases = [(44_100u32, 4.0, false), (8_000, 30.0, false), (3_000, 20.0, true)];
+    let signals: Vec<Vec<Vec<f32>>> = cases
+        .iter()
+        .map(|&(fs, seconds, mono)| {
+            let len = (f64::from(fs) * seconds) as usize;
+            let mut channels = stereo(len, u64::from(fs));
+            // A quiet stretch the gate leaves out.
+            for ch in &mut channels {
+                for x in &mut ch[len / 3..len / 2] {
+                    *x *= 1e-4;
+                }
             }
+            channels.truncate(if mono { 1 } else { 2 });
+            channels
+        })
+        .collect();
+    let refs: Vec<Vec<&[f32]>> = signals.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
+    let tracks: Vec<Track> = refs.iter().zip(&cases).map(|(r, &(fs, _, _))| Track { channels: r, sample_rate: fs, settings: StftSettings::for_rate(fs) }).collect();
+    // All three in one batch (one upload each), then each again cut into chunks of ≤ 40 000 samples.
+    let batched = ctx.gated_spectra(&tracks, None).unwrap();
+    for (i, (track, &(fs, _, _))) in tracks.iter().zip(&cases).enumerate() {
+        let chunked = ctx.gated_spectra(std::slice::from_ref(track), Some(40_000)).unwrap().remove(0);
+        let cpu = gated_spectra(&refs[i], fs, &StftSettings::for_rate(fs));
+        for (how, gpu) in [("batched", &batched[i]), ("chunked", &chunked)] {
+            let label = format!("{fs} Hz {how}");
+            assert_eq!((gpu.frames_used, gpu.frames_total), (cpu.frames_used, cpu.frames_total), "{label}: frames");
+            assert!(gpu.frames_used < gpu.frames_total, "{label}: the gate left frames out");
+            assert_spectra_agree(&format!("{label} mid"), &gpu.mid_psd, &cpu.mid_psd, gpu.bin_hz, 0.001);
+            assert_spectra_agree(&format!("{label} side"), &gpu.side_psd, &cpu.side_psd, gpu.bin_hz, 0.001);
+            assert_spectra_agree(&format!("{label} cross"), &gpu.cross_psd, &cpu.cross_psd, gpu.bin_hz, f64::INFINITY);
         }
-        if mono {
-            channels.truncate(1);
-        }
-        let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-        let gpu = ctx.gated_spectra(&[Track { channels: &refs, sample_rate: fs, settings: StftSettings::for_rate(fs) }], chunk).unwrap().remove(0);
-        let cpu = gated_spectra(&refs, fs, &StftSettings::for_rate(fs));
-        let label = format!("{fs} Hz");
-        assert_eq!((gpu.frames_used, gpu.frames_total), (cpu.frames_used, cpu.frames_total), "{label}: frames");
-        assert!(gpu.frames_used < gpu.frames_total, "{label}: the gate left frames out");
-        assert_spectra_agree(&format!("{label} mid"), &gpu.mid_psd, &cpu.mid_psd, gpu.bin_hz, 0.001);
-        assert_spectra_agree(&format!("{label} side"), &gpu.side_psd, &cpu.side_psd, gpu.bin_hz, 0.001);
-        assert_spectra_agree(&format!("{label} cross"), &gpu.cross_psd, &cpu.cross_psd, gpu.bin_hz, f64::INFINITY);
     }
 }
 
@@ -204,7 +214,7 @@ fn gpu_matches_its_cpu_ports() {
     let mut partials = vec![0.0f32; params.groups as usize * 3 * bins];
     stft_power(&params, n as u32, stft_threads(n) as u32, &samples, &used, &window, &twiddles, &mut partials);
     let mut totals = vec![0.0f32; 3 * bins];
-    reduce_groups(&ReduceParams { values: (3 * bins) as u32, groups: params.groups, accumulate: 0, _pad0: 0 }, &partials, &mut totals);
+    reduce_groups(&ReduceParams { values: (3 * bins) as u32, groups: params.groups, accumulate: 0, offset: 0 }, &partials, &mut totals);
     // Same scaling as the GPU path's spectra.
     let w2: f64 = automaster::dsp::window::hann_periodic(n).iter().map(|w| w * w).sum();
     let scale = |k: usize| if k == 0 || k == bins - 1 { 1.0 } else { 2.0 } / (f64::from(fs) * w2 * used.len() as f64);

@@ -13,8 +13,9 @@ struct Params {
     groups: u32,
     // Workgroups per dispatch row.
     row: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // frame_power: index of the chunk's first frame in the output.
+    first: u32,
+    _pad: u32,
 }
 
 

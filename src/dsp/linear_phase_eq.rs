@@ -27,7 +27,8 @@ impl EqCurve {
         if self.freqs_hz.is_empty() || self.freqs_hz.len() != self.gain_db.len() {
             return bad("freqs_hz and gain_db must be non-empty and of equal length");
         }
-        if self.freqs_hz.windows(2).any(|w| !(w[1] > w[0])) || self.freqs_hz[0] <= 0.0 {
+        // partial_cmp: NaN frequencies are rejected too.
+        if self.freqs_hz.windows(2).any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater)) || self.freqs_hz[0] <= 0.0 {
             return bad("freqs_hz must be positive and strictly ascending");
         }
         if self.gain_db.iter().any(|g| !g.is_finite() || g.abs() > 40.0) {

@@ -30,8 +30,9 @@ pub struct StftParams {
     pub hop: u32,
     pub groups: u32,
     pub row: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+    /// frame_power: index of the chunk's first frame in the output.
+    pub first: u32,
+    pub _pad: u32,
 }
 
 /// Keep in sync with `struct Params` in shaders/reduce_groups.wgsl.
@@ -41,7 +42,8 @@ pub struct ReduceParams {
     pub values: u32,
     pub groups: u32,
     pub accumulate: u32,
-    pub _pad0: u32,
+    /// Where this track's totals start in the output.
+    pub offset: u32,
 }
 
 /// Hann window (periodic) and W_N^j = e^{−2πij/N}, j < N, computed in f64 and stored as f32.
@@ -72,6 +74,10 @@ struct Stages {
     reduce: wgpu::ComputePipeline,
     window: wgpu::Buffer,
     twiddles: wgpu::Buffer,
+}
+
+fn stage_for<'s>(stages: &'s [Stages], track: &Track) -> &'s Stages {
+    stages.iter().find(|s| s.fft_size == track.settings.fft_size).expect("stages prepared for every size")
 }
 
 fn dispatch_size(workgroups: u32) -> (u32, u32) {
@@ -123,18 +129,44 @@ impl GpuContext {
     }
 
     /// Gated spectra of every track, identical in definition to
-    /// [`crate::analysis::spectrum::gated_spectra`]. `max_chunk_frames` (tests) caps the samples
+    /// [`crate::analysis::spectrum::gated_spectra`]. `max_chunk_samples` (tests) caps the samples
     /// per chunk below what the binding limit allows.
+    ///
+    /// Tracks go in sub-batches of about [`BATCH_BYTES`] of samples: one submission computes every
+    /// frame power of a sub-batch, one readback brings them, the host gates, and one more
+    /// submission computes and reduces every spectrum. The next sub-batch is uploaded while the GPU
+    /// works on the current one's spectra.
     pub fn gated_spectra(&self, tracks: &[Track], max_chunk_samples: Option<usize>) -> Result<Vec<GatedSpectra>> {
         let mut stages: Vec<Stages> = Vec::new();
-        let mut out = Vec::with_capacity(tracks.len());
         for track in tracks {
-            let settings = &track.settings;
-            if !stages.iter().any(|s| s.fft_size == settings.fft_size) {
-                stages.push(self.stages(settings.fft_size)?);
+            if !stages.iter().any(|s| s.fft_size == track.settings.fft_size) {
+                stages.push(self.stages(track.settings.fft_size)?);
             }
-            let stage = stages.iter().find(|s| s.fft_size == settings.fft_size).expect("just added");
-            out.push(self.track_spectra(stage, track, settings, max_chunk_samples)?);
+        }
+        let mut batches: Vec<&[Track]> = Vec::new();
+        let mut rest = tracks;
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let count = rest.iter().take_while(|t| {
+                bytes += t.channels.len() * t.channels[0].len() * 4;
+                bytes <= BATCH_BYTES
+            });
+            let count = count.count().max(1);
+            batches.push(&rest[..count]);
+            rest = &rest[count..];
+        }
+        let mut out = Vec::with_capacity(tracks.len());
+        let mut in_flight: Option<Spectra> = None;
+        for batch in batches {
+            let powers = self.frame_powers(batch, &stages, max_chunk_samples)?;
+            if let Some(previous) = in_flight.take() {
+                out.extend(self.finish(previous)?);
+            }
+            let values = self.read_back(&powers.power, powers.frames)?;
+            in_flight = Some(self.spectra(powers, &values, &stages)?);
+        }
+        if let Some(last) = in_flight {
+            out.extend(self.finish(last)?);
         }
         Ok(out)
     }
@@ -160,155 +192,248 @@ impl GpuContext {
         Ok(values)
     }
 
-    fn track_spectra(&self, stage: &Stages, track: &Track, settings: &StftSettings, max_chunk_samples: Option<usize>) -> Result<GatedSpectra> {
-        let n = settings.fft_size;
-        let hop = settings.hop;
-        let len = track.channels[0].len();
-        let n_ch = track.channels.len();
-        let stereo = u32::from(n_ch == 2);
-        let binding = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size) as usize;
-        // At least one group of frames laid end to end (see below), at most the whole track.
-        let group_span = FRAMES_PER_GROUP as usize * n;
-        let chunk_samples = (binding / 4 / n_ch).min(max_chunk_samples.unwrap_or(usize::MAX).max(group_span)).min(len.max(group_span));
-        if chunk_samples < group_span {
-            return Err(Error::Gpu { reason: format!("storage bindings of {binding} bytes cannot hold {FRAMES_PER_GROUP} {n}-point frames") });
-        }
-        let samples = self.device.create_buffer(&wgpu::BufferDescriptor {
+    /// A storage buffer holding channel c's samples [start, end) at offset c·(end − start),
+    /// zero-filled past the track's end up to `end`.
+    fn upload(&self, track: &Track, start: usize, end: usize) -> wgpu::Buffer {
+        let len = end - start;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("samples"),
-            size: (chunk_samples * n_ch * 4) as u64,
+            size: (len * track.channels.len() * 4).max(4) as u64,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        // Uploads channel c's samples [start, end) as the chunk's planar input; returns its length.
-        let upload = |start: usize, end: usize| -> u32 {
-            let end = end.min(len);
-            for (c, ch) in track.channels.iter().enumerate() {
-                if end > start {
-                    self.queue.write_buffer(&samples, (c * (end - start) * 4) as u64, bytemuck::cast_slice(&ch[start..end]));
-                }
+        for (c, ch) in track.channels.iter().enumerate() {
+            let avail = ch.len().min(end).saturating_sub(start);
+            if avail > 0 {
+                self.queue.write_buffer(&buffer, (c * len * 4) as u64, bytemuck::cast_slice(&ch[start..start + avail]));
             }
-            (end.saturating_sub(start)) as u32
-        };
-        let uniform = |params: &[u8]| {
-            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some("params"), contents: params, usage: wgpu::BufferUsages::UNIFORM })
-        };
-        let bind = |pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]| {
-            let entries: Vec<wgpu::BindGroupEntry> =
-                buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
-            self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipeline.get_bind_group_layout(0), entries: &entries })
-        };
-        let run = |pipeline: &wgpu::ComputePipeline, group: &wgpu::BindGroup, (x, y): (u32, u32)| {
-            let mut encoder = self.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, group, &[]);
-                pass.dispatch_workgroups(x, y, 1);
-            }
-            self.queue.submit([encoder.finish()]);
-        };
-
-        // 1. Frame powers, chunk by chunk.
-        let starts = frame_starts(len, settings);
-        let frames_per_chunk = (chunk_samples - n) / hop + 1;
-        let power = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("power"),
-            size: (starts.len() * 4) as u64,
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        for first in (0..starts.len()).step_by(frames_per_chunk) {
-            let frames = frames_per_chunk.min(starts.len() - first);
-            let chunk_len = upload(starts[first], starts[first + frames - 1] + n);
-            let (x, y) = dispatch_size(frames as u32);
-            let params = StftParams { len: chunk_len, stereo, frames: frames as u32, hop: hop as u32, row: x, ..Default::default() };
-            let out = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("chunk power"),
-                size: (frames * 4) as u64,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            let group = bind(&stage.frame_power, &[&uniform(bytemuck::bytes_of(&params)), &samples, &stage.window, &out]);
-            run(&stage.frame_power, &group, (x, y));
-            let mut encoder = self.device.create_command_encoder(&Default::default());
-            encoder.copy_buffer_to_buffer(&out, 0, &power, (first * 4) as u64, (frames * 4) as u64);
-            self.queue.submit([encoder.finish()]);
         }
-        let powers: Vec<f64> = self.read_back(&power, starts.len())?.into_iter().map(f64::from).collect();
+        buffer
+    }
 
-        // 2. The gate.
-        let used: Vec<usize> = gated_frames(&powers, settings.relative_gate_db).into_iter().map(|i| starts[i]).collect();
+    fn uniform(&self, params: &[u8]) -> wgpu::Buffer {
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some("params"), contents: params, usage: wgpu::BufferUsages::UNIFORM })
+    }
 
-        // 3. Spectra of the gated frames, whole groups per chunk.
-        let bins = n / 2 + 1;
-        let values = 3 * bins;
-        let totals = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("totals"),
-            size: (values * 4) as u64,
+    fn dispatch(&self, encoder: &mut wgpu::CommandEncoder, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer], (x, y): (u32, u32)) {
+        let entries: Vec<wgpu::BindGroupEntry> =
+            buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipeline.get_bind_group_layout(0), entries: &entries });
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
+    }
+
+    /// Step 1 for a sub-batch: every frame's windowed power, in one submission.
+    fn frame_powers<'t>(&self, tracks: &'t [Track<'t>], stages: &[Stages], max_chunk_samples: Option<usize>) -> Result<Powers<'t>> {
+        let binding = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size) as usize;
+        let mut plans = Vec::with_capacity(tracks.len());
+        let mut first_frame = 0;
+        for track in tracks {
+            let n = track.settings.fft_size;
+            let len = track.channels[0].len();
+            // At least one group of frames laid end to end (see `spectra`), at most the whole track.
+            let group_span = FRAMES_PER_GROUP as usize * n;
+            let chunk_samples =
+                (binding / 4 / track.channels.len()).min(max_chunk_samples.unwrap_or(usize::MAX).max(group_span)).min(len.max(group_span));
+            if chunk_samples < group_span {
+                return Err(Error::Gpu { reason: format!("storage bindings of {binding} bytes cannot hold {FRAMES_PER_GROUP} {n}-point frames") });
+            }
+            let starts = frame_starts(len, &track.settings);
+            plans.push(TrackPlan { first_frame, chunk_samples, whole: None, starts });
+            first_frame += plans.last().expect("pushed").starts.len();
+        }
+        let power = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("frame powers"),
+            size: (first_frame * 4) as u64,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let group_size = FRAMES_PER_GROUP as usize;
-        let mut first = 0;
-        let mut chunk_index = 0u32;
-        while first < used.len() {
-            // As many whole groups as fit in a chunk (always at least one).
-            let mut end = (first + group_size).min(used.len());
-            while end < used.len() {
-                let next = (end + group_size).min(used.len());
-                if used[next - 1] + n - used[first] > chunk_samples {
-                    break;
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        for (track, plan) in tracks.iter().zip(plans.iter_mut()) {
+            let stage = stage_for(stages, track);
+            let (n, hop) = (track.settings.fft_size, track.settings.hop);
+            let frames_per_chunk = (plan.chunk_samples - n) / hop + 1;
+            for first in (0..plan.starts.len()).step_by(frames_per_chunk) {
+                let frames = frames_per_chunk.min(plan.starts.len() - first);
+                let (start, end) = (plan.starts[first], plan.starts[first + frames - 1] + n);
+                let samples = self.upload(track, start, end);
+                let (x, y) = dispatch_size(frames as u32);
+                let params = StftParams {
+                    len: (end - start) as u32,
+                    stereo: u32::from(track.channels.len() == 2),
+                    frames: frames as u32,
+                    hop: hop as u32,
+                    row: x,
+                    first: (plan.first_frame + first) as u32,
+                    ..Default::default()
+                };
+                self.dispatch(&mut encoder, &stage.frame_power, &[&self.uniform(bytemuck::bytes_of(&params)), &samples, &stage.window, &power], (x, y));
+                if frames == plan.starts.len() {
+                    plan.whole = Some(samples); // one chunk holds the whole track: step 3 reuses it
                 }
-                end = next;
             }
-            let frames = end - first;
-            let groups = frames.div_ceil(group_size);
-            let (chunk_len, relative): (u32, Vec<u32>) = if used[end - 1] + n - used[first] <= chunk_samples {
-                let chunk_start = used[first];
-                (upload(chunk_start, used[end - 1] + n), used[first..end].iter().map(|&s| (s - chunk_start) as u32).collect())
-            } else {
-                // One group spread over more than a chunk (long gated-out stretches): its frames
-                // are laid end to end instead, zero-padded past the track's end.
-                let chunk_len = frames * n;
-                for (c, ch) in track.channels.iter().enumerate() {
-                    let mut laid = vec![0.0f32; chunk_len];
-                    for (f, &s) in used[first..end].iter().enumerate() {
-                        let avail = len.saturating_sub(s).min(n);
-                        laid[f * n..f * n + avail].copy_from_slice(&ch[s..s + avail]);
-                    }
-                    self.queue.write_buffer(&samples, (c * chunk_len * 4) as u64, bytemuck::cast_slice(&laid));
-                }
-                (chunk_len as u32, (0..frames).map(|f| (f * n) as u32).collect())
-            };
-            let frame_buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("frame starts"),
-                contents: bytemuck::cast_slice(&relative),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
-            let partials = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("partials"),
-                size: (groups * values * 4) as u64,
-                usage: wgpu::BufferUsages::STORAGE,
-                mapped_at_creation: false,
-            });
-            let (x, y) = dispatch_size(groups as u32);
-            let params = StftParams { len: chunk_len, stereo, frames: frames as u32, hop: hop as u32, groups: groups as u32, row: x, ..Default::default() };
-            let group = bind(
-                &stage.stft_power,
-                &[&uniform(bytemuck::bytes_of(&params)), &samples, &frame_buffer, &stage.window, &stage.twiddles, &partials],
-            );
-            run(&stage.stft_power, &group, (x, y));
-            let reduce = ReduceParams { values: values as u32, groups: groups as u32, accumulate: u32::from(chunk_index > 0), _pad0: 0 };
-            let group = bind(&stage.reduce, &[&uniform(bytemuck::bytes_of(&reduce)), &partials, &totals]);
-            run(&stage.reduce, &group, ((values as u32).div_ceil(64), 1));
-            first = end;
-            chunk_index += 1;
         }
-        let sums = if used.is_empty() { vec![0.0f32; values] } else { self.read_back(&totals, values)? };
-        let part = |a: usize| sums[a * bins..(a + 1) * bins].iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
-        let stereo_sums = if stereo == 1 { [part(0), part(1), part(2)] } else { [part(0), vec![0.0; bins], vec![0.0; bins]] };
-        Ok(spectra_from_sums(stereo_sums, track.sample_rate, n, used.len(), starts.len()))
+        self.queue.submit([encoder.finish()]);
+        self.check()?;
+        Ok(Powers { tracks, plans, power, frames: first_frame })
     }
+
+    /// Steps 2 and 3 for a sub-batch: the gate on the host, then every gated spectrum computed and
+    /// reduced in one submission (not waited for).
+    fn spectra<'t>(&self, powers: Powers<'t>, values: &[f32], stages: &[Stages]) -> Result<Spectra<'t>> {
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        let mut offsets = Vec::with_capacity(powers.tracks.len());
+        let mut total_values = 0;
+        for track in powers.tracks {
+            offsets.push(total_values);
+            total_values += 3 * (track.settings.fft_size / 2 + 1);
+        }
+        let totals = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("totals"),
+            size: (total_values * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut used_counts = Vec::with_capacity(powers.tracks.len());
+        for ((track, plan), &offset) in powers.tracks.iter().zip(&powers.plans).zip(&offsets) {
+            let stage = stage_for(stages, track);
+            let (n, len) = (track.settings.fft_size, track.channels[0].len());
+            let frame_powers: Vec<f64> = values[plan.first_frame..plan.first_frame + plan.starts.len()].iter().map(|&v| f64::from(v)).collect();
+            let used: Vec<usize> = gated_frames(&frame_powers, track.settings.relative_gate_db).into_iter().map(|i| plan.starts[i]).collect();
+            used_counts.push(used.len());
+            let values = 3 * (n / 2 + 1);
+            let group_size = FRAMES_PER_GROUP as usize;
+            let mut first = 0;
+            let mut chunk_index = 0u32;
+            while first < used.len() {
+                // As many whole groups as fit in a chunk (always at least one).
+                let mut end = (first + group_size).min(used.len());
+                while end < used.len() {
+                    let next = (end + group_size).min(used.len());
+                    if used[next - 1] + n - used[first] > plan.chunk_samples {
+                        break;
+                    }
+                    end = next;
+                }
+                let frames = end - first;
+                let groups = frames.div_ceil(group_size);
+                let (samples, chunk_len, relative): (wgpu::Buffer, usize, Vec<u32>) = if let Some(whole) = &plan.whole {
+                    let whole_len = plan.starts[plan.starts.len() - 1] + n;
+                    (whole.clone(), whole_len, used[first..end].iter().map(|&s| s as u32).collect())
+                } else if used[end - 1] + n - used[first] <= plan.chunk_samples {
+                    let start = used[first];
+                    (self.upload(track, start, used[end - 1] + n), used[end - 1] + n - start, used[first..end].iter().map(|&s| (s - start) as u32).collect())
+                } else {
+                    // One group spread over more than a chunk (long gated-out stretches): its frames
+                    // are laid end to end instead, zero-padded past the track's end.
+                    let chunk_len = frames * n;
+                    let laid: Vec<Vec<f32>> = track
+                        .channels
+                        .iter()
+                        .map(|ch| {
+                            let mut laid = vec![0.0f32; chunk_len];
+                            for (f, &s) in used[first..end].iter().enumerate() {
+                                let avail = len.saturating_sub(s).min(n);
+                                laid[f * n..f * n + avail].copy_from_slice(&ch[s..s + avail]);
+                            }
+                            laid
+                        })
+                        .collect();
+                    let refs: Vec<&[f32]> = laid.iter().map(Vec::as_slice).collect();
+                    let laid_track = Track { channels: &refs, sample_rate: track.sample_rate, settings: track.settings.clone() };
+                    (self.upload(&laid_track, 0, chunk_len), chunk_len, (0..frames).map(|f| (f * n) as u32).collect())
+                };
+                let frame_buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("frame starts"),
+                    contents: bytemuck::cast_slice(&relative),
+                    usage: wgpu::BufferUsages::STORAGE,
+                });
+                let partials = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("partials"),
+                    size: (groups * values * 4) as u64,
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                });
+                let (x, y) = dispatch_size(groups as u32);
+                let params = StftParams {
+                    len: chunk_len as u32,
+                    stereo: u32::from(track.channels.len() == 2),
+                    frames: frames as u32,
+                    hop: track.settings.hop as u32,
+                    groups: groups as u32,
+                    row: x,
+                    ..Default::default()
+                };
+                self.dispatch(
+                    &mut encoder,
+                    &stage.stft_power,
+                    &[&self.uniform(bytemuck::bytes_of(&params)), &samples, &frame_buffer, &stage.window, &stage.twiddles, &partials],
+                    (x, y),
+                );
+                let reduce = ReduceParams { values: values as u32, groups: groups as u32, accumulate: u32::from(chunk_index > 0), offset: offset as u32 };
+                self.dispatch(&mut encoder, &stage.reduce, &[&self.uniform(bytemuck::bytes_of(&reduce)), &partials, &totals], ((values as u32).div_ceil(64), 1));
+                first = end;
+                chunk_index += 1;
+            }
+        }
+        self.queue.submit([encoder.finish()]);
+        self.check()?;
+        Ok(Spectra { tracks: powers.tracks, plans: powers.plans, totals, offsets, total_values, used_counts })
+    }
+
+    /// Reads a sub-batch's sums back and turns them into spectra.
+    fn finish(&self, s: Spectra) -> Result<Vec<GatedSpectra>> {
+        let sums = self.read_back(&s.totals, s.total_values)?;
+        Ok(s.tracks
+            .iter()
+            .zip(&s.plans)
+            .zip(s.offsets.iter().zip(&s.used_counts))
+            .map(|((track, plan), (&offset, &used))| {
+                let n = track.settings.fft_size;
+                let bins = n / 2 + 1;
+                let part = |a: usize| -> Vec<f64> {
+                    if used == 0 || (a > 0 && track.channels.len() == 1) {
+                        return vec![0.0; bins];
+                    }
+                    sums[offset + a * bins..offset + (a + 1) * bins].iter().map(|&v| f64::from(v)).collect()
+                };
+                spectra_from_sums([part(0), part(1), part(2)], track.sample_rate, n, used, plan.starts.len())
+            })
+            .collect())
+    }
+}
+
+/// Samples of sample data per sub-batch.
+pub const BATCH_BYTES: usize = 1 << 30;
+
+/// How one track of a sub-batch is laid out.
+struct TrackPlan {
+    /// Index of its first frame in the sub-batch's frame powers.
+    first_frame: usize,
+    chunk_samples: usize,
+    /// The upload of the whole track, when one chunk held it.
+    whole: Option<wgpu::Buffer>,
+    starts: Vec<usize>,
+}
+
+/// A sub-batch after step 1 (frame powers submitted).
+struct Powers<'t> {
+    tracks: &'t [Track<'t>],
+    plans: Vec<TrackPlan>,
+    power: wgpu::Buffer,
+    frames: usize,
+}
+
+/// A sub-batch after step 3 (spectra submitted).
+struct Spectra<'t> {
+    tracks: &'t [Track<'t>],
+    plans: Vec<TrackPlan>,
+    totals: wgpu::Buffer,
+    offsets: Vec<usize>,
+    total_values: usize,
+    used_counts: Vec<usize>,
 }
 
 #[cfg(test)]

@@ -27,6 +27,6 @@ pub fn frame_power(params: &StftParams, fft_size: u32, samples: &[f32], window: 
             }
             width /= 2;
         }
-        power[frame as usize] = partial[0];
+        power[(params.first + frame) as usize] = partial[0];
     }
 }

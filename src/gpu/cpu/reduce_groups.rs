@@ -3,10 +3,11 @@ use crate::gpu::stft::ReduceParams;
 
 pub fn reduce_groups(params: &ReduceParams, partials: &[f32], totals: &mut [f32]) {
     for i in 0..params.values {
-        let mut acc = if params.accumulate != 0 { totals[i as usize] } else { 0.0 };
+        let out = (params.offset + i) as usize;
+        let mut acc = if params.accumulate != 0 { totals[out] } else { 0.0 };
         for g in 0..params.groups {
             acc += partials[(g * params.values + i) as usize];
         }
-        totals[i as usize] = acc;
+        totals[out] = acc;
     }
 }
