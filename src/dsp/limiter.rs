@@ -14,7 +14,7 @@
 //!    so each is ≤ r[n] and so is their mean: no overshoot by construction.
 use serde::{Deserialize, Serialize};
 
-use super::from_db;
+use super::{check_range, from_db, one_pole};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,16 +52,11 @@ impl LimiterSettings {
         if !(0.1..=20.0).contains(&self.lookahead_ms) {
             return bad(format!("limiter lookahead_ms {} must be between 0.1 and 20", self.lookahead_ms));
         }
-        for (name, v) in [
-            ("release_ms", self.release_ms),
-            ("sustained_release_ms", self.sustained_release_ms),
-            ("sustain_ms", self.sustain_ms),
-        ] {
-            if !(1.0..=10_000.0).contains(&v) {
-                return bad(format!("limiter {name} {v} must be between 1 and 10000"));
-            }
-        }
-        Ok(())
+        check_range(
+            "limiter",
+            &[("release_ms", self.release_ms), ("sustained_release_ms", self.sustained_release_ms), ("sustain_ms", self.sustain_ms)],
+            1.0..=10_000.0,
+        )
     }
 }
 
@@ -78,22 +73,18 @@ pub struct TruePeakLimiter {
 /// (which the envelope of the unlimited signal cannot see) do not end above it.
 pub const CEILING_MARGIN_DB: f64 = 0.02;
 
-/// One-pole coefficient for time constant `ms` at `fs`: the state moves 1 − e^{−1} of the way in `ms`.
-fn one_pole(ms: f64, fs: f64) -> f32 {
-    (-1.0 / (ms * 1e-3 * fs)).exp() as f32
-}
-
 impl TruePeakLimiter {
     pub fn new(settings: &LimiterSettings, sample_rate: u32) -> Result<Self> {
         settings.validate()?;
         let fs = f64::from(sample_rate);
+        let coef = |ms: f64| one_pole(ms, sample_rate) as f32;
         let lookahead = ((settings.lookahead_ms * 1e-3 * fs).round() as usize).max(1);
         Ok(TruePeakLimiter {
             ceiling: from_db(settings.ceiling_dbtp - CEILING_MARGIN_DB) as f32,
             lookahead,
-            release_coef: one_pole(settings.release_ms, fs),
-            sustained_release_coef: one_pole(settings.sustained_release_ms, fs),
-            sustain_coef: one_pole(settings.sustain_ms, fs),
+            release_coef: coef(settings.release_ms),
+            sustained_release_coef: coef(settings.sustained_release_ms),
+            sustain_coef: coef(settings.sustain_ms),
             history: vec![1.0; lookahead],
         })
     }

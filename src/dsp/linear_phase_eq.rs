@@ -59,9 +59,7 @@ impl EqCurve {
 const DESIGN_BETA: f64 = 7.0;
 
 pub struct LinearPhaseEq {
-    taps: Vec<f32>,
-    conv: OverlapSave,
-    spectrum: Vec<Complex<f32>>,
+    fir: SymmetricFir,
 }
 
 impl LinearPhaseEq {
@@ -73,32 +71,57 @@ impl LinearPhaseEq {
             return Err(Error::InvalidSetting(format!("sample rate {sample_rate} Hz is too low")));
         }
         let design_size = ((f64::from(sample_rate) * 0.17) as usize).next_power_of_two();
-        let taps = design(curve, sample_rate, design_size);
-        let conv = OverlapSave::new(taps.len(), 4 * design_size);
-        let spectrum = conv.filter_spectrum(&taps);
-        Ok(LinearPhaseEq { taps, conv, spectrum })
+        Ok(LinearPhaseEq { fir: SymmetricFir::new(design(curve, sample_rate, design_size)) })
     }
 
     /// Group delay in samples (the taps are symmetric about it).
     pub fn latency(&self) -> usize {
-        (self.taps.len() - 1) / 2
+        self.fir.latency()
     }
 
     pub fn taps(&self) -> &[f32] {
-        &self.taps
+        &self.fir.taps
     }
 
-    /// The analytic magnitude response (dB) of the designed taps: |Σ h[k] e^{−jωk}|.
+    /// The analytic magnitude response (dB) of the designed taps.
     pub fn response_db(&self, freq_hz: f64, sample_rate: u32) -> f64 {
-        let w = 2.0 * std::f64::consts::PI * freq_hz / f64::from(sample_rate);
-        let c = self.latency() as f64;
-        // Symmetric taps: H(ω) = e^{−jωc} Σ h[k] cos(ω(k − c)), so the magnitude is |Σ h[k] cos(ω(k−c))|.
-        let a: f64 = self.taps.iter().enumerate().map(|(k, &h)| f64::from(h) * (w * (k as f64 - c)).cos()).sum();
-        20.0 * a.abs().max(1e-12).log10()
+        self.fir.response_db(freq_hz, sample_rate)
     }
 
     /// Filters `input` into `output` (same length), latency removed.
     pub fn process(&self, input: &[f32], output: &mut [f32]) {
+        self.fir.process(input, output);
+    }
+}
+
+/// A symmetric (linear-phase) FIR of odd length applied by overlap-save with its latency removed:
+/// the equaliser's and the band split's filters.
+pub(crate) struct SymmetricFir {
+    pub(crate) taps: Vec<f32>,
+    conv: OverlapSave,
+    spectrum: Vec<Complex<f32>>,
+}
+
+impl SymmetricFir {
+    pub(crate) fn new(taps: Vec<f32>) -> Self {
+        let conv = OverlapSave::new(taps.len(), 4 * (taps.len() + 1).next_power_of_two());
+        let spectrum = conv.filter_spectrum(&taps);
+        SymmetricFir { taps, conv, spectrum }
+    }
+
+    pub(crate) fn latency(&self) -> usize {
+        (self.taps.len() - 1) / 2
+    }
+
+    /// |Σ h[k] e^{−jωk}|, in dB: for symmetric taps H(ω) = e^{−jωc} Σ h[k] cos(ω(k − c)).
+    pub(crate) fn response_db(&self, freq_hz: f64, sample_rate: u32) -> f64 {
+        let w = 2.0 * std::f64::consts::PI * freq_hz / f64::from(sample_rate);
+        let c = self.latency() as f64;
+        let a: f64 = self.taps.iter().enumerate().map(|(k, &h)| f64::from(h) * (w * (k as f64 - c)).cos()).sum();
+        20.0 * a.abs().max(1e-12).log10()
+    }
+
+    pub(crate) fn process(&self, input: &[f32], output: &mut [f32]) {
         assert_eq!(input.len(), output.len());
         self.conv.run(input, self.latency(), output, |s, _, out| {
             self.conv.filtered(s, &self.spectrum, |y, _| out.copy_from_slice(&y[..out.len()]));

@@ -1,7 +1,10 @@
 //! Signal processing building blocks. Each processor is built from a settings struct and a sample
 //! rate; `process`-style methods never allocate.
+pub mod band_split;
+pub mod compressor;
 pub mod limiter;
 pub mod linear_phase_eq;
+pub mod multiband;
 pub mod overlap_save;
 pub mod true_peak;
 pub mod window;
@@ -14,4 +17,20 @@ pub fn to_db(linear: f64) -> f64 {
 /// dB to linear amplitude.
 pub fn from_db(db: f64) -> f64 {
     10f64.powf(db / 20.0)
+}
+
+/// One-pole smoothing coefficient for time constant `ms` at `sample_rate`: the state moves 1 − e^{−1}
+/// of the way toward its input in `ms`.
+pub(crate) fn one_pole(ms: f64, sample_rate: u32) -> f64 {
+    (-1.0 / (ms * 1e-3 * f64::from(sample_rate))).exp()
+}
+
+/// Err unless every named value lies in `range` (settings validation).
+pub(crate) fn check_range(what: &str, values: &[(&str, f64)], range: std::ops::RangeInclusive<f64>) -> crate::error::Result<()> {
+    for (name, v) in values {
+        if !range.contains(v) {
+            return Err(crate::error::Error::InvalidSetting(format!("{what} {name} {v} must be between {} and {}", range.start(), range.end())));
+        }
+    }
+    Ok(())
 }
