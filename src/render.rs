@@ -64,13 +64,17 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let fs = buffer.sample_rate;
     apply_eq(&mut buffer, &plan.eq)?;
     task.inc(1);
-    let mut stage = LimiterStage::new(&buffer, &plan.limiter)?;
+    // The limiter's envelope and the model's K-weighted power side by side: the window-peak pass
+    // is sequential and the K-weighting two-threaded, so together they fill both cores.
+    let step = LoudnessModel::step(fs);
+    let (stage, power) = rayon::join(|| LimiterStage::new(&buffer, &plan.limiter), || k_weighted_power(&slices(&buffer), fs, step));
+    let mut stage = stage?;
     task.inc(1);
 
     // Loudness: a model of the limited output (see LoudnessModel) is searched; exact measurements of
     // the limited output then correct the model's bias.
     let sub = sub_block_len(fs);
-    let mut model = LoudnessModel::new(&buffer, &stage.peaks, &plan.limiter)?;
+    let mut model = LoudnessModel::new(fs, power, &stage.peaks, &plan.limiter)?;
     let eq_lufs = model.unlimited_lufs().ok_or_else(silent)?;
     let target = plan.loudness.target_lufs;
     let mut gain_db = (target - eq_lufs).min(MAX_GAIN_DB);
@@ -151,11 +155,16 @@ struct LoudnessModel {
 }
 
 impl LoudnessModel {
-    fn new(buffer: &AudioBuffer, window_peaks: &[f32], settings: &LimiterSettings) -> Result<Self> {
-        let fs = buffer.sample_rate;
+    /// Full-rate samples per model sample: the largest of 10, 6, 5, 3, 2 dividing a sub-block.
+    fn step(fs: u32) -> usize {
         let sub = sub_block_len(fs);
-        let step = [10, 6, 5, 3, 2].into_iter().find(|d| sub % d == 0).unwrap_or(1);
-        let power = k_weighted_power(&slices(buffer), fs, step);
+        [10, 6, 5, 3, 2].into_iter().find(|d| sub % d == 0).unwrap_or(1)
+    }
+
+    /// From the K-weighted power summed per [`Self::step`] samples and the full-rate window peaks.
+    fn new(fs: u32, power: Vec<f32>, window_peaks: &[f32], settings: &LimiterSettings) -> Result<Self> {
+        let sub = sub_block_len(fs);
+        let step = Self::step(fs);
         let peaks: Vec<f32> = window_peaks.chunks_exact(step).map(|c| c.iter().fold(0.0f32, |m, &v| m.max(v))).collect();
         let rate = (f64::from(fs) / step as f64).round() as u32;
         Ok(LoudnessModel { limiter: TruePeakLimiter::new(settings, rate)?, sub, per_sub: sub / step, gain: vec![1.0; power.len()], power, peaks })
