@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::analyze_with_spectra;
@@ -135,29 +136,15 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
     let (audio, decoded) = (audio?, decoded?);
     timings.decode_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let mut buffers = vec![&audio];
-    buffers.extend(decoded.iter());
-    let mut spectra = job.device.spectra(&buffers, progress).into_iter();
-    let target_spectra = spectra.next().flatten();
-    let reference_spectra: Vec<_> = spectra.collect();
-    let (target_profile, decoded_profiles) = rayon::join(
-        || analyze_with_spectra(&audio, &target_name, target_spectra, progress),
-        || {
-            decoded
-                .iter()
-                .zip(&audio_refs)
-                .zip(reference_spectra)
-                .map(|((buffer, path), spectra)| analyze_with_spectra(buffer, &file_name(path), spectra, progress))
-                .collect::<Result<Vec<_>>>()
-        },
-    );
-    let target_profile = target_profile?;
-    let mut decoded_profiles = decoded_profiles?.into_iter();
+    let mut named = vec![(&audio, target_name.clone())];
+    named.extend(decoded.iter().zip(&audio_refs).map(|(b, p)| (b, file_name(p))));
+    let mut analysed = analyze_buffers(&named, job.device, progress)?.into_iter();
+    let target_profile = analysed.next().expect("the target's profile");
     drop(decoded);
     let profiles: Vec<Profile> = job
         .references
         .iter()
-        .map(|r| if is_profile(r) { Profile::load(r) } else { Ok(decoded_profiles.next().expect("one profile per decoded reference")) })
+        .map(|r| if is_profile(r) { Profile::load(r) } else { Ok(analysed.next().expect("one profile per decoded reference")) })
         .collect::<Result<_>>()?;
     timings.analysis_s = t.elapsed().as_secs_f64();
 
@@ -250,10 +237,16 @@ pub fn analyze_files(paths: &[PathBuf], device: &SpectrumDevice, progress: &dyn 
     let mut profiles = Vec::with_capacity(paths.len());
     for batch in paths.chunks(ANALYSIS_BATCH) {
         let buffers = batch.iter().map(|p| decode_file(p, progress)).collect::<Result<Vec<_>>>()?;
-        let spectra = device.spectra(&buffers.iter().collect::<Vec<_>>(), progress);
-        for ((path, buffer), spectra) in batch.iter().zip(&buffers).zip(spectra) {
-            profiles.push(analyze_with_spectra(buffer, &file_name(path), spectra, progress)?);
-        }
+        let named: Vec<(&AudioBuffer, String)> = buffers.iter().zip(batch).map(|(b, p)| (b, file_name(p))).collect();
+        profiles.extend(analyze_buffers(&named, device, progress)?);
     }
     Ok(profiles)
+}
+
+/// Profiles of decoded tracks: their gated spectra in one batch on the device (or none, for the
+/// CPU path), then the rest of each analysis, tracks side by side.
+fn analyze_buffers(tracks: &[(&AudioBuffer, String)], device: &SpectrumDevice, progress: &dyn Progress) -> Result<Vec<Profile>> {
+    let buffers: Vec<&AudioBuffer> = tracks.iter().map(|(b, _)| *b).collect();
+    let spectra = device.spectra(&buffers, progress);
+    tracks.par_iter().zip(spectra).map(|((buffer, name), spectra)| analyze_with_spectra(buffer, name, spectra, progress)).collect()
 }

@@ -172,12 +172,7 @@ impl GpuContext {
     }
 
     fn read_back(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: (len * 4) as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = self.buffer("readback", (len * 4) as u64, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, (len * 4) as u64);
         self.queue.submit([encoder.finish()]);
@@ -196,12 +191,7 @@ impl GpuContext {
     /// zero-filled past the track's end up to `end`.
     fn upload(&self, track: &Track, start: usize, end: usize) -> wgpu::Buffer {
         let len = end - start;
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("samples"),
-            size: (len * track.channels.len() * 4).max(4) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let buffer = self.buffer("samples", (len * track.channels.len() * 4).max(4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST);
         for (c, ch) in track.channels.iter().enumerate() {
             let avail = ch.len().min(end).saturating_sub(start);
             if avail > 0 {
@@ -209,6 +199,11 @@ impl GpuContext {
             }
         }
         buffer
+    }
+
+    /// An uninitialised buffer of `size` bytes.
+    fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false })
     }
 
     fn uniform(&self, params: &[u8]) -> wgpu::Buffer {
@@ -244,12 +239,7 @@ impl GpuContext {
             plans.push(TrackPlan { first_frame, chunk_samples, whole: None, starts });
             first_frame += plans.last().expect("pushed").starts.len();
         }
-        let power = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("frame powers"),
-            size: (first_frame * 4) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let power = self.buffer("frame powers", (first_frame * 4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
         let mut encoder = self.device.create_command_encoder(&Default::default());
         for (track, plan) in tracks.iter().zip(plans.iter_mut()) {
             let stage = stage_for(stages, track);
@@ -290,12 +280,7 @@ impl GpuContext {
             offsets.push(total_values);
             total_values += 3 * (track.settings.fft_size / 2 + 1);
         }
-        let totals = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("totals"),
-            size: (total_values * 4) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let totals = self.buffer("totals", (total_values * 4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
         let mut used_counts = Vec::with_capacity(powers.tracks.len());
         for ((track, plan), &offset) in powers.tracks.iter().zip(&powers.plans).zip(&offsets) {
             let stage = stage_for(stages, track);
@@ -350,12 +335,7 @@ impl GpuContext {
                     contents: bytemuck::cast_slice(&relative),
                     usage: wgpu::BufferUsages::STORAGE,
                 });
-                let partials = self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("partials"),
-                    size: (groups * values * 4) as u64,
-                    usage: wgpu::BufferUsages::STORAGE,
-                    mapped_at_creation: false,
-                });
+                let partials = self.buffer("partials", (groups * values * 4) as u64, wgpu::BufferUsages::STORAGE);
                 let (x, y) = dispatch_size(groups as u32);
                 let params = StftParams {
                     len: chunk_len as u32,
