@@ -4,7 +4,7 @@ use automaster::analysis::loudness::{k_weighted_power, loudness_stats};
 use automaster::analysis::spectrum::{gated_spectra, StftSettings};
 use automaster::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use automaster::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
-use automaster::dsp::true_peak::TruePeakDetector;
+use automaster::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
 use automaster::gpu::stft::Track;
 use automaster::gpu::{DeviceChoice, GpuContext};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -41,6 +41,7 @@ fn stages(c: &mut Criterion) {
     let detector = TruePeakDetector::new();
     let mut env = vec![0.0f32; x[0].len()];
     g.bench_function("true_peak_envelope_8x", |b| b.iter(|| detector.envelope(&chans, &mut env)));
+    g.bench_function("true_peak_bs1770_4x", |b| b.iter(|| bs1770_true_peak(&chans)));
 
     let mut limiter = TruePeakLimiter::new(&LimiterSettings::default(), FS).unwrap();
     let mut gain = vec![0.0f32; env.len()];

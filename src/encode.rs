@@ -48,22 +48,35 @@ const DITHER_CHUNK: usize = 1 << 16;
 pub fn quantize(buffer: &mut AudioBuffer, depth: BitDepth) {
     let Some(bits) = depth.int_bits() else { return };
     let scale = f64::from(1u32 << (bits - 1));
-    let (lo, hi) = (-scale, scale - 1.0);
+    for (c, ch) in buffer.channels.iter_mut().enumerate() {
+        ch.par_chunks_mut(DITHER_CHUNK).enumerate().for_each(|(k, chunk)| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(DITHER_SEED ^ ((c as u64) << 48) ^ k as u64);
+            // Draws first, arithmetic after: the generator is a serial chain, the rounding loop then
+            // vectorises.
+            let mut draws = [0u64; 256];
+            for block in chunk.chunks_mut(draws.len()) {
+                draws[..block.len()].iter_mut().for_each(|d| *d = rng.next_u64());
+                dither_and_round(block, &draws, scale);
+            }
+        });
+    }
+}
+
+/// x ← round(x·scale + u1 − u2)/scale, clamped to [−scale, scale − 1]/scale, with u1, u2 two
+/// independent 24-bit uniforms in [0, 1) from each draw. Every step is exact or correctly rounded
+/// (scale is a power of two), so the SIMD versions give the same bits as the baseline one.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn dither_and_round(block: &mut [f32], draws: &[u64], scale: f64) {
     const UNIT: f64 = 1.0 / (1u64 << 24) as f64;
     // Adding and subtracting 1.5·2^52 rounds an f64 of magnitude < 2^51 to the nearest integer in
     // two instructions (f64::round is a library call on baseline x86-64).
     const ROUND: f64 = 6_755_399_441_055_744.0;
-    for (c, ch) in buffer.channels.iter_mut().enumerate() {
-        ch.par_chunks_mut(DITHER_CHUNK).enumerate().for_each(|(k, chunk)| {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(DITHER_SEED ^ ((c as u64) << 48) ^ k as u64);
-            for x in chunk.iter_mut() {
-                // Two independent 24-bit uniforms from one 64-bit draw.
-                let r = rng.next_u64();
-                let (u1, u2) = ((r >> 40) as f64 * UNIT, ((r >> 16) & 0xFF_FFFF) as f64 * UNIT);
-                let q = ((f64::from(*x) * scale + (u1 - u2)) + ROUND - ROUND).clamp(lo, hi);
-                *x = (q / scale) as f32;
-            }
-        });
+    let (lo, hi, inv_scale) = (-scale, scale - 1.0, 1.0 / scale);
+    for (x, &r) in block.iter_mut().zip(draws) {
+        let (u1, u2) = (f64::from((r >> 40) as i32) * UNIT, f64::from(((r >> 16) & 0xFF_FFFF) as i32) * UNIT);
+        let q = (f64::from(*x) * scale + (u1 - u2)) + ROUND - ROUND;
+        let q = if q < lo { lo } else if q > hi { hi } else { q };
+        *x = (q * inv_scale) as f32;
     }
 }
 

@@ -11,7 +11,7 @@ use crate::analysis::device::SpectrumDevice;
 use crate::audio::AudioBuffer;
 use crate::decode::{decode_file, file_name};
 use crate::dsp::to_db;
-use crate::dsp::true_peak::TruePeakDetector;
+use crate::dsp::true_peak::bs1770_true_peak;
 use crate::encode::{write_atomically, write_wav, BitDepth};
 use crate::error::{Error, Result};
 use crate::matching::{match_profiles, MatchSettings};
@@ -177,7 +177,7 @@ pub fn render_with_plan(target: &Path, plan_path: &Path, output: &Path, bit_dept
     let t = Instant::now();
     let channels: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
     let before = integrated_lufs(&channels, audio.sample_rate).ok_or_else(|| Error::Silent { path: target.into(), what: "master" })?;
-    let tp_before = to_db(f64::from(TruePeakDetector::new().true_peak(&audio)));
+    let tp_before = to_db(f64::from(bs1770_true_peak(&channels)));
     timings.analysis_s = t.elapsed().as_secs_f64();
     let references = vec![plan.provenance.reference.clone()];
     render_and_write(audio, &plan, &file_name(target), references, before, tp_before, output, bit_depth, timings, start, progress)

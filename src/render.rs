@@ -199,6 +199,8 @@ struct LimiterStage {
     ceiling: f32,
     peaks: Vec<f32>,
     gain: Vec<f32>,
+    /// The pre-gain `gain` was computed for, if it is the curve for the current `peaks`.
+    gain_pre: Option<f32>,
 }
 
 impl LimiterStage {
@@ -209,11 +211,14 @@ impl LimiterStage {
         let (mut peaks, mut gain) = (vec![0.0f32; n], vec![0.0f32; n]);
         detector.envelope(&slices(buffer), &mut peaks);
         limiter.window_peaks(&mut peaks, &mut gain);
-        Ok(LimiterStage { detector, limiter, ceiling: from_db(settings.ceiling_dbtp) as f32, peaks, gain })
+        Ok(LimiterStage { detector, limiter, ceiling: from_db(settings.ceiling_dbtp) as f32, peaks, gain, gain_pre: None })
     }
 
     fn gain_curve(&mut self, pre: f32) -> &[f32] {
-        self.limiter.gain_curve(&self.peaks, pre, &mut self.gain);
+        if self.gain_pre != Some(pre) {
+            self.limiter.gain_curve(&self.peaks, pre, &mut self.gain);
+            self.gain_pre = Some(pre);
+        }
         &self.gain
     }
 
@@ -228,6 +233,7 @@ impl LimiterStage {
         let mut verify_passes = 0;
         let true_peak = loop {
             self.detector.envelope(&slices(buffer), &mut self.peaks);
+            self.gain_pre = None; // the peaks are now the output's
             let peak = self.peaks.iter().fold(0.0f32, |m, &v| m.max(v));
             if peak <= self.ceiling || verify_passes == MAX_VERIFY_PASSES {
                 break peak;

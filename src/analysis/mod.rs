@@ -7,7 +7,7 @@ pub mod spectrum;
 
 use crate::audio::AudioBuffer;
 use crate::dsp::to_db;
-use crate::dsp::true_peak::TruePeakDetector;
+use crate::dsp::true_peak::bs1770_true_peak;
 use crate::error::{Error, Result};
 use crate::profile::{LoudnessProfile, Profile, SpectralProfile, StereoProfile, PROFILE_SCHEMA_VERSION};
 use crate::progress::Progress;
@@ -32,7 +32,7 @@ pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<sp
         || {
             let loud = loudness::loudness_stats(&channels, fs);
             task.inc(1);
-            let tp = TruePeakDetector::new().true_peak(buffer);
+            let tp = bs1770_true_peak(&channels);
             task.inc(1);
             (loud, tp)
         },

@@ -51,13 +51,21 @@ impl Sums {
     }
 
     fn add(&mut self, mid: &[Complex<f32>], side: Option<&[Complex<f32>]>) {
-        for (k, m) in mid.iter().enumerate() {
-            let m = Complex::<f64>::new(m.re.into(), m.im.into());
-            self.mid[k] += m.norm_sqr();
-            if let Some(side) = side {
-                let s = Complex::<f64>::new(side[k].re.into(), side[k].im.into());
-                self.side[k] += s.norm_sqr();
-                self.cross[k] += (m * s.conj()).re;
+        let f = |c: &Complex<f32>| (f64::from(c.re), f64::from(c.im));
+        match side {
+            Some(side) => {
+                for ((((m, s), mm), ss), ms) in mid.iter().zip(side).zip(&mut self.mid).zip(&mut self.side).zip(&mut self.cross) {
+                    let ((mr, mi), (sr, si)) = (f(m), f(s));
+                    *mm += mr * mr + mi * mi;
+                    *ss += sr * sr + si * si;
+                    *ms += mr * sr + mi * si;
+                }
+            }
+            None => {
+                for (m, mm) in mid.iter().zip(&mut self.mid) {
+                    let (mr, mi) = f(m);
+                    *mm += mr * mr + mi * mi;
+                }
             }
         }
     }
@@ -87,9 +95,25 @@ fn mid_or_side(channels: &[&[f32]], i: usize, sign: f32) -> f32 {
     }
 }
 
-fn windowed(channels: &[&[f32]], sign: f32, start: usize, window: &[f64], dst: &mut [f32]) {
-    for (i, (d, &w)) in dst.iter_mut().zip(window).enumerate() {
-        *d = (f64::from(mid_or_side(channels, start + i, sign)) * w) as f32;
+fn windowed(channels: &[&[f32]], sign: f32, start: usize, window: &[f32], dst: &mut [f32]) {
+    let n = dst.len();
+    match channels {
+        // Frames inside the signal (all but the last): straight slices, which vectorise.
+        [l, r] if start + n <= l.len() => {
+            for (((d, &w), &l), &r) in dst.iter_mut().zip(window).zip(&l[start..]).zip(&r[start..]) {
+                *d = 0.5 * (l + sign * r) * w;
+            }
+        }
+        [m] if start + n <= m.len() => {
+            for ((d, &w), &m) in dst.iter_mut().zip(window).zip(&m[start..]) {
+                *d = m * w;
+            }
+        }
+        _ => {
+            for (i, (d, &w)) in dst.iter_mut().zip(window).enumerate() {
+                *d = mid_or_side(channels, start + i, sign) * w;
+            }
+        }
     }
 }
 
@@ -100,19 +124,20 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
     let starts = frame_starts(channels[0].len(), settings);
     let stereo = channels.len() == 2;
 
-    // Gate on the windowed frame power of mid + side (cheap, time domain).
+    // Gate on the windowed frame power of mid + side (cheap, time domain); M² + S² = (L² + R²)/2.
+    let w2: Vec<f64> = window.iter().map(|w| w * w).collect();
     let power: Vec<f64> = starts
         .par_iter()
         .map(|&s| {
             let mut e = 0.0f64;
-            for (i, &w) in window.iter().enumerate() {
-                let m = f64::from(mid_or_side(channels, s + i, 1.0));
-                let sd = if stereo { f64::from(mid_or_side(channels, s + i, -1.0)) } else { 0.0 };
-                e += w * w * (m * m + sd * sd);
+            for ch in channels {
+                let frame = &ch[s.min(ch.len())..(s + n).min(ch.len())];
+                e += frame.iter().zip(&w2).map(|(&x, &w)| w * f64::from(x * x)).sum::<f64>();
             }
-            e
+            if stereo { 0.5 * e } else { e }
         })
         .collect();
+    let window: Vec<f32> = window.iter().map(|&w| w as f32).collect();
     let used: Vec<usize> = gated_frames(&power, settings.relative_gate_db).into_iter().map(|i| starts[i]).collect();
 
     let mut planner = RealFftPlanner::<f32>::new();

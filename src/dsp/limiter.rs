@@ -142,13 +142,20 @@ impl TruePeakLimiter {
         let mut sum = f64::from(start) * l as f64;
         let inv_l = 1.0 / l as f64;
         let mut slot = 0;
-        let (mut fast, mut slow) = (1.0f32, 1.0f32);
+        // The release paths as reductions r = 1 − gain: the fast path's recursion is then one
+        // multiply and one max, the slow one a multiply-add, short dependency chains.
+        let sustain_in = 1.0 - self.sustain_coef;
+        let (mut fast, mut slow) = (0.0f32, 0.0f32);
         for (g, &p) in gain.iter_mut().zip(window_peaks) {
             let m = required(p);
-            // Release: fast path never above m; slow path charges only under sustained reduction.
-            fast = m.min(1.0 - (1.0 - fast) * self.release_coef);
-            slow = if m < slow { m + (slow - m) * self.sustain_coef } else { 1.0 - (1.0 - slow) * self.sustained_release_coef };
-            let released = fast.min(slow);
+            let r = 1.0 - m;
+            // Release: fast path never below r; slow path charges only under sustained reduction.
+            let decayed = fast * self.release_coef;
+            fast = if decayed > r { decayed } else { r };
+            slow = if r > slow { slow * self.sustain_coef + r * sustain_in } else { slow * self.sustained_release_coef };
+            // min with m itself: exact, so no detected peak passes the ceiling by a rounding.
+            let held = 1.0 - if fast > slow { fast } else { slow };
+            let released = if held < m { held } else { m };
             // Attack: moving average of length L over a ring buffer.
             sum += f64::from(released) - f64::from(self.history[slot]);
             self.history[slot] = released;

@@ -186,6 +186,15 @@ pub fn ebur128_lufs(channels: &[Vec<f32>], fs: u32) -> f64 {
     m.loudness_global().unwrap()
 }
 
+/// True peak (dBTP) by the `ebur128` crate's BS.1770 meter: another implementation of the standard.
+pub fn ebur128_true_peak_db(channels: &[Vec<f32>], fs: u32) -> f64 {
+    let mut m = ebur128::EbuR128::new(channels.len() as u32, fs, ebur128::Mode::TRUE_PEAK).unwrap();
+    let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+    m.add_frames_planar_f32(&refs).unwrap();
+    let peak = (0..channels.len() as u32).map(|c| m.true_peak(c).unwrap()).fold(0.0f64, f64::max);
+    20.0 * peak.log10()
+}
+
 pub fn write_wav_f32(path: &std::path::Path, channels: &[Vec<f32>], fs: u32) {
     let spec = hound::WavSpec { channels: channels.len() as u16, sample_rate: fs, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
