@@ -143,7 +143,7 @@ impl TruePeakLimiter {
         let inv_l = 1.0 / l as f64;
         let mut slot = 0;
         // The release paths as reductions r = 1 − gain: the fast path's recursion is then one
-        // multiply and one max, the slow one a multiply-add, short dependency chains.
+        // multiply and one max, the slow one two multiplies and an add: short dependency chains.
         let sustain_in = 1.0 - self.sustain_coef;
         let (mut fast, mut slow) = (0.0f32, 0.0f32);
         for (g, &p) in gain.iter_mut().zip(window_peaks) {

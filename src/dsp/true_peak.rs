@@ -29,7 +29,7 @@ const PHASE_HALF_TAPS: usize = 16;
 const PHASE_TAPS: usize = 2 * PHASE_HALF_TAPS - 1;
 const PHASE_HISTORY: usize = PHASE_HALF_TAPS - 1;
 const PHASE_BETA: f64 = 5.0;
-/// The BS.1770 meter's three phases: 23 taps, Kaiser β = 5 (within 0.02 dB up to 0.42 fs).
+/// The BS.1770 meter's three phases: 23 taps, Kaiser β = 5 (magnitude within 0.04 dB up to 0.42 fs).
 const METER_PHASES: usize = 3;
 const METER_TAPS: usize = 23;
 /// Lower edge of the band the phases cannot resolve exactly, in cycles per sample.
