@@ -2,7 +2,9 @@
 // each frame it windows the chunk's samples, forms mid and side, runs a real FFT of FFT_SIZE points
 // as a complex FFT of HALF points (even samples real, odd imaginary) followed by the split
 // X[k] = E[k] + W_N^k·O[k], and accumulates |M|², |S|² and Re(M·S̄) per bin; the group's sums go to
-// `partials` (reduce_groups.wgsl adds the groups). CPU port: src/gpu/cpu/stft_power.rs.
+// `partials` (reduce_groups.wgsl adds the groups). Per frame it also sums |M|² + |S|² over the bins
+// of each dynamics band (a workgroup reduction, in a fixed order) into `band_power`: the frame-by-frame
+// band levels dynamics matching needs. CPU port: src/gpu/cpu/stft_power.rs.
 //
 // The complex FFT is Stockham autosort (radix 2 once when log2(HALF) is odd, then radix 4). Each
 // invocation keeps PER_THREAD values in registers; between stages they move through one f32 array
@@ -21,10 +23,16 @@
 @group(0) @binding(4) var<storage, read> twiddles: array<vec2<f32>>;
 // Per group: BINS mid sums, BINS side sums, BINS cross sums.
 @group(0) @binding(5) var<storage, read_write> partials: array<f32>;
+// Bin edges of the dynamics bands: band b holds bins band_edges[b] ..< band_edges[b + 1].
+@group(0) @binding(6) var<storage, read> band_edges: array<u32>;
+// Per gated frame (row params.first + frame, rows of MAX_BANDS), params.bands raw sums Σ|M|² + |S|².
+@group(0) @binding(7) var<storage, read_write> band_power: array<f32>;
 
 const FRAMES_PER_GROUP: u32 = 16u;
 const BINS: u32 = HALF + 1u;
 const QUARTER: u32 = HALF / 4u;
+// Room in `exchange` for one partial sum per invocation and band (HALF ≥ 4·THREADS).
+const MAX_BANDS: u32 = 4u;
 
 var<workgroup> exchange: array<f32, HALF>;
 
@@ -158,6 +166,34 @@ fn load(t: u32, start: u32, sign: f32) {
     }
 }
 
+// The dynamics band of bin k, or MAX_BANDS when it is in none (DC).
+fn band_of(k: u32) -> u32 {
+    if k < band_edges[0] {
+        return MAX_BANDS;
+    }
+    var b = 0u;
+    while b + 1u < params.bands && k >= band_edges[b + 1u] {
+        b++;
+    }
+    return b;
+}
+
+// Adds every invocation's per-band partial sums, invocation 0 first, and writes the frame's row.
+fn reduce_bands(t: u32, row: u32, partial: array<f32, MAX_BANDS>) {
+    for (var b = 0u; b < MAX_BANDS; b++) {
+        exchange[b * THREADS + t] = partial[b];
+    }
+    workgroupBarrier();
+    if t < params.bands {
+        var total = 0.0;
+        for (var i = 0u; i < THREADS; i++) {
+            total += exchange[t * THREADS + i];
+        }
+        band_power[row * MAX_BANDS + t] = total;
+    }
+    workgroupBarrier();
+}
+
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let group = flat_workgroup(wid, params.row);
@@ -181,15 +217,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             fft(t);
             real_spectrum(t, &side);
         }
+        var partial: array<f32, MAX_BANDS>;
         for (var c = 0u; c < PER_THREAD_BINS; c++) {
             let m = mid[c];
-            mid_sum[c] += dot(m, m);
+            var p = dot(m, m);
+            mid_sum[c] += p;
             if params.stereo != 0u {
                 let s = side[c];
                 side_sum[c] += dot(s, s);
                 cross_sum[c] += m.x * s.x + m.y * s.y;
+                p += dot(s, s);
+            }
+            // Slot PER_THREAD is bin HALF, held by invocation 0 only.
+            let k = select(t + c * THREADS, HALF, c == PER_THREAD);
+            let b = band_of(k);
+            if b < MAX_BANDS && (c < PER_THREAD || t == 0u) {
+                partial[b] += p;
             }
         }
+        reduce_bands(t, params.first + f, partial);
     }
     let base = group * 3u * BINS;
     for (var c = 0u; c < PER_THREAD; c++) {

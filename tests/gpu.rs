@@ -3,10 +3,10 @@
 //! under CI (`CI=true`), where a missing adapter fails them: CI installs lavapipe.
 mod common;
 
-use automaster::analysis::spectrum::{gated_spectra, StftSettings};
+use automaster::analysis::spectrum::{dynamics_band_bins, gated_spectra, GatedSpectra, StftSettings};
 use automaster::gpu::cpu::{frame_power::frame_power, reduce_groups::reduce_groups, stft_power::stft_power};
 use automaster::gpu::shaders::stft_threads;
-use automaster::gpu::stft::{tables, ReduceParams, StftParams, Track, FRAMES_PER_GROUP};
+use automaster::gpu::stft::{tables, ReduceParams, StftParams, Track, FRAMES_PER_GROUP, MAX_BANDS};
 use automaster::gpu::{DeviceChoice, GpuContext};
 use common::Rng;
 
@@ -69,13 +69,29 @@ fn planar(channels: &[Vec<f32>]) -> Vec<f32> {
     channels.concat()
 }
 
-/// One frame through the CPU port of stft_power: the per-bin |M|², |S|², Re(M·S̄) sums.
-fn port_single_frame(channels: &[Vec<f32>], start: usize, n: usize) -> Vec<f32> {
+/// Band edges at 44.1 kHz for an `n`-point FFT.
+fn band_edges(n: usize) -> Vec<u32> {
+    dynamics_band_bins(44_100, n).iter().map(|&e| e as u32).collect()
+}
+
+/// One frame through the CPU port of stft_power: the per-bin |M|², |S|², Re(M·S̄) sums, and the
+/// frame's per-band Σ|M|² + |S|² (at 44.1 kHz band edges).
+fn port_single_frame(channels: &[Vec<f32>], start: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
     let (window, twiddles) = tables(n);
-    let params = StftParams { len: channels[0].len() as u32, stereo: u32::from(channels.len() == 2), frames: 1, groups: 1, row: 1, ..Default::default() };
+    let edges = band_edges(n);
+    let params = StftParams {
+        len: channels[0].len() as u32,
+        stereo: u32::from(channels.len() == 2),
+        frames: 1,
+        groups: 1,
+        row: 1,
+        bands: edges.len() as u32 - 1,
+        ..Default::default()
+    };
     let mut partials = vec![0.0f32; 3 * (n / 2 + 1)];
-    stft_power(&params, n as u32, stft_threads(n) as u32, &planar(channels), &[start as u32], &window, &twiddles, &mut partials);
-    partials
+    let mut bands = vec![0.0f32; MAX_BANDS as usize];
+    stft_power(&params, n as u32, stft_threads(n) as u32, &planar(channels), &[start as u32], &window, &twiddles, &mut partials, &edges, &mut bands);
+    (partials, bands)
 }
 
 #[test]
@@ -84,7 +100,7 @@ fn cpu_port_matches_an_f64_dft_at_every_size() {
         let channels = stereo(n + n / 3, n as u64);
         let start = n / 3; // the frame runs past the end: zero padding is exercised too
         let bins = n / 2 + 1;
-        let sums = port_single_frame(&channels, start, n);
+        let (sums, bands) = port_single_frame(&channels, start, n);
         let mid = dft_reference(&channels, start, n, 1.0);
         let side = dft_reference(&channels, start, n, -1.0);
         let peak = mid.iter().chain(&side).map(|(re, im)| (re * re + im * im).sqrt()).fold(0.0, f64::max);
@@ -98,6 +114,15 @@ fn cpu_port_matches_an_f64_dft_at_every_size() {
                 assert!((got - e).abs() <= tol, "N={n} bin {k} array {a}: {got} vs {e} (tolerance {tol})");
             }
         }
+        // Per-band sums against the f64 DFT's, within 1e-5 of the frame's total.
+        let edges = band_edges(n);
+        let power = |k: usize| mid[k].0.powi(2) + mid[k].1.powi(2) + side[k].0.powi(2) + side[k].1.powi(2);
+        let total: f64 = (1..bins).map(power).sum();
+        for b in 0..edges.len() - 1 {
+            let expected: f64 = (edges[b] as usize..edges[b + 1] as usize).map(power).sum();
+            let got = f64::from(bands[b]);
+            assert!((got - expected).abs() <= 1e-5 * total, "N={n} band {b}: {got} vs {expected} (frame total {total})");
+        }
     }
 }
 
@@ -108,14 +133,17 @@ fn cpu_port_structural_cases() {
     // An impulse at the window's peak (w[N/2] = 1) in mid only: a flat spectrum |X|² = 1.
     let mut l = vec![0.0f32; n];
     l[n / 2] = 1.0;
-    let sums = port_single_frame(&[l.clone(), l], 0, n);
+    let (sums, _) = port_single_frame(&[l.clone(), l], 0, n);
     for k in 0..bins {
         assert!((sums[k] - 1.0).abs() < 1e-5, "impulse bin {k}: {}", sums[k]);
         assert!(sums[bins + k].abs() < 1e-10, "impulse side bin {k}");
     }
     // An on-bin sine (bin 100) in the mid: Hann leaves bins 99..=101 only, 1:4:1 in amplitude² /16.
     let sine: Vec<f32> = (0..n).map(|i| (2.0 * std::f64::consts::PI * 100.0 * i as f64 / n as f64).cos() as f32).collect();
-    let sums = port_single_frame(&[sine.clone(), sine.clone()], 0, n);
+    let (sums, bands) = port_single_frame(&[sine.clone(), sine.clone()], 0, n);
+    // Bin 100 of 2048 at 44.1 kHz is 2153 Hz: all of it in the 1–6 kHz band.
+    assert!((f64::from(bands[2]) / (1.5 * centre_power(n)) - 1.0).abs() < 1e-4, "sine's band sum {}", bands[2]);
+    assert!(bands[0] + bands[1] + bands[3] < 1e-6 * bands[2], "sine leaks into other bands: {bands:?}");
     let centre = f64::from(sums[100]);
     assert!((centre - (n as f64 / 4.0).powi(2)).abs() < 1e-3 * centre, "on-bin sine: {centre}");
     for k in (0..bins).filter(|k| !(99..=101).contains(k)) {
@@ -123,11 +151,31 @@ fn cpu_port_structural_cases() {
     }
     // Parseval: Σ_k |X[k]|² (one-sided, doubled except DC and Nyquist) = N Σ (w·x)².
     let channels = stereo(n, 7);
-    let sums = port_single_frame(&channels, 0, n);
+    let (sums, _) = port_single_frame(&channels, 0, n);
     let window = automaster::dsp::window::hann_periodic(n);
     let energy: f64 = (0..n).map(|j| (0.5 * f64::from(channels[0][j] + channels[1][j]) * window[j]).powi(2)).sum();
     let spectral: f64 = (0..bins).map(|k| f64::from(sums[k]) * if k == 0 || k == bins - 1 { 1.0 } else { 2.0 }).sum();
     assert!((spectral / (n as f64 * energy) - 1.0).abs() < 1e-5, "Parseval: {spectral} vs {}", n as f64 * energy);
+}
+
+/// |X|² of an on-bin unit cosine at its bin under an `n`-point Hann window: (N/4)²; the 1:4:1
+/// neighbours sum to 1.5 times that.
+fn centre_power(n: usize) -> f64 {
+    (n as f64 / 4.0).powi(2)
+}
+
+/// Frame-by-frame band powers of two analyses agree within 1e-4 of each frame's total.
+fn assert_band_power_agrees(label: &str, a: &GatedSpectra, b: &GatedSpectra) {
+    assert_eq!(a.band_bins, b.band_bins, "{label}: band edges");
+    let bands = a.band_bins.len() - 1;
+    assert_eq!(a.band_power.len(), b.band_power.len(), "{label}: frames");
+    assert!(a.band_power.iter().any(|&v| v > 0.0), "{label}: no band power at all");
+    for (f, (x, y)) in a.band_power.chunks_exact(bands).zip(b.band_power.chunks_exact(bands)).enumerate() {
+        let total: f32 = x.iter().sum::<f32>().max(y.iter().sum());
+        for (band, (p, q)) in x.iter().zip(y).enumerate() {
+            assert!((p - q).abs() <= 1e-4 * total, "{label}: frame {f} band {band}: {p} vs {q}");
+        }
+    }
 }
 
 /// Per-bin agreement of two PSDs relative to the larger's peak, and of their 1/12-octave band
@@ -182,6 +230,7 @@ fn gpu_spectra_match_the_cpu_path_at_several_sizes_and_chunkings() {
             assert_spectra_agree(&format!("{label} mid"), &gpu.mid_psd, &cpu.mid_psd, gpu.bin_hz, 0.001);
             assert_spectra_agree(&format!("{label} side"), &gpu.side_psd, &cpu.side_psd, gpu.bin_hz, 0.001);
             assert_spectra_agree(&format!("{label} cross"), &gpu.cross_psd, &cpu.cross_psd, gpu.bin_hz, f64::INFINITY);
+            assert_band_power_agrees(&label, gpu, &cpu);
         }
     }
 }
@@ -202,6 +251,8 @@ fn gpu_matches_its_cpu_ports() {
     let samples = planar(&channels);
     let len = channels[0].len();
     let frames = (len - n).div_ceil(hop) + 1;
+    let edges: Vec<u32> = dynamics_band_bins(fs, n).iter().map(|&e| e as u32).collect();
+    let bands = edges.len() - 1;
     let mut params = StftParams { len: len as u32, stereo: 1, frames: frames as u32, hop: hop as u32, row: 1, ..Default::default() };
     let mut power = vec![0.0f32; frames];
     frame_power(&params, n as u32, &samples, &window, &mut power);
@@ -211,8 +262,10 @@ fn gpu_matches_its_cpu_ports() {
     params.frames = used.len() as u32;
     params.groups = params.frames.div_ceil(FRAMES_PER_GROUP);
     let bins = n / 2 + 1;
+    params.bands = bands as u32;
     let mut partials = vec![0.0f32; params.groups as usize * 3 * bins];
-    stft_power(&params, n as u32, stft_threads(n) as u32, &samples, &used, &window, &twiddles, &mut partials);
+    let mut band_sums = vec![0.0f32; used.len() * MAX_BANDS as usize];
+    stft_power(&params, n as u32, stft_threads(n) as u32, &samples, &used, &window, &twiddles, &mut partials, &edges, &mut band_sums);
     let mut totals = vec![0.0f32; 3 * bins];
     reduce_groups(&ReduceParams { values: (3 * bins) as u32, groups: params.groups, accumulate: 0, offset: 0 }, &partials, &mut totals);
     // Same scaling as the GPU path's spectra.
@@ -220,6 +273,17 @@ fn gpu_matches_its_cpu_ports() {
     let scale = |k: usize| if k == 0 || k == bins - 1 { 1.0 } else { 2.0 } / (f64::from(fs) * w2 * used.len() as f64);
     let port: Vec<f64> = (0..bins).map(|k| f64::from(totals[k]) * scale(k)).collect();
     assert_spectra_agree("GPU vs CPU port, mid", &gpu.mid_psd, &port, gpu.bin_hz, 0.001);
+    // The frame-by-frame band sums, row by row (the gated frames in order).
+    let rows: Vec<&[f32]> = gpu.band_power.chunks_exact(bands).filter(|r| r.iter().any(|&v| v > 0.0)).collect();
+    assert_eq!(rows.len(), used.len());
+    let scale = automaster::analysis::spectrum::band_power_scale(n);
+    for (f, (row, port)) in rows.iter().zip(band_sums.chunks_exact(MAX_BANDS as usize)).enumerate() {
+        let total: f64 = port[..bands].iter().map(|&v| f64::from(v) * scale).sum();
+        for b in 0..bands {
+            let want = f64::from(port[b]) * scale;
+            assert!((f64::from(row[b]) - want).abs() <= 1e-4 * total, "frame {f} band {b}: GPU {} vs port {want}", row[b]);
+        }
+    }
 }
 
 /// `analyze` through the GPU and through the CPU give the same profiles, and so the same plans.

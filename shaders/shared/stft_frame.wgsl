@@ -13,9 +13,11 @@ struct Params {
     groups: u32,
     // Workgroups per dispatch row.
     row: u32,
-    // frame_power: index of the chunk's first frame in the output.
+    // frame_power: index of the chunk's first frame in the output; stft_power: row of the chunk's
+    // first gated frame in band_power.
     first: u32,
-    _pad: u32,
+    // stft_power: dynamics bands (≤ 4).
+    bands: u32,
 }
 
 

@@ -34,6 +34,50 @@ pub struct GatedSpectra {
     pub cross_psd: Vec<f64>,
     pub frames_used: usize,
     pub frames_total: usize,
+    /// Seconds between frame starts.
+    pub hop_s: f64,
+    /// Bin edges of the dynamics bands ([`dynamics_band_bins`]).
+    pub band_bins: Vec<usize>,
+    /// Per frame (all frames in order, gated-out ones 0) and dynamics band: the band's mean-square
+    /// power (|M|² + |S|², i.e. (L² + R²)/2), FS², so frame-by-frame band levels come with the spectra.
+    pub band_power: Vec<f32>,
+}
+
+/// Crossovers of the dynamics bands, Hz: lows (kick and bass fundamentals, where bass mono acts),
+/// low mids (body, warmth, mud), presence (voice, guitars; where the ear is most sensitive) and air
+/// (cymbals, sibilance). The split mastering multiband compressors commonly default to.
+pub const DYNAMICS_CROSSOVERS_HZ: [f64; 3] = [120.0, 1000.0, 6000.0];
+
+/// The crossovers that fit under 0.45·fs (all of them at ordinary rates).
+pub fn dynamics_crossovers(sample_rate: u32) -> Vec<f64> {
+    DYNAMICS_CROSSOVERS_HZ.iter().copied().filter(|&f| f <= 0.45 * f64::from(sample_rate)).collect()
+}
+
+/// Bin edges of the dynamics bands for an `fft_size`-point STFT: band b holds bins
+/// `edges[b]..edges[b + 1]`; DC is left out, Nyquist is in the top band.
+pub fn dynamics_band_bins(sample_rate: u32, fft_size: usize) -> Vec<usize> {
+    let bin_hz = f64::from(sample_rate) / fft_size as f64;
+    let mut edges = vec![1];
+    edges.extend(dynamics_crossovers(sample_rate).iter().map(|&f| ((f / bin_hz).round() as usize).clamp(1, fft_size / 2)));
+    edges.push(fft_size / 2 + 1);
+    edges
+}
+
+/// Scale from Σ|X[k]|² over a band's bins (unnormalised FFT of the windowed frame) to the band's
+/// mean-square power: Parseval, one-sided (×2), over the window's energy Σw².
+pub fn band_power_scale(fft_size: usize) -> f64 {
+    let w2: f64 = hann_periodic(fft_size).iter().map(|w| w * w).sum();
+    2.0 / (fft_size as f64 * w2)
+}
+
+/// Band powers of one frame from its mid (and side) spectrum.
+fn frame_band_power(mid: &[Complex<f32>], side: Option<&[Complex<f32>]>, edges: &[usize], scale: f64, out: &mut [f32]) {
+    let power = |x: &[Complex<f32>]| x.iter().map(|c| f64::from(c.re * c.re + c.im * c.im)).sum::<f64>();
+    for (b, o) in out.iter_mut().enumerate() {
+        let range = edges[b]..edges[b + 1];
+        let p = power(&mid[range.clone()]) + side.map_or(0.0, |s| power(&s[range]));
+        *o = (p * scale) as f32;
+    }
 }
 
 const FRAMES_PER_GROUP: usize = 16;
@@ -138,19 +182,24 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
         })
         .collect();
     let window: Vec<f32> = window.iter().map(|&w| w as f32).collect();
-    let used: Vec<usize> = gated_frames(&power, settings.relative_gate_db).into_iter().map(|i| starts[i]).collect();
+    let used_frames = gated_frames(&power, settings.relative_gate_db);
+    let used: Vec<usize> = used_frames.iter().map(|&i| starts[i]).collect();
+    let edges = dynamics_band_bins(sample_rate, n);
+    let n_bands = edges.len() - 1;
+    let scale = band_power_scale(n);
 
     let mut planner = RealFftPlanner::<f32>::new();
     let fft = planner.plan_fft_forward(n);
     let bins = n / 2 + 1;
     // Fixed groups of frames, each summed in order, then the groups in order: the f64 sums (and so
     // profiles and plans) do not depend on how rayon schedules the work.
-    let groups: Vec<Sums> = used
+    let groups: Vec<(Sums, Vec<f32>)> = used
         .par_chunks(FRAMES_PER_GROUP)
         .map(|group| {
             let mut sums = Sums::new(bins);
+            let mut bands = vec![0.0f32; group.len() * n_bands];
             let (mut time, mut ms, mut ss, mut scratch) = (fft.make_input_vec(), fft.make_output_vec(), fft.make_output_vec(), fft.make_scratch_vec());
-            for &start in group {
+            for (&start, band) in group.iter().zip(bands.chunks_exact_mut(n_bands)) {
                 windowed(channels, 1.0, start, &window, &mut time);
                 fft.process_with_scratch(&mut time, &mut ms, &mut scratch).expect("plan size");
                 if stereo {
@@ -158,16 +207,27 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
                     fft.process_with_scratch(&mut time, &mut ss, &mut scratch).expect("plan size");
                 }
                 sums.add(&ms, stereo.then_some(ss.as_slice()));
+                frame_band_power(&ms, stereo.then_some(ss.as_slice()), &edges, scale, band);
             }
-            sums
+            (sums, bands)
         })
         .collect();
     let mut total = Sums::new(bins);
-    for g in &groups {
-        total.merge(g);
+    let mut band_power = vec![0.0f32; starts.len() * n_bands];
+    let mut frames = used_frames.iter();
+    for (sums, bands) in &groups {
+        total.merge(sums);
+        for band in bands.chunks_exact(n_bands) {
+            let f = *frames.next().expect("one band row per used frame");
+            band_power[f * n_bands..(f + 1) * n_bands].copy_from_slice(band);
+        }
     }
     let Sums { mid, side, cross } = total;
-    spectra_from_sums([mid, side, cross], sample_rate, n, used.len(), starts.len())
+    let mut spectra = spectra_from_sums([mid, side, cross], sample_rate, n, used.len(), starts.len());
+    spectra.hop_s = settings.hop as f64 / f64::from(sample_rate);
+    spectra.band_bins = edges;
+    spectra.band_power = band_power;
+    spectra
 }
 
 /// Indices of the frames whose windowed power is within `relative_gate_db` of the mean (and not 0).
@@ -195,5 +255,8 @@ pub(crate) fn spectra_from_sums(sums: [Vec<f64>; 3], sample_rate: u32, fft_size:
         cross_psd: to_psd(cross_acc),
         frames_used,
         frames_total,
+        hop_s: 0.0,
+        band_bins: Vec::new(),
+        band_power: Vec::new(),
     }
 }

@@ -12,11 +12,13 @@ use wgpu::util::DeviceExt;
 
 use super::shaders::{assemble, stft_constants, FRAME_POWER, REDUCE_GROUPS, STFT_POWER};
 use super::GpuContext;
-use crate::analysis::spectrum::{frame_starts, gated_frames, spectra_from_sums, GatedSpectra, StftSettings};
+use crate::analysis::spectrum::{band_power_scale, dynamics_band_bins, frame_starts, gated_frames, spectra_from_sums, GatedSpectra, StftSettings};
 use crate::dsp::window::hann_periodic;
 use crate::error::{Error, Result};
 
 pub const FRAMES_PER_GROUP: u32 = 16;
+/// Keep in sync with `MAX_BANDS` in shaders/stft_power.wgsl.
+pub const MAX_BANDS: u32 = 4;
 /// Workgroups per dispatch row (WebGPU's limit on each dimension).
 const MAX_ROW: u32 = 65_535;
 
@@ -30,9 +32,11 @@ pub struct StftParams {
     pub hop: u32,
     pub groups: u32,
     pub row: u32,
-    /// frame_power: index of the chunk's first frame in the output.
+    /// frame_power: index of the chunk's first frame in the output; stft_power: row of the chunk's
+    /// first gated frame in `band_power`.
     pub first: u32,
-    pub _pad: u32,
+    /// stft_power: dynamics bands (≤ [`MAX_BANDS`]).
+    pub bands: u32,
 }
 
 /// Keep in sync with `struct Params` in shaders/reduce_groups.wgsl.
@@ -281,13 +285,25 @@ impl GpuContext {
             total_values += 3 * (track.settings.fft_size / 2 + 1);
         }
         let totals = self.buffer("totals", (total_values * 4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
-        let mut used_counts = Vec::with_capacity(powers.tracks.len());
-        for ((track, plan), &offset) in powers.tracks.iter().zip(&powers.plans).zip(&offsets) {
+        let mut used_frames = Vec::with_capacity(powers.tracks.len());
+        let mut band_rows = Vec::with_capacity(powers.tracks.len());
+        let mut band_values = 0;
+        for (track, plan) in powers.tracks.iter().zip(&powers.plans) {
+            let frame_powers: Vec<f64> = values[plan.first_frame..plan.first_frame + plan.starts.len()].iter().map(|&v| f64::from(v)).collect();
+            let used = gated_frames(&frame_powers, track.settings.relative_gate_db);
+            band_rows.push(band_values);
+            band_values += used.len() * MAX_BANDS as usize;
+            used_frames.push(used);
+        }
+        let band_power = self.buffer("band power", (band_values.max(1) * 4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
+        for (((track, plan), &offset), (used_frames, &band_row)) in powers.tracks.iter().zip(&powers.plans).zip(&offsets).zip(used_frames.iter().zip(&band_rows)) {
             let stage = stage_for(stages, track);
             let (n, len) = (track.settings.fft_size, track.channels[0].len());
-            let frame_powers: Vec<f64> = values[plan.first_frame..plan.first_frame + plan.starts.len()].iter().map(|&v| f64::from(v)).collect();
-            let used: Vec<usize> = gated_frames(&frame_powers, track.settings.relative_gate_db).into_iter().map(|i| plan.starts[i]).collect();
-            used_counts.push(used.len());
+            let used: Vec<usize> = used_frames.iter().map(|&i| plan.starts[i]).collect();
+            let edges: Vec<u32> = dynamics_band_bins(track.sample_rate, n).iter().map(|&e| e as u32).collect();
+            let bands = edges.len() - 1;
+            let edge_buffer =
+                self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some("band edges"), contents: bytemuck::cast_slice(&edges), usage: wgpu::BufferUsages::STORAGE });
             let values = 3 * (n / 2 + 1);
             let group_size = FRAMES_PER_GROUP as usize;
             let mut first = 0;
@@ -344,12 +360,13 @@ impl GpuContext {
                     hop: track.settings.hop as u32,
                     groups: groups as u32,
                     row: x,
-                    ..Default::default()
+                    first: (band_row / MAX_BANDS as usize + first) as u32,
+                    bands: bands as u32,
                 };
                 self.dispatch(
                     &mut encoder,
                     &stage.stft_power,
-                    &[&self.uniform(bytemuck::bytes_of(&params)), &samples, &frame_buffer, &stage.window, &stage.twiddles, &partials],
+                    &[&self.uniform(bytemuck::bytes_of(&params)), &samples, &frame_buffer, &stage.window, &stage.twiddles, &partials, &edge_buffer, &band_power],
                     (x, y),
                 );
                 let reduce = ReduceParams { values: values as u32, groups: groups as u32, accumulate: u32::from(chunk_index > 0), offset: offset as u32 };
@@ -360,17 +377,19 @@ impl GpuContext {
         }
         self.queue.submit([encoder.finish()]);
         self.check()?;
-        Ok(Spectra { tracks: powers.tracks, plans: powers.plans, totals, offsets, total_values, used_counts })
+        Ok(Spectra { tracks: powers.tracks, plans: powers.plans, totals, offsets, total_values, used_frames, band_power, band_rows, band_values })
     }
 
     /// Reads a sub-batch's sums back and turns them into spectra.
     fn finish(&self, s: Spectra) -> Result<Vec<GatedSpectra>> {
         let sums = self.read_back(&s.totals, s.total_values)?;
+        let band_sums = self.read_back(&s.band_power, s.band_values.max(1))?;
         Ok(s.tracks
             .iter()
             .zip(&s.plans)
-            .zip(s.offsets.iter().zip(&s.used_counts))
-            .map(|((track, plan), (&offset, &used))| {
+            .zip(s.offsets.iter().zip(&s.used_frames).zip(&s.band_rows))
+            .map(|((track, plan), ((&offset, used_frames), &band_row))| {
+                let used = used_frames.len();
                 let n = track.settings.fft_size;
                 let bins = n / 2 + 1;
                 let part = |a: usize| -> Vec<f64> {
@@ -379,7 +398,20 @@ impl GpuContext {
                     }
                     sums[offset + a * bins..offset + (a + 1) * bins].iter().map(|&v| f64::from(v)).collect()
                 };
-                spectra_from_sums([part(0), part(1), part(2)], track.sample_rate, n, used, plan.starts.len())
+                let mut spectra = spectra_from_sums([part(0), part(1), part(2)], track.sample_rate, n, used, plan.starts.len());
+                let edges = dynamics_band_bins(track.sample_rate, n);
+                let bands = edges.len() - 1;
+                let scale = band_power_scale(n);
+                let mut band_power = vec![0.0f32; plan.starts.len() * bands];
+                for (row, &frame) in used_frames.iter().enumerate() {
+                    for b in 0..bands {
+                        band_power[frame * bands + b] = (f64::from(band_sums[band_row + row * MAX_BANDS as usize + b]) * scale) as f32;
+                    }
+                }
+                spectra.hop_s = track.settings.hop as f64 / f64::from(track.sample_rate);
+                spectra.band_bins = edges;
+                spectra.band_power = band_power;
+                spectra
             })
             .collect())
     }
@@ -413,7 +445,13 @@ struct Spectra<'t> {
     totals: wgpu::Buffer,
     offsets: Vec<usize>,
     total_values: usize,
-    used_counts: Vec<usize>,
+    /// Per track: indices of its gated frames.
+    used_frames: Vec<Vec<usize>>,
+    /// Every track's per-frame band sums, rows of [`MAX_BANDS`], track after track from
+    /// `band_rows[track]` (in values).
+    band_power: wgpu::Buffer,
+    band_rows: Vec<usize>,
+    band_values: usize,
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! CPU port of shaders/stft_power.wgsl: the same loops, one workgroup at a time, its invocations
 //! run one after another between barriers. Complex values are `[re, im]` like `vec2<f32>`.
 use super::mid_or_side;
-use crate::gpu::stft::{StftParams, FRAMES_PER_GROUP};
+use crate::gpu::stft::{StftParams, FRAMES_PER_GROUP, MAX_BANDS};
 
 type C = [f32; 2];
 
@@ -168,6 +168,35 @@ impl Workgroup<'_> {
     }
 }
 
+/// `band_of` of the shader: the dynamics band of bin k, or MAX_BANDS when it is in none (DC).
+fn band_of(params: &StftParams, band_edges: &[u32], k: u32) -> u32 {
+    if k < band_edges[0] {
+        return MAX_BANDS;
+    }
+    let mut b = 0;
+    while b + 1 < params.bands && k >= band_edges[(b + 1) as usize] {
+        b += 1;
+    }
+    b
+}
+
+/// `reduce_bands` of the shader: every invocation's partial sums, invocation 0 first.
+fn reduce_bands(params: &StftParams, exchange: &mut [f32], row: u32, partial: &[[f32; MAX_BANDS as usize]], band_power: &mut [f32]) {
+    let threads = partial.len();
+    for (t, p) in partial.iter().enumerate() {
+        for b in 0..MAX_BANDS as usize {
+            exchange[b * threads + t] = p[b];
+        }
+    }
+    for t in 0..(params.bands as usize).min(threads) {
+        let mut total = 0.0f32;
+        for i in 0..threads {
+            total += exchange[t * threads + i];
+        }
+        band_power[row as usize * MAX_BANDS as usize + t] = total;
+    }
+}
+
 /// Runs every workgroup (`group` < params.groups) of the dispatch.
 #[allow(clippy::too_many_arguments)]
 pub fn stft_power(
@@ -179,6 +208,8 @@ pub fn stft_power(
     window: &[f32],
     twiddles: &[C],
     partials: &mut [f32],
+    band_edges: &[u32],
+    band_power: &mut [f32],
 ) {
     let half = fft_size / 2;
     let per = half / threads;
@@ -213,17 +244,26 @@ pub fn stft_power(
                 wg.fft();
                 wg.real_spectrum(&mut side);
             }
+            let mut partial = vec![[0.0f32; MAX_BANDS as usize]; threads as usize];
             for t in 0..threads as usize {
                 for c in 0..slots {
                     let m = mid[t][c];
-                    mid_sum[t][c] += m[0] * m[0] + m[1] * m[1];
+                    let mut p = m[0] * m[0] + m[1] * m[1];
+                    mid_sum[t][c] += p;
                     if params.stereo != 0 {
                         let s = side[t][c];
                         side_sum[t][c] += s[0] * s[0] + s[1] * s[1];
                         cross_sum[t][c] += m[0] * s[0] + m[1] * s[1];
+                        p += s[0] * s[0] + s[1] * s[1];
+                    }
+                    let k = if c == per as usize { half } else { (t + c * threads as usize) as u32 };
+                    let b = band_of(params, band_edges, k);
+                    if b < MAX_BANDS && (c < per as usize || t == 0) {
+                        partial[t][b as usize] += p;
                     }
                 }
             }
+            reduce_bands(params, &mut wg.exchange, params.first + f, &partial, band_power);
         }
         let base = group as usize * 3 * bins;
         for t in 0..threads as usize {
