@@ -8,7 +8,7 @@ use crate::analysis::bands::{has_information, same_grid, LEVEL_FLOOR_DB};
 use crate::error::{Error, Result};
 use crate::json::{load_versioned, to_pretty};
 
-pub const PROFILE_SCHEMA_VERSION: u32 = 1;
+pub const PROFILE_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -21,6 +21,7 @@ pub struct Profile {
     pub loudness: LoudnessProfile,
     pub spectrum: SpectralProfile,
     pub stereo: StereoProfile,
+    pub dynamics: DynamicsProfile,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +61,34 @@ pub struct StereoProfile {
     pub overall_correlation: f64,
 }
 
+/// How the track moves and how wide it is in each dynamics band (lows, low mids, presence, air).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DynamicsProfile {
+    pub bands: Vec<BandDynamics>,
+    /// Peak-to-short-term-loudness ratio: true peak − the loudest short-term (3 s) loudness, dB.
+    pub psr_db: f64,
+    /// The low end is mono (side ≥ 15 dB under mid) below this frequency; `None` when even the
+    /// lowest bands are wider.
+    pub mono_below_hz: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BandDynamics {
+    pub low_hz: f64,
+    pub high_hz: f64,
+    /// Distribution of the band's short-term (3 s) level, dB re FS² (mean-square power of
+    /// (L² + R²)/2 in the band), over the windows the relative gate keeps.
+    pub short_term_p10_db: f64,
+    pub short_term_p50_db: f64,
+    pub short_term_p95_db: f64,
+    /// Loudest STFT frame's band power over the band's mean power, dB (a frame-scale crest factor).
+    pub crest_db: f64,
+    /// Side − mid power, dB.
+    pub width_db: f64,
+    /// L/R correlation, −1 … 1.
+    pub correlation: f64,
+}
+
 impl Profile {
     pub fn load(path: &Path) -> Result<Profile> {
         let profile: Profile = load_versioned(path, "profile", PROFILE_SCHEMA_VERSION)?;
@@ -79,6 +108,9 @@ impl Profile {
         if n == 0 || lens.iter().any(|&l| l != n) {
             return Err(Error::InvalidSetting("band arrays differ in length".into()));
         }
+        if self.dynamics.bands.is_empty() {
+            return Err(Error::InvalidSetting("no dynamics bands".into()));
+        }
         if !self.loudness.integrated_lufs.is_finite() || self.loudness.integrated_lufs < -70.0 {
             return Err(Error::InvalidSetting("integrated_lufs must be finite and above -70".into()));
         }
@@ -96,7 +128,7 @@ impl Profile {
         if weights.len() != profiles.len() || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
             return Err(Error::InvalidSetting("one non-negative weight per reference, not all zero".into()));
         }
-        if profiles.iter().any(|p| !same_grid(&p.spectrum.centers_hz, &first.spectrum.centers_hz)) {
+        if profiles.iter().any(|p| !same_grid(&p.spectrum.centers_hz, &first.spectrum.centers_hz) || p.dynamics.bands.len() != first.dynamics.bands.len()) {
             return Err(Error::InvalidSetting("reference profiles use different band grids".into()));
         }
         let total: f64 = weights.iter().sum();
@@ -138,6 +170,21 @@ impl Profile {
         out.stereo.correlation = band_mean(&|p| &p.stereo.correlation, false);
         out.stereo.side_to_mid_db = mean(&|p| p.stereo.side_to_mid_db);
         out.stereo.overall_correlation = mean(&|p| p.stereo.overall_correlation);
+        // Short-term band levels relative to each one's loudness, like the spectra.
+        for (b, band) in out.dynamics.bands.iter_mut().enumerate() {
+            let rel = |f: fn(&BandDynamics) -> f64| move |p: &Profile| f(&p.dynamics.bands[b]) - p.loudness.integrated_lufs;
+            band.short_term_p10_db = mean(&rel(|d| d.short_term_p10_db)) + lufs;
+            band.short_term_p50_db = mean(&rel(|d| d.short_term_p50_db)) + lufs;
+            band.short_term_p95_db = mean(&rel(|d| d.short_term_p95_db)) + lufs;
+            band.crest_db = mean(&|p| p.dynamics.bands[b].crest_db);
+            band.width_db = mean(&|p| p.dynamics.bands[b].width_db);
+            band.correlation = mean(&|p| p.dynamics.bands[b].correlation);
+        }
+        out.dynamics.psr_db = mean(&|p| p.dynamics.psr_db);
+        // Mono below the weighted mean of those that have a mono low end, if most (by weight) do.
+        let mono: Vec<(f64, f64)> = profiles.iter().zip(weights).filter_map(|(p, &w)| p.dynamics.mono_below_hz.map(|f| (f, w))).collect();
+        let mono_weight: f64 = mono.iter().map(|(_, w)| w).sum();
+        out.dynamics.mono_below_hz = (mono_weight * 2.0 >= total && mono_weight > 0.0).then(|| mono.iter().map(|(f, w)| f * w).sum::<f64>() / mono_weight);
         Ok(out)
     }
 }

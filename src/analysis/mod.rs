@@ -2,6 +2,7 @@
 //! from the GPU (`device`, `crate::gpu`); everything else is computed here on the CPU.
 pub mod bands;
 pub mod device;
+pub mod dynamics;
 pub mod loudness;
 pub mod spectrum;
 
@@ -49,7 +50,7 @@ pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<sp
     } else {
         vec![bands::LEVEL_FLOOR_DB; grid.centers_hz.len()]
     };
-    let width_db = mid_db
+    let width_db: Vec<f64> = mid_db
         .iter()
         .zip(&side_db)
         .map(|(&m, &s)| if has_information(m) { s.max(m - 120.0) - m } else { 0.0 })
@@ -57,6 +58,8 @@ pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<sp
     let correlation = band_correlation(&grid, &spectra);
     let (m_tot, s_tot, c_tot) = (sum(&spectra.mid_psd), sum(&spectra.side_psd), sum(&spectra.cross_psd));
     let true_peak_dbtp = to_db(f64::from(true_peak));
+    let loudest = loud.short_term_lufs.iter().fold(f64::from(f32::MIN), |m, &v| m.max(f64::from(v)));
+    let dynamics = dynamics::dynamics_profile(&spectra, fs, &grid, &width_db, &mid_db, true_peak_dbtp - loudest);
     Ok(Profile {
         schema_version: PROFILE_SCHEMA_VERSION,
         source: name.to_string(),
@@ -87,6 +90,7 @@ pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<sp
             side_to_mid_db: 10.0 * (s_tot.max(1e-30) / m_tot.max(1e-30)).log10(),
             overall_correlation: lr_correlation(m_tot, s_tot, c_tot),
         },
+        dynamics,
     })
 }
 
@@ -96,7 +100,7 @@ fn sum(v: &[f64]) -> f64 {
 
 /// L/R correlation from mid/side powers and cross term: with L = M+S, R = M−S,
 /// ΣLR = ΣM² − ΣS², ΣL² = ΣM² + ΣS² + 2ΣMS, ΣR² = ΣM² + ΣS² − 2ΣMS.
-fn lr_correlation(mm: f64, ss: f64, ms: f64) -> f64 {
+pub(crate) fn lr_correlation(mm: f64, ss: f64, ms: f64) -> f64 {
     let ll = mm + ss + 2.0 * ms;
     let rr = mm + ss - 2.0 * ms;
     if ll <= 0.0 || rr <= 0.0 {

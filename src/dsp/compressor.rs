@@ -8,6 +8,10 @@
 //! the larger reduction of the two is applied. After a short transient the slow path holds almost
 //! nothing, so the gain recovers with `release_ms`; after a long overload it has charged and the
 //! recovery follows `sustained_release_ms`, which avoids pumping on dense material.
+//!
+//! Below the threshold the same curve can expand downward (`expansion_ratio` > 1): quiet passages get
+//! quieter, at most by `expansion_range_db`; this is how dynamics matching widens a mix that is
+//! flatter than its reference. The expansion knee mirrors the compression knee about the threshold.
 use serde::{Deserialize, Serialize};
 
 use super::{check_range, from_db, one_pole, to_db};
@@ -27,6 +31,20 @@ pub struct CompressorSettings {
     /// How long reduction must last before the slow release takes over.
     pub sustain_ms: f64,
     pub makeup_db: f64,
+    /// Output dB per input dB below the threshold (1 = no expansion).
+    #[serde(default = "one")]
+    pub expansion_ratio: f64,
+    /// The most the expansion may take away, dB.
+    #[serde(default = "default_expansion_range_db")]
+    pub expansion_range_db: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn default_expansion_range_db() -> f64 {
+    12.0
 }
 
 impl Default for CompressorSettings {
@@ -40,6 +58,8 @@ impl Default for CompressorSettings {
             sustained_release_ms: 600.0,
             sustain_ms: 400.0,
             makeup_db: 0.0,
+            expansion_ratio: 1.0,
+            expansion_range_db: default_expansion_range_db(),
         }
     }
 }
@@ -56,6 +76,12 @@ impl CompressorSettings {
         if !(0.0..=24.0).contains(&self.knee_db) {
             return bad(format!("knee_db {} must be within 0..24", self.knee_db));
         }
+        if !(1.0..=4.0).contains(&self.expansion_ratio) {
+            return bad(format!("expansion_ratio {} must be within 1..4", self.expansion_ratio));
+        }
+        if !(0.0..=40.0).contains(&self.expansion_range_db) {
+            return bad(format!("expansion_range_db {} must be within 0..40", self.expansion_range_db));
+        }
         if !(-24.0..=24.0).contains(&self.makeup_db) {
             return bad(format!("makeup_db {} must be within -24..24", self.makeup_db));
         }
@@ -71,18 +97,25 @@ impl CompressorSettings {
         )
     }
 
-    /// The static curve's gain in dB (≤ 0) for an input level in dB (GMR 2012, eq. 4).
+    /// The static curve's gain in dB (≤ 0) for an input level in dB: compression above the threshold
+    /// (GMR 2012, eq. 4) plus its mirror image below it for expansion, floored at the range.
     pub fn static_gain_db(&self, level_db: f64) -> f64 {
-        let (t, r, w) = (self.threshold_db, self.ratio, self.knee_db);
-        let over = level_db - t;
-        let out = if 2.0 * over < -w {
-            level_db
-        } else if 2.0 * over.abs() <= w {
-            level_db + (1.0 / r - 1.0) * (over + w / 2.0).powi(2) / (2.0 * w)
-        } else {
-            t + over / r
+        let (t, w) = (self.threshold_db, self.knee_db);
+        // GMR eq. 4 as a gain: 0 below the knee, quadratic in it, (1/r − 1)·over above it, for the
+        // distance `over` above the threshold and slope s = 1/r − 1.
+        let knee_curve = |over: f64, s: f64| {
+            if 2.0 * over < -w {
+                0.0
+            } else if 2.0 * over.abs() <= w {
+                s * (over + w / 2.0).powi(2) / (2.0 * w)
+            } else {
+                s * over
+            }
         };
-        out - level_db
+        let compression = knee_curve(level_db - t, 1.0 / self.ratio - 1.0);
+        // Mirrored: the distance below the threshold, output falling (E − 1) dB per dB.
+        let expansion = knee_curve(t - level_db, 1.0 - self.expansion_ratio).max(-self.expansion_range_db);
+        compression + expansion
     }
 }
 
@@ -101,12 +134,18 @@ pub struct Compressor {
 
 impl Compressor {
     pub fn new(settings: CompressorSettings, sample_rate: u32) -> Result<Self> {
+        Self::at_rate(settings, f64::from(sample_rate))
+    }
+
+    /// A compressor whose `gain` is called `rate_hz` times a second: the detector of a multiband
+    /// stage runs at a control rate, once per block of samples.
+    pub fn at_rate(settings: CompressorSettings, rate_hz: f64) -> Result<Self> {
         settings.validate()?;
         Ok(Compressor {
-            attack: one_pole(settings.attack_ms, sample_rate),
-            release: one_pole(settings.release_ms, sample_rate),
-            sustained_release: one_pole(settings.sustained_release_ms, sample_rate),
-            sustain: one_pole(settings.sustain_ms, sample_rate),
+            attack: one_pole(settings.attack_ms, rate_hz),
+            release: one_pole(settings.release_ms, rate_hz),
+            sustained_release: one_pole(settings.sustained_release_ms, rate_hz),
+            sustain: one_pole(settings.sustain_ms, rate_hz),
             settings,
             fast_peak: 0.0,
             fast: 0.0,
@@ -184,6 +223,26 @@ mod tests {
             };
             let got = settled_gain_db(&s, level);
             let want = expected_out - level + 2.0;
+            assert!((got - want).abs() <= 0.1, "{level} dBFS: gain {got:.3} dB, formula {want:.3} dB");
+        }
+    }
+
+    #[test]
+    fn expansion_below_threshold_follows_its_formula_and_stops_at_the_range() {
+        let s = CompressorSettings { threshold_db: -30.0, ratio: 1.0, knee_db: 6.0, expansion_ratio: 2.0, expansion_range_db: 12.0, ..Default::default() };
+        for level in (-60..=0).map(f64::from) {
+            // Written out: hard expansion (E − 1)·(level − T) below T − w/2, the mirrored knee
+            // −(E − 1)(T − level + w/2)²/(2w) within it, nothing above; floored at −12 dB.
+            let u = -30.0 - level;
+            let want = if u > 3.0 {
+                -(u)
+            } else if u >= -3.0 {
+                -(u + 3.0).powi(2) / 12.0
+            } else {
+                0.0
+            }
+            .max(-12.0);
+            let got = settled_gain_db(&s, level);
             assert!((got - want).abs() <= 0.1, "{level} dBFS: gain {got:.3} dB, formula {want:.3} dB");
         }
     }

@@ -98,8 +98,8 @@ impl LinearPhaseEq {
 /// the equaliser's and the band split's filters.
 pub(crate) struct SymmetricFir {
     pub(crate) taps: Vec<f32>,
-    conv: OverlapSave,
-    spectrum: Vec<Complex<f32>>,
+    pub(crate) conv: OverlapSave,
+    pub(crate) spectrum: Vec<Complex<f32>>,
 }
 
 impl SymmetricFir {

@@ -21,8 +21,8 @@ pub fn from_db(db: f64) -> f64 {
 
 /// One-pole smoothing coefficient for time constant `ms` at `sample_rate`: the state moves 1 − e^{−1}
 /// of the way toward its input in `ms`.
-pub(crate) fn one_pole(ms: f64, sample_rate: u32) -> f64 {
-    (-1.0 / (ms * 1e-3 * f64::from(sample_rate))).exp()
+pub(crate) fn one_pole(ms: f64, sample_rate: impl Into<f64>) -> f64 {
+    (-1.0 / (ms * 1e-3 * sample_rate.into())).exp()
 }
 
 /// Err unless every named value lies in `range` (settings validation).

@@ -1,11 +1,15 @@
-//! Multiband compressor: a linear-phase [`BandSplit`], one [`Compressor`] per band with detection
-//! linked across channels, and the bands summed back. With every gain at 1 the output equals the
-//! input (the split is exactly complementary), so the stage can sit in every render.
+//! Multiband compressor/expander: a linear-phase [`BandSplit`], one [`Compressor`] per band with
+//! detection linked across channels, and the bands summed back. The detectors run at a control rate,
+//! once per block of [`Multiband::block`] samples (≈ 1.5 ms, far shorter than any attack), on each
+//! band's block peak; the gains are interpolated linearly back to the sample rate. Working from
+//! [`BandEnvelopes`] lets a closed loop try many settings on one analysis of the signal, and a band
+//! whose gain stays 1 costs nothing in the render: the output is the input plus Σ (g_b − 1)·band_b,
+//! exact because the split sums to the input.
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::band_split::BandSplit;
 use super::compressor::{Compressor, CompressorSettings};
-use super::to_db;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,73 +19,193 @@ pub struct MultibandSettings {
     pub bands: Vec<CompressorSettings>,
 }
 
-pub struct MultibandCompressor {
-    split: BandSplit,
-    compressors: Vec<Compressor>,
-}
-
-impl MultibandCompressor {
-    pub fn new(settings: &MultibandSettings, sample_rate: u32) -> Result<Self> {
-        if settings.bands.len() != settings.crossovers_hz.len() + 1 {
+impl MultibandSettings {
+    pub fn validate(&self) -> Result<()> {
+        if self.bands.len() != self.crossovers_hz.len() + 1 {
             return Err(Error::InvalidSetting(format!(
                 "{} crossovers need {} bands of compressor settings, not {}",
-                settings.crossovers_hz.len(),
-                settings.crossovers_hz.len() + 1,
-                settings.bands.len()
+                self.crossovers_hz.len(),
+                self.crossovers_hz.len() + 1,
+                self.bands.len()
             )));
         }
-        let compressors = settings.bands.iter().map(|b| Compressor::new(b.clone(), sample_rate)).collect::<Result<_>>()?;
-        Ok(MultibandCompressor { split: BandSplit::new(&settings.crossovers_hz, sample_rate)?, compressors })
+        self.bands.iter().try_for_each(CompressorSettings::validate)
+    }
+}
+
+/// Per band and control block: the block's peak |x| over all channels (the linked detector input)
+/// and its mean-square power (mean over channels too).
+pub struct BandEnvelopes {
+    pub peak: Vec<Vec<f32>>,
+    pub power: Vec<Vec<f32>>,
+}
+
+pub struct Multiband {
+    split: BandSplit,
+    /// Samples per control block.
+    block: usize,
+    sample_rate: u32,
+}
+
+impl Multiband {
+    /// The split at `crossovers_hz`, with control blocks of about 1.5 ms (64 samples at 44.1/48 kHz).
+    pub fn new(crossovers_hz: &[f64], sample_rate: u32) -> Result<Self> {
+        let block = ((f64::from(sample_rate) * 1.45e-3) as usize).next_power_of_two() / 2;
+        Ok(Multiband { split: BandSplit::new(crossovers_hz, sample_rate)?, block: block.max(1), sample_rate })
     }
 
-    /// Compresses planar `channels` in place; `scratch` holds the band signals (resized to fit, so a
-    /// reused scratch allocates nothing). Returns each band's largest gain reduction in dB.
-    pub fn process(&mut self, channels: &mut [Vec<f32>], scratch: &mut Vec<Vec<f32>>) -> Vec<f64> {
-        let (n_ch, n) = (channels.len(), channels.first().map_or(0, Vec::len));
-        scratch.resize_with(2 * n_ch, Vec::new);
-        let (bands, sums) = scratch.split_at_mut(n_ch);
-        for s in sums.iter_mut() {
-            s.clear();
-            s.resize(n, 0.0);
-        }
-        let mut reductions = Vec::with_capacity(self.compressors.len());
-        for (b, compressor) in self.compressors.iter_mut().enumerate() {
-            compressor.reset();
-            for (band, input) in bands.iter_mut().zip(channels.iter()) {
-                band.resize(n, 0.0);
-                self.split.band(b, input, band);
-            }
-            let makeup = compressor.settings().makeup_db;
-            let mut deepest = 0.0f64;
-            for i in 0..n {
-                let level = bands.iter().fold(0.0f32, |m, c| m.max(c[i].abs()));
-                let g = compressor.gain(level);
-                deepest = deepest.max(makeup - to_db(f64::from(g)));
-                for (sum, band) in sums.iter_mut().zip(bands.iter()) {
-                    sum[i] += g * band[i];
+    pub fn bands(&self) -> usize {
+        self.split.bands()
+    }
+
+    pub fn block(&self) -> usize {
+        self.block
+    }
+
+    /// Control blocks per second.
+    pub fn control_rate_hz(&self) -> f64 {
+        f64::from(self.sample_rate) / self.block as f64
+    }
+
+    /// The envelopes of every band of planar `channels` (a trailing partial block counts as a block).
+    pub fn envelopes(&self, channels: &[Vec<f32>]) -> BandEnvelopes {
+        let (bands, n, d) = (self.bands(), channels.first().map_or(0, Vec::len), self.block);
+        let blocks = n.div_ceil(d);
+        let mut peak = vec![vec![0.0f32; blocks]; bands];
+        let mut power = vec![vec![0.0f32; blocks]; bands];
+        let conv = self.split.conv();
+        let scale = 1.0 / channels.len() as f32;
+        for ch in channels {
+            // Each call covers whole control blocks and returns their values, band after band.
+            let per_call: std::sync::Mutex<Vec<(usize, Vec<f32>)>> = Default::default();
+            let mut dummy = vec![0.0f32; n];
+            conv.run_aligned(ch, self.split.latency(), &mut dummy, d, |s, start, out| {
+                let nb = out.len().div_ceil(d);
+                let mut values = vec![0.0f32; 2 * bands * nb];
+                let mut rest: Vec<f32> = ch[start..start + out.len()].to_vec();
+                for b in 0..bands {
+                    let (pk, pw) = values[2 * b * nb..2 * (b + 1) * nb].split_at_mut(nb);
+                    let mut reduce = |y: &[f32]| {
+                        for (i, chunk) in y.chunks(d).enumerate() {
+                            pk[i] = chunk.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                            pw[i] = chunk.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                        }
+                    };
+                    if b + 1 < bands {
+                        conv.filtered(s, self.split.spectrum(b), |y, _| {
+                            let y = &y[..out.len()];
+                            reduce(y);
+                            for (r, v) in rest.iter_mut().zip(y) {
+                                *r -= v;
+                            }
+                        });
+                    } else {
+                        // The top band is what the others leave of the input.
+                        reduce(&rest);
+                    }
+                }
+                per_call.lock().expect("envelope lock").push((start / d, values));
+            });
+            for (first, values) in per_call.into_inner().expect("envelope lock") {
+                let nb = values.len() / (2 * bands);
+                for b in 0..bands {
+                    let base = 2 * b * nb;
+                    for i in 0..nb {
+                        peak[b][first + i] = peak[b][first + i].max(values[base + i]);
+                        power[b][first + i] += scale * values[base + nb + i];
+                    }
                 }
             }
-            reductions.push(deepest);
         }
-        for (ch, sum) in channels.iter_mut().zip(sums.iter_mut()) {
-            std::mem::swap(ch, sum);
-        }
-        reductions
+        BandEnvelopes { peak, power }
     }
+
+    /// Control-rate gains (make-up included) of a compressor with `settings` fed with `peak`.
+    pub fn gains(&self, settings: &CompressorSettings, peak: &[f32]) -> Result<Vec<f32>> {
+        let mut c = Compressor::at_rate(settings.clone(), self.control_rate_hz())?;
+        Ok(peak.iter().map(|&p| c.gain(p)).collect())
+    }
+
+    /// Applies control-rate `gains` (one per band; `None` = 1 throughout) to planar `channels` in
+    /// place. `scratch` is resized to one channel (reused, it allocates nothing).
+    pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], scratch: &mut Vec<f32>) {
+        let active: Vec<(usize, &Vec<f32>)> = gains.iter().enumerate().filter_map(|(b, g)| g.as_ref().map(|g| (b, g))).collect();
+        if active.is_empty() {
+            return;
+        }
+        let (bands, d) = (self.bands(), self.block);
+        let conv = self.split.conv();
+        for ch in channels.iter_mut() {
+            scratch.clear();
+            scratch.extend_from_slice(ch);
+            let input: &[f32] = scratch;
+            conv.run_aligned(input, self.split.latency(), ch, d, |s, start, out| {
+                out.copy_from_slice(&input[start..start + out.len()]);
+                // The top band, when active, as input minus the lower bands.
+                let top = active.iter().find(|(b, _)| *b + 1 == bands).map(|(_, g)| *g);
+                let lower_needed = top.is_some();
+                let mut top_part = if lower_needed { out.to_vec() } else { Vec::new() };
+                for b in 0..bands - 1 {
+                    let g = gains[b].as_ref();
+                    if g.is_none() && !lower_needed {
+                        continue;
+                    }
+                    conv.filtered(s, self.split.spectrum(b), |y, _| {
+                        let y = &y[..out.len()];
+                        if let Some(g) = g {
+                            add_scaled(out, y, g, start, d, -1.0);
+                        }
+                        for (t, v) in top_part.iter_mut().zip(y) {
+                            *t -= v;
+                        }
+                    });
+                }
+                if let Some(g) = top {
+                    add_scaled(out, &top_part, g, start, d, -1.0);
+                }
+            });
+        }
+    }
+}
+
+/// out[i] += (g(start + i) − 1)·y[i] (`offset` = −1), with g interpolated linearly between control
+/// values: block c's value at its first sample, reaching block c + 1's at the next block's.
+fn add_scaled(out: &mut [f32], y: &[f32], g: &[f32], start: usize, d: usize, offset: f32) {
+    let first = start / d;
+    let inv = 1.0 / d as f32;
+    for (j, (o, yb)) in out.chunks_mut(d).zip(y.chunks(d)).enumerate() {
+        let g0 = g[first + j];
+        let g1 = *g.get(first + j + 1).unwrap_or(&g0);
+        let step = (g1 - g0) * inv;
+        for (i, (o, &v)) in o.iter_mut().zip(yb).enumerate() {
+            *o += (g0 + step * i as f32 + offset) * v;
+        }
+    }
+}
+
+/// Band powers of control blocks summed into blocks of `per` control blocks (for short-term
+/// statistics), each with gain² applied when `gain` is given: Σ g²·p / per.
+pub fn pooled_power(power: &[f32], gain: Option<&[f32]>, per: usize) -> Vec<f32> {
+    power
+        .par_chunks(per)
+        .enumerate()
+        .map(|(i, p)| {
+            let sum: f32 = match gain {
+                Some(g) => p.iter().zip(&g[i * per..]).map(|(&p, &g)| g * g * p).sum(),
+                None => p.iter().sum(),
+            };
+            sum / per as f32
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::from_db;
 
     const FS: u32 = 44_100;
-
-    fn settings(ratios: [f64; 4]) -> MultibandSettings {
-        MultibandSettings {
-            crossovers_hz: vec![120.0, 1000.0, 6000.0],
-            bands: ratios.iter().map(|&ratio| CompressorSettings { threshold_db: -30.0, ratio, knee_db: 6.0, ..Default::default() }).collect(),
-        }
-    }
+    const CROSSOVERS: [f64; 3] = [120.0, 1000.0, 6000.0];
 
     fn tone(freq_hz: f64, amp: f32, n: usize) -> Vec<f32> {
         (0..n).map(|i| amp * (2.0 * std::f64::consts::PI * freq_hz * i as f64 / f64::from(FS)).sin() as f32).collect()
@@ -91,15 +215,29 @@ mod tests {
         10.0 * (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64).log10()
     }
 
+    fn compress(mb: &Multiband, chans: &mut [Vec<f32>], ratios: [f64; 4]) -> Vec<f64> {
+        let env = mb.envelopes(chans);
+        let gains: Vec<Option<Vec<f32>>> = ratios
+            .iter()
+            .zip(&env.peak)
+            .map(|(&ratio, peak)| {
+                let s = CompressorSettings { threshold_db: -30.0, ratio, knee_db: 6.0, ..Default::default() };
+                Some(mb.gains(&s, peak).unwrap())
+            })
+            .collect();
+        let deepest = gains.iter().map(|g| -crate::dsp::to_db(f64::from(g.as_ref().unwrap().iter().fold(1.0f32, |m, &v| m.min(v))))).collect();
+        mb.apply(chans, &gains, &mut Vec::new());
+        deepest
+    }
+
     #[test]
     fn ratio_one_is_flat_within_005_db_from_20_hz_to_20_khz() {
-        let mut mb = MultibandCompressor::new(&settings([1.0; 4]), FS).unwrap();
+        let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
         let n = FS as usize;
-        let mut scratch = Vec::new();
         for f in [20.0, 40.0, 80.0, 120.0, 250.0, 1000.0, 3000.0, 6000.0, 10_000.0, 16_000.0, 20_000.0] {
             let x = tone(f, 0.5, n);
             let mut chans = vec![x.clone(), x.clone()];
-            let reductions = mb.process(&mut chans, &mut scratch);
+            let reductions = compress(&mb, &mut chans, [1.0; 4]);
             assert!(reductions.iter().all(|&r| r == 0.0));
             let inner = |v: &[f32]| v[n / 4..3 * n / 4].to_vec();
             let change = rms_db(&inner(&chans[0])) - rms_db(&inner(&x));
@@ -109,20 +247,35 @@ mod tests {
 
     #[test]
     fn compressing_one_band_leaves_the_others_alone() {
-        let mut mb = MultibandCompressor::new(&settings([4.0, 1.0, 1.0, 1.0]), FS).unwrap();
+        let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
         let n = FS as usize * 2;
         let (low, high) = (tone(50.0, 0.5, n), tone(2000.0, 0.05, n));
         let x: Vec<f32> = low.iter().zip(&high).map(|(a, b)| a + b).collect();
         let mut chans = vec![x.clone()];
-        let reductions = mb.process(&mut chans, &mut Vec::new());
+        let reductions = compress(&mb, &mut chans, [4.0, 1.0, 1.0, 1.0]);
         assert!(reductions[0] > 6.0 && reductions[1..].iter().all(|&r| r == 0.0), "{reductions:?}");
         // Split the output again: the 2 kHz part is untouched, the 50 Hz part is reduced.
-        let split = BandSplit::new(&[120.0, 1000.0, 6000.0], FS).unwrap();
+        let split = BandSplit::new(&CROSSOVERS, FS).unwrap();
         let (mut out_low, mut out_mid) = (vec![0.0; n], vec![0.0; n]);
         split.band(0, &chans[0], &mut out_low);
         split.band(2, &chans[0], &mut out_mid);
         let inner = |v: &[f32]| v[n / 4..3 * n / 4].to_vec();
         assert!((rms_db(&inner(&out_mid)) - rms_db(&inner(&high))).abs() < 0.1, "2 kHz band changed");
         assert!(rms_db(&inner(&out_low)) - rms_db(&inner(&low)) < -6.0, "50 Hz band not compressed");
+    }
+
+    #[test]
+    fn envelopes_measure_each_band() {
+        let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
+        let n = FS as usize;
+        // A 3 kHz tone at 0.25 in both channels: band 2 holds it (peak 0.25, power 0.25²/2).
+        let x = tone(3000.0, 0.25, n);
+        let env = mb.envelopes(&[x.clone(), x]);
+        let mid = env.power[2].len() / 2;
+        assert!((env.peak[2][mid] - 0.25).abs() < 0.01, "peak {}", env.peak[2][mid]);
+        assert!((f64::from(env.power[2][mid]) / (0.25f64.powi(2) / 2.0) - 1.0).abs() < 0.05, "power {}", env.power[2][mid]);
+        for b in [0, 1, 3] {
+            assert!(env.peak[b][mid] < 0.25 * from_db(-50.0) as f32, "band {b} leaks {}", env.peak[b][mid]);
+        }
     }
 }

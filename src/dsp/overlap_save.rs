@@ -91,7 +91,17 @@ impl OverlapSave {
     where
         F: Fn(&mut BlockScratch, usize, &mut [f32]) + Sync,
     {
-        let hop = self.hop();
+        self.run_aligned(input, delay, output, 1, per_block);
+    }
+
+    /// As [`Self::run`], with every block's output length (and so its start) a multiple of `align`
+    /// (≤ the hop): callers that reduce blocks of `align` samples then never share one between calls.
+    pub fn run_aligned<F>(&self, input: &[f32], delay: usize, output: &mut [f32], align: usize, per_block: F)
+    where
+        F: Fn(&mut BlockScratch, usize, &mut [f32]) + Sync,
+    {
+        assert!(align >= 1 && align <= self.hop());
+        let hop = self.hop() / align * align;
         output.par_chunks_mut(hop).enumerate().for_each_init(
             || self.scratch(),
             |s, (block, out)| {
