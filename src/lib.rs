@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod audio;
 pub mod decode;
 pub mod dsp;
+pub mod dynamics_stage;
 pub mod encode;
 pub mod error;
 pub mod gpu;

@@ -76,14 +76,37 @@ impl DeviceArgs {
 #[derive(Args)]
 struct MatchArgs {
     /// Loudness target in LUFS (default: the reference's integrated loudness).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "loudness")]
     lufs: Option<f64>,
+    /// Loudness target: `reference` (its integrated loudness) or a level in LUFS.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_loudness)]
+    loudness: Option<LoudnessChoice>,
     /// True-peak ceiling in dBTP.
     #[arg(long, default_value_t = -1.0, allow_hyphen_values = true)]
     ceiling: f64,
     /// How much of the EQ correction to apply, in percent.
     #[arg(long, default_value_t = 100.0)]
     eq_amount: f64,
+    /// How much of the width correction (side level per band) and bass mono to apply, in percent.
+    #[arg(long, default_value_t = 100.0)]
+    width_amount: f64,
+    /// How much of the per-band dynamics difference the multiband compressor/expander removes, in
+    /// percent (experimental; off by default until its fit accounts for the limiter).
+    #[arg(long, default_value_t = 0.0)]
+    dynamics_amount: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum LoudnessChoice {
+    Reference,
+    Lufs(f64),
+}
+
+fn parse_loudness(s: &str) -> std::result::Result<LoudnessChoice, String> {
+    if s.eq_ignore_ascii_case("reference") {
+        return Ok(LoudnessChoice::Reference);
+    }
+    s.trim_end_matches("LUFS").trim().parse::<f64>().map(LoudnessChoice::Lufs).map_err(|_| format!("`{s}` is neither `reference` nor a level in LUFS"))
 }
 
 #[derive(Args)]
@@ -215,7 +238,19 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
 
 impl MatchArgs {
     fn settings(&self) -> MatchSettings {
-        MatchSettings { eq_amount: self.eq_amount / 100.0, target_lufs: self.lufs, ceiling_dbtp: self.ceiling, ..Default::default() }
+        let target_lufs = match self.loudness {
+            Some(LoudnessChoice::Lufs(l)) => Some(l),
+            Some(LoudnessChoice::Reference) => None,
+            None => self.lufs,
+        };
+        MatchSettings {
+            eq_amount: self.eq_amount / 100.0,
+            width_amount: self.width_amount / 100.0,
+            dynamics_amount: self.dynamics_amount / 100.0,
+            target_lufs,
+            ceiling_dbtp: self.ceiling,
+            ..Default::default()
+        }
     }
 }
 
@@ -234,6 +269,19 @@ fn report(s: &Summary, json: bool) -> Result<()> {
         "  EQ           mid {:+.1}/{:+.1} dB, side {:+.1}/{:+.1} dB; gain {:+.1} dB; limiter up to {:.1} dB",
         s.eq.mid_max_boost_db, s.eq.mid_max_cut_db, s.eq.side_max_boost_db, s.eq.side_max_cut_db, s.render.gain_db, s.render.limit.max_gain_reduction_db
     );
+    if let Some(d) = &s.render.dynamics {
+        let bands: Vec<String> = d
+            .settings
+            .bands
+            .iter()
+            .zip(&d.bands)
+            .map(|(c, b)| {
+                let kind = if c.ratio > 1.0 { format!("{:.1}:1", c.ratio) } else if c.expansion_ratio > 1.0 { format!("exp {:.2}", c.expansion_ratio) } else { "off".into() };
+                format!("{kind} (spread {:.1}->{:.1} dB)", b.spread_before_db, b.spread_after_db)
+            })
+            .collect();
+        println!("  dynamics     {}", bands.join(", "));
+    }
     if !s.render.loudness_target_reached {
         println!("  warning      the loudness target cannot be reached under the {:.1} dBTP ceiling without crushing the mix", s.ceiling_dbtp);
     }

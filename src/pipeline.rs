@@ -150,15 +150,21 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
 
     let t = Instant::now();
     let reference = Profile::average(&profiles, &weights)?;
-    let plan = match_profiles(&target_profile, &reference, &job.settings)?;
+    let mut plan = match_profiles(&target_profile, &reference, &job.settings)?;
     timings.matching_s = t.elapsed().as_secs_f64();
-    if let Some(p) = job.plan_out {
-        write_atomically(p, |f| std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string()))?;
-    }
     let references = profiles.iter().map(|p| p.source.clone()).collect();
     let mut summary = render_and_write(audio, &plan, &target_name, references, target_profile.loudness.integrated_lufs,
         target_profile.loudness.true_peak_dbtp, job.output, job.bit_depth, timings, start, progress)?;
     summary.analysis_device = job.device.describe();
+    // The plan as rendered: the dynamics goal replaced by the settings fitted to it, so that
+    // `automaster render --plan` reproduces this output bit for bit.
+    if let Some(d) = &summary.render.dynamics {
+        plan.dynamics.multiband = Some(d.settings.clone());
+        plan.dynamics.goal = None;
+    }
+    if let Some(p) = job.plan_out {
+        write_atomically(p, |f| std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string()))?;
+    }
     Ok((plan, summary))
 }
 

@@ -5,17 +5,20 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::dsp::limiter::LimiterSettings;
+use crate::dsp::multiband::MultibandSettings;
 use crate::dsp::linear_phase_eq::EqCurve;
 use crate::error::{Error, Result};
 use crate::json::{load_versioned, to_pretty};
 use crate::matching::MatchSettings;
 
-pub const PLAN_SCHEMA_VERSION: u32 = 1;
+pub const PLAN_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MasteringPlan {
     pub schema_version: u32,
     pub eq: EqPlan,
+    pub stereo: StereoPlan,
+    pub dynamics: DynamicsPlan,
     pub loudness: LoudnessTarget,
     pub limiter: LimiterSettings,
     /// Where the plan came from; informational, render ignores it.
@@ -27,6 +30,35 @@ pub struct MasteringPlan {
 pub struct EqPlan {
     pub mid: EqCurve,
     pub side: EqCurve,
+}
+
+/// Stereo image: both act on the side signal and are linear, so the render folds them into the side
+/// EQ's filter (one linear-phase convolution, ahead of the compressor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StereoPlan {
+    /// Side gain on top of `eq.side`, per frequency (dB): the width correction per band.
+    pub width: EqCurve,
+    /// Side removed below this frequency (bass mono); `None`: off.
+    pub bass_mono_hz: Option<f64>,
+}
+
+/// The multiband compressor/expander between EQ and limiter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DynamicsPlan {
+    /// The settings rendered; `None` (and no goal): the stage is off.
+    pub multiband: Option<MultibandSettings>,
+    /// When set, render first fits `multiband` to it in a closed loop on the equalised signal and
+    /// reports the fitted settings (`automaster master --plan-out` saves them, goal cleared, so a
+    /// re-render is bit-identical).
+    pub goal: Option<DynamicsGoal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DynamicsGoal {
+    pub crossovers_hz: Vec<f64>,
+    /// Per band: the change of the spread of short-term band levels (P95 − P10, dB) to reach;
+    /// negative compresses, positive expands.
+    pub spread_change_db: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +90,20 @@ impl MasteringPlan {
     pub fn validate(&self) -> Result<()> {
         self.eq.mid.validate("eq.mid")?;
         self.eq.side.validate("eq.side")?;
+        self.stereo.width.validate("stereo.width")?;
+        if let Some(f) = self.stereo.bass_mono_hz {
+            if !(20.0..=500.0).contains(&f) {
+                return Err(Error::InvalidSetting(format!("bass_mono_hz {f} must be between 20 and 500")));
+            }
+        }
+        if let Some(m) = &self.dynamics.multiband {
+            m.validate()?;
+        }
+        if let Some(g) = &self.dynamics.goal {
+            if g.spread_change_db.len() != g.crossovers_hz.len() + 1 || g.spread_change_db.iter().any(|c| !(-30.0..=30.0).contains(c)) {
+                return Err(Error::InvalidSetting("dynamics goal: one spread change (within ±30 dB) per band".into()));
+            }
+        }
         self.limiter.validate()?;
         if !(-70.0..=0.0).contains(&self.loudness.target_lufs) {
             return Err(Error::InvalidSetting(format!(

@@ -67,7 +67,7 @@ pub struct DynamicsProfile {
     pub bands: Vec<BandDynamics>,
     /// Peak-to-short-term-loudness ratio: true peak − the loudest short-term (3 s) loudness, dB.
     pub psr_db: f64,
-    /// The low end is mono (side ≥ 15 dB under mid) below this frequency; `None` when even the
+    /// The low end is mono (side ≥ 30 dB under mid) below this frequency; `None` when even the
     /// lowest bands are wider.
     pub mono_below_hz: Option<f64>,
 }

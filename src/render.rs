@@ -13,7 +13,8 @@ use crate::dsp::true_peak::TruePeakDetector;
 use crate::dsp::{from_db, to_db};
 use crate::encode::{quantize, BitDepth};
 use crate::error::{Error, Result};
-use crate::plan::{EqPlan, MasteringPlan};
+use crate::dynamics_stage::{apply_dynamics, DynamicsReport};
+use crate::plan::{EqPlan, MasteringPlan, StereoPlan};
 use crate::progress::Progress;
 
 /// The output must land this close to the loudness target (LU).
@@ -42,6 +43,8 @@ pub struct RenderReport {
     pub limit: LimitReport,
     /// Measured on the final (quantised) samples.
     pub output_lufs: f64,
+    /// The multiband stage as rendered (`None`: off).
+    pub dynamics: Option<DynamicsReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,7 +65,8 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     }
     let task = progress.start(&format!("render {name}"), 4);
     let fs = buffer.sample_rate;
-    apply_eq(&mut buffer, &plan.eq)?;
+    apply_eq(&mut buffer, &plan.eq, &plan.stereo)?;
+    let dynamics = apply_dynamics(&mut buffer, &plan.dynamics)?;
     task.inc(1);
     // The limiter's envelope and the model's K-weighted power side by side: the window-peak pass
     // is sequential and the K-weighting two-threaded, so together they fill both cores.
@@ -128,6 +132,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             loudness_target_reached: reached && (target - output_lufs).abs() <= 0.1,
             limit,
             output_lufs,
+            dynamics,
         },
     ))
 }
@@ -272,9 +277,40 @@ fn apply_gain(buffer: &mut AudioBuffer, pre: f32, gain: &[f32]) {
     }
 }
 
-/// Mid/side linear-phase EQ in place (mono: the mid curve on the one channel).
-pub fn apply_eq(buffer: &mut AudioBuffer, eq: &EqPlan) -> Result<()> {
-    if eq.mid.is_flat() && (eq.side.is_flat() || buffer.num_channels() == 1) {
+/// Deepest cut of the bass mono curve, dB (the EQ's limit).
+const BASS_MONO_CUT_DB: f64 = -40.0;
+
+/// The side filter's curve: the side EQ, the width correction and the bass mono cut added (all act
+/// on side and are linear, so one filter does all three). Bass mono cuts 40 dB from half an octave
+/// below its frequency, rising as a raised cosine in log frequency to 0 dB at it.
+pub fn side_curve(eq: &EqCurve, stereo: &StereoPlan) -> EqCurve {
+    let bass_mono = |f: f64| match stereo.bass_mono_hz {
+        Some(fc) => {
+            let t = ((f / fc).log2() + 0.5) / 0.5;
+            if t <= 0.0 {
+                BASS_MONO_CUT_DB
+            } else if t >= 1.0 {
+                0.0
+            } else {
+                BASS_MONO_CUT_DB * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+        None => 0.0,
+    };
+    let gain_db = eq
+        .freqs_hz
+        .iter()
+        .map(|&f| (eq.gain_db_at(f) + stereo.width.gain_db_at(f) + bass_mono(f)).clamp(BASS_MONO_CUT_DB, -BASS_MONO_CUT_DB))
+        .map(|g| if g == 0.0 { 0.0 } else { g })
+        .collect();
+    EqCurve { freqs_hz: eq.freqs_hz.clone(), gain_db }
+}
+
+/// Mid/side linear-phase EQ in place, with the stereo plan folded into the side filter (mono: the
+/// mid curve on the one channel).
+pub fn apply_eq(buffer: &mut AudioBuffer, eq: &EqPlan, stereo: &StereoPlan) -> Result<()> {
+    let side = side_curve(&eq.side, stereo);
+    if eq.mid.is_flat() && (side.is_flat() || buffer.num_channels() == 1) {
         return Ok(());
     }
     let fs = buffer.sample_rate;
@@ -294,7 +330,7 @@ pub fn apply_eq(buffer: &mut AudioBuffer, eq: &EqPlan) -> Result<()> {
         [l, r] => {
             to_mid_side(l, r);
             filter(l, &eq.mid)?;
-            filter(r, &eq.side)?;
+            filter(r, &side)?;
             to_left_right(l, r);
             Ok(())
         }

@@ -99,7 +99,7 @@ fn a_saved_profile_works_as_a_reference_and_several_references_average() {
     let profile = f.path("ref.profile.json");
     assert!(run(&["analyze", s(&f.path("ref.wav")), "-o", s(&profile)]).status.success());
     let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
-    assert_eq!(p["schema_version"], 1);
+    assert_eq!(p["schema_version"], 2);
     let (a, b) = (f.path("a.wav"), f.path("b.wav"));
     assert!(run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&a)]).status.success());
     assert!(run(&["master", s(&f.path("mix.wav")), "-r", s(&profile), "-o", s(&b)]).status.success());

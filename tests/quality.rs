@@ -7,7 +7,7 @@ use automaster::dsp::limiter::LimiterSettings;
 use automaster::dsp::linear_phase_eq::EqCurve;
 use automaster::encode::BitDepth;
 use automaster::matching::{match_profiles, MatchSettings};
-use automaster::plan::{EqPlan, LoudnessTarget, MasteringPlan, Provenance, PLAN_SCHEMA_VERSION};
+use automaster::plan::{DynamicsPlan, EqPlan, LoudnessTarget, MasteringPlan, Provenance, StereoPlan, PLAN_SCHEMA_VERSION};
 use automaster::progress::NoProgress;
 use automaster::render::render;
 use automaster::AudioBuffer;
@@ -85,7 +85,9 @@ fn impulse_plan(target_lufs: f64) -> MasteringPlan {
     let tilt: Vec<f64> = freqs.iter().map(|f| 3.0 * (f / 1000.0).log2() / 5.0).collect();
     MasteringPlan {
         schema_version: PLAN_SCHEMA_VERSION,
-        eq: EqPlan { mid: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt.clone() }, side: EqCurve { freqs_hz: freqs, gain_db: tilt } },
+        eq: EqPlan { mid: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt.clone() }, side: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt } },
+        stereo: StereoPlan { width: EqCurve::flat(freqs), bass_mono_hz: None },
+        dynamics: DynamicsPlan { multiband: None, goal: None },
         loudness: LoudnessTarget { target_lufs },
         limiter: LimiterSettings { ceiling_dbtp: 0.0, ..Default::default() },
         provenance: Provenance { target: "t".into(), reference: "r".into(), target_lufs_before: 0.0, reference_lufs: 0.0, settings: MatchSettings::default() },

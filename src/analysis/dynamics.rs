@@ -12,8 +12,8 @@ pub const SHORT_TERM_S: f64 = 3.0;
 /// Windows quieter (all bands together) than the mean window by more than this are left out, as the
 /// −20 LU relative gate of loudness range (EBU Tech 3342) does.
 const RELATIVE_GATE_DB: f64 = -20.0;
-/// Side this far under mid counts as mono.
-const MONO_WIDTH_DB: f64 = -15.0;
+/// Side this far under mid counts as mono (further up, the per-band width correction does the job).
+const MONO_WIDTH_DB: f64 = -30.0;
 /// The lowest band looked at for mono low end, and the highest a mono low end may reach.
 const MONO_SCAN_HZ: (f64, f64) = (30.0, 400.0);
 
@@ -22,6 +22,24 @@ const MONO_SCAN_HZ: (f64, f64) = (30.0, 400.0);
 /// each a mean over the block). Windows under the relative gate are dropped; each band's levels come
 /// back sorted ascending.
 pub fn short_term_levels(power: &[f32], bands: usize, window: usize) -> Vec<Vec<f64>> {
+    let (windows, kept) = short_term_windows(power, bands, window, None);
+    levels_of(&windows, &kept, bands)
+}
+
+/// Each band's levels (dB, ascending) over the kept windows.
+pub fn levels_of(windows: &[Vec<f64>], kept: &[bool], bands: usize) -> Vec<Vec<f64>> {
+    (0..bands)
+        .map(|b| {
+            let mut levels: Vec<f64> = windows.iter().zip(kept).filter(|(_, &k)| k).map(|(w, _)| 10.0 * w[b].max(1e-20).log10()).collect();
+            levels.sort_by(f64::total_cmp);
+            levels
+        })
+        .collect()
+}
+
+/// The short-term windows' mean band powers and which of them the relative gate keeps — or, with
+/// `gate` given, that gate (so a processed signal is judged on the same windows as the original).
+pub fn short_term_windows(power: &[f32], bands: usize, window: usize, gate: Option<&[bool]>) -> (Vec<Vec<f64>>, Vec<bool>) {
     let blocks = power.len() / bands;
     let window = window.clamp(1, blocks.max(1));
     let count = blocks + 1 - window.min(blocks).max(1);
@@ -39,17 +57,14 @@ pub fn short_term_levels(power: &[f32], bands: usize, window: usize) -> Vec<Vec<
             windows.push(sums.iter().map(|s| s.max(0.0) / window as f64).collect());
         }
     }
+    if let Some(gate) = gate {
+        return (windows, gate.to_vec());
+    }
     let totals: Vec<f64> = windows.iter().map(|w| w.iter().sum()).collect();
     let mean = totals.iter().sum::<f64>() / totals.len().max(1) as f64;
-    let gate = mean * 10f64.powf(RELATIVE_GATE_DB / 10.0);
-    let kept: Vec<&Vec<f64>> = windows.iter().zip(&totals).filter(|(_, &t)| t > 0.0 && t >= gate).map(|(w, _)| w).collect();
-    (0..bands)
-        .map(|b| {
-            let mut levels: Vec<f64> = kept.iter().map(|w| 10.0 * w[b].max(1e-20).log10()).collect();
-            levels.sort_by(f64::total_cmp);
-            levels
-        })
-        .collect()
+    let threshold = mean * 10f64.powf(RELATIVE_GATE_DB / 10.0);
+    let kept = totals.iter().map(|&t| t > 0.0 && t >= threshold).collect();
+    (windows, kept)
 }
 
 /// Nearest-rank percentile `p` (0–100) of ascending `sorted` values; −200 when there are none.
@@ -141,10 +156,10 @@ mod tests {
     }
 
     #[test]
-    fn mono_low_end_found_where_side_is_15_db_under_mid() {
+    fn mono_low_end_found_where_side_is_30_db_under_mid() {
         let grid = BandGrid::standard();
         let mid = vec![-60.0; grid.centers_hz.len()];
-        let width: Vec<f64> = grid.centers_hz.iter().map(|&f| if f < 150.0 { -30.0 } else { -6.0 }).collect();
+        let width: Vec<f64> = grid.centers_hz.iter().map(|&f| if f < 150.0 { -35.0 } else { -6.0 }).collect();
         let below = mono_below_hz(&grid, &width, &mid).unwrap();
         assert!(below > 140.0 && below < 160.0, "{below}");
         let wide = vec![-6.0; grid.centers_hz.len()];

@@ -1,7 +1,9 @@
 //! Multiband compressor/expander: a linear-phase [`BandSplit`], one [`Compressor`] per band with
 //! detection linked across channels, and the bands summed back. The detectors run at a control rate,
 //! once per block of [`Multiband::block`] samples (≈ 1.5 ms, far shorter than any attack), on each
-//! band's block peak; the gains are interpolated linearly back to the sample rate. Working from
+//! band's block RMS over all channels (a level detector: the stage shapes how band levels move over
+//! seconds, not the waveform's peaks, which are the limiter's job); the gains are interpolated
+//! linearly back to the sample rate. Working from
 //! [`BandEnvelopes`] lets a closed loop try many settings on one analysis of the signal, and a band
 //! whose gain stays 1 costs nothing in the render: the output is the input plus Σ (g_b − 1)·band_b,
 //! exact because the split sums to the input.
@@ -33,10 +35,9 @@ impl MultibandSettings {
     }
 }
 
-/// Per band and control block: the block's peak |x| over all channels (the linked detector input)
-/// and its mean-square power (mean over channels too).
+/// Per band and control block: the block's mean-square power, mean over channels (its square root
+/// is the linked detector's input).
 pub struct BandEnvelopes {
-    pub peak: Vec<Vec<f32>>,
     pub power: Vec<Vec<f32>>,
 }
 
@@ -48,10 +49,11 @@ pub struct Multiband {
 }
 
 impl Multiband {
-    /// The split at `crossovers_hz`, with control blocks of about 1.5 ms (64 samples at 44.1/48 kHz).
+    /// The split at `crossovers_hz`, with control blocks of the largest power of two up to 1.5 ms
+    /// (64 samples at 44.1/48 kHz), so they tile the STFT hop the statistics pool them into.
     pub fn new(crossovers_hz: &[f64], sample_rate: u32) -> Result<Self> {
-        let block = ((f64::from(sample_rate) * 1.45e-3) as usize).next_power_of_two() / 2;
-        Ok(Multiband { split: BandSplit::new(crossovers_hz, sample_rate)?, block: block.max(1), sample_rate })
+        let block = 1usize << (f64::from(sample_rate) * 1.5e-3).max(1.0).log2().floor() as u32;
+        Ok(Multiband { split: BandSplit::new(crossovers_hz, sample_rate)?, block, sample_rate })
     }
 
     pub fn bands(&self) -> usize {
@@ -71,7 +73,6 @@ impl Multiband {
     pub fn envelopes(&self, channels: &[Vec<f32>]) -> BandEnvelopes {
         let (bands, n, d) = (self.bands(), channels.first().map_or(0, Vec::len), self.block);
         let blocks = n.div_ceil(d);
-        let mut peak = vec![vec![0.0f32; blocks]; bands];
         let mut power = vec![vec![0.0f32; blocks]; bands];
         let conv = self.split.conv();
         let scale = 1.0 / channels.len() as f32;
@@ -81,13 +82,12 @@ impl Multiband {
             let mut dummy = vec![0.0f32; n];
             conv.run_aligned(ch, self.split.latency(), &mut dummy, d, |s, start, out| {
                 let nb = out.len().div_ceil(d);
-                let mut values = vec![0.0f32; 2 * bands * nb];
+                let mut values = vec![0.0f32; bands * nb];
                 let mut rest: Vec<f32> = ch[start..start + out.len()].to_vec();
                 for b in 0..bands {
-                    let (pk, pw) = values[2 * b * nb..2 * (b + 1) * nb].split_at_mut(nb);
+                    let pw = &mut values[b * nb..(b + 1) * nb];
                     let mut reduce = |y: &[f32]| {
                         for (i, chunk) in y.chunks(d).enumerate() {
-                            pk[i] = chunk.iter().fold(0.0f32, |m, v| m.max(v.abs()));
                             pw[i] = chunk.iter().map(|v| v * v).sum::<f32>() / d as f32;
                         }
                     };
@@ -107,23 +107,22 @@ impl Multiband {
                 per_call.lock().expect("envelope lock").push((start / d, values));
             });
             for (first, values) in per_call.into_inner().expect("envelope lock") {
-                let nb = values.len() / (2 * bands);
+                let nb = values.len() / bands;
                 for b in 0..bands {
-                    let base = 2 * b * nb;
-                    for i in 0..nb {
-                        peak[b][first + i] = peak[b][first + i].max(values[base + i]);
-                        power[b][first + i] += scale * values[base + nb + i];
+                    for (p, v) in power[b][first..first + nb].iter_mut().zip(&values[b * nb..(b + 1) * nb]) {
+                        *p += scale * v;
                     }
                 }
             }
         }
-        BandEnvelopes { peak, power }
+        BandEnvelopes { power }
     }
 
-    /// Control-rate gains (make-up included) of a compressor with `settings` fed with `peak`.
-    pub fn gains(&self, settings: &CompressorSettings, peak: &[f32]) -> Result<Vec<f32>> {
+    /// Control-rate gains (make-up included) of a compressor with `settings` fed with the RMS of
+    /// `power`.
+    pub fn gains(&self, settings: &CompressorSettings, power: &[f32]) -> Result<Vec<f32>> {
         let mut c = Compressor::at_rate(settings.clone(), self.control_rate_hz())?;
-        Ok(peak.iter().map(|&p| c.gain(p)).collect())
+        Ok(power.iter().map(|&p| c.gain(p.sqrt())).collect())
     }
 
     /// Applies control-rate `gains` (one per band; `None` = 1 throughout) to planar `channels` in
@@ -145,8 +144,8 @@ impl Multiband {
                 let top = active.iter().find(|(b, _)| *b + 1 == bands).map(|(_, g)| *g);
                 let lower_needed = top.is_some();
                 let mut top_part = if lower_needed { out.to_vec() } else { Vec::new() };
-                for b in 0..bands - 1 {
-                    let g = gains[b].as_ref();
+                for (b, g) in gains.iter().enumerate().take(bands - 1) {
+                    let g = g.as_ref();
                     if g.is_none() && !lower_needed {
                         continue;
                     }
@@ -219,10 +218,10 @@ mod tests {
         let env = mb.envelopes(chans);
         let gains: Vec<Option<Vec<f32>>> = ratios
             .iter()
-            .zip(&env.peak)
-            .map(|(&ratio, peak)| {
+            .zip(&env.power)
+            .map(|(&ratio, power)| {
                 let s = CompressorSettings { threshold_db: -30.0, ratio, knee_db: 6.0, ..Default::default() };
-                Some(mb.gains(&s, peak).unwrap())
+                Some(mb.gains(&s, power).unwrap())
             })
             .collect();
         let deepest = gains.iter().map(|g| -crate::dsp::to_db(f64::from(g.as_ref().unwrap().iter().fold(1.0f32, |m, &v| m.min(v))))).collect();
@@ -268,14 +267,13 @@ mod tests {
     fn envelopes_measure_each_band() {
         let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
         let n = FS as usize;
-        // A 3 kHz tone at 0.25 in both channels: band 2 holds it (peak 0.25, power 0.25²/2).
+        // A 3 kHz tone at 0.25 in both channels: band 2 holds it (power 0.25²/2).
         let x = tone(3000.0, 0.25, n);
         let env = mb.envelopes(&[x.clone(), x]);
         let mid = env.power[2].len() / 2;
-        assert!((env.peak[2][mid] - 0.25).abs() < 0.01, "peak {}", env.peak[2][mid]);
         assert!((f64::from(env.power[2][mid]) / (0.25f64.powi(2) / 2.0) - 1.0).abs() < 0.05, "power {}", env.power[2][mid]);
         for b in [0, 1, 3] {
-            assert!(env.peak[b][mid] < 0.25 * from_db(-50.0) as f32, "band {b} leaks {}", env.peak[b][mid]);
+            assert!(env.power[b][mid] < env.power[2][mid] * from_db(-100.0) as f32, "band {b} leaks {}", env.power[b][mid]);
         }
     }
 }

@@ -1,0 +1,146 @@
+//! Dynamics and stereo image matching: bass mono through the render's side filter, and synthetic
+//! mixes whose dynamics and width were changed, mastered back against the original. Independent
+//! oracles judge: the `ebur128` crate for loudness and loudness range, a 16× FFT meter for true peak.
+mod common;
+
+use automaster::analysis::analyze;
+use automaster::audio::AudioBuffer;
+use automaster::dsp::linear_phase_eq::EqCurve;
+use automaster::encode::BitDepth;
+use automaster::matching::{match_profiles, MatchSettings};
+use automaster::plan::{DynamicsGoal, EqPlan, StereoPlan};
+use automaster::progress::NoProgress;
+use automaster::render::{apply_eq, render};
+use common::*;
+
+const FS: u32 = 44_100;
+
+fn rms_db(x: &[f32]) -> f64 {
+    10.0 * (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64).log10()
+}
+
+fn tone(freq_hz: f64, n: usize) -> Vec<f32> {
+    (0..n).map(|i| 0.5 * (std::f64::consts::TAU * freq_hz * i as f64 / f64::from(FS)).sin() as f32).collect()
+}
+
+#[test]
+fn bass_mono_removes_low_side_only_and_leaves_mono_alone() {
+    let grid: Vec<f64> = automaster::analysis::bands::BandGrid::standard().centers_hz;
+    let eq = EqPlan { mid: EqCurve::flat(grid.clone()), side: EqCurve::flat(grid.clone()) };
+    let stereo = StereoPlan { width: EqCurve::flat(grid), bass_mono_hz: Some(120.0) };
+    let n = FS as usize * 2;
+    let inner = |x: &[f32]| x[FS as usize / 2..n - FS as usize / 2].to_vec();
+    let side_only = |f: f64| {
+        let t = tone(f, n);
+        let neg: Vec<f32> = t.iter().map(|v| -v).collect();
+        let mut buf = AudioBuffer::new(FS, vec![t.clone(), neg]);
+        apply_eq(&mut buf, &eq, &stereo).unwrap();
+        rms_db(&inner(&buf.channels[0])) - rms_db(&inner(&t))
+    };
+    let low = side_only(50.0);
+    assert!(low <= -20.0, "50 Hz side tone changed by {low:.2} dB");
+    let high = side_only(1000.0);
+    assert!(high.abs() <= 0.1, "1 kHz side tone changed by {high:.3} dB");
+    // Mono in, the same mono out, sample for sample.
+    let t = tone(50.0, n);
+    let mut buf = AudioBuffer::new(FS, vec![t.clone(), t.clone()]);
+    apply_eq(&mut buf, &eq, &stereo).unwrap();
+    assert_eq!(buf.channels, vec![t.clone(), t]);
+}
+
+/// A mix whose sections move in level: 4 s sections alternating by `swing_db` around the mix's
+/// level (ramped over 0.5 s so nothing clicks), with the side scaled by `side_gain`.
+fn moving_mix(seconds: f64, swing_db: f64, side_gain: f32, seed: u64) -> Vec<Vec<f32>> {
+    let mut mix = synthetic_mix(seconds, FS, seed);
+    let n = mix[0].len();
+    let section = 4 * FS as usize;
+    let ramp = FS as usize / 2;
+    let gain = |i: usize| {
+        let k = i / section;
+        let level = |k: usize| if k % 2 == 0 { swing_db / 2.0 } else { -swing_db / 2.0 };
+        let pos = i % section;
+        let db = if pos < ramp && k > 0 { level(k - 1) + (level(k) - level(k - 1)) * pos as f64 / ramp as f64 } else { level(k) };
+        10f64.powf(db / 20.0) as f32
+    };
+    let (left, right) = mix.split_at_mut(1);
+    for (i, (l, r)) in left[0].iter_mut().zip(right[0].iter_mut()).enumerate().take(n) {
+        let g = gain(i);
+        let (m, s) = ((*l + *r) * 0.5, (*l - *r) * 0.5 * side_gain);
+        *l = (m + s) * g;
+        *r = (m - s) * g;
+    }
+    mix
+}
+
+fn ebur128_lra(channels: &[Vec<f32>]) -> f64 {
+    let mut m = ebur128::EbuR128::new(channels.len() as u32, FS, ebur128::Mode::LRA | ebur128::Mode::I).unwrap();
+    let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+    m.add_frames_planar_f32(&refs).unwrap();
+    m.loudness_range().unwrap()
+}
+
+/// Masters `target` against `original` and checks loudness range, PLR and per-band width against
+/// the original's.
+fn check_recovery(label: &str, original: &[Vec<f32>], target: &[Vec<f32>]) {
+    let t = analyze(&AudioBuffer::new(FS, target.to_vec()), "target", &NoProgress).unwrap();
+    let r = analyze(&AudioBuffer::new(FS, original.to_vec()), "original", &NoProgress).unwrap();
+    let plan = match_profiles(&t, &r, &MatchSettings { dynamics_amount: 1.0, ..Default::default() }).unwrap();
+    assert!(plan.dynamics.goal.is_some(), "{label}: the matching asked for no dynamics change");
+    let (out, report) = render(AudioBuffer::new(FS, target.to_vec()), &plan, BitDepth::Float32, "target", &NoProgress).unwrap();
+    let lra = |c: &[Vec<f32>]| ebur128_lra(c);
+    let plr = |c: &[Vec<f32>]| true_peak_db_fft16(c, FS) - ebur128_lufs(c, FS);
+    let (lo, lr, lt) = (lra(&out.channels), lra(original), lra(target));
+    let (po, pr) = (plr(&out.channels), plr(original));
+    eprintln!("{label}: LRA target {lt:.2} → output {lo:.2} (original {lr:.2}); PLR {po:.2} (original {pr:.2}); {:?}", report.dynamics.as_ref().map(|d| &d.bands));
+    assert!((lt - lr).abs() > 2.0, "{label}: the degradation must move LRA by more than 2 LU");
+    assert!((lo - lr).abs() <= 1.0, "{label}: LRA {lo:.2} vs original {lr:.2} (target {lt:.2})");
+    assert!((po - pr).abs() <= 1.0, "{label}: PLR {po:.2} vs original {pr:.2}");
+    let o = analyze(&out, "output", &NoProgress).unwrap();
+    for (b, (ob, rb)) in o.dynamics.bands.iter().zip(&r.dynamics.bands).enumerate() {
+        assert!((ob.width_db - rb.width_db).abs() <= 1.0, "{label}: band {b} width {:.2} vs original {:.2} dB", ob.width_db, rb.width_db);
+    }
+}
+
+#[test]
+#[ignore = "fails: the fit reaches only part of the spread change (LRA 16 → 8.5 vs 6.0)"]
+fn expanded_and_narrowed_mix_comes_back_to_the_originals_range_plr_and_width() {
+    let mut original = moving_mix(48.0, 6.0, 1.0, 21);
+    normalize_peak(&mut original, 0.5);
+    // More movement (±8 dB instead of ±3), side −6 dB, 6 dB quieter.
+    let mut target = moving_mix(48.0, 16.0, 0.5, 21);
+    normalize_peak(&mut target, 0.25);
+    check_recovery("expanded", &original, &target);
+}
+
+#[test]
+#[ignore = "fails: the expander barely widens the spread (LRA 1.9 → 3.0 vs 9.9)"]
+fn squashed_and_narrowed_mix_comes_back_to_the_originals_range_plr_and_width() {
+    let mut original = moving_mix(48.0, 10.0, 1.0, 22);
+    normalize_peak(&mut original, 0.5);
+    let mut target = moving_mix(48.0, 2.0, 0.5, 22);
+    normalize_peak(&mut target, 0.25);
+    check_recovery("squashed", &original, &target);
+}
+
+/// A plan with a dynamics goal renders, fits and reports its settings; the plan with those settings
+/// in place of the goal (what `--plan-out` saves) renders the same samples, bit for bit.
+#[test]
+fn a_fitted_dynamics_plan_re_renders_identically() {
+    let mut mix = moving_mix(12.0, 10.0, 1.0, 23);
+    normalize_peak(&mut mix, 0.5);
+    let buf = AudioBuffer::new(FS, mix);
+    let t = analyze(&buf, "mix", &NoProgress).unwrap();
+    let mut plan = match_profiles(&t, &t, &MatchSettings::default()).unwrap();
+    plan.dynamics.goal = Some(DynamicsGoal { crossovers_hz: vec![120.0, 1000.0, 6000.0], spread_change_db: vec![-3.0, -3.0, 2.0, -3.0] });
+    let (a, report) = render(buf.clone(), &plan, BitDepth::Int24, "mix", &NoProgress).unwrap();
+    let d = report.dynamics.expect("the stage ran");
+    assert!(d.settings.bands[0].ratio > 1.0 && d.settings.bands[2].expansion_ratio > 1.0, "{:?}", d.settings);
+    for (b, r) in d.bands.iter().enumerate() {
+        // Each band moved toward its goal.
+        assert!((r.spread_after_db - r.spread_goal_db).abs() < (r.spread_before_db - r.spread_goal_db).abs(), "band {b}: {r:?}");
+    }
+    plan.dynamics.goal = None;
+    plan.dynamics.multiband = Some(d.settings);
+    let (b, _) = render(buf, &plan, BitDepth::Int24, "mix", &NoProgress).unwrap();
+    assert!(a.channels.iter().flatten().zip(b.channels.iter().flatten()).all(|(x, y)| x.to_bits() == y.to_bits()));
+}
