@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::dynamics::{levels_of, percentile, short_term_windows, SHORT_TERM_S};
 use crate::analysis::spectrum::StftSettings;
-use crate::audio::AudioBuffer;
+use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::compressor::CompressorSettings;
 use crate::dsp::multiband::{pooled_power, BandEnvelopes, Multiband, MultibandSettings};
-use crate::dsp::to_db;
+use crate::dsp::{from_db, to_db};
 use crate::error::Result;
 use crate::plan::{DynamicsGoal, DynamicsPlan};
 
@@ -39,19 +39,22 @@ pub struct BandReport {
     pub spread_after_db: f64,
     /// Largest gain reduction, dB (make-up not counted).
     pub max_reduction_db: f64,
+    /// Side gain that keeps the band's width through the time-varying gain, dB.
+    pub side_gain_db: f64,
 }
 
 /// Time constants per band, low to high. The stage matches how band levels move over seconds (the
-/// short-term spread), so it is a slow, levelling compressor: attack a fraction of the 3 s window,
-/// release over a second (longer after sustained reduction, so dense passages do not pump); the lows
-/// a little slower, the highs a little faster.
+/// short-term spread), so it is a levelling compressor: an RMS detector over 400 ms (momentary
+/// loudness's window) feeds the gain computer, whose attack and release are a fraction of a second
+/// (longer after sustained reduction, so dense passages do not pump); the lows a little slower, the
+/// highs a little faster.
 fn band_template(band: usize, bands: usize) -> CompressorSettings {
     let (attack_ms, release_ms) = match (band, bands) {
-        (0, _) => (400.0, 1500.0),
-        (b, n) if b + 1 == n => (200.0, 1000.0),
-        _ => (300.0, 1200.0),
+        (0, _) => (80.0, 300.0),
+        (b, n) if b + 1 == n => (40.0, 200.0),
+        _ => (60.0, 250.0),
     };
-    CompressorSettings { attack_ms, release_ms, sustained_release_ms: 3000.0, sustain_ms: 1500.0, knee_db: 6.0, ..Default::default() }
+    CompressorSettings { attack_ms, release_ms, sustained_release_ms: 2.0 * release_ms, sustain_ms: 2000.0, knee_db: 6.0, rms_ms: 300.0, ..Default::default() }
 }
 
 /// Applies the plan's dynamics stage to `buffer` in place (nothing when it is off); returns what it
@@ -64,6 +67,12 @@ pub fn apply_dynamics(buffer: &mut AudioBuffer, plan: &DynamicsPlan) -> Result<O
     };
     let fs = buffer.sample_rate;
     let mb = Multiband::new(crossovers, fs)?;
+    // Mid/side: the band powers are then |M|² + |S|² as in the profiles, and the side of each band can
+    // be scaled on its own (below).
+    let stereo = buffer.num_channels() == 2;
+    if let [l, r] = buffer.channels.as_mut_slice() {
+        to_mid_side(l, r);
+    }
     let env = mb.envelopes(&buffer.channels);
     // Short-term statistics on the profiles' grid: control blocks pooled into STFT hops.
     let stft = StftSettings::for_rate(fs);
@@ -95,22 +104,44 @@ pub fn apply_dynamics(buffer: &mut AudioBuffer, plan: &DynamicsPlan) -> Result<O
             let before = spread(b, None);
             let goal = plan.goal.as_ref().map_or(before, |g| before + g.spread_change_db[b]);
             if is_neutral(s) {
-                return Ok((None, BandReport { spread_before_db: before, spread_goal_db: goal, spread_after_db: before, max_reduction_db: 0.0 }));
+                let report = BandReport { spread_before_db: before, spread_goal_db: goal, spread_after_db: before, max_reduction_db: 0.0, side_gain_db: 0.0 };
+                return Ok((None, report));
             }
             let gains = mb.gains(s, &env.power[b])?;
             let deepest = gains.iter().fold(f32::MAX, |m, &g| m.min(g));
+            let side_gain_db = if stereo { width_compensation_db(&env.channel_power[0][b], &env.channel_power[1][b], &gains) } else { 0.0 };
             let report = BandReport {
                 spread_before_db: before,
                 spread_goal_db: goal,
                 spread_after_db: spread(b, Some(&gains)),
                 max_reduction_db: (s.makeup_db - to_db(f64::from(deepest))).max(0.0),
+                side_gain_db,
             };
             Ok((Some(gains), report))
         })
         .collect::<Result<_>>()?;
-    let (gains, bands): (Vec<_>, Vec<_>) = fitted.into_iter().unzip();
-    mb.apply(&mut buffer.channels, &gains, &mut Vec::new());
+    let (gains, bands): (Vec<_>, Vec<BandReport>) = fitted.into_iter().unzip();
+    let side_scale: Vec<f32> = bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect();
+    mb.apply(&mut buffer.channels, &gains, &[vec![1.0; side_scale.len()], side_scale], &mut Vec::new());
+    if let [m, s] = buffer.channels.as_mut_slice() {
+        to_left_right(m, s);
+    }
     Ok(Some(DynamicsReport { settings, bands }))
+}
+
+/// Largest side correction that keeps a band's width where it was, dB.
+const MAX_SIDE_GAIN_DB: f64 = 6.0;
+
+/// The side gain that keeps a band's width (Σ|S|² / Σ|M|²) through time-varying `gains`: where mid
+/// and side move differently over time (a wide chorus after a narrow verse), the gains reweigh them,
+/// and the width the EQ matched would drift.
+fn width_compensation_db(mid: &[f32], side: &[f32], gains: &[f32]) -> f64 {
+    let sums = |x: &[f32]| x.iter().zip(gains).fold((0.0f64, 0.0f64), |(a, b), (&p, &g)| (a + f64::from(p), b + f64::from(g * g * p)));
+    let ((m0, m1), (s0, s1)) = (sums(mid), sums(side));
+    if m0 <= 0.0 || m1 <= 0.0 || s0 <= 0.0 || s1 <= 0.0 {
+        return 0.0;
+    }
+    (10.0 * ((s0 / m0) / (s1 / m1)).log10()).clamp(-MAX_SIDE_GAIN_DB, MAX_SIDE_GAIN_DB)
 }
 
 /// A band whose compressor changes nothing.
@@ -130,14 +161,14 @@ fn fit(mb: &Multiband, env: &BandEnvelopes, goal: &DynamicsGoal, band_levels: Ba
             if change == 0.0 {
                 return Ok(s);
             }
-            // Threshold at the median short-term band level: compression acts on the louder half,
-            // expansion on the quieter half. (Thresholds at P10/P95 reach further but, tried on the
-            // development pairs, cost up to 2 dB of tonal distance.)
+            // Compression from the quiet end of the band's short-term levels (P10) up, expansion from
+            // the loud end (P95) down: the whole spread then scales by the ratio, a linear map of the
+            // target's level distribution onto the reference's.
             let levels = band_levels(b, None);
             if levels.is_empty() {
                 return Ok(s);
             }
-            s.threshold_db = percentile(&levels, 50.0).clamp(-80.0, 0.0);
+            s.threshold_db = percentile(&levels, if change < 0.0 { 10.0 } else { 95.0 }).clamp(-80.0, 0.0);
             let target = spread(b, None) + change;
             let with = |x: f64| {
                 let mut t = s.clone();

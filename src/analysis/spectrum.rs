@@ -53,11 +53,15 @@ pub fn dynamics_crossovers(sample_rate: u32) -> Vec<f64> {
     DYNAMICS_CROSSOVERS_HZ.iter().copied().filter(|&f| f <= 0.45 * f64::from(sample_rate)).collect()
 }
 
+/// The dynamics bands start here: below it there is nothing audible to compress or widen (and the
+/// EQ leaves it alone).
+pub const DYNAMICS_LOW_HZ: f64 = 20.0;
+
 /// Bin edges of the dynamics bands for an `fft_size`-point STFT: band b holds bins
-/// `edges[b]..edges[b + 1]`; DC is left out, Nyquist is in the top band.
+/// `edges[b]..edges[b + 1]`; bins below 20 Hz are left out, Nyquist is in the top band.
 pub fn dynamics_band_bins(sample_rate: u32, fft_size: usize) -> Vec<usize> {
     let bin_hz = f64::from(sample_rate) / fft_size as f64;
-    let mut edges = vec![1];
+    let mut edges = vec![((DYNAMICS_LOW_HZ / bin_hz).round() as usize).max(1)];
     edges.extend(dynamics_crossovers(sample_rate).iter().map(|&f| ((f / bin_hz).round() as usize).clamp(1, fft_size / 2)));
     edges.push(fft_size / 2 + 1);
     edges

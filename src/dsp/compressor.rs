@@ -37,6 +37,10 @@ pub struct CompressorSettings {
     /// The most the expansion may take away, dB.
     #[serde(default = "default_expansion_range_db")]
     pub expansion_range_db: f64,
+    /// RMS level detection over this time constant (GMR 2012 §2.3: a mean-square one-pole ahead of
+    /// the gain computer); 0 = the instantaneous level (peak detection).
+    #[serde(default)]
+    pub rms_ms: f64,
 }
 
 fn one() -> f64 {
@@ -60,6 +64,7 @@ impl Default for CompressorSettings {
             makeup_db: 0.0,
             expansion_ratio: 1.0,
             expansion_range_db: default_expansion_range_db(),
+            rms_ms: 0.0,
         }
     }
 }
@@ -81,6 +86,9 @@ impl CompressorSettings {
         }
         if !(0.0..=40.0).contains(&self.expansion_range_db) {
             return bad(format!("expansion_range_db {} must be within 0..40", self.expansion_range_db));
+        }
+        if !(0.0..=10_000.0).contains(&self.rms_ms) {
+            return bad(format!("rms_ms {} must be within 0..10000", self.rms_ms));
         }
         if !(-24.0..=24.0).contains(&self.makeup_db) {
             return bad(format!("makeup_db {} must be within -24..24", self.makeup_db));
@@ -126,6 +134,9 @@ pub struct Compressor {
     release: f64,
     sustained_release: f64,
     sustain: f64,
+    /// Mean-square smoothing coefficient (0 = none) and its state.
+    rms: f64,
+    mean_square: f64,
     /// Detector states, all in dB of gain reduction (≥ 0).
     fast_peak: f64,
     fast: f64,
@@ -146,6 +157,8 @@ impl Compressor {
             release: one_pole(settings.release_ms, rate_hz),
             sustained_release: one_pole(settings.sustained_release_ms, rate_hz),
             sustain: one_pole(settings.sustain_ms, rate_hz),
+            rms: if settings.rms_ms > 0.0 { one_pole(settings.rms_ms, rate_hz) } else { 0.0 },
+            mean_square: 0.0,
             settings,
             fast_peak: 0.0,
             fast: 0.0,
@@ -158,13 +171,15 @@ impl Compressor {
     }
 
     pub fn reset(&mut self) {
-        (self.fast_peak, self.fast, self.slow) = (0.0, 0.0, 0.0);
+        (self.fast_peak, self.fast, self.slow, self.mean_square) = (0.0, 0.0, 0.0, 0.0);
     }
 
     /// Linear gain (make-up included) for the next sample, whose detector input is `level`
     /// (e.g. the larger |sample| of a linked stereo pair).
     pub fn gain(&mut self, level: f32) -> f32 {
-        let reduction = -self.settings.static_gain_db(to_db(f64::from(level)));
+        let level = f64::from(level);
+        self.mean_square = self.rms * self.mean_square + (1.0 - self.rms) * level * level;
+        let reduction = -self.settings.static_gain_db(to_db(self.mean_square.sqrt()));
         // Smooth decoupled peak detector (GMR eq. 17): instant attack into a release stage, then
         // an attack smoother.
         self.fast_peak = reduction.max(self.release * self.fast_peak + (1.0 - self.release) * reduction);

@@ -35,10 +35,12 @@ impl MultibandSettings {
     }
 }
 
-/// Per band and control block: the block's mean-square power, mean over channels (its square root
-/// is the linked detector's input).
+/// Per band and control block: the block's mean-square power summed over the channels (its square
+/// root is the linked detector's input), and per channel.
 pub struct BandEnvelopes {
     pub power: Vec<Vec<f32>>,
+    /// `[channel][band][block]`.
+    pub channel_power: Vec<Vec<Vec<f32>>>,
 }
 
 pub struct Multiband {
@@ -74,9 +76,10 @@ impl Multiband {
         let (bands, n, d) = (self.bands(), channels.first().map_or(0, Vec::len), self.block);
         let blocks = n.div_ceil(d);
         let mut power = vec![vec![0.0f32; blocks]; bands];
+        let mut channel_power = Vec::with_capacity(channels.len());
         let conv = self.split.conv();
-        let scale = 1.0 / channels.len() as f32;
         for ch in channels {
+            let mut own = vec![vec![0.0f32; blocks]; bands];
             // Each call covers whole control blocks and returns their values, band after band.
             let per_call: std::sync::Mutex<Vec<(usize, Vec<f32>)>> = Default::default();
             let mut dummy = vec![0.0f32; n];
@@ -108,40 +111,55 @@ impl Multiband {
             });
             for (first, values) in per_call.into_inner().expect("envelope lock") {
                 let nb = values.len() / bands;
-                for b in 0..bands {
-                    for (p, v) in power[b][first..first + nb].iter_mut().zip(&values[b * nb..(b + 1) * nb]) {
-                        *p += scale * v;
-                    }
+                for (b, own) in own.iter_mut().enumerate() {
+                    own[first..first + nb].copy_from_slice(&values[b * nb..(b + 1) * nb]);
                 }
             }
+            for (sum, own) in power.iter_mut().zip(&own) {
+                for (p, v) in sum.iter_mut().zip(own) {
+                    *p += v;
+                }
+            }
+            channel_power.push(own);
         }
-        BandEnvelopes { power }
+        BandEnvelopes { power, channel_power }
     }
 
     /// Control-rate gains (make-up included) of a compressor with `settings` fed with the RMS of
-    /// `power`.
+    /// `power`, advanced by the detector's delay (`rms_ms` + `attack_ms`: the time constants of its
+    /// two one-poles): offline the gain may anticipate, so a loud passage is met by its reduction
+    /// instead of overshooting for the first few hundred milliseconds.
     pub fn gains(&self, settings: &CompressorSettings, power: &[f32]) -> Result<Vec<f32>> {
         let mut c = Compressor::at_rate(settings.clone(), self.control_rate_hz())?;
-        Ok(power.iter().map(|&p| c.gain(p.sqrt())).collect())
+        let lead = ((settings.rms_ms + settings.attack_ms) * 1e-3 * self.control_rate_hz()).round() as usize;
+        let mut gains: Vec<f32> = power.iter().map(|&p| c.gain(p.sqrt())).collect();
+        if lead > 0 && lead < gains.len() {
+            let last = gains[gains.len() - 1];
+            gains.drain(..lead);
+            gains.resize(power.len(), last);
+        }
+        Ok(gains)
     }
 
-    /// Applies control-rate `gains` (one per band; `None` = 1 throughout) to planar `channels` in
-    /// place. `scratch` is resized to one channel (reused, it allocates nothing).
-    pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], scratch: &mut Vec<f32>) {
+    /// Applies control-rate `gains` (one per band; `None` = 1 throughout), each band of channel c
+    /// further scaled by `channel_scale[c][band]` (empty: 1), to planar `channels` in place.
+    /// `scratch` is resized to one channel (reused, it allocates nothing).
+    pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], channel_scale: &[Vec<f32>], scratch: &mut Vec<f32>) {
         let active: Vec<(usize, &Vec<f32>)> = gains.iter().enumerate().filter_map(|(b, g)| g.as_ref().map(|g| (b, g))).collect();
         if active.is_empty() {
             return;
         }
         let (bands, d) = (self.bands(), self.block);
         let conv = self.split.conv();
-        for ch in channels.iter_mut() {
+        for (c, ch) in channels.iter_mut().enumerate() {
+            let scale = |b: usize| channel_scale.get(c).map_or(1.0, |s| s[b]);
             scratch.clear();
             scratch.extend_from_slice(ch);
             let input: &[f32] = scratch;
             conv.run_aligned(input, self.split.latency(), ch, d, |s, start, out| {
                 out.copy_from_slice(&input[start..start + out.len()]);
                 // The top band, when active, as input minus the lower bands.
-                let top = active.iter().find(|(b, _)| *b + 1 == bands).map(|(_, g)| *g);
+                let top = active.iter().find(|(b, _)| *b + 1 == bands).map(|(b, g)| (*g, scale(*b)));
                 let lower_needed = top.is_some();
                 let mut top_part = if lower_needed { out.to_vec() } else { Vec::new() };
                 for (b, g) in gains.iter().enumerate().take(bands - 1) {
@@ -152,32 +170,32 @@ impl Multiband {
                     conv.filtered(s, self.split.spectrum(b), |y, _| {
                         let y = &y[..out.len()];
                         if let Some(g) = g {
-                            add_scaled(out, y, g, start, d, -1.0);
+                            add_scaled(out, y, g, scale(b), start, d);
                         }
                         for (t, v) in top_part.iter_mut().zip(y) {
                             *t -= v;
                         }
                     });
                 }
-                if let Some(g) = top {
-                    add_scaled(out, &top_part, g, start, d, -1.0);
+                if let Some((g, k)) = top {
+                    add_scaled(out, &top_part, g, k, start, d);
                 }
             });
         }
     }
 }
 
-/// out[i] += (g(start + i) − 1)·y[i] (`offset` = −1), with g interpolated linearly between control
-/// values: block c's value at its first sample, reaching block c + 1's at the next block's.
-fn add_scaled(out: &mut [f32], y: &[f32], g: &[f32], start: usize, d: usize, offset: f32) {
+/// out[i] += (k·g(start + i) − 1)·y[i], with g interpolated linearly between control values: block
+/// c's value at its first sample, reaching block c + 1's at the next block's.
+fn add_scaled(out: &mut [f32], y: &[f32], g: &[f32], k: f32, start: usize, d: usize) {
     let first = start / d;
     let inv = 1.0 / d as f32;
     for (j, (o, yb)) in out.chunks_mut(d).zip(y.chunks(d)).enumerate() {
-        let g0 = g[first + j];
-        let g1 = *g.get(first + j + 1).unwrap_or(&g0);
+        let g0 = k * g[first + j];
+        let g1 = k * *g.get(first + j + 1).unwrap_or(&g[first + j]);
         let step = (g1 - g0) * inv;
         for (i, (o, &v)) in o.iter_mut().zip(yb).enumerate() {
-            *o += (g0 + step * i as f32 + offset) * v;
+            *o += (g0 + step * i as f32 - 1.0) * v;
         }
     }
 }
@@ -225,7 +243,7 @@ mod tests {
             })
             .collect();
         let deepest = gains.iter().map(|g| -crate::dsp::to_db(f64::from(g.as_ref().unwrap().iter().fold(1.0f32, |m, &v| m.min(v))))).collect();
-        mb.apply(chans, &gains, &mut Vec::new());
+        mb.apply(chans, &gains, &[], &mut Vec::new());
         deepest
     }
 
@@ -267,11 +285,12 @@ mod tests {
     fn envelopes_measure_each_band() {
         let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
         let n = FS as usize;
-        // A 3 kHz tone at 0.25 in both channels: band 2 holds it (power 0.25²/2).
+        // A 3 kHz tone at 0.25 in both channels: band 2 holds it (power 0.25²/2 per channel).
         let x = tone(3000.0, 0.25, n);
         let env = mb.envelopes(&[x.clone(), x]);
         let mid = env.power[2].len() / 2;
-        assert!((f64::from(env.power[2][mid]) / (0.25f64.powi(2) / 2.0) - 1.0).abs() < 0.05, "power {}", env.power[2][mid]);
+        assert!((f64::from(env.power[2][mid]) / 0.25f64.powi(2) - 1.0).abs() < 0.05, "power {}", env.power[2][mid]);
+        assert!((f64::from(env.channel_power[1][2][mid]) / (0.25f64.powi(2) / 2.0) - 1.0).abs() < 0.05);
         for b in [0, 1, 3] {
             assert!(env.power[b][mid] < env.power[2][mid] * from_db(-100.0) as f32, "band {b} leaks {}", env.power[b][mid]);
         }
