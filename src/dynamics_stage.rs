@@ -23,12 +23,21 @@ const MAX_EXPANSION_RATIO: f64 = 2.0;
 const MAX_MAKEUP_DB: f64 = 12.0;
 /// Bisection steps of the fit (the ratio's range is resolved to 1/128).
 const FIT_STEPS: usize = 7;
+/// Spread changes smaller than this (dB) leave a band alone.
+const MIN_CHANGE_DB: f64 = 0.25;
+/// Bounds of the spread change the stage aims at: it may tighten a lot, widen a little.
+const SPREAD_CHANGE_DB: (f64, f64) = (-12.0, 6.0);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DynamicsReport {
     /// The settings rendered (fitted, when the plan had a goal).
     pub settings: MultibandSettings,
     pub bands: Vec<BandReport>,
+    /// Each band's spread at the end, after the limiter too, dB.
+    pub limited_spread_db: Vec<f64>,
+    /// Fits: the first to the goal, each further one with the goal corrected by what the limiter
+    /// did to the previous render's spreads.
+    pub rounds: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,76 +66,190 @@ fn band_template(band: usize, bands: usize) -> CompressorSettings {
     CompressorSettings { attack_ms, release_ms, sustained_release_ms: 2.0 * release_ms, sustain_ms: 2000.0, knee_db: 6.0, rms_ms: 300.0, ..Default::default() }
 }
 
-/// Applies the plan's dynamics stage to `buffer` in place (nothing when it is off); returns what it
-/// rendered, fitted first when the plan carries a goal.
-pub fn apply_dynamics(buffer: &mut AudioBuffer, plan: &DynamicsPlan) -> Result<Option<DynamicsReport>> {
-    let crossovers = match (&plan.goal, &plan.multiband) {
-        (Some(goal), _) => &goal.crossovers_hz,
-        (None, Some(m)) => &m.crossovers_hz,
-        (None, None) => return Ok(None),
-    };
-    let fs = buffer.sample_rate;
-    let mb = Multiband::new(crossovers, fs)?;
-    // Mid/side: the band powers are then |M|² + |S|² as in the profiles, and the side of each band can
-    // be scaled on its own (below).
-    let stereo = buffer.num_channels() == 2;
-    if let [l, r] = buffer.channels.as_mut_slice() {
-        to_mid_side(l, r);
+/// The dynamics stage of one render: the band envelopes of the equalised signal (mid/side), the
+/// short-term statistics' grid and gate, and the gains last applied.
+pub struct DynamicsStage {
+    mb: Multiband,
+    env: BandEnvelopes,
+    stereo: bool,
+    /// Control blocks per statistics block (an STFT hop), and statistics blocks per 3 s window.
+    per: usize,
+    window: usize,
+    gate: Vec<bool>,
+    goal: Option<DynamicsGoal>,
+    fixed: Option<MultibandSettings>,
+    gains: Vec<Option<Vec<f32>>>,
+}
+
+impl DynamicsStage {
+    /// For the plan's stage (`None` when it is off). Leaves `buffer` in mid/side for [`Self::apply`].
+    pub fn new(buffer: &mut AudioBuffer, plan: &DynamicsPlan) -> Result<Option<Self>> {
+        let crossovers = match (&plan.goal, &plan.multiband) {
+            (Some(goal), _) => &goal.crossovers_hz,
+            (None, Some(m)) => &m.crossovers_hz,
+            (None, None) => return Ok(None),
+        };
+        let fs = buffer.sample_rate;
+        let mb = Multiband::new(crossovers, fs)?;
+        // Mid/side: the band powers are then |M|² + |S|² as in the profiles, and the side of each
+        // band can be scaled on its own (see `width_compensation_db`).
+        let stereo = buffer.num_channels() == 2;
+        if let [l, r] = buffer.channels.as_mut_slice() {
+            to_mid_side(l, r);
+        }
+        let env = mb.envelopes(&buffer.channels);
+        // Short-term statistics on the profiles' grid: control blocks pooled into STFT hops.
+        let stft = StftSettings::for_rate(fs);
+        let per = (stft.hop / mb.block()).max(1);
+        let window = (SHORT_TERM_S / (per * mb.block()) as f64 * f64::from(fs)).round() as usize;
+        // The relative gate on all bands together, as the profiles apply it, fixed from the input:
+        // the processed bands are judged on the same windows.
+        let pooled: Vec<Vec<f32>> = env.power.iter().map(|p| pooled_power(p, None, per)).collect();
+        let interleaved: Vec<f32> = (0..pooled[0].len()).flat_map(|i| pooled.iter().map(move |p| p[i])).collect();
+        let (_, gate) = short_term_windows(&interleaved, mb.bands(), window, None);
+        Ok(Some(DynamicsStage { mb, env, stereo, per, window, gate, goal: plan.goal.clone(), fixed: plan.multiband.clone(), gains: Vec::new() }))
     }
-    let env = mb.envelopes(&buffer.channels);
-    // Short-term statistics on the profiles' grid: control blocks pooled into STFT hops.
-    let stft = StftSettings::for_rate(fs);
-    let per = (stft.hop / mb.block()).max(1);
-    let window = (SHORT_TERM_S / (per * mb.block()) as f64 * f64::from(fs)).round() as usize;
-    // The relative gate on all bands together, as the profiles apply it, fixed from the input: the
-    // processed bands are judged on the same windows.
-    let bands = mb.bands();
-    let pooled: Vec<Vec<f32>> = env.power.iter().map(|p| pooled_power(p, None, per)).collect();
-    let interleaved: Vec<f32> = (0..pooled[0].len()).flat_map(|i| pooled.iter().map(move |p| p[i])).collect();
-    let (_, gate) = short_term_windows(&interleaved, bands, window, None);
-    let band_levels = |band: usize, gain: Option<&[f32]>| -> Vec<f64> {
-        let (windows, kept) = short_term_windows(&pooled_power(&env.power[band], gain, per), 1, window, Some(&gate));
-        levels_of(&windows, &kept, 1).remove(0)
-    };
-    let spread = |band: usize, gain: Option<&[f32]>| -> f64 {
-        let levels = band_levels(band, gain);
-        percentile(&levels, 95.0) - percentile(&levels, 10.0)
-    };
-    let settings = match &plan.goal {
-        Some(goal) => fit(&mb, &env, goal, &band_levels, &spread)?,
-        None => plan.multiband.clone().expect("checked above"),
-    };
-    let fitted: Vec<(Option<Vec<f32>>, BandReport)> = settings
-        .bands
-        .par_iter()
-        .enumerate()
-        .map(|(b, s)| -> Result<_> {
-            let before = spread(b, None);
-            let goal = plan.goal.as_ref().map_or(before, |g| before + g.spread_change_db[b]);
-            if is_neutral(s) {
-                let report = BandReport { spread_before_db: before, spread_goal_db: goal, spread_after_db: before, max_reduction_db: 0.0, side_gain_db: 0.0 };
-                return Ok((None, report));
+
+    /// Band `band`'s short-term levels (ascending) with `gain` (control rate) and, when given,
+    /// `limiter` (the limiter's full-rate gain) applied.
+    fn band_levels(&self, band: usize, gain: Option<&[f32]>, limiter: Option<&[f32]>) -> Vec<f64> {
+        let power: Vec<f32> = match limiter {
+            Some(lim) => {
+                let d = self.mb.block();
+                self.env.power[band]
+                    .iter()
+                    .zip(lim.chunks(d))
+                    .enumerate()
+                    .map(|(c, (&p, l))| p * l.iter().map(|g| g * g).sum::<f32>() / l.len() as f32 * gain.map_or(1.0, |g| g[c] * g[c]))
+                    .collect()
             }
-            let gains = mb.gains(s, &env.power[b])?;
-            let deepest = gains.iter().fold(f32::MAX, |m, &g| m.min(g));
-            let side_gain_db = if stereo { width_compensation_db(&env.channel_power[0][b], &env.channel_power[1][b], &gains) } else { 0.0 };
-            let report = BandReport {
-                spread_before_db: before,
-                spread_goal_db: goal,
-                spread_after_db: spread(b, Some(&gains)),
-                max_reduction_db: (s.makeup_db - to_db(f64::from(deepest))).max(0.0),
-                side_gain_db,
-            };
-            Ok((Some(gains), report))
-        })
-        .collect::<Result<_>>()?;
-    let (gains, bands): (Vec<_>, Vec<BandReport>) = fitted.into_iter().unzip();
-    let side_scale: Vec<f32> = bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect();
-    mb.apply(&mut buffer.channels, &gains, &[vec![1.0; side_scale.len()], side_scale], &mut Vec::new());
-    if let [m, s] = buffer.channels.as_mut_slice() {
-        to_left_right(m, s);
+            None => self.env.power[band].clone(),
+        };
+        let (windows, kept) = short_term_windows(&pooled_power(&power, if limiter.is_some() { None } else { gain }, self.per), 1, self.window, Some(&self.gate));
+        levels_of(&windows, &kept, 1).remove(0)
     }
-    Ok(Some(DynamicsReport { settings, bands }))
+
+    fn spread(&self, band: usize, gain: Option<&[f32]>, limiter: Option<&[f32]>) -> f64 {
+        let levels = self.band_levels(band, gain, limiter);
+        percentile(&levels, 95.0) - percentile(&levels, 10.0)
+    }
+
+    /// Fits (with the goal's spread changes plus `adjust_db`, when the plan has a goal) and applies
+    /// the stage to `buffer` (mid/side, as [`Self::new`] left it), which comes back as left/right.
+    pub fn apply(&mut self, buffer: &mut AudioBuffer, adjust_db: &[f64]) -> Result<DynamicsReport> {
+        let intended = self.intended_spreads();
+        let settings = match &self.goal {
+            Some(goal) => {
+                let aims: Vec<f64> = intended.iter().enumerate().map(|(b, i)| i + adjust_db.get(b).unwrap_or(&0.0)).collect();
+                self.fit(&goal.crossovers_hz, &aims)?
+            }
+            None => self.fixed.clone().expect("a stage has a goal or settings"),
+        };
+        let fitted: Vec<(Option<Vec<f32>>, BandReport)> = settings
+            .bands
+            .par_iter()
+            .enumerate()
+            .map(|(b, s)| -> Result<_> {
+                let before = self.spread(b, None, None);
+                let neutral = BandReport { spread_before_db: before, spread_goal_db: intended[b], spread_after_db: before, max_reduction_db: 0.0, side_gain_db: 0.0 };
+                if is_neutral(s) {
+                    return Ok((None, neutral));
+                }
+                let gains = self.mb.gains(s, &self.env.power[b])?;
+                let deepest = gains.iter().fold(f32::MAX, |m, &g| m.min(g));
+                let side_gain_db = if self.stereo { width_compensation_db(&self.env.channel_power[0][b], &self.env.channel_power[1][b], &gains) } else { 0.0 };
+                let report = BandReport {
+                    spread_after_db: self.spread(b, Some(&gains), None),
+                    max_reduction_db: (s.makeup_db - to_db(f64::from(deepest))).max(0.0),
+                    side_gain_db,
+                    ..neutral
+                };
+                Ok((Some(gains), report))
+            })
+            .collect::<Result<_>>()?;
+        let (gains, bands): (Vec<_>, Vec<BandReport>) = fitted.into_iter().unzip();
+        let side_scale: Vec<f32> = bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect();
+        self.mb.apply(&mut buffer.channels, &gains, &[vec![1.0; side_scale.len()], side_scale], &mut Vec::new());
+        if let [m, s] = buffer.channels.as_mut_slice() {
+            to_left_right(m, s);
+        }
+        self.gains = gains;
+        Ok(DynamicsReport { settings, bands, limited_spread_db: Vec::new(), rounds: 1 })
+    }
+
+    /// How far each band's spread after the stage *and* the limiter (`limiter`: its full-rate gain)
+    /// is from what the goal meant (dB; 0 for bands without a goal).
+    pub fn limited_spreads(&self, limiter: &[f32]) -> Vec<f64> {
+        (0..self.mb.bands()).map(|b| self.spread(b, self.gains[b].as_deref(), Some(limiter))).collect()
+    }
+
+    /// The spread each band is to end with: its own moved by the goal's amount toward the goal's,
+    /// within the bounds (its own without a goal).
+    pub fn intended_spreads(&self) -> Vec<f64> {
+        (0..self.mb.bands())
+            .map(|b| {
+                let own = self.spread(b, None, None);
+                self.goal.as_ref().map_or(own, |g| own + (g.amount * (g.spread_db[b] - own)).clamp(SPREAD_CHANGE_DB.0, SPREAD_CHANGE_DB.1))
+            })
+            .collect()
+    }
+
+    pub fn has_goal(&self) -> bool {
+        self.goal.is_some()
+    }
+
+    /// Fits every band to its spread `aims` (bands are independent: each has its own detector).
+    fn fit(&self, crossovers_hz: &[f64], aims: &[f64]) -> Result<MultibandSettings> {
+        let (mb, env) = (&self.mb, &self.env);
+        let bands = (0..mb.bands())
+            .into_par_iter()
+            .map(|b| -> Result<CompressorSettings> {
+                let mut s = band_template(b, mb.bands());
+                let target = aims[b];
+                let change = target - self.spread(b, None, None);
+                if change.abs() < MIN_CHANGE_DB {
+                    return Ok(s);
+                }
+                // Compression from the quiet end of the band's short-term levels (P10) up, expansion
+                // from the loud end (P95) down: the whole spread then scales by the ratio, a linear
+                // map of the target's level distribution onto the reference's.
+                let levels = self.band_levels(b, None, None);
+                if levels.is_empty() {
+                    return Ok(s);
+                }
+                s.threshold_db = percentile(&levels, if change < 0.0 { 10.0 } else { 95.0 }).clamp(-80.0, 0.0);
+                let with = |x: f64| {
+                    let mut t = s.clone();
+                    if change < 0.0 {
+                        t.ratio = 1.0 + x * (MAX_RATIO - 1.0);
+                    } else {
+                        t.expansion_ratio = 1.0 + x * (MAX_EXPANSION_RATIO - 1.0);
+                    }
+                    t
+                };
+                // Spread falls with the compression ratio and rises with the expansion ratio.
+                let (mut lo, mut hi) = (0.0, 1.0);
+                for _ in 0..FIT_STEPS {
+                    let x = 0.5 * (lo + hi);
+                    let got = self.spread(b, Some(&mb.gains(&with(x), &env.power[b])?), None);
+                    if (got > target) == (change < 0.0) {
+                        lo = x;
+                    } else {
+                        hi = x;
+                    }
+                }
+                let mut fitted = with(0.5 * (lo + hi));
+                // Make-up: the band's mean power back where it was.
+                let gains = mb.gains(&fitted, &env.power[b])?;
+                let (before, after) = env.power[b].iter().zip(&gains).fold((0.0f64, 0.0f64), |(a, c), (&p, &g)| (a + f64::from(p), c + f64::from(g * g * p)));
+                if after > 0.0 {
+                    fitted.makeup_db = (10.0 * (before / after).log10()).clamp(-MAX_MAKEUP_DB, MAX_MAKEUP_DB);
+                }
+                Ok(fitted)
+            })
+            .collect::<Result<_>>()?;
+        Ok(MultibandSettings { crossovers_hz: crossovers_hz.to_vec(), bands })
+    }
 }
 
 /// Largest side correction that keeps a band's width where it was, dB.
@@ -147,58 +270,4 @@ fn width_compensation_db(mid: &[f32], side: &[f32], gains: &[f32]) -> f64 {
 /// A band whose compressor changes nothing.
 fn is_neutral(s: &CompressorSettings) -> bool {
     s.ratio == 1.0 && s.expansion_ratio == 1.0 && s.makeup_db == 0.0
-}
-
-/// Fits every band to the goal (bands are independent: each has its own detector).
-type BandStat<'a, T> = &'a (dyn Fn(usize, Option<&[f32]>) -> T + Sync);
-
-fn fit(mb: &Multiband, env: &BandEnvelopes, goal: &DynamicsGoal, band_levels: BandStat<Vec<f64>>, spread: BandStat<f64>) -> Result<MultibandSettings> {
-    let bands = (0..mb.bands())
-        .into_par_iter()
-        .map(|b| -> Result<CompressorSettings> {
-            let mut s = band_template(b, mb.bands());
-            let change = goal.spread_change_db[b];
-            if change == 0.0 {
-                return Ok(s);
-            }
-            // Compression from the quiet end of the band's short-term levels (P10) up, expansion from
-            // the loud end (P95) down: the whole spread then scales by the ratio, a linear map of the
-            // target's level distribution onto the reference's.
-            let levels = band_levels(b, None);
-            if levels.is_empty() {
-                return Ok(s);
-            }
-            s.threshold_db = percentile(&levels, if change < 0.0 { 10.0 } else { 95.0 }).clamp(-80.0, 0.0);
-            let target = spread(b, None) + change;
-            let with = |x: f64| {
-                let mut t = s.clone();
-                if change < 0.0 {
-                    t.ratio = 1.0 + x * (MAX_RATIO - 1.0);
-                } else {
-                    t.expansion_ratio = 1.0 + x * (MAX_EXPANSION_RATIO - 1.0);
-                }
-                t
-            };
-            // Spread falls with the compression ratio and rises with the expansion ratio.
-            let (mut lo, mut hi) = (0.0, 1.0);
-            for _ in 0..FIT_STEPS {
-                let x = 0.5 * (lo + hi);
-                let got = spread(b, Some(&mb.gains(&with(x), &env.power[b])?));
-                if (got > target) == (change < 0.0) {
-                    lo = x;
-                } else {
-                    hi = x;
-                }
-            }
-            let mut fitted = with(0.5 * (lo + hi));
-            // Make-up: the band's mean power back where it was.
-            let gains = mb.gains(&fitted, &env.power[b])?;
-            let (before, after) = env.power[b].iter().zip(&gains).fold((0.0f64, 0.0f64), |(a, c), (&p, &g)| (a + f64::from(p), c + f64::from(g * g * p)));
-            if after > 0.0 {
-                fitted.makeup_db = (10.0 * (before / after).log10()).clamp(-MAX_MAKEUP_DB, MAX_MAKEUP_DB);
-            }
-            Ok(fitted)
-        })
-        .collect::<Result<_>>()?;
-    Ok(MultibandSettings { crossovers_hz: goal.crossovers_hz.clone(), bands })
 }

@@ -90,9 +90,9 @@ struct MatchArgs {
     /// How much of the width correction (side level per band) and bass mono to apply, in percent.
     #[arg(long, default_value_t = 100.0)]
     width_amount: f64,
-    /// How much of the per-band dynamics difference the multiband compressor/expander removes, in
-    /// percent (experimental; off by default until its fit accounts for the limiter).
-    #[arg(long, default_value_t = 0.0)]
+    /// How far the multiband compressor/expander moves each band's dynamics (short-term level
+    /// spread) toward the reference's, in percent.
+    #[arg(long, default_value_t = 50.0)]
     dynamics_amount: f64,
 }
 

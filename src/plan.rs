@@ -56,9 +56,12 @@ pub struct DynamicsPlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DynamicsGoal {
     pub crossovers_hz: Vec<f64>,
-    /// Per band: the change of the spread of short-term band levels (P95 − P10, dB) to reach;
-    /// negative compresses, positive expands.
-    pub spread_change_db: Vec<f64>,
+    /// Per band: the spread of short-term band levels (P95 − P10, dB, as profiles measure it) to move
+    /// toward: the reference's.
+    pub spread_db: Vec<f64>,
+    /// How far to move, 0 … 1: the output's spread aims at own + amount·(spread_db − own), the
+    /// change bounded to −12 … +6 dB (it may tighten a lot, widen a little).
+    pub amount: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,8 +103,8 @@ impl MasteringPlan {
             m.validate()?;
         }
         if let Some(g) = &self.dynamics.goal {
-            if g.spread_change_db.len() != g.crossovers_hz.len() + 1 || g.spread_change_db.iter().any(|c| !(-30.0..=30.0).contains(c)) {
-                return Err(Error::InvalidSetting("dynamics goal: one spread change (within ±30 dB) per band".into()));
+            if g.spread_db.len() != g.crossovers_hz.len() + 1 || g.spread_db.iter().any(|c| !(0.0..=80.0).contains(c)) || !(0.0..=1.0).contains(&g.amount) {
+                return Err(Error::InvalidSetting("dynamics goal: one spread (0 … 80 dB) per band and an amount within 0 … 1".into()));
             }
         }
         self.limiter.validate()?;

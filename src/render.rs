@@ -13,7 +13,7 @@ use crate::dsp::true_peak::TruePeakDetector;
 use crate::dsp::{from_db, to_db};
 use crate::encode::{quantize, BitDepth};
 use crate::error::{Error, Result};
-use crate::dynamics_stage::{apply_dynamics, DynamicsReport};
+use crate::dynamics_stage::{DynamicsReport, DynamicsStage};
 use crate::plan::{EqPlan, MasteringPlan, StereoPlan};
 use crate::progress::Progress;
 
@@ -66,20 +66,79 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let task = progress.start(&format!("render {name}"), 4);
     let fs = buffer.sample_rate;
     apply_eq(&mut buffer, &plan.eq, &plan.stereo)?;
-    let dynamics = apply_dynamics(&mut buffer, &plan.dynamics)?;
+    let mut dynamics = DynamicsStage::new(&mut buffer, &plan.dynamics)?;
+    // A fitted stage may be fitted again, to undo what the limiter did to its spreads: it then starts
+    // again from the equalised signal.
+    let equalised = dynamics.as_ref().filter(|d| d.has_goal()).map(|_| buffer.clone());
+    let mut adjust = Vec::new();
+    let mut round = 0;
+    let (mut stage, search, dynamics_report) = loop {
+        round += 1;
+        let report = match dynamics.as_mut() {
+            Some(d) => Some(d.apply(&mut buffer, &adjust)?),
+            None => None,
+        };
+        task.inc(1);
+        let (mut stage, search) = search_loudness(&buffer, plan, silent)?;
+        let Some(mut report) = report else { break (stage, search, None) };
+        let d = dynamics.as_ref().expect("a report comes from a stage");
+        report.limited_spread_db = d.limited_spreads(stage.gain_curve(from_db(search.gain_db) as f32));
+        report.rounds = round;
+        let miss: Vec<f64> = report.limited_spread_db.iter().zip(d.intended_spreads()).map(|(got, want)| got - want).collect();
+        let Some(eq) = equalised.as_ref().filter(|_| round <= MAX_LIMITER_REFITS && miss.iter().any(|m| m.abs() > SPREAD_TOLERANCE_DB)) else {
+            break (stage, search, Some(report));
+        };
+        adjust = if adjust.is_empty() { vec![0.0; miss.len()] } else { adjust };
+        for (a, m) in adjust.iter_mut().zip(&miss) {
+            *a -= m;
+        }
+        buffer.channels.clone_from(&eq.channels);
+    };
     task.inc(1);
+    let limit = stage.finish(&mut buffer, search.gain_db, depth);
+    task.inc(1);
+    let sub = sub_block_len(fs);
+    let output_lufs = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
+    Ok((
+        buffer,
+        RenderReport {
+            eq_lufs: search.eq_lufs,
+            gain_db: search.gain_db,
+            loudness_iterations: search.iterations,
+            loudness_target_reached: search.reached && (plan.loudness.target_lufs - output_lufs).abs() <= 0.1,
+            limit,
+            output_lufs,
+            dynamics: dynamics_report,
+        },
+    ))
+}
+
+/// Refits of the dynamics stage for the limiter (after the first fit), and the spread error that
+/// calls for one, dB.
+const MAX_LIMITER_REFITS: usize = 1;
+const SPREAD_TOLERANCE_DB: f64 = 0.5;
+
+/// What the loudness search found.
+struct Search {
+    eq_lufs: f64,
+    gain_db: f64,
+    iterations: usize,
+    reached: bool,
+}
+
+/// The limiter stage for `buffer` and the gain into it that brings the limited output to the plan's
+/// loudness target: a model of the limited output (see [`LoudnessModel`]) is searched; exact
+/// measurements of the limited output then correct the model's bias.
+fn search_loudness(buffer: &AudioBuffer, plan: &MasteringPlan, silent: impl Fn() -> Error) -> Result<(LimiterStage, Search)> {
+    let fs = buffer.sample_rate;
     // The limiter's envelope and the model's K-weighted power side by side: the window-peak pass
     // is sequential and the K-weighting two-threaded, so together they fill both cores.
     let step = LoudnessModel::step(fs);
-    let (stage, power) = rayon::join(|| LimiterStage::new(&buffer, &plan.limiter), || k_weighted_power(&slices(&buffer), fs, step));
+    let (stage, power) = rayon::join(|| LimiterStage::new(buffer, &plan.limiter), || k_weighted_power(&slices(buffer), fs, step));
     let mut stage = stage?;
-    task.inc(1);
-
-    // Loudness: a model of the limited output (see LoudnessModel) is searched; exact measurements of
-    // the limited output then correct the model's bias.
     let sub = sub_block_len(fs);
     let mut model = LoudnessModel::new(fs, power, &stage.peaks, &plan.limiter)?;
-    let eq_lufs = model.unlimited_lufs().ok_or_else(silent)?;
+    let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
     let target = plan.loudness.target_lufs;
     let mut gain_db = (target - eq_lufs).min(MAX_GAIN_DB);
     let mut bias = 0.0;
@@ -93,7 +152,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
         let mut model_lufs;
         loop {
             iterations += 1;
-            model_lufs = model.lufs(from_db(gain_db) as f32).ok_or_else(silent)?;
+            model_lufs = model.lufs(from_db(gain_db) as f32).ok_or_else(&silent)?;
             points.push((gain_db, model_lufs));
             let err = aim - model_lufs;
             if err.abs() <= LOUDNESS_TOLERANCE_LU / 2.0 || iterations >= MAX_MODEL_ITERATIONS {
@@ -110,31 +169,14 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             break; // the last search used the measured bias; the final verification meters the output
         }
         let pre = from_db(gain_db) as f32;
-        let exact = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), Some(stage.gain_curve(pre)), pre, fs), sub)
-            .ok_or_else(silent)?;
+        let exact = gated_integrated(&sub_block_energies_scaled(&slices(buffer), Some(stage.gain_curve(pre)), pre, fs), sub).ok_or_else(&silent)?;
         bias = exact - model_lufs;
         if !reached || (target - exact).abs() <= LOUDNESS_TOLERANCE_LU {
             break;
         }
         gain_db = (gain_db + (target - exact) / secant_slope(&points)).min(MAX_GAIN_DB);
     }
-    drop(model);
-    task.inc(1);
-    let limit = stage.finish(&mut buffer, gain_db, depth);
-    task.inc(1);
-    let output_lufs = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
-    Ok((
-        buffer,
-        RenderReport {
-            eq_lufs,
-            gain_db,
-            loudness_iterations: iterations,
-            loudness_target_reached: reached && (target - output_lufs).abs() <= 0.1,
-            limit,
-            output_lufs,
-            dynamics,
-        },
-    ))
+    Ok((stage, Search { eq_lufs, gain_db, iterations, reached }))
 }
 
 /// Applies `gain_db` into the true-peak limiter, quantises to `depth` and verifies the ceiling: the
