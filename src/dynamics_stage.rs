@@ -1,9 +1,10 @@
 //! The render's dynamics stage: the multiband compressor/expander between EQ and limiter. Given a
 //! [`DynamicsGoal`] it first fits the settings in a closed loop: each band's compressor is run at the
 //! control rate on the band's envelope (computed once), its output's short-term level spread is
-//! measured with the same statistics as the profiles ([`short_term_levels`]), and the ratio is
+//! measured with the same statistics as the profiles (`analysis::dynamics`), and the ratio is
 //! bisected until the spread lands on the goal. Make-up then restores each band's mean power, so the
-//! tonal balance the EQ set stays.
+//! tonal balance the EQ set stays; a side gain per band keeps its width. The render then measures
+//! what the limiter would take from the spreads and refits once to leave room for it.
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +36,7 @@ pub struct DynamicsReport {
     pub bands: Vec<BandReport>,
     /// Each band's spread at the end, after the limiter too, dB.
     pub limited_spread_db: Vec<f64>,
-    /// Fits: the first to the goal, each further one with the goal corrected by what the limiter
-    /// did to the previous render's spreads.
+    /// Fits: 1, or 2 when the first was redone to leave room for what the limiter takes.
     pub rounds: usize,
 }
 
@@ -78,11 +78,15 @@ pub struct DynamicsStage {
     gate: Vec<bool>,
     goal: Option<DynamicsGoal>,
     fixed: Option<MultibandSettings>,
+    /// The gains [`Self::prepare`] found and what it reported.
     gains: Vec<Option<Vec<f32>>>,
+    report: Option<DynamicsReport>,
+    /// Each band's own spread (before the stage).
+    own: Vec<f64>,
 }
 
 impl DynamicsStage {
-    /// For the plan's stage (`None` when it is off). Leaves `buffer` in mid/side for [`Self::apply`].
+    /// For the plan's stage (`None` when it is off), from the band envelopes of `buffer`.
     pub fn new(buffer: &mut AudioBuffer, plan: &DynamicsPlan) -> Result<Option<Self>> {
         let crossovers = match (&plan.goal, &plan.multiband) {
             (Some(goal), _) => &goal.crossovers_hz,
@@ -98,6 +102,9 @@ impl DynamicsStage {
             to_mid_side(l, r);
         }
         let env = mb.envelopes(&buffer.channels);
+        if let [m, s] = buffer.channels.as_mut_slice() {
+            to_left_right(m, s);
+        }
         // Short-term statistics on the profiles' grid: control blocks pooled into STFT hops.
         let stft = StftSettings::for_rate(fs);
         let per = (stft.hop / mb.block()).max(1);
@@ -107,7 +114,9 @@ impl DynamicsStage {
         let pooled: Vec<Vec<f32>> = env.power.iter().map(|p| pooled_power(p, None, per)).collect();
         let interleaved: Vec<f32> = (0..pooled[0].len()).flat_map(|i| pooled.iter().map(move |p| p[i])).collect();
         let (_, gate) = short_term_windows(&interleaved, mb.bands(), window, None);
-        Ok(Some(DynamicsStage { mb, env, stereo, per, window, gate, goal: plan.goal.clone(), fixed: plan.multiband.clone(), gains: Vec::new() }))
+        let mut stage = DynamicsStage { mb, env, stereo, per, window, gate, goal: plan.goal.clone(), fixed: plan.multiband.clone(), gains: Vec::new(), report: None, own: Vec::new() };
+        stage.own = (0..stage.mb.bands()).into_par_iter().map(|b| stage.spread(b, None, None)).collect();
+        Ok(Some(stage))
     }
 
     /// Band `band`'s short-term levels (ascending) with `gain` (control rate) and, when given,
@@ -134,9 +143,9 @@ impl DynamicsStage {
         percentile(&levels, 95.0) - percentile(&levels, 10.0)
     }
 
-    /// Fits (with the goal's spread changes plus `adjust_db`, when the plan has a goal) and applies
-    /// the stage to `buffer` (mid/side, as [`Self::new`] left it), which comes back as left/right.
-    pub fn apply(&mut self, buffer: &mut AudioBuffer, adjust_db: &[f64]) -> Result<DynamicsReport> {
+    /// Fits the stage (when the plan has a goal: to the intended spreads plus `adjust_db`) and works
+    /// out its gains, for [`Self::limited_spreads`] and [`Self::apply`].
+    pub fn prepare(&mut self, adjust_db: &[f64]) -> Result<()> {
         let intended = self.intended_spreads();
         let settings = match &self.goal {
             Some(goal) => {
@@ -150,7 +159,7 @@ impl DynamicsStage {
             .par_iter()
             .enumerate()
             .map(|(b, s)| -> Result<_> {
-                let before = self.spread(b, None, None);
+                let before = self.own[b];
                 let neutral = BandReport { spread_before_db: before, spread_goal_db: intended[b], spread_after_db: before, max_reduction_db: 0.0, side_gain_db: 0.0 };
                 if is_neutral(s) {
                     return Ok((None, neutral));
@@ -168,17 +177,28 @@ impl DynamicsStage {
             })
             .collect::<Result<_>>()?;
         let (gains, bands): (Vec<_>, Vec<BandReport>) = fitted.into_iter().unzip();
-        let side_scale: Vec<f32> = bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect();
-        self.mb.apply(&mut buffer.channels, &gains, &[vec![1.0; side_scale.len()], side_scale], &mut Vec::new());
+        self.gains = gains;
+        let rounds = self.report.as_ref().map_or(1, |r| r.rounds + 1);
+        self.report = Some(DynamicsReport { settings, bands, limited_spread_db: Vec::new(), rounds });
+        Ok(())
+    }
+
+    /// Applies the prepared gains to `buffer` (left/right), in mid/side so that each band's side can
+    /// take its width correction; returns the report (`limited_spread_db` is the caller's to fill).
+    pub fn apply(&self, buffer: &mut AudioBuffer) -> DynamicsReport {
+        let report = self.report.clone().expect("prepare comes first");
+        let side_scale: Vec<f32> = report.bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect();
+        if let [l, r] = buffer.channels.as_mut_slice() {
+            to_mid_side(l, r);
+        }
+        self.mb.apply(&mut buffer.channels, &self.gains, &[vec![1.0; side_scale.len()], side_scale], &mut Vec::new());
         if let [m, s] = buffer.channels.as_mut_slice() {
             to_left_right(m, s);
         }
-        self.gains = gains;
-        Ok(DynamicsReport { settings, bands, limited_spread_db: Vec::new(), rounds: 1 })
+        report
     }
 
-    /// How far each band's spread after the stage *and* the limiter (`limiter`: its full-rate gain)
-    /// is from what the goal meant (dB; 0 for bands without a goal).
+    /// Each band's spread after the prepared gains *and* the limiter (`limiter`: its full-rate gain).
     pub fn limited_spreads(&self, limiter: &[f32]) -> Vec<f64> {
         (0..self.mb.bands()).map(|b| self.spread(b, self.gains[b].as_deref(), Some(limiter))).collect()
     }
@@ -188,7 +208,7 @@ impl DynamicsStage {
     pub fn intended_spreads(&self) -> Vec<f64> {
         (0..self.mb.bands())
             .map(|b| {
-                let own = self.spread(b, None, None);
+                let own = self.own[b];
                 self.goal.as_ref().map_or(own, |g| own + (g.amount * (g.spread_db[b] - own)).clamp(SPREAD_CHANGE_DB.0, SPREAD_CHANGE_DB.1))
             })
             .collect()
@@ -206,7 +226,7 @@ impl DynamicsStage {
             .map(|b| -> Result<CompressorSettings> {
                 let mut s = band_template(b, mb.bands());
                 let target = aims[b];
-                let change = target - self.spread(b, None, None);
+                let change = target - self.own[b];
                 if change.abs() < MIN_CHANGE_DB {
                     return Ok(s);
                 }

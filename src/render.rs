@@ -67,33 +67,28 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let fs = buffer.sample_rate;
     apply_eq(&mut buffer, &plan.eq, &plan.stereo)?;
     let mut dynamics = DynamicsStage::new(&mut buffer, &plan.dynamics)?;
-    // A fitted stage may be fitted again, to undo what the limiter did to its spreads: it then starts
-    // again from the equalised signal.
-    let equalised = dynamics.as_ref().filter(|d| d.has_goal()).map(|_| buffer.clone());
-    let mut adjust = Vec::new();
-    let mut round = 0;
-    let (mut stage, search, dynamics_report) = loop {
-        round += 1;
-        let report = match dynamics.as_mut() {
-            Some(d) => Some(d.apply(&mut buffer, &adjust)?),
-            None => None,
-        };
-        task.inc(1);
-        let (mut stage, search) = search_loudness(&buffer, plan, silent)?;
-        let Some(mut report) = report else { break (stage, search, None) };
-        let d = dynamics.as_ref().expect("a report comes from a stage");
-        report.limited_spread_db = d.limited_spreads(stage.gain_curve(from_db(search.gain_db) as f32));
-        report.rounds = round;
-        let miss: Vec<f64> = report.limited_spread_db.iter().zip(d.intended_spreads()).map(|(got, want)| got - want).collect();
-        let Some(eq) = equalised.as_ref().filter(|_| round <= MAX_LIMITER_REFITS && miss.iter().any(|m| m.abs() > SPREAD_TOLERANCE_DB)) else {
-            break (stage, search, Some(report));
-        };
-        adjust = if adjust.is_empty() { vec![0.0; miss.len()] } else { adjust };
-        for (a, m) in adjust.iter_mut().zip(&miss) {
-            *a -= m;
+    let mut dynamics_report = None;
+    if let Some(d) = dynamics.as_mut() {
+        d.prepare(&[])?;
+        if d.has_goal() {
+            // The limiter tightens the spreads further. How much is judged from how it acts on the
+            // equalised signal at the gain the target needs, and the stage refitted once to leave
+            // room for it (the stage's own effect on the limiter is second order).
+            let (mut stage, search) = search_loudness(&buffer, plan, silent)?;
+            let limited = d.limited_spreads(stage.gain_curve(from_db(search.gain_db) as f32));
+            let miss: Vec<f64> = limited.iter().zip(d.intended_spreads()).map(|(got, want)| got - want).collect();
+            if miss.iter().any(|m| m.abs() > SPREAD_TOLERANCE_DB) {
+                d.prepare(&miss.iter().map(|m| -m).collect::<Vec<_>>())?;
+            }
         }
-        buffer.channels.clone_from(&eq.channels);
-    };
+        dynamics_report = Some(d.apply(&mut buffer));
+    }
+    task.inc(1);
+    let (mut stage, search) = search_loudness(&buffer, plan, silent)?;
+    if let (Some(d), Some(r)) = (dynamics.as_ref(), dynamics_report.as_mut()) {
+        r.limited_spread_db = d.limited_spreads(stage.gain_curve(from_db(search.gain_db) as f32));
+    }
+    drop(dynamics);
     task.inc(1);
     let limit = stage.finish(&mut buffer, search.gain_db, depth);
     task.inc(1);
@@ -113,9 +108,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     ))
 }
 
-/// Refits of the dynamics stage for the limiter (after the first fit), and the spread error that
-/// calls for one, dB.
-const MAX_LIMITER_REFITS: usize = 1;
+/// The spread error (dB) the limiter must cause for the dynamics stage to be refitted.
 const SPREAD_TOLERANCE_DB: f64 = 0.5;
 
 /// What the loudness search found.

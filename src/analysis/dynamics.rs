@@ -112,7 +112,7 @@ fn sum(v: &[f64]) -> f64 {
 }
 
 /// The frequency below which the track's low end is mono: scanning up from 30 Hz, the upper edge of
-/// the last band whose side stays [`MONO_WIDTH_DB`] under its mid; `None` when the lowest band is
+/// the last band whose side stays 30 dB under its mid; `None` when the lowest band is
 /// already wider (or there is no low end to judge).
 pub fn mono_below_hz(grid: &BandGrid, width_db: &[f64], mid_db: &[f64]) -> Option<f64> {
     let mut below = None;

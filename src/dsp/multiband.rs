@@ -1,6 +1,6 @@
 //! Multiband compressor/expander: a linear-phase [`BandSplit`], one [`Compressor`] per band with
 //! detection linked across channels, and the bands summed back. The detectors run at a control rate,
-//! once per block of [`Multiband::block`] samples (≈ 1.5 ms, far shorter than any attack), on each
+//! once per block of [`Multiband::block`] samples (≈ 6 ms, far shorter than any attack), on each
 //! band's block RMS over all channels (a level detector: the stage shapes how band levels move over
 //! seconds, not the waveform's peaks, which are the limiter's job); the gains are interpolated
 //! linearly back to the sample rate. Working from
@@ -51,10 +51,11 @@ pub struct Multiband {
 }
 
 impl Multiband {
-    /// The split at `crossovers_hz`, with control blocks of the largest power of two up to 1.5 ms
-    /// (64 samples at 44.1/48 kHz), so they tile the STFT hop the statistics pool them into.
+    /// The split at `crossovers_hz`, with control blocks of the largest power of two up to 6 ms
+    /// (256 samples at 44.1/48 kHz; the gain moves on the scale of its 40 ms+ attack), so they tile
+    /// the STFT hop the statistics pool them into.
     pub fn new(crossovers_hz: &[f64], sample_rate: u32) -> Result<Self> {
-        let block = 1usize << (f64::from(sample_rate) * 1.5e-3).max(1.0).log2().floor() as u32;
+        let block = 1usize << (f64::from(sample_rate) * 6e-3).max(1.0).log2().floor() as u32;
         Ok(Multiband { split: BandSplit::new(crossovers_hz, sample_rate)?, block, sample_rate })
     }
 
