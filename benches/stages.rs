@@ -2,7 +2,9 @@
 //! `cargo bench --bench stages`; figures go to BENCHMARKS.md.
 use automaster::analysis::loudness::{k_weighted_power, loudness_stats};
 use automaster::analysis::spectrum::{gated_spectra, StftSettings};
+use automaster::dsp::compressor::CompressorSettings;
 use automaster::dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use automaster::dsp::multiband::Multiband;
 use automaster::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use automaster::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
 use automaster::gpu::stft::Track;
@@ -68,6 +70,17 @@ fn stages(c: &mut Criterion) {
     g.bench_function("gated_stft_mid_side", |b| b.iter(|| gated_spectra(&chans, FS, &stft)));
     g.bench_function("loudness_stats", |b| b.iter(|| loudness_stats(&chans, FS)));
     g.bench_function("k_weighted_power", |b| b.iter(|| k_weighted_power(&chans, FS, 10)));
+
+    // The dynamics stage's three costs: band envelopes (one forward and three inverse FFTs per
+    // block and channel), one band's control-rate gains, and applying four active bands.
+    let mb = Multiband::new(&[120.0, 1000.0, 6000.0], FS).unwrap();
+    g.bench_function("multiband_envelopes", |b| b.iter(|| mb.envelopes(&x)));
+    let envelopes = mb.envelopes(&x);
+    let settings = CompressorSettings { threshold_db: -30.0, ratio: 2.0, rms_ms: 300.0, attack_ms: 60.0, release_ms: 250.0, ..Default::default() };
+    g.bench_function("multiband_gains_one_band", |b| b.iter(|| mb.gains(&settings, &envelopes.power[1]).unwrap()));
+    let gains: Vec<Option<Vec<f32>>> = envelopes.power.iter().map(|p| Some(mb.gains(&settings, p).unwrap())).collect();
+    let mut scratch = Vec::new();
+    g.bench_function("multiband_apply_4_bands", |b| b.iter(|| mb.apply(&mut x.clone(), &gains, &[], &mut scratch)));
     // The same STFT on a hardware GPU, when there is one (`--device auto`'s choice; a software
     // adapter would only measure the CPU again, slowly).
     match GpuContext::new(DeviceChoice::Auto) {
