@@ -143,3 +143,33 @@ fn a_fitted_dynamics_plan_re_renders_identically() {
     let (b, _) = render(buf, &plan, BitDepth::Int24, "mix", &NoProgress).unwrap();
     assert!(a.channels.iter().flatten().zip(b.channels.iter().flatten()).all(|(x, y)| x.to_bits() == y.to_bits()));
 }
+
+/// The profile's band dynamics against levels known by construction: a 3 kHz tone (band 1–6 kHz)
+/// alternating every 10 s between two levels 10 dB apart, and a 50 Hz tone with R at half of L.
+#[test]
+fn profile_band_dynamics_match_known_levels() {
+    let n = FS as usize * 60;
+    let section = FS as usize * 10;
+    let (mut l, mut r) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let loud = 0.3f64;
+    for i in 0..n {
+        let t = i as f64 / f64::from(FS);
+        let a = if (i / section) % 2 == 0 { loud } else { loud / 10f64.sqrt() };
+        let tone = a * (std::f64::consts::TAU * 3000.0 * t).sin();
+        let bass = 0.2 * (std::f64::consts::TAU * 50.0 * t).sin();
+        l[i] = (tone + bass) as f32;
+        r[i] = (tone + 0.5 * bass) as f32;
+    }
+    let p = analyze(&AudioBuffer::new(FS, vec![l, r]), "known", &NoProgress).unwrap();
+    let presence = &p.dynamics.bands[2];
+    // |M|² + |S|² of a tone of amplitude a in both channels: a²/2.
+    let loud_db = 10.0 * (loud * loud / 2.0).log10();
+    assert!((presence.short_term_p95_db - loud_db).abs() < 0.1, "P95 {} vs {loud_db}", presence.short_term_p95_db);
+    assert!((presence.short_term_p10_db - (loud_db - 10.0)).abs() < 0.1, "P10 {} vs {}", presence.short_term_p10_db, loud_db - 10.0);
+    // The bass: M = 0.75 b, S = 0.25 b, so side − mid = 20·log10(1/3) = −9.54 dB; L and R in phase.
+    let lows = &p.dynamics.bands[0];
+    assert!((lows.width_db - 20.0 * (1.0f64 / 3.0).log10()).abs() < 0.05, "width {}", lows.width_db);
+    assert!((lows.correlation - 1.0).abs() < 1e-3, "correlation {}", lows.correlation);
+    assert!(lows.short_term_p95_db - lows.short_term_p10_db < 0.2, "a steady tone has no spread");
+    assert_eq!(p.dynamics.mono_below_hz, None, "side 9.5 dB under mid is not mono");
+}

@@ -310,6 +310,12 @@ fn profiles_and_plans_agree_between_devices() {
             assert!((a - b).abs() <= 0.001, "band level {a} vs {b} dB");
         }
         assert_eq!(g.loudness, c.loudness, "loudness does not depend on the device");
+        // The band dynamics come from the per-frame band powers, which the GPU computes too.
+        for (a, b) in g.dynamics.bands.iter().zip(&c.dynamics.bands) {
+            for (x, y) in [(a.short_term_p10_db, b.short_term_p10_db), (a.short_term_p50_db, b.short_term_p50_db), (a.short_term_p95_db, b.short_term_p95_db), (a.crest_db, b.crest_db), (a.width_db, b.width_db)] {
+                assert!((x - y).abs() <= 0.001, "band dynamics {x} vs {y} dB");
+            }
+        }
     }
     let settings = MatchSettings::default();
     let (pg, pc) = (match_profiles(&on_gpu[0], &on_gpu[1], &settings).unwrap(), match_profiles(&on_cpu[0], &on_cpu[1], &settings).unwrap());
@@ -317,4 +323,10 @@ fn profiles_and_plans_agree_between_devices() {
         assert!((a - b).abs() <= 0.001, "EQ {a} vs {b} dB");
     }
     assert_eq!(pg.loudness, pc.loudness);
+    let spreads = |p: &automaster::plan::MasteringPlan| p.dynamics.goal.as_ref().map(|g| g.spread_db.clone());
+    if let (Some(a), Some(b)) = (spreads(&pg), spreads(&pc)) {
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 0.001), "dynamics goals {a:?} vs {b:?}");
+    } else {
+        assert_eq!(spreads(&pg), spreads(&pc));
+    }
 }
