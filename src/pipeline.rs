@@ -213,7 +213,8 @@ fn render_and_write(
     timings.total_s = start.elapsed().as_secs_f64();
     let extremes = |g: &[f64]| (g.iter().fold(0.0f64, |m, &v| m.max(v)), g.iter().fold(0.0f64, |m, &v| m.min(v)));
     let (mb, mc) = extremes(&plan.eq.mid.gain_db);
-    let (sb, sc) = extremes(&plan.eq.side.gain_db);
+    // The side filter as rendered: side EQ, width and bass mono together.
+    let (sb, sc) = extremes(&crate::render::side_curve(&plan.eq.side, &plan.stereo).gain_db);
     Ok(Summary {
         target: name.to_string(),
         references,
