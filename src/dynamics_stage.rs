@@ -122,19 +122,21 @@ impl DynamicsStage {
     /// Band `band`'s short-term levels (ascending) with `gain` (control rate) and, when given,
     /// `limiter` (the limiter's full-rate gain) applied.
     fn band_levels(&self, band: usize, gain: Option<&[f32]>, limiter: Option<&[f32]>) -> Vec<f64> {
-        let power: Vec<f32> = match limiter {
+        let power = &self.env.power[band];
+        let pooled = match limiter {
+            // The limiter's gain² averaged over each control block, folded in with the stage's.
             Some(lim) => {
-                let d = self.mb.block();
-                self.env.power[band]
+                let limited: Vec<f32> = power
                     .iter()
-                    .zip(lim.chunks(d))
+                    .zip(lim.chunks(self.mb.block()))
                     .enumerate()
                     .map(|(c, (&p, l))| p * l.iter().map(|g| g * g).sum::<f32>() / l.len() as f32 * gain.map_or(1.0, |g| g[c] * g[c]))
-                    .collect()
+                    .collect();
+                pooled_power(&limited, None, self.per)
             }
-            None => self.env.power[band].clone(),
+            None => pooled_power(power, gain, self.per),
         };
-        let (windows, kept) = short_term_windows(&pooled_power(&power, if limiter.is_some() { None } else { gain }, self.per), 1, self.window, Some(&self.gate));
+        let (windows, kept) = short_term_windows(&pooled, 1, self.window, Some(&self.gate));
         levels_of(&windows, &kept, 1).remove(0)
     }
 
