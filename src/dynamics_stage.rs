@@ -216,6 +216,22 @@ impl DynamicsStage {
             .collect()
     }
 
+    /// Samples per control block (the gains' rate).
+    pub fn block(&self) -> usize {
+        self.mb.block()
+    }
+
+    /// Each band's prepared gain without its make-up, in dB, as the deepest value per `per` control
+    /// blocks (empty for a band left off).
+    pub fn gain_trace(&self, per: usize) -> Vec<Vec<f32>> {
+        let settings = &self.report.as_ref().expect("prepare comes first").settings;
+        self.gains
+            .iter()
+            .zip(&settings.bands)
+            .map(|(g, s)| g.as_deref().map_or_else(Vec::new, |g| crate::render::deepest_db(g, per).into_iter().map(|d| d - s.makeup_db as f32).collect()))
+            .collect()
+    }
+
     pub fn has_goal(&self) -> bool {
         self.goal.is_some()
     }

@@ -29,6 +29,8 @@ pub enum Error {
     OutputIsInput { path: PathBuf },
     #[error("GPU: {reason}")]
     Gpu { reason: String },
+    #[error("report: {0}")]
+    Report(String),
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
 }

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod profile;
 pub mod progress;
 pub mod render;
+pub mod report;
 mod wav;
 
 pub use audio::AudioBuffer;

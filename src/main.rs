@@ -8,7 +8,7 @@ use automaster::analysis::device::SpectrumDevice;
 use automaster::encode::{write_atomically, BitDepth};
 use automaster::gpu::DeviceChoice;
 use automaster::matching::MatchSettings;
-use automaster::pipeline::{self, MasterJob, Summary};
+use automaster::pipeline::{self, MasterJob, ReportJob, ReportOut, Summary};
 use automaster::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -31,8 +31,28 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Render TARGET with a saved (possibly edited) plan.
     Render(RenderArgs),
+    /// Compare audio files or profiles in a spectral report (HTML for a browser, JSON for scripts).
+    Report(ReportArgs),
     /// Master the bundled example mix against the bundled reference.
     Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Audio files or saved profiles (.json) to compare.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// What the others are compared with: an audio file or a profile (default: the first file).
+    #[arg(short, long)]
+    reference: Option<PathBuf>,
+    /// The report: one self-contained HTML file.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// The report's data as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 #[derive(Args)]
@@ -51,6 +71,12 @@ struct MasterArgs {
     /// Also write the mastering plan (JSON) here; edit it and use `automaster render`.
     #[arg(long)]
     plan_out: Option<PathBuf>,
+    /// Also write a report (HTML) comparing reference, original and master.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Also write the report's data (JSON).
+    #[arg(long)]
+    report_json: Option<PathBuf>,
     #[command(flatten)]
     matching: MatchArgs,
     #[command(flatten)]
@@ -223,9 +249,20 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
                 settings: a.matching.settings(),
                 bit_depth: a.out.bit_depth,
                 device: &device,
+                report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
             };
             let (_, summary) = pipeline::master(&job, progress)?;
             report(&summary, a.out.json)
+        }
+        Command::Report(a) => {
+            let device = a.device.open()?;
+            let job = ReportJob { inputs: &a.files, reference: a.reference.as_deref(), device: &device, out: ReportOut { html: a.output.as_deref(), json: a.json.as_deref() } };
+            let data = pipeline::report(&job, progress)?;
+            print!("{}", automaster::report::terminal_table(&data));
+            for path in a.output.iter().chain(&a.json) {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
         }
         Command::Render(a) => {
             let summary = pipeline::render_with_plan(&a.target, &a.plan, &a.output, a.out.bit_depth, progress)?;
@@ -335,7 +372,7 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         Ok(path)
     };
     let (mix, reference) = (write(DEMO_MIX)?, write(DEMO_REFERENCE)?);
-    let (output, plan, summary_path) = (dir.join("master.wav"), dir.join("plan.json"), dir.join("summary.json"));
+    let (output, plan, summary_path, report_path) = (dir.join("master.wav"), dir.join("plan.json"), dir.join("summary.json"), dir.join("report.html"));
     let job = MasterJob {
         target: &mix,
         references: std::slice::from_ref(&reference),
@@ -345,11 +382,12 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         settings: MatchSettings::default(),
         bit_depth: BitDepth::Int24,
         device,
+        report: ReportOut { html: Some(&report_path), json: None },
     };
     let (_, summary) = pipeline::master(&job, progress)?;
     let json = serde_json::to_string_pretty(&summary)?;
     write_atomically(&summary_path, |f| std::io::Write::write_all(f, json.as_bytes()).map_err(|e| e.to_string()))?;
     report(&summary, false)?;
-    println!("  wrote        {} (master, plan.json, summary.json and the two inputs)", dir.display());
+    println!("  wrote        {} (master, plan.json, summary.json, report.html and the two inputs)", dir.display());
     Ok(())
 }

@@ -19,6 +19,7 @@ use crate::plan::MasteringPlan;
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::render::{render, RenderReport};
+use crate::report::{ReportData, Role, Source, Spectrogram};
 use crate::analysis::loudness::integrated_lufs;
 
 /// What `master` and `render` report (the `--json` summary).
@@ -60,7 +61,52 @@ pub struct Timings {
     pub matching_s: f64,
     pub render_s: f64,
     pub encode_s: f64,
+    /// Analysing the output and writing the report (0 without `--report`).
+    pub report_s: f64,
     pub total_s: f64,
+}
+
+/// Where a report goes: an HTML page, its data as JSON, or both (neither: no report).
+#[derive(Clone, Copy, Default)]
+pub struct ReportOut<'a> {
+    pub html: Option<&'a Path>,
+    pub json: Option<&'a Path>,
+}
+
+impl ReportOut<'_> {
+    pub fn wanted(&self) -> bool {
+        self.html.is_some() || self.json.is_some()
+    }
+
+    fn paths(&self) -> Vec<&Path> {
+        self.html.into_iter().chain(self.json).collect()
+    }
+
+    /// Refuses report paths that are inputs or other outputs.
+    fn check(&self, inputs: &[&Path], outputs: &[&Path]) -> Result<()> {
+        let paths = self.paths();
+        for (k, p) in paths.iter().enumerate() {
+            check_output(p, inputs)?;
+            if check_output(p, outputs).is_err() || check_output(p, &paths[..k]).is_err() {
+                return Err(Error::InvalidSetting(format!("{}: the report must go to its own file", p.display())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the page and/or the JSON (each to a temporary file, then renamed).
+    pub fn write(&self, data: &ReportData) -> Result<()> {
+        if let Some(p) = self.html {
+            let html = crate::report::to_html(data)?;
+            write_atomically(p, |f| std::io::Write::write_all(f, html.as_bytes()).map_err(|e| e.to_string()))?;
+        }
+        if let Some(p) = self.json {
+            // Compact: the spectrogram levels would put one number per line.
+            let json = serde_json::to_string(data).map_err(|e| Error::Report(e.to_string()))?;
+            write_atomically(p, |f| std::io::Write::write_all(f, json.as_bytes()).map_err(|e| e.to_string()))?;
+        }
+        Ok(())
+    }
 }
 
 pub struct MasterJob<'a> {
@@ -75,6 +121,8 @@ pub struct MasterJob<'a> {
     pub bit_depth: BitDepth,
     /// Where the analyses' gated STFT runs.
     pub device: &'a SpectrumDevice,
+    /// A report of reference(s), original and master, if wanted.
+    pub report: ReportOut<'a>,
 }
 
 /// Refuses an output that is one of the inputs (compared after resolving links and `..`).
@@ -114,6 +162,9 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
             return Err(Error::InvalidSetting("the plan and the audio output must be different files".into()));
         }
     }
+    let mut outputs = vec![job.output];
+    outputs.extend(job.plan_out);
+    job.report.check(&inputs, &outputs)?;
     job.settings.validate()?;
     if job.references.is_empty() {
         return Err(Error::InvalidSetting("at least one --reference is needed".into()));
@@ -140,6 +191,9 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
     named.extend(decoded.iter().zip(&audio_refs).map(|(b, p)| (b, file_name(p))));
     let mut analysed = analyze_buffers(&named, job.device, progress)?.into_iter();
     let target_profile = analysed.next().expect("the target's profile");
+    // Spectrograms of the inputs for the report, before the audio goes.
+    let mut spectrograms = if job.report.wanted() { named.par_iter().map(|(b, _)| Spectrogram::of(b)).collect() } else { Vec::new() }.into_iter();
+    drop(named);
     drop(decoded);
     let profiles: Vec<Profile> = job
         .references
@@ -153,9 +207,34 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
     let mut plan = match_profiles(&target_profile, &reference, &job.settings)?;
     timings.matching_s = t.elapsed().as_secs_f64();
     let references = profiles.iter().map(|p| p.source.clone()).collect();
-    let mut summary = render_and_write(audio, &plan, &target_name, references, target_profile.loudness.integrated_lufs,
+    let (mut summary, output) = render_and_write(audio, &plan, &target_name, references, target_profile.loudness.integrated_lufs,
         target_profile.loudness.true_peak_dbtp, job.output, job.bit_depth, timings, start, progress)?;
     summary.analysis_device = job.device.describe();
+    if job.report.wanted() {
+        let t = Instant::now();
+        let target_spectrogram = spectrograms.next();
+        // Each reference with its spectrogram (saved profiles have none); several are compared
+        // through their average, which is what the plan matched.
+        let mut sources: Vec<Source> = job
+            .references
+            .iter()
+            .zip(&profiles)
+            .map(|(r, p)| Source { profile: p.clone(), role: if profiles.len() == 1 { Role::Reference } else { Role::Input }, spectrogram: if is_profile(r) { None } else { spectrograms.next() } })
+            .collect();
+        if profiles.len() > 1 {
+            let mut average = reference.clone();
+            average.source = "references (weighted average)".into();
+            sources.insert(0, Source { profile: average, role: Role::Reference, spectrogram: None });
+        }
+        let (master_profile, master_spectrogram) = rayon::join(|| crate::analysis::analyze(&output, &file_name(job.output), progress), || Spectrogram::of(&output));
+        sources.push(Source { profile: target_profile, role: Role::Original, spectrogram: target_spectrogram });
+        sources.push(Source { profile: master_profile?, role: Role::Master, spectrogram: Some(master_spectrogram) });
+        let data = ReportData::build(sources, 0, Some((&plan, &summary.render)))?;
+        job.report.write(&data)?;
+        summary.timings.report_s = t.elapsed().as_secs_f64();
+        summary.timings.total_s = start.elapsed().as_secs_f64();
+    }
+    drop(output);
     // The plan as rendered: the dynamics goal replaced by the settings fitted to it, so that
     // `automaster render --plan` reproduces this output bit for bit.
     if let Some(d) = &summary.render.dynamics {
@@ -186,7 +265,7 @@ pub fn render_with_plan(target: &Path, plan_path: &Path, output: &Path, bit_dept
     let tp_before = to_db(f64::from(bs1770_true_peak(&channels)));
     timings.analysis_s = t.elapsed().as_secs_f64();
     let references = vec![plan.provenance.reference.clone()];
-    render_and_write(audio, &plan, &file_name(target), references, before, tp_before, output, bit_depth, timings, start, progress)
+    Ok(render_and_write(audio, &plan, &file_name(target), references, before, tp_before, output, bit_depth, timings, start, progress)?.0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -202,7 +281,7 @@ fn render_and_write(
     mut timings: Timings,
     start: Instant,
     progress: &dyn Progress,
-) -> Result<Summary> {
+) -> Result<(Summary, AudioBuffer)> {
     let (sample_rate, channels, duration_s) = (audio.sample_rate, audio.num_channels(), audio.duration_s());
     let t = Instant::now();
     let (out, report) = render(audio, plan, bit_depth, name, progress)?;
@@ -215,7 +294,7 @@ fn render_and_write(
     let (mb, mc) = extremes(&plan.eq.mid.gain_db);
     // The side filter as rendered: side EQ, width and bass mono together.
     let (sb, sc) = extremes(&crate::render::side_curve(&plan.eq.side, &plan.stereo).gain_db);
-    Ok(Summary {
+    Ok((Summary {
         target: name.to_string(),
         references,
         output: output.display().to_string(),
@@ -233,7 +312,7 @@ fn render_and_write(
         analysis_device: "CPU".into(),
         render: report,
         timings,
-    })
+    }, out))
 }
 
 /// Files decoded at once by [`analyze_files`] (bounds memory on large catalogues).
@@ -248,6 +327,40 @@ pub fn analyze_files(paths: &[PathBuf], device: &SpectrumDevice, progress: &dyn 
         profiles.extend(analyze_buffers(&named, device, progress)?);
     }
     Ok(profiles)
+}
+
+/// The inputs of `automaster report`: audio files or saved profiles, and the reference the others
+/// are compared with (without one, the first input is the reference).
+pub struct ReportJob<'a> {
+    pub inputs: &'a [PathBuf],
+    pub reference: Option<&'a Path>,
+    pub device: &'a SpectrumDevice,
+    pub out: ReportOut<'a>,
+}
+
+/// Analyses the inputs of a report (audio decoded in batches, with spectrograms) and writes it.
+pub fn report(job: &ReportJob, progress: &dyn Progress) -> Result<ReportData> {
+    let paths: Vec<&Path> = job.reference.into_iter().chain(job.inputs.iter().map(PathBuf::as_path)).collect();
+    if paths.is_empty() {
+        return Err(Error::InvalidSetting("a report needs at least one input".into()));
+    }
+    job.out.check(&paths, &[])?;
+    let mut sources = Vec::with_capacity(paths.len());
+    for batch in paths.chunks(ANALYSIS_BATCH) {
+        let audio: Vec<&Path> = batch.iter().copied().filter(|p| !is_profile(p)).collect();
+        let buffers = audio.iter().map(|p| decode_file(p, progress)).collect::<Result<Vec<_>>>()?;
+        let named: Vec<(&AudioBuffer, String)> = buffers.iter().zip(&audio).map(|(b, p)| (b, file_name(p))).collect();
+        let (profiles, spectrograms) = rayon::join(|| analyze_buffers(&named, job.device, progress), || buffers.par_iter().map(Spectrogram::of).collect::<Vec<_>>());
+        let (mut profiles, mut spectrograms) = (profiles?.into_iter(), spectrograms.into_iter());
+        for p in batch {
+            let (profile, spectrogram) = if is_profile(p) { (Profile::load(p)?, None) } else { (profiles.next().expect("one per file"), spectrograms.next()) };
+            let role = if sources.is_empty() { Role::Reference } else { Role::Input };
+            sources.push(Source { profile, role, spectrogram });
+        }
+    }
+    let data = ReportData::build(sources, 0, None)?;
+    job.out.write(&data)?;
+    Ok(data)
 }
 
 /// Profiles of decoded tracks: their gated spectra in one batch on the device (or none, for the

@@ -45,6 +45,28 @@ pub struct RenderReport {
     pub output_lufs: f64,
     /// The multiband stage as rendered (`None`: off).
     pub dynamics: Option<DynamicsReport>,
+    /// Gain changes over time, for reports; left out of the JSON summary.
+    #[serde(skip)]
+    pub trace: GainTrace,
+}
+
+/// Points a [`GainTrace`] keeps at most, whatever the input's length.
+pub const TRACE_POINTS: usize = 1000;
+
+/// How much the limiter and each band of the dynamics stage turned the signal down over time,
+/// downsampled to at most [`TRACE_POINTS`] points that keep the deepest reduction of their span.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GainTrace {
+    pub hop_s: f64,
+    /// The limiter's gain, dB (≤ 0).
+    pub limiter_db: Vec<f32>,
+    /// Per dynamics band, its compressor/expander gain without make-up, dB (empty: the band is off).
+    pub bands_db: Vec<Vec<f32>>,
+}
+
+/// The deepest (smallest) gain of each `per`-long span of `gain`, in dB.
+pub(crate) fn deepest_db(gain: &[f32], per: usize) -> Vec<f32> {
+    gain.chunks(per.max(1)).map(|c| to_db(f64::from(c.iter().fold(f32::MAX, |m, &g| m.min(g)))) as f32).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,9 +110,13 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     if let (Some(d), Some(r)) = (dynamics.as_ref(), dynamics_report.as_mut()) {
         r.limited_spread_db = d.limited_spreads(stage.gain_curve(from_db(search.gain_db) as f32));
     }
+    // The trace's hop: whole control blocks of the dynamics stage, so both traces share one grid.
+    let block = dynamics.as_ref().map_or(1, DynamicsStage::block);
+    let hop = buffer.frames().div_ceil(TRACE_POINTS).div_ceil(block).max(1) * block;
+    let bands_db = dynamics.as_ref().map_or_else(Vec::new, |d| d.gain_trace(hop / block));
     drop(dynamics);
     task.inc(1);
-    let limit = stage.finish(&mut buffer, search.gain_db, depth);
+    let (limit, limiter_db) = stage.finish(&mut buffer, search.gain_db, depth, hop);
     task.inc(1);
     let sub = sub_block_len(fs);
     let output_lufs = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
@@ -104,6 +130,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             limit,
             output_lufs,
             dynamics: dynamics_report,
+            trace: GainTrace { hop_s: hop as f64 / f64::from(fs), limiter_db, bands_db },
         },
     ))
 }
@@ -176,7 +203,8 @@ fn search_loudness(buffer: &AudioBuffer, plan: &MasteringPlan, silent: impl Fn()
 /// last stage of [`render`] on its own (used where the gain is fixed rather than found by loudness).
 pub fn limit(mut buffer: AudioBuffer, gain_db: f64, settings: &LimiterSettings, depth: BitDepth) -> Result<(AudioBuffer, LimitReport)> {
     let mut stage = LimiterStage::new(&buffer, settings)?;
-    let report = stage.finish(&mut buffer, gain_db, depth);
+    let frames = buffer.frames();
+    let (report, _) = stage.finish(&mut buffer, gain_db, depth, frames);
     Ok((buffer, report))
 }
 
@@ -263,10 +291,12 @@ impl LimiterStage {
     }
 
     /// Applies pre-gain and limiting, quantises, then meters the very samples to be written; where
-    /// gain modulation or dither made a new over, limits again.
-    fn finish(&mut self, buffer: &mut AudioBuffer, gain_db: f64, depth: BitDepth) -> LimitReport {
+    /// gain modulation or dither made a new over, limits again. Also returns the limiter's gain
+    /// trace at one point per `trace_hop` samples.
+    fn finish(&mut self, buffer: &mut AudioBuffer, gain_db: f64, depth: BitDepth, trace_hop: usize) -> (LimitReport, Vec<f32>) {
         let pre = from_db(gain_db) as f32;
         self.gain_curve(pre);
+        let trace = deepest_db(&self.gain, trace_hop);
         let max_gain_reduction_db = -to_db(f64::from(self.gain.iter().fold(1.0f32, |m, &g| m.min(g))));
         apply_gain(buffer, pre, &self.gain);
         quantize(buffer, depth);
@@ -284,7 +314,7 @@ impl LimiterStage {
             apply_gain(buffer, 1.0, &self.gain);
             quantize(buffer, depth);
         };
-        LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(true_peak)) }
+        (LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(true_peak)) }, trace)
     }
 }
 
