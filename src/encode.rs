@@ -94,15 +94,29 @@ pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<(
 }
 
 /// Writes through a temporary file in the destination's folder, then renames it over `path`.
+/// Fails now, before any work, if `path` could not be written by [`write_atomically`] (its folder
+/// missing or read-only, or it is a folder): a probe temporary file is created and removed.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let fail = |reason: String| Error::Write { path: path.into(), reason };
+    if path.is_dir() {
+        return Err(fail("it is a directory".into()));
+    }
+    tempfile::Builder::new().prefix(".automaster-").suffix(".part").tempfile_in(folder_of(path)).map(drop).map_err(|e| fail(e.to_string()))
+}
+
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
 ) -> Result<()> {
     let fail = |reason: String| Error::Write { path: path.into(), reason };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     if path.is_dir() {
         return Err(fail("it is a directory".into()));
     }

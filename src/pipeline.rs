@@ -12,7 +12,7 @@ use crate::audio::AudioBuffer;
 use crate::decode::{decode_file, file_name};
 use crate::dsp::to_db;
 use crate::dsp::true_peak::bs1770_true_peak;
-use crate::encode::{write_atomically, write_wav, BitDepth};
+use crate::encode::{check_writable, write_atomically, write_wav, BitDepth};
 use crate::error::{Error, Result};
 use crate::matching::{match_profiles, MatchSettings};
 use crate::plan::MasteringPlan;
@@ -87,6 +87,7 @@ impl ReportOut<'_> {
         let paths = self.paths();
         for (k, p) in paths.iter().enumerate() {
             check_output(p, inputs)?;
+            check_writable(p)?;
             if check_output(p, outputs).is_err() || check_output(p, &paths[..k]).is_err() {
                 return Err(Error::InvalidSetting(format!("{}: the report must go to its own file", p.display())));
             }
@@ -164,6 +165,8 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
     }
     let mut outputs = vec![job.output];
     outputs.extend(job.plan_out);
+    // Every output writable before any work is done, so a bad path costs nothing and leaves nothing.
+    outputs.iter().try_for_each(|p| check_writable(p))?;
     job.report.check(&inputs, &outputs)?;
     job.settings.validate()?;
     if job.references.is_empty() {

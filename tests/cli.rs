@@ -172,7 +172,7 @@ fn demo_masters_the_bundled_example() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(&["demo", "--out", s(dir.path())]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for name in ["master.wav", "plan.json", "summary.json"] {
+    for name in ["master.wav", "plan.json", "summary.json", "report.html"] {
         assert!(dir.path().join(name).exists(), "{name}");
     }
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
@@ -260,6 +260,26 @@ fn bad_output_unwritable_or_an_input() {
     std::fs::write(&plan, "{\"schema_version\": 99}").unwrap();
     let o = run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&f.path("o.wav"))]);
     assert_fails(&o, "schema version 99", &f.path("o.wav"));
+}
+
+#[test]
+fn report_bad_input_and_bad_outputs() {
+    let f = Fixture::new();
+    let html = f.path("r.html");
+    assert_fails(&run(&["report", s(&f.path("nope.wav")), "-o", s(&html)]), "no such file", &html);
+    let silent = f.path("silent.wav");
+    write_wav_f32(&silent, &[vec![0.0; 44_100], vec![0.0; 44_100]], FS);
+    assert_fails(&run(&["report", s(&f.path("mix.wav")), s(&silent), "-o", s(&html)]), "silent", &html);
+    let before = std::fs::read(f.path("mix.wav")).unwrap();
+    let o = run(&["report", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&f.path("ref.wav"))]);
+    assert!(o.status.code() == Some(1) && String::from_utf8_lossy(&o.stderr).contains("would overwrite an input"));
+    assert_eq!(std::fs::read(f.path("mix.wav")).unwrap(), before);
+    assert_fails(&run(&["report", s(&f.path("mix.wav")), "-o", s(&html), "--json", s(&html)]), "its own file", &html);
+    // A master whose report cannot be written fails before it writes anything.
+    let (out, nowhere) = (f.path("out.wav"), f.path("no/such/dir/r.html"));
+    let o = run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&out), "--report", s(&nowhere)]);
+    assert_fails(&o, "cannot write", &out);
+    assert_fails(&run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&out), "--report", s(&out)]), "its own file", &out);
 }
 
 /// `--device gpu` without any adapter is a clear error; `auto` then analyses on the CPU. (No
