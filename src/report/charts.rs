@@ -30,6 +30,13 @@ pub enum Stroke {
 }
 
 #[derive(Clone, Copy)]
+pub enum Corner {
+    UpperRight,
+    LowerLeft,
+    LowerRight,
+}
+
+#[derive(Clone, Copy)]
 pub enum XAxis {
     /// Frequency, log scale, labelled in Hz / kHz.
     LogHz,
@@ -40,6 +47,8 @@ pub enum XAxis {
 }
 
 pub struct LineChart<'a> {
+    /// Where the legend box sits inside the plot: the corner the data leaves free.
+    pub legend: Corner,
     pub x_label: &'a str,
     pub y_label: &'a str,
     pub x_axis: XAxis,
@@ -133,9 +142,13 @@ impl LineChart<'_> {
             chart
                 .configure_series_labels()
                 .label_font((FONT, 13))
-                .background_style(WHITE.mix(0.85))
+                .background_style(WHITE.mix(0.75))
                 .border_style(RGBColor(190, 190, 190))
-                .position(SeriesLabelPosition::UpperRight)
+                .position(match self.legend {
+                    Corner::UpperRight => SeriesLabelPosition::UpperRight,
+                    Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+                    Corner::LowerRight => SeriesLabelPosition::LowerRight,
+                })
                 .draw()
                 .map_err(chart_error)?;
             root.present().map_err(chart_error)?;

@@ -93,7 +93,8 @@ pub struct Metrics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Distances {
     pub tonal_db: f64,
-    pub width_db: f64,
+    /// `None` when either is mono (no side to compare).
+    pub width_db: Option<f64>,
     pub loudness_lu: f64,
 }
 
@@ -203,6 +204,7 @@ fn input_report(source: Source, reference: Option<&Profile>) -> InputReport {
                 a.iter().zip(b).zip(&masked).map(|((x, y), &m)| if m || !has_information(*x) || !has_information(*y) { 0.0 } else { x - y - offset }).collect()
             };
             let (tonal_db, width_db) = distances(p, r);
+            let width_db = (p.channels == 2 && r.channels == 2).then_some(width_db);
             (
                 Some(Distances { tonal_db, width_db, loudness_lu: offset }),
                 Some(SpectrumDifference { level_offset_lu: offset, mid_db: diff(&spectrum.mid_db, &rm), side_db: diff(&spectrum.side_db, &rs), masked }),

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use plotters::style::RGBColor;
 
-use super::charts::{format_hz, spectrogram_svg, LineChart, Series, Stroke, XAxis};
+use super::charts::{format_hz, spectrogram_svg, Corner, LineChart, Series, Stroke, XAxis};
 use super::data::{InputReport, Processing, ReportData, Role, HISTOGRAM_BIN_LU, HISTOGRAM_LOW_LUFS};
 use crate::analysis::bands::has_information;
 use crate::error::Result;
@@ -119,7 +119,7 @@ pub fn to_html(data: &ReportData) -> Result<String> {
             })
             .collect();
         let (_, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 10.0, 60.0);
-        let svg = LineChart { x_label: "frequency (Hz)", y_label: "level (dB re FS²/Hz)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (hi - 100.0, hi), series }.to_svg()?;
+        let svg = LineChart { legend: Corner::LowerLeft, x_label: "frequency (Hz)", y_label: "level (dB re FS²/Hz)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (hi - 100.0, hi), series }.to_svg()?;
         page.figure(id, &format!("{what} (1/6-octave smoothed)"), &svg);
     }
     for (id, what, pick) in [("chart-mid-difference", "Mid difference to the reference", 0), ("chart-side-difference", "Side difference to the reference", 1)] {
@@ -136,7 +136,7 @@ pub fn to_html(data: &ReportData) -> Result<String> {
             .collect();
         let y = symmetric(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 6.0, 30.0);
         series.push(Series { name: format!("{} (reference)", reference.name), color: REFERENCE_COLOR, points: vec![(f_lo, 0.0), (f_hi, 0.0)], stroke: Stroke::Dashed });
-        let svg = LineChart { x_label: "frequency (Hz)", y_label: "difference (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: y, series }.to_svg()?;
+        let svg = LineChart { legend: Corner::UpperRight, x_label: "frequency (Hz)", y_label: "difference (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: y, series }.to_svg()?;
         page.figure(id, what, &svg);
     }
     page.body.push_str("</section>");
@@ -159,7 +159,7 @@ pub fn to_html(data: &ReportData) -> Result<String> {
 }
 
 fn metrics_table(page: &mut Page, data: &ReportData, names: &[String]) {
-    page.body.push_str("<section id=\"metrics\"><h2>Loudness, peaks and distances</h2><table class=\"metrics\"><thead><tr><th></th>");
+    page.body.push_str("<section id=\"metrics\"><h2>Loudness, peaks and distances</h2><div class=\"scroll\"><table class=\"metrics\"><thead><tr><th></th>");
     for (i, input) in data.inputs.iter().enumerate() {
         let _ = write!(page.body, "<th>{}<br><span class=\"role\">{}</span></th>", names[i], input.role.label());
     }
@@ -176,7 +176,7 @@ fn metrics_table(page: &mut Page, data: &ReportData, names: &[String]) {
         ("side − mid", |i| Some(i.metrics.side_to_mid_db), "dB"),
         ("L/R correlation", |i| Some(i.metrics.correlation), ""),
         ("tonal distance", |i| i.distances.as_ref().map(|d| d.tonal_db), "dB"),
-        ("width distance", |i| i.distances.as_ref().map(|d| d.width_db), "dB"),
+        ("width distance", |i| i.distances.as_ref().and_then(|d| d.width_db), "dB"),
         ("loudness distance", |i| i.distances.as_ref().map(|d| d.loudness_lu), "LU"),
         ("sample rate", |i| Some(f64::from(i.metrics.sample_rate)), "Hz"),
     ];
@@ -194,7 +194,7 @@ fn metrics_table(page: &mut Page, data: &ReportData, names: &[String]) {
         }
         page.body.push_str("</tr>");
     }
-    page.body.push_str("</tbody></table><p class=\"note\">Distances follow the quality yardstick: RMS over 1/3-octave bands, 40 Hz – 16 kHz, of the mid level difference with its mean removed (tonal) and of the difference in side − mid (width); loudness distance is the integrated loudness difference.</p></section>");
+    page.body.push_str("</tbody></table></div><p class=\"note\">Distances follow the quality yardstick: RMS over 1/3-octave bands, 40 Hz – 16 kHz, of the mid level difference with its mean removed (tonal) and of the difference in side − mid (width); loudness distance is the integrated loudness difference.</p></section>");
 }
 
 fn processing(page: &mut Page, p: &Processing, (f_lo, f_hi): (f64, f64)) -> Result<()> {
@@ -202,7 +202,7 @@ fn processing(page: &mut Page, p: &Processing, (f_lo, f_hi): (f64, f64)) -> Resu
     let curve = |name: &str, color, values: &[f64]| Series { name: name.into(), color, points: p.freqs_hz.iter().zip(values).map(|(&f, &g)| (f, g)).collect(), stroke: Stroke::Solid };
     let series = vec![curve("mid EQ", PALETTE[0], &p.eq_mid_db), curve("side EQ (with width and bass mono)", PALETTE[3], &p.eq_side_db)];
     let y = symmetric(p.eq_mid_db.iter().chain(&p.eq_side_db).copied(), 6.0, 42.0);
-    let svg = LineChart { x_label: "frequency (Hz)", y_label: "gain (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: y, series }.to_svg()?;
+    let svg = LineChart { legend: Corner::LowerRight, x_label: "frequency (Hz)", y_label: "gain (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: y, series }.to_svg()?;
     page.figure("chart-eq", "EQ curves applied (linear phase)", &svg);
 
     let time = |v: &[f32]| -> Vec<(f64, f64)> { v.iter().enumerate().map(|(k, &g)| ((k as f64 + 0.5) * p.trace_hop_s, f64::from(g))).collect() };
@@ -217,7 +217,7 @@ fn processing(page: &mut Page, p: &Processing, (f_lo, f_hi): (f64, f64)) -> Resu
     series.insert(0, Series { name: "limiter".into(), color: LIMITER_COLOR, points: time(&p.limiter_gain_db), stroke: Stroke::Thin });
     let duration = p.limiter_gain_db.len() as f64 * p.trace_hop_s;
     let (lo, _) = range(series.iter().flat_map(|s| s.points.iter().map(|q| q.1)), 3.0, 6.0);
-    let svg = LineChart { x_label: "time (m:ss)", y_label: "gain (dB, make-up not counted)", x_axis: XAxis::Time, x_range: (0.0, duration.max(1e-3)), y_range: (lo.min(-3.0), 1.0), series }.to_svg()?;
+    let svg = LineChart { legend: Corner::LowerLeft, x_label: "time (m:ss)", y_label: "gain (dB, make-up not counted)", x_axis: XAxis::Time, x_range: (0.0, duration.max(1e-3)), y_range: (lo.min(-3.0), 1.0), series }.to_svg()?;
     page.figure("chart-gain-reduction", "Gain reduction over time: the multiband compressor per band and the limiter", &svg);
 
     let _ = write!(page.body, "<table class=\"bands\"><thead><tr><th>band</th><th>mode</th><th>threshold</th><th>knee</th><th>attack / release</th><th>make-up</th><th>side gain</th><th>spread before → goal → after</th><th>deepest reduction</th></tr></thead><tbody>");
@@ -262,15 +262,15 @@ fn loudness(page: &mut Page, data: &ReportData, colors: &[RGBColor]) -> Result<(
         .map(|(i, c)| Series { name: label(i), color: *c, points: i.short_term.lufs.iter().enumerate().map(|(k, &l)| (3.0 + k as f64 * i.short_term.hop_s, if l > -70.0 { f64::from(l) } else { f64::NAN })).collect(), stroke: Stroke::Solid })
         .collect();
     let (lo, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 3.0, 12.0);
-    let svg = LineChart { x_label: "time (m:ss)", y_label: "short-term loudness (LUFS)", x_axis: XAxis::Time, x_range: (0.0, (duration + 3.0).max(1.0)), y_range: (lo.max(-70.0), hi + 3.0), series }.to_svg()?;
+    let svg = LineChart { legend: Corner::LowerRight, x_label: "time (m:ss)", y_label: "short-term loudness (LUFS)", x_axis: XAxis::Time, x_range: (0.0, (duration + 3.0).max(1.0)), y_range: (lo.max(-70.0), hi + 3.0), series }.to_svg()?;
     page.figure("chart-short-term", "Short-term (3 s) loudness over time", &svg);
 
     let bins = |i: &InputReport| i.short_term.histogram_percent.iter().enumerate().map(|(b, &p)| (HISTOGRAM_LOW_LUFS + (b as f64 + 0.5) * HISTOGRAM_BIN_LU, p)).collect::<Vec<_>>();
-    let occupied: Vec<f64> = with_series.iter().flat_map(|(i, _)| bins(i).into_iter().filter(|b| b.1 > 0.0).map(|b| b.0)).collect();
+    let occupied: Vec<f64> = with_series.iter().flat_map(|(i, _)| bins(i).into_iter().filter(|b| b.1 > 0.2).map(|b| b.0)).collect();
     let (x_lo, x_hi) = range(occupied.iter().copied(), 3.0, 12.0);
     let series: Vec<Series> = with_series.iter().map(|(i, c)| Series { name: label(i), color: *c, points: bins(i), stroke: Stroke::Solid }).collect();
     let top = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::max);
-    let svg = LineChart { x_label: "short-term loudness (LUFS)", y_label: "time (%) per 1 LU", x_axis: XAxis::Linear, x_range: (x_lo - 3.0, x_hi + 3.0), y_range: (0.0, (top * 1.15).ceil()), series }.to_svg()?;
+    let svg = LineChart { legend: Corner::UpperRight, x_label: "short-term loudness (LUFS)", y_label: "time (%) per 1 LU", x_axis: XAxis::Linear, x_range: (x_lo - 3.0, x_hi + 3.0), y_range: (0.0, (top * 1.15).ceil()), series }.to_svg()?;
     page.figure("chart-loudness-distribution", "Distribution of short-term loudness", &svg);
     page.body.push_str("</section>");
     Ok(())
@@ -284,10 +284,10 @@ fn stereo(page: &mut Page, data: &ReportData, colors: &[RGBColor], names: &[Stri
     let points = |i: &InputReport, values: &[f64]| grid.iter().zip(values).zip(&i.spectrum.mid_db).map(|((&f, &v), &m)| (f, if has_information(m) { v } else { f64::NAN })).collect();
     let series: Vec<Series> = stereo_inputs.iter().map(|(i, c)| Series { name: label(i), color: *c, points: points(i, &i.width_db), stroke: Stroke::Solid }).collect();
     let (lo, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 5.0, 20.0);
-    let svg = LineChart { x_label: "frequency (Hz)", y_label: "side − mid (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (lo.max(-60.0), hi.min(20.0).max(lo.max(-60.0) + 10.0)), series }.to_svg()?;
+    let svg = LineChart { legend: Corner::LowerRight, x_label: "frequency (Hz)", y_label: "side − mid (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (lo.max(-60.0), hi.min(20.0).max(lo.max(-60.0) + 10.0)), series }.to_svg()?;
     page.figure("chart-width", "Stereo width per band (side level relative to mid)", &svg);
     let series: Vec<Series> = stereo_inputs.iter().map(|(i, c)| Series { name: label(i), color: *c, points: points(i, &i.correlation), stroke: Stroke::Solid }).collect();
-    let svg = LineChart { x_label: "frequency (Hz)", y_label: "L/R correlation", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (-1.0, 1.05), series }.to_svg()?;
+    let svg = LineChart { legend: Corner::LowerLeft, x_label: "frequency (Hz)", y_label: "L/R correlation", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (-1.0, 1.05), series }.to_svg()?;
     page.figure("chart-correlation", "L/R correlation per band", &svg);
 
     let bands = &data.reference().dynamics_bands;
@@ -346,6 +346,7 @@ h1{margin:0 0 4px;font-size:1.6em}h2{margin:32px 0 8px;font-size:1.25em;border-b
 .swatch{display:inline-block;width:22px;height:4px;border-radius:2px}.role{color:#777;font-size:.85em}.unit{color:#777;font-weight:normal}
 figure.chart{margin:12px 0;background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:8px}
 figure.chart figcaption{font-weight:600;margin:0 0 4px 4px}figure.chart svg{width:100%;height:auto;display:block}
+.scroll{overflow-x:auto}thead th{max-width:16em;overflow-wrap:anywhere}
 table{border-collapse:collapse;background:#fff;font-size:.9em;margin:8px 0}th,td{border:1px solid #e3e3e3;padding:4px 8px;text-align:right;vertical-align:top}
 thead th{background:#f1f1f1;text-align:center}tbody th{text-align:left;font-weight:600}table.bands td{text-align:left}
 ";

@@ -20,8 +20,8 @@ pub fn terminal_table(data: &ReportData) -> String {
     for i in &data.inputs {
         let name: String = i.name.chars().take(width).collect();
         let m = &i.metrics;
-        let d = |f: fn(&data::Distances) -> f64, plus: bool| {
-            i.distances.as_ref().map_or_else(|| "—".to_string(), |x| if plus { format!("{:+.2}", f(x)) } else { format!("{:.2}", f(x)) })
+        let d = |f: fn(&data::Distances) -> Option<f64>, plus: bool| {
+            i.distances.as_ref().and_then(f).map_or_else(|| "—".to_string(), |x| if plus { format!("{x:+.2}") } else { format!("{x:.2}") })
         };
         let _ = writeln!(
             out,
@@ -31,9 +31,9 @@ pub fn terminal_table(data: &ReportData) -> String {
             m.loudness_range_lu,
             m.true_peak_dbtp,
             m.plr_db,
-            d(|x| x.tonal_db, false),
+            d(|x| Some(x.tonal_db), false),
             d(|x| x.width_db, false),
-            d(|x| x.loudness_lu, true)
+            d(|x| Some(x.loudness_lu), true)
         );
     }
     out
