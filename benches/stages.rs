@@ -9,6 +9,8 @@ use automaster::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use automaster::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
 use automaster::gpu::stft::Track;
 use automaster::gpu::{DeviceChoice, GpuContext};
+use automaster::progress::NoProgress;
+use automaster::report::{ReportData, Role, Source, Spectrogram};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const FS: u32 = 44_100;
@@ -81,6 +83,15 @@ fn stages(c: &mut Criterion) {
     let gains: Vec<Option<Vec<f32>>> = envelopes.power.iter().map(|p| Some(mb.gains(&settings, p).unwrap())).collect();
     let mut scratch = Vec::new();
     g.bench_function("multiband_apply_4_bands", |b| b.iter(|| mb.apply(&mut x.clone(), &gains, &[], &mut scratch)));
+    // A report's own costs: the bounded spectrogram, and the page from two analysed inputs.
+    let buffer = automaster::AudioBuffer::new(FS, x.clone());
+    g.bench_function("report_spectrogram", |b| b.iter(|| Spectrogram::of(&buffer)));
+    let profile = automaster::analysis::analyze(&buffer, "bench.wav", &NoProgress).unwrap();
+    let sources = || {
+        [Role::Reference, Role::Input].map(|role| Source { profile: profile.clone(), role, spectrogram: Some(Spectrogram::of(&buffer)) }).into_iter().collect::<Vec<_>>()
+    };
+    let data = ReportData::build(sources(), 0, None).unwrap();
+    g.bench_function("report_html_2_inputs", |b| b.iter(|| automaster::report::to_html(&data).unwrap()));
     // The same STFT on a hardware GPU, when there is one (`--device auto`'s choice; a software
     // adapter would only measure the CPU again, slowly).
     match GpuContext::new(DeviceChoice::Auto) {

@@ -120,18 +120,12 @@ impl DynamicsStage {
     }
 
     /// Band `band`'s short-term levels (ascending) with `gain` (control rate) and, when given,
-    /// `limiter` (the limiter's full-rate gain) applied.
-    fn band_levels(&self, band: usize, gain: Option<&[f32]>, limiter: Option<&[f32]>) -> Vec<f64> {
+    /// `limiter_sq` (the limiter's gain², averaged over each control block) applied.
+    fn band_levels(&self, band: usize, gain: Option<&[f32]>, limiter_sq: Option<&[f32]>) -> Vec<f64> {
         let power = &self.env.power[band];
-        let pooled = match limiter {
-            // The limiter's gain² averaged over each control block, folded in with the stage's.
+        let pooled = match limiter_sq {
             Some(lim) => {
-                let limited: Vec<f32> = power
-                    .iter()
-                    .zip(lim.chunks(self.mb.block()))
-                    .enumerate()
-                    .map(|(c, (&p, l))| p * l.iter().map(|g| g * g).sum::<f32>() / l.len() as f32 * gain.map_or(1.0, |g| g[c] * g[c]))
-                    .collect();
+                let limited: Vec<f32> = power.iter().zip(lim).enumerate().map(|(c, (&p, &l))| p * l * gain.map_or(1.0, |g| g[c] * g[c])).collect();
                 pooled_power(&limited, None, self.per)
             }
             None => pooled_power(power, gain, self.per),
@@ -140,8 +134,8 @@ impl DynamicsStage {
         levels_of(&windows, &kept, 1).remove(0)
     }
 
-    fn spread(&self, band: usize, gain: Option<&[f32]>, limiter: Option<&[f32]>) -> f64 {
-        let levels = self.band_levels(band, gain, limiter);
+    fn spread(&self, band: usize, gain: Option<&[f32]>, limiter_sq: Option<&[f32]>) -> f64 {
+        let levels = self.band_levels(band, gain, limiter_sq);
         percentile(&levels, 95.0) - percentile(&levels, 10.0)
     }
 
@@ -200,9 +194,11 @@ impl DynamicsStage {
         report
     }
 
-    /// Each band's spread after the prepared gains *and* the limiter (`limiter`: its full-rate gain).
-    pub fn limited_spreads(&self, limiter: &[f32]) -> Vec<f64> {
-        (0..self.mb.bands()).map(|b| self.spread(b, self.gains[b].as_deref(), Some(limiter))).collect()
+    /// Each band's spread after the prepared gains *and* the limiter (`limiter_sq`: its gain²
+    /// averaged over each control block of [`Self::block`] samples).
+    pub fn limited_spreads(&self, limiter_sq: &[f32]) -> Vec<f64> {
+        assert_eq!(limiter_sq.len(), self.env.power[0].len(), "one limiter value per control block");
+        (0..self.mb.bands()).map(|b| self.spread(b, self.gains[b].as_deref(), Some(limiter_sq))).collect()
     }
 
     /// The spread each band is to end with: its own moved by the goal's amount toward the goal's,

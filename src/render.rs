@@ -94,10 +94,11 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
         d.prepare(&[])?;
         if d.has_goal() {
             // The limiter tightens the spreads further. How much is judged from how it acts on the
-            // equalised signal at the gain the target needs, and the stage refitted once to leave
-            // room for it (the stage's own effect on the limiter is second order).
-            let (mut stage, search) = search_loudness(&buffer, plan, silent)?;
-            let limited = d.limited_spreads(stage.gain_curve(from_db(search.gain_db) as f32));
+            // equalised signal at the gain the target needs — on the loudness model alone, with
+            // sample peaks for true peaks: an estimate is enough here — and the stage refitted once
+            // to leave room for it (the stage's own effect on the limiter is second order).
+            let limiter_sq = estimated_limiter_sq(&buffer, plan, d.block(), silent)?;
+            let limited = d.limited_spreads(&limiter_sq);
             let miss: Vec<f64> = limited.iter().zip(d.intended_spreads()).map(|(got, want)| got - want).collect();
             if miss.iter().any(|m| m.abs() > SPREAD_TOLERANCE_DB) {
                 d.prepare(&miss.iter().map(|m| -m).collect::<Vec<_>>())?;
@@ -108,7 +109,9 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     task.inc(1);
     let (mut stage, search) = search_loudness(&buffer, plan, silent)?;
     if let (Some(d), Some(r)) = (dynamics.as_ref(), dynamics_report.as_mut()) {
-        r.limited_spread_db = d.limited_spreads(stage.gain_curve(from_db(search.gain_db) as f32));
+        let gain = stage.gain_curve(from_db(search.gain_db) as f32);
+        let limiter_sq: Vec<f32> = gain.chunks(d.block()).map(|c| c.iter().map(|g| g * g).sum::<f32>() / c.len() as f32).collect();
+        r.limited_spread_db = d.limited_spreads(&limiter_sq);
     }
     // The trace's hop: whole control blocks of the dynamics stage, so both traces share one grid.
     let block = dynamics.as_ref().map_or(1, DynamicsStage::block);
@@ -160,43 +163,88 @@ fn search_loudness(buffer: &AudioBuffer, plan: &MasteringPlan, silent: impl Fn()
     let mut model = LoudnessModel::new(fs, power, &stage.peaks, &plan.limiter)?;
     let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
     let target = plan.loudness.target_lufs;
-    let mut gain_db = (target - eq_lufs).min(MAX_GAIN_DB);
+    let mut search = ModelSearch { gain_db: (target - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
     let mut bias = 0.0;
-    let mut iterations = 0;
     let mut reached = true;
-    // Secant steps on the model toward target − bias; the points (and so the slope, below 1 under
-    // heavy limiting) carry over from one exact round to the next.
-    let mut points: Vec<(f64, f64)> = Vec::new();
     for round in 1..=MAX_EXACT_ROUNDS {
-        let aim = target - bias;
-        let mut model_lufs;
-        loop {
-            iterations += 1;
-            model_lufs = model.lufs(from_db(gain_db) as f32).ok_or_else(&silent)?;
-            points.push((gain_db, model_lufs));
-            let err = aim - model_lufs;
-            if err.abs() <= LOUDNESS_TOLERANCE_LU / 2.0 || iterations >= MAX_MODEL_ITERATIONS {
-                break;
-            }
-            let slope = secant_slope(&points);
-            if err > 0.0 && (slope < MIN_USEFUL_SLOPE || gain_db >= MAX_GAIN_DB) {
-                reached = false;
-                break;
-            }
-            gain_db = (gain_db + err / slope).min(MAX_GAIN_DB);
-        }
+        let (model_lufs, ok) = search.run(&mut model, target - bias, &silent)?;
+        reached = ok;
         if round == MAX_EXACT_ROUNDS {
             break; // the last search used the measured bias; the final verification meters the output
         }
-        let pre = from_db(gain_db) as f32;
+        let pre = from_db(search.gain_db) as f32;
         let exact = gated_integrated(&sub_block_energies_scaled(&slices(buffer), Some(stage.gain_curve(pre)), pre, fs), sub).ok_or_else(&silent)?;
         bias = exact - model_lufs;
         if !reached || (target - exact).abs() <= LOUDNESS_TOLERANCE_LU {
             break;
         }
-        gain_db = (gain_db + (target - exact) / secant_slope(&points)).min(MAX_GAIN_DB);
+        search.gain_db = (search.gain_db + (target - exact) / secant_slope(&search.points)).min(MAX_GAIN_DB);
     }
-    Ok((stage, Search { eq_lufs, gain_db, iterations, reached }))
+    Ok((stage, Search { eq_lufs, gain_db: search.gain_db, iterations: search.iterations, reached }))
+}
+
+/// Secant steps on a [`LoudnessModel`] toward an aim; the points (and so the slope, below 1 under
+/// heavy limiting) carry over from one call to the next.
+struct ModelSearch {
+    gain_db: f64,
+    iterations: usize,
+    points: Vec<(f64, f64)>,
+}
+
+impl ModelSearch {
+    /// Moves `gain_db` until the model's loudness is within half the tolerance of `aim`; returns the
+    /// model's loudness there, and false when more gain would only crush the limiter.
+    fn run(&mut self, model: &mut LoudnessModel, aim: f64, silent: &impl Fn() -> Error) -> Result<(f64, bool)> {
+        loop {
+            self.iterations += 1;
+            let model_lufs = model.lufs(from_db(self.gain_db) as f32).ok_or_else(silent)?;
+            self.points.push((self.gain_db, model_lufs));
+            let err = aim - model_lufs;
+            if err.abs() <= LOUDNESS_TOLERANCE_LU / 2.0 || self.iterations >= MAX_MODEL_ITERATIONS {
+                return Ok((model_lufs, true));
+            }
+            let slope = secant_slope(&self.points);
+            if err > 0.0 && (slope < MIN_USEFUL_SLOPE || self.gain_db >= MAX_GAIN_DB) {
+                return Ok((model_lufs, false));
+            }
+            self.gain_db = (self.gain_db + err / slope).min(MAX_GAIN_DB);
+        }
+    }
+}
+
+/// The limiter's gain² per control block of `block` samples at the gain the loudness target needs,
+/// estimated on the loudness model alone: sample peaks stand in for true peaks and there is no
+/// exact round, so it costs a fraction of [`search_loudness`].
+fn estimated_limiter_sq(buffer: &AudioBuffer, plan: &MasteringPlan, block: usize, silent: impl Fn() -> Error) -> Result<Vec<f32>> {
+    let fs = buffer.sample_rate;
+    let step = LoudnessModel::step(fs);
+    let limiter = TruePeakLimiter::new(&plan.limiter, fs)?;
+    let (peaks, power) = rayon::join(
+        || {
+            let mut env: Vec<f32> = match buffer.channels.as_slice() {
+                [l, r] => l.iter().zip(r).map(|(a, b)| a.abs().max(b.abs())).collect(),
+                chans => chans[0].iter().map(|a| a.abs()).collect(),
+            };
+            let mut scratch = vec![0.0f32; env.len()];
+            limiter.window_peaks(&mut env, &mut scratch);
+            env
+        },
+        || k_weighted_power(&slices(buffer), fs, step),
+    );
+    let mut model = LoudnessModel::new(fs, power, &peaks, &plan.limiter)?;
+    let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
+    let mut search = ModelSearch { gain_db: (plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
+    search.run(&mut model, plan.loudness.target_lufs, &silent)?;
+    model.lufs(from_db(search.gain_db) as f32);
+    // Model samples (one per `step`) spread over the control blocks they fall in.
+    let blocks = buffer.frames().div_ceil(block);
+    Ok((0..blocks)
+        .map(|c| {
+            let (a, b) = (c * block / step, ((c + 1) * block).div_ceil(step).min(model.gain.len()));
+            let g = &model.gain[a.min(b.saturating_sub(1))..b];
+            if g.is_empty() { 1.0 } else { g.iter().map(|g| g * g).sum::<f32>() / g.len() as f32 }
+        })
+        .collect())
 }
 
 /// Applies `gain_db` into the true-peak limiter, quantises to `depth` and verifies the ceiling: the
