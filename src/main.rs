@@ -251,8 +251,12 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
                 device: &device,
                 report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
             };
-            let (_, summary) = pipeline::master(&job, progress)?;
-            report(&summary, a.out.json)
+            let mastered = pipeline::master(&job, progress)?;
+            report(&mastered.summary, a.out.json)?;
+            if let (Some(data), false) = (&mastered.report, a.out.json) {
+                print!("{}", automaster::report::terminal_table(data));
+            }
+            Ok(())
         }
         Command::Report(a) => {
             let device = a.device.open()?;
@@ -384,7 +388,7 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         device,
         report: ReportOut { html: Some(&report_path), json: None },
     };
-    let (_, summary) = pipeline::master(&job, progress)?;
+    let summary = pipeline::master(&job, progress)?.summary;
     let json = serde_json::to_string_pretty(&summary)?;
     write_atomically(&summary_path, |f| std::io::Write::write_all(f, json.as_bytes()).map_err(|e| e.to_string()))?;
     report(&summary, false)?;

@@ -169,7 +169,12 @@ fn dynamics_goal(target: &Profile, reference: &Profile, settings: &MatchSettings
     }
     let spread = |b: &crate::profile::BandDynamics| b.short_term_p95_db - b.short_term_p10_db;
     let differs = t.iter().zip(r).any(|(t, r)| (spread(r) - spread(t)).abs() * settings.dynamics_amount >= MIN_SPREAD_CHANGE_DB);
-    differs.then(|| DynamicsGoal { crossovers_hz, spread_db: r.iter().map(spread).collect(), amount: settings.dynamics_amount })
+    differs.then(|| DynamicsGoal {
+        crossovers_hz,
+        spread_db: r.iter().map(spread).collect(),
+        amount: settings.dynamics_amount,
+        loudness_range_lu: Some(reference.loudness.loudness_range_lu),
+    })
 }
 
 /// reference − target per band, `None` where either has no information.

@@ -151,8 +151,17 @@ fn is_profile(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
-/// Masters `job.target` toward the reference(s) and writes the output (and the plan, if asked).
-pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan, Summary)> {
+/// What `master` produced besides the audio: the plan as rendered, the summary, and the report's
+/// data when one was asked for.
+pub struct Mastered {
+    pub plan: MasteringPlan,
+    pub summary: Summary,
+    pub report: Option<ReportData>,
+}
+
+/// Masters `job.target` toward the reference(s) and writes the output (and the plan and report, if
+/// asked).
+pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     let start = Instant::now();
     let mut inputs: Vec<&Path> = vec![job.target];
     inputs.extend(job.references.iter().map(PathBuf::as_path));
@@ -213,6 +222,7 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
     let (mut summary, output) = render_and_write(audio, &plan, &target_name, references, target_profile.loudness.integrated_lufs,
         target_profile.loudness.true_peak_dbtp, job.output, job.bit_depth, timings, start, progress)?;
     summary.analysis_device = job.device.describe();
+    let mut report = None;
     if job.report.wanted() {
         let t = Instant::now();
         let target_spectrogram = spectrograms.next();
@@ -236,6 +246,7 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
         job.report.write(&data)?;
         summary.timings.report_s = t.elapsed().as_secs_f64();
         summary.timings.total_s = start.elapsed().as_secs_f64();
+        report = Some(data);
     }
     drop(output);
     // The plan as rendered: the dynamics goal replaced by the settings fitted to it, so that
@@ -247,7 +258,7 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<(MasteringPlan
     if let Some(p) = job.plan_out {
         write_atomically(p, |f| std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string()))?;
     }
-    Ok((plan, summary))
+    Ok(Mastered { plan, summary, report })
 }
 
 /// Re-renders `target` with a saved (possibly hand-edited) plan.

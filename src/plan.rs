@@ -62,6 +62,11 @@ pub struct DynamicsGoal {
     /// How far to move, 0 … 1: the output's spread aims at own + amount·(spread_db − own), the
     /// change bounded to −12 … +6 dB (it may tighten a lot, widen a little).
     pub amount: f64,
+    /// The loudness range (LU) to move the whole output's toward by `amount`: the reference's.
+    /// Render measures what EQ, stage and limiter leave of the target's own and shifts every band's
+    /// aim by the shortfall. `None` (older plans): bands alone.
+    #[serde(default)]
+    pub loudness_range_lu: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,7 +108,7 @@ impl MasteringPlan {
             m.validate()?;
         }
         if let Some(g) = &self.dynamics.goal {
-            if g.spread_db.len() != g.crossovers_hz.len() + 1 || g.spread_db.iter().any(|c| !(0.0..=80.0).contains(c)) || !(0.0..=1.0).contains(&g.amount) {
+            if g.spread_db.len() != g.crossovers_hz.len() + 1 || g.spread_db.iter().any(|c| !(0.0..=80.0).contains(c)) || !(0.0..=1.0).contains(&g.amount) || g.loudness_range_lu.is_some_and(|l| !(0.0..=80.0).contains(&l)) {
                 return Err(Error::InvalidSetting("dynamics goal: one spread (0 … 80 dB) per band and an amount within 0 … 1".into()));
             }
         }

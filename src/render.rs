@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::loudness::{gated_integrated, k_weighted_power, sub_block_energies_scaled, sub_block_len};
+use crate::analysis::loudness::{gated_integrated, k_weighted_power, loudness_range, short_term_series, sub_block_energies_scaled, sub_block_len};
 use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
@@ -97,11 +97,14 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             // equalised signal at the gain the target needs — on the loudness model alone, with
             // sample peaks for true peaks: an estimate is enough here — and the stage refitted once
             // to leave room for it (the stage's own effect on the limiter is second order).
-            let limiter_sq = estimated_limiter_sq(&buffer, plan, d.block(), silent)?;
-            let limited = d.limited_spreads(&limiter_sq);
+            let estimate = LimiterEstimate::new(&buffer, plan, d.block(), silent)?;
+            let limited = d.limited_spreads(&estimate.limiter_sq);
             let miss: Vec<f64> = limited.iter().zip(d.intended_spreads()).map(|(got, want)| got - want).collect();
-            if miss.iter().any(|m| m.abs() > SPREAD_TOLERANCE_DB) {
-                d.prepare(&miss.iter().map(|m| -m).collect::<Vec<_>>())?;
+            // The whole output's loudness range too: all bands' aims move by its shortfall.
+            let shift = d.loudness_range_shift(estimate.loudness_range(None), estimate.loudness_range(Some(&d.loudness_gain_sq())), &miss);
+            let adjust: Vec<f64> = miss.iter().map(|m| shift - m).collect();
+            if adjust.iter().any(|a| a.abs() > SPREAD_TOLERANCE_DB) {
+                d.prepare(&adjust)?;
             }
         }
         dynamics_report = Some(d.apply(&mut buffer));
@@ -212,39 +215,63 @@ impl ModelSearch {
     }
 }
 
-/// The limiter's gain² per control block of `block` samples at the gain the loudness target needs,
-/// estimated on the loudness model alone: sample peaks stand in for true peaks and there is no
-/// exact round, so it costs a fraction of [`search_loudness`].
-fn estimated_limiter_sq(buffer: &AudioBuffer, plan: &MasteringPlan, block: usize, silent: impl Fn() -> Error) -> Result<Vec<f32>> {
-    let fs = buffer.sample_rate;
-    let step = LoudnessModel::step(fs);
-    let limiter = TruePeakLimiter::new(&plan.limiter, fs)?;
-    let (peaks, power) = rayon::join(
-        || {
-            let mut env: Vec<f32> = match buffer.channels.as_slice() {
-                [l, r] => l.iter().zip(r).map(|(a, b)| a.abs().max(b.abs())).collect(),
-                chans => chans[0].iter().map(|a| a.abs()).collect(),
-            };
-            let mut scratch = vec![0.0f32; env.len()];
-            limiter.window_peaks(&mut env, &mut scratch);
-            env
-        },
-        || k_weighted_power(&slices(buffer), fs, step),
-    );
-    let mut model = LoudnessModel::new(fs, power, &peaks, &plan.limiter)?;
-    let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
-    let mut search = ModelSearch { gain_db: (plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
-    search.run(&mut model, plan.loudness.target_lufs, &silent)?;
-    model.lufs(from_db(search.gain_db) as f32);
-    // Model samples (one per `step`) spread over the control blocks they fall in.
-    let blocks = buffer.frames().div_ceil(block);
-    Ok((0..blocks)
-        .map(|c| {
-            let (a, b) = (c * block / step, ((c + 1) * block).div_ceil(step).min(model.gain.len()));
-            let g = &model.gain[a.min(b.saturating_sub(1))..b];
-            if g.is_empty() { 1.0 } else { g.iter().map(|g| g * g).sum::<f32>() / g.len() as f32 }
-        })
-        .collect())
+/// How the limiter will act on the equalised signal at the gain the loudness target needs, estimated
+/// on the loudness model alone: sample peaks stand in for true peaks and there is no exact round, so
+/// it costs a fraction of [`search_loudness`].
+struct LimiterEstimate {
+    model: LoudnessModel,
+    pre: f32,
+    /// Full-rate samples per model sample and per control block of the dynamics stage.
+    step: usize,
+    block: usize,
+    /// The limiter's gain² averaged over each control block.
+    limiter_sq: Vec<f32>,
+}
+
+impl LimiterEstimate {
+    fn new(buffer: &AudioBuffer, plan: &MasteringPlan, block: usize, silent: impl Fn() -> Error) -> Result<Self> {
+        let fs = buffer.sample_rate;
+        let step = LoudnessModel::step(fs);
+        let limiter = TruePeakLimiter::new(&plan.limiter, fs)?;
+        let (peaks, power) = rayon::join(
+            || {
+                let mut env: Vec<f32> = match buffer.channels.as_slice() {
+                    [l, r] => l.iter().zip(r).map(|(a, b)| a.abs().max(b.abs())).collect(),
+                    chans => chans[0].iter().map(|a| a.abs()).collect(),
+                };
+                let mut scratch = vec![0.0f32; env.len()];
+                limiter.window_peaks(&mut env, &mut scratch);
+                env
+            },
+            || k_weighted_power(&slices(buffer), fs, step),
+        );
+        let mut model = LoudnessModel::new(fs, power, &peaks, &plan.limiter)?;
+        let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
+        let mut search = ModelSearch { gain_db: (plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
+        search.run(&mut model, plan.loudness.target_lufs, &silent)?;
+        let pre = from_db(search.gain_db) as f32;
+        model.lufs(pre);
+        // Model samples (one per `step`) spread over the control blocks they fall in.
+        let limiter_sq = (0..buffer.frames().div_ceil(block))
+            .map(|c| {
+                let g = &model.gain[(c * block / step).min(model.gain.len())..((c + 1) * block).div_ceil(step).min(model.gain.len())];
+                if g.is_empty() { 1.0 } else { g.iter().map(|g| g * g).sum::<f32>() / g.len() as f32 }
+            })
+            .collect();
+        Ok(LimiterEstimate { model, pre, step, block, limiter_sq })
+    }
+
+    /// Loudness range (LU) of the equalised signal: as it is (`None`), or with `stage_gain_sq` (per
+    /// control block) and the limiter applied.
+    fn loudness_range(&self, stage_gain_sq: Option<&[f32]>) -> f64 {
+        let m = &self.model;
+        let energy = |i: usize| match stage_gain_sq {
+            None => f64::from(m.power[i]),
+            Some(sg) => f64::from(m.power[i] * m.gain[i] * m.gain[i] * self.pre * self.pre * sg.get(i * self.step / self.block).copied().unwrap_or(1.0)),
+        };
+        let subs: Vec<f64> = (0..m.power.len() / m.per_sub).map(|s| (s * m.per_sub..(s + 1) * m.per_sub).map(energy).sum()).collect();
+        loudness_range(&short_term_series(&subs, m.sub))
+    }
 }
 
 /// Applies `gain_db` into the true-peak limiter, quantises to `depth` and verifies the ceiling: the

@@ -130,7 +130,7 @@ fn a_fitted_dynamics_plan_re_renders_identically() {
     let t = analyze(&buf, "mix", &NoProgress).unwrap();
     let mut plan = match_profiles(&t, &t, &MatchSettings::default()).unwrap();
     // The mix's own band spreads are about 10 dB: tighten three bands, widen one.
-    plan.dynamics.goal = Some(DynamicsGoal { crossovers_hz: vec![120.0, 1000.0, 6000.0], spread_db: vec![7.0, 7.0, 12.0, 7.0], amount: 1.0 });
+    plan.dynamics.goal = Some(DynamicsGoal { crossovers_hz: vec![120.0, 1000.0, 6000.0], spread_db: vec![7.0, 7.0, 12.0, 7.0], amount: 1.0, loudness_range_lu: None });
     let (a, report) = render(buf.clone(), &plan, BitDepth::Int24, "mix", &NoProgress).unwrap();
     let d = report.dynamics.expect("the stage ran");
     assert!(d.settings.bands[0].ratio > 1.0 && d.settings.bands[2].expansion_ratio > 1.0, "{:?}", d.settings);
