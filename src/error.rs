@@ -15,6 +15,8 @@ pub enum Error {
     Empty { path: PathBuf },
     #[error("{path}: is silent, there is nothing to {what}")]
     Silent { path: PathBuf, what: &'static str },
+    #[error("{path}: {seconds:.2} s is too short to measure its loudness (at least 0.4 s)")]
+    TooShort { path: PathBuf, seconds: f64 },
     #[error("{path}: {channels} channels; only mono and stereo are supported")]
     TooManyChannels { path: PathBuf, channels: usize },
     #[error("{path}: non-finite sample (NaN or infinity) in channel {channel} at frame {frame}")]

@@ -372,7 +372,8 @@ impl LimiterStage {
         let pre = from_db(gain_db) as f32;
         self.gain_curve(pre);
         let trace = deepest_db(&self.gain, trace_hop);
-        let max_gain_reduction_db = -to_db(f64::from(self.gain.iter().fold(1.0f32, |m, &g| m.min(g))));
+        // `0.0 -` rather than negation: no reduction reads 0, not −0.
+        let max_gain_reduction_db = 0.0 - to_db(f64::from(self.gain.iter().fold(1.0f32, |m, &g| m.min(g))));
         apply_gain(buffer, pre, &self.gain);
         quantize(buffer, depth);
         let mut verify_passes = 0;

@@ -225,6 +225,10 @@ fn bad_input_silent_channels_non_finite() {
     assert_fails(&master_to(&silent, &f.path("ref.wav"), &out), "silent", &out);
     assert_fails(&master_to(&f.path("mix.wav"), &silent, &out), "silent", &out);
 
+    let short = f.path("short.wav");
+    write_wav_f32(&short, &[vec![0.1; 4410], vec![-0.1; 4410]], FS);
+    assert_fails(&master_to(&short, &f.path("ref.wav"), &out), "too short", &out);
+
     let three = f.path("three.wav");
     write_wav_f32(&three, &[vec![0.1; 1000], vec![0.1; 1000], vec![0.1; 1000]], FS);
     assert_fails(&master_to(&three, &f.path("ref.wav"), &out), "channels", &out);

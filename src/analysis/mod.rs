@@ -41,7 +41,14 @@ pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<sp
     );
     task.inc(1);
     drop(task);
-    let integrated = loud.integrated_lufs.ok_or_else(|| Error::Silent { path: name.into(), what: "analyse" })?;
+    // Integrated loudness needs one 400 ms gating block: a shorter file is not silent, just too short.
+    let integrated = loud.integrated_lufs.ok_or_else(|| {
+        if buffer.duration_s() < 0.4 {
+            Error::TooShort { path: name.into(), seconds: buffer.duration_s() }
+        } else {
+            Error::Silent { path: name.into(), what: "analyse" }
+        }
+    })?;
 
     let grid = BandGrid::standard();
     let mid_db = grid.levels_db(&spectra.mid_psd, spectra.bin_hz);

@@ -284,17 +284,20 @@ fn third_octave_levels(p: &Profile) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Tonal and width distance of `p` to `r` as the yardstick defines them.
+/// Tonal and width distance of `p` to `r` as the yardstick defines them, over the 1/3-octave bands
+/// where both have content (a band above one file's Nyquist frequency is left out, not counted as a
+/// 200 dB difference).
 fn distances(p: &Profile, r: &Profile) -> (f64, f64) {
-    let (a, b) = (third_octave_levels(p), third_octave_levels(r));
-    let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x.0 - y.0).collect();
-    let mean = d.iter().sum::<f64>() / d.len() as f64;
+    let floor = 10.0 * 1e-30f64.log10();
+    let both: Vec<((f64, f64), (f64, f64))> = third_octave_levels(p).into_iter().zip(third_octave_levels(r)).filter(|(x, y)| x.0 > floor && y.0 > floor).collect();
+    let d: Vec<f64> = both.iter().map(|(x, y)| x.0 - y.0).collect();
+    let mean = d.iter().sum::<f64>() / d.len().max(1) as f64;
     let rms = |v: &mut dyn Iterator<Item = f64>| {
         let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x * x, n + 1));
         (s / n.max(1) as f64).sqrt()
     };
     let tonal = rms(&mut d.iter().map(|x| x - mean));
-    let width = rms(&mut a.iter().zip(&b).map(|(x, y)| (x.1 - x.0) - (y.1 - y.0)));
+    let width = rms(&mut both.iter().map(|(x, y)| (x.1 - x.0) - (y.1 - y.0)));
     (tonal, width)
 }
 
