@@ -232,20 +232,22 @@ impl LimiterEstimate {
     fn new(buffer: &AudioBuffer, plan: &MasteringPlan, block: usize, silent: impl Fn() -> Error) -> Result<Self> {
         let fs = buffer.sample_rate;
         let step = LoudnessModel::step(fs);
-        let limiter = TruePeakLimiter::new(&plan.limiter, fs)?;
+        let lookahead = TruePeakLimiter::new(&plan.limiter, fs)?.lookahead();
         let (peaks, power) = rayon::join(
             || {
-                let mut env: Vec<f32> = match buffer.channels.as_slice() {
-                    [l, r] => l.iter().zip(r).map(|(a, b)| a.abs().max(b.abs())).collect(),
-                    chans => chans[0].iter().map(|a| a.abs()).collect(),
+                // Sample peaks per model step, then the forward maximum over the steps that a
+                // look-ahead window starting in the step reaches (a window peak per step, or a
+                // little above it).
+                let pooled: Vec<f32> = match buffer.channels.as_slice() {
+                    [l, r] => l.chunks_exact(step).zip(r.chunks_exact(step)).map(|(a, b)| a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()))).collect(),
+                    chans => chans[0].chunks_exact(step).map(|a| a.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect(),
                 };
-                let mut scratch = vec![0.0f32; env.len()];
-                limiter.window_peaks(&mut env, &mut scratch);
-                env
+                let reach = 1 + (lookahead - 1).div_ceil(step);
+                (0..pooled.len()).map(|m| pooled[m..(m + reach).min(pooled.len())].iter().fold(0.0f32, |a, &v| a.max(v))).collect::<Vec<f32>>()
             },
             || k_weighted_power(&slices(buffer), fs, step),
         );
-        let mut model = LoudnessModel::new(fs, power, &peaks, &plan.limiter)?;
+        let mut model = LoudnessModel::with_peaks(fs, power, peaks, &plan.limiter)?;
         let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
         let mut search = ModelSearch { gain_db: (plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
         search.run(&mut model, plan.loudness.target_lufs, &silent)?;
@@ -306,9 +308,15 @@ impl LoudnessModel {
 
     /// From the K-weighted power summed per [`Self::step`] samples and the full-rate window peaks.
     fn new(fs: u32, power: Vec<f32>, window_peaks: &[f32], settings: &LimiterSettings) -> Result<Self> {
-        let sub = sub_block_len(fs);
         let step = Self::step(fs);
         let peaks: Vec<f32> = window_peaks.chunks_exact(step).map(|c| c.iter().fold(0.0f32, |m, &v| m.max(v))).collect();
+        Self::with_peaks(fs, power, peaks, settings)
+    }
+
+    /// From the model-rate peaks themselves (the window peaks maximised per step).
+    fn with_peaks(fs: u32, power: Vec<f32>, peaks: Vec<f32>, settings: &LimiterSettings) -> Result<Self> {
+        let sub = sub_block_len(fs);
+        let step = Self::step(fs);
         let rate = (f64::from(fs) / step as f64).round() as u32;
         Ok(LoudnessModel { limiter: TruePeakLimiter::new(settings, rate)?, sub, per_sub: sub / step, gain: vec![1.0; power.len()], power, peaks })
     }
