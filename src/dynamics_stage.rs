@@ -16,7 +16,11 @@ use crate::dsp::compressor::CompressorSettings;
 use crate::dsp::multiband::{pooled_power, BandEnvelopes, Multiband, MultibandSettings};
 use crate::dsp::{from_db, to_db};
 use crate::error::Result;
-use crate::plan::{DynamicsGoal, DynamicsPlan};
+use crate::analysis::bands::{has_information, BandGrid};
+use crate::dsp::linear_phase_eq::EqCurve;
+use crate::dsp::window::hann_periodic;
+use crate::matching::smooth;
+use crate::plan::{DynamicsGoal, DynamicsPlan, EqPlan, StereoPlan};
 
 /// Bounds that keep the stage from pumping or crushing: the steepest compression and expansion the
 /// fit may choose, and the make-up it may add or take.
@@ -36,6 +40,9 @@ const SPREAD_CHANGE_DB: (f64, f64) = (-12.0, 6.0);
 pub struct DynamicsReport {
     /// The settings rendered (fitted, when the plan had a goal).
     pub settings: MultibandSettings,
+    /// The static EQ after the stage that keeps the long-term balance of mid and side (dB per
+    /// 1/12-octave band) through the stage's and the limiter's time-varying gains.
+    pub compensation: Option<EqPlan>,
     pub bands: Vec<BandReport>,
     /// Each band's spread at the end, after the limiter too, dB.
     pub limited_spread_db: Vec<f64>,
@@ -183,14 +190,17 @@ impl DynamicsStage {
         let (gains, bands): (Vec<_>, Vec<BandReport>) = fitted.into_iter().unzip();
         self.gains = gains;
         let rounds = self.report.as_ref().map_or(1, |r| r.rounds + 1);
-        self.report = Some(DynamicsReport { settings, bands, limited_spread_db: Vec::new(), rounds });
+        self.report = Some(DynamicsReport { settings, bands, compensation: None, limited_spread_db: Vec::new(), rounds });
         Ok(())
     }
 
     /// Applies the prepared gains to `buffer` (left/right), in mid/side so that each band's side can
-    /// take its width correction; returns the report (`limited_spread_db` is the caller's to fill).
-    pub fn apply(&self, buffer: &mut AudioBuffer) -> DynamicsReport {
-        let report = self.report.clone().expect("prepare comes first");
+    /// take its width correction, then the compensation EQ of [`Self::compensation`] for the limiter
+    /// gain² `limiter_sq` (per control block); returns the report (`limited_spread_db` is the
+    /// caller's to fill).
+    pub fn apply(&self, buffer: &mut AudioBuffer, limiter_sq: &[f32]) -> Result<DynamicsReport> {
+        let mut report = self.report.clone().expect("prepare comes first");
+        let compensation = self.compensation(buffer, limiter_sq);
         let side_scale: Vec<f32> = report.bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect();
         if let [l, r] = buffer.channels.as_mut_slice() {
             to_mid_side(l, r);
@@ -199,7 +209,95 @@ impl DynamicsStage {
         if let [m, s] = buffer.channels.as_mut_slice() {
             to_left_right(m, s);
         }
-        report
+        if let Some(eq) = &compensation {
+            crate::render::apply_eq(buffer, eq, &StereoPlan { width: EqCurve::flat(eq.side.freqs_hz.clone()), bass_mono_hz: None })?;
+        }
+        report.compensation = compensation;
+        Ok(report)
+    }
+
+    /// The static mid and side EQ that keeps the long-term spectrum the EQ set. Time-varying gains
+    /// reweigh the moments of the track against each other, and with them the spectra those moments
+    /// have (a band compressed where its loud passages are brighter comes out darker; a limiter that
+    /// works hardest in bass-heavy choruses thins the bass), which per-band make-up cannot see. With
+    /// gains slow against a frame, the output in bin k of frame t is X(k, t) · Σ_b A_b(k) g_b(t) ·
+    /// l(t) (A_b: the bands' responses, summing to 1; l: the limiter), so one pass over the input's
+    /// spectra gives the long-term spectrum before and after; their ratio per 1/12 octave, its mean
+    /// removed (loudness is set later), smoothed and bounded to ±6 dB, is the EQ. `None` when nothing
+    /// changes by 0.05 dB.
+    fn compensation(&self, buffer: &AudioBuffer, limiter_sq: &[f32]) -> Option<EqPlan> {
+        let fs = buffer.sample_rate;
+        let n = ((4096.0 * f64::from(fs) / 48_000.0).round() as usize).next_power_of_two();
+        let (bins, bin_hz, bands) = (n / 2 + 1, f64::from(fs) / n as f64, self.mb.bands());
+        let response: Vec<Vec<f32>> = (0..bands).map(|b| (0..bins).map(|k| self.mb.band_response(b, (k as f64 * bin_hz).max(1.0)) as f32).collect()).collect();
+        let side_scale: Vec<f32> = self.report.as_ref().map_or_else(|| vec![1.0; bands], |r| r.bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect());
+        let window: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
+        let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let channels: Vec<Vec<f32>> = match buffer.channels.as_slice() {
+            [l, r] => vec![l.iter().zip(r).map(|(a, b)| 0.5 * (a + b)).collect(), l.iter().zip(r).map(|(a, b)| 0.5 * (a - b)).collect()],
+            [m] => vec![m.clone()],
+            _ => return None,
+        };
+        // Per channel: Σ|X|² and Σ|X|²·|G|², per bin.
+        let zero = || vec![[vec![0.0f64; bins], vec![0.0f64; bins]]; channels.len()];
+        let blocks = self.env.power[0].len();
+        let sums = (0..buffer.frames() / n)
+            .into_par_iter()
+            .fold(
+                || (zero(), fft.make_input_vec(), fft.make_output_vec(), vec![0.0f32; bins]),
+                |(mut acc, mut input, mut output, mut gain), f| {
+                    let block = ((f * n + n / 2) / self.mb.block()).min(blocks - 1);
+                    let limiter = limiter_sq.get(block).copied().unwrap_or(1.0);
+                    for (c, ch) in channels.iter().enumerate() {
+                        for (x, (s, w)) in input.iter_mut().zip(ch[f * n..(f + 1) * n].iter().zip(&window)) {
+                            *x = s * w;
+                        }
+                        fft.process(&mut input, &mut output).expect("buffers sized by the plan");
+                        gain.fill(0.0);
+                        for (b, a) in response.iter().enumerate() {
+                            let g = self.gains[b].as_ref().map_or(1.0, |g| g[block]) * if c == 1 { side_scale[b] } else { 1.0 };
+                            for (acc, a) in gain.iter_mut().zip(a) {
+                                *acc += a * g;
+                            }
+                        }
+                        let [before, after] = &mut acc[c];
+                        for k in 0..bins {
+                            let p = f64::from(output[k].norm_sqr());
+                            before[k] += p;
+                            after[k] += p * f64::from(gain[k] * gain[k] * limiter);
+                        }
+                    }
+                    (acc, input, output, gain)
+                },
+            )
+            .map(|(acc, ..)| acc)
+            .reduce(zero, |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    for (u, v) in x.iter_mut().zip(y) {
+                        for (p, q) in u.iter_mut().zip(v) {
+                            *p += q;
+                        }
+                    }
+                }
+                a
+            });
+        let grid = BandGrid::standard();
+        let curves: Vec<Vec<f64>> = sums
+            .iter()
+            .map(|[before, after]| {
+                let (b, a) = (grid.levels_db(before, bin_hz), grid.levels_db(after, bin_hz));
+                let change: Vec<Option<f64>> = b.iter().zip(&a).map(|(&b, &a)| (has_information(b) && has_information(a)).then_some(b - a)).collect();
+                let known: Vec<f64> = change.iter().flatten().copied().collect();
+                let mean = known.iter().sum::<f64>() / known.len().max(1) as f64;
+                let centred: Vec<Option<f64>> = change.iter().map(|c| c.map(|c| c - mean)).collect();
+                smooth(&grid.centers_hz, &centred, COMPENSATION_SMOOTHING_OCT).into_iter().map(|c| c.unwrap_or(0.0).clamp(-MAX_COMPENSATION_DB, MAX_COMPENSATION_DB)).collect()
+            })
+            .collect();
+        if curves.iter().flatten().all(|c| c.abs() < 0.05) {
+            return None;
+        }
+        let curve = |g: &Vec<f64>| EqCurve { freqs_hz: grid.centers_hz.clone(), gain_db: g.clone() };
+        Some(EqPlan { mid: curve(&curves[0]), side: curves.get(1).map_or_else(|| EqCurve::flat(grid.centers_hz.clone()), curve) })
     }
 
     /// Each band's spread after the prepared gains *and* the limiter (`limiter_sq`: its gain²
@@ -325,6 +423,10 @@ impl DynamicsStage {
         Ok(MultibandSettings { crossovers_hz: crossovers_hz.to_vec(), bands })
     }
 }
+
+/// The compensation EQ's smoothing (Gaussian σ along log frequency, octaves) and bound.
+const COMPENSATION_SMOOTHING_OCT: f64 = 1.0 / 12.0;
+const MAX_COMPENSATION_DB: f64 = 6.0;
 
 /// Largest side correction that keeps a band's width where it was, dB.
 const MAX_SIDE_GAIN_DB: f64 = 6.0;

@@ -184,7 +184,7 @@ fn difference(reference: &[f64], target: &[f64]) -> Vec<Option<f64>> {
 
 /// Gaussian smoothing in dB along log₂ frequency with standard deviation `sigma_oct`, over the bands
 /// that have information.
-fn smooth(freqs: &[f64], values: &[Option<f64>], sigma_oct: f64) -> Vec<Option<f64>> {
+pub(crate) fn smooth(freqs: &[f64], values: &[Option<f64>], sigma_oct: f64) -> Vec<Option<f64>> {
     let oct: Vec<f64> = freqs.iter().map(|f| f.log2()).collect();
     (0..values.len())
         .map(|i| {

@@ -92,12 +92,13 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let mut dynamics_report = None;
     if let Some(d) = dynamics.as_mut() {
         d.prepare(&[])?;
+        // How the limiter will act on the equalised signal at the gain the target needs: for the
+        // refit below and the stage's tonal compensation. The loudness model alone, with sample
+        // peaks for true peaks: an estimate is enough for both (the stage's own effect on the
+        // limiter is second order).
+        let estimate = LimiterEstimate::new(&buffer, plan, d.block(), silent)?;
         if d.has_goal() {
-            // The limiter tightens the spreads further. How much is judged from how it acts on the
-            // equalised signal at the gain the target needs — on the loudness model alone, with
-            // sample peaks for true peaks: an estimate is enough here — and the stage refitted once
-            // to leave room for it (the stage's own effect on the limiter is second order).
-            let estimate = LimiterEstimate::new(&buffer, plan, d.block(), silent)?;
+            // The limiter tightens the spreads further: the stage is refitted once to leave room.
             let limited = d.limited_spreads(&estimate.limiter_sq);
             let miss: Vec<f64> = limited.iter().zip(d.intended_spreads()).map(|(got, want)| got - want).collect();
             // The whole output's loudness range too: all bands' aims move by its shortfall.
@@ -107,7 +108,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
                 d.prepare(&adjust)?;
             }
         }
-        dynamics_report = Some(d.apply(&mut buffer));
+        dynamics_report = Some(d.apply(&mut buffer, &estimate.limiter_sq)?);
     }
     task.inc(1);
     let (mut stage, search) = search_loudness(&buffer, plan, silent)?;

@@ -67,6 +67,11 @@ impl Multiband {
         self.block
     }
 
+    /// Analytic magnitude response of band `band`, as a gain (not dB).
+    pub fn band_response(&self, band: usize, freq_hz: f64) -> f64 {
+        super::from_db(self.split.response_db(band, freq_hz, self.sample_rate))
+    }
+
     /// Control blocks per second.
     pub fn control_rate_hz(&self) -> f64 {
         f64::from(self.sample_rate) / self.block as f64
