@@ -229,7 +229,7 @@ impl DynamicsStage {
         let fs = buffer.sample_rate;
         let n = ((4096.0 * f64::from(fs) / 48_000.0).round() as usize).next_power_of_two();
         let (bins, bin_hz, bands) = (n / 2 + 1, f64::from(fs) / n as f64, self.mb.bands());
-        let response: Vec<Vec<f32>> = (0..bands).map(|b| (0..bins).map(|k| self.mb.band_response(b, (k as f64 * bin_hz).max(1.0)) as f32).collect()).collect();
+        let response = self.mb.band_magnitudes(n);
         let side_scale: Vec<f32> = self.report.as_ref().map_or_else(|| vec![1.0; bands], |r| r.bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect());
         let window: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
         let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(n);

@@ -67,9 +67,22 @@ impl Multiband {
         self.block
     }
 
-    /// Analytic magnitude response of band `band`, as a gain (not dB).
-    pub fn band_response(&self, band: usize, freq_hz: f64) -> f64 {
-        super::from_db(self.split.response_db(band, freq_hz, self.sample_rate))
+    /// Each band's magnitude response at the bins of an `n`-point FFT (0 … n/2), up to one common
+    /// scale factor: read off the split's own filter spectra where their FFT is a multiple of `n`
+    /// long, evaluated analytically otherwise.
+    pub fn band_magnitudes(&self, n: usize) -> Vec<Vec<f32>> {
+        let m = self.split.conv().fft_size();
+        (0..self.bands())
+            .map(|b| {
+                if m >= n && m % n == 0 {
+                    let spectrum = self.split.spectrum(b);
+                    (0..=n / 2).map(|k| spectrum[k * (m / n)].norm()).collect()
+                } else {
+                    let bin_hz = f64::from(self.sample_rate) / n as f64;
+                    (0..=n / 2).map(|k| super::from_db(self.split.response_db(b, (k as f64 * bin_hz).max(1.0), self.sample_rate)) as f32).collect()
+                }
+            })
+            .collect()
     }
 
     /// Control blocks per second.

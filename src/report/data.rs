@@ -135,6 +135,8 @@ pub struct Processing {
     /// The side filter as rendered: side EQ, width correction and bass mono.
     pub eq_side_db: Vec<f64>,
     pub bass_mono_hz: Option<f64>,
+    /// The dynamics stage's compensation EQ (mid, side), when it applied one.
+    pub compensation_db: Option<(Vec<f64>, Vec<f64>)>,
     pub gain_db: f64,
     pub limiter_max_reduction_db: f64,
     /// The dynamics stage's bands (empty: off).
@@ -335,6 +337,7 @@ fn processing_of(plan: &MasteringPlan, render: &RenderReport, grid: &[f64], refe
         eq_mid_db: grid.iter().map(|&f| plan.eq.mid.gain_db_at(f)).collect(),
         eq_side_db: grid.iter().map(|&f| side.gain_db_at(f)).collect(),
         bass_mono_hz: plan.stereo.bass_mono_hz,
+        compensation_db: render.dynamics.as_ref().and_then(|d| d.compensation.as_ref()).map(|c| (grid.iter().map(|&f| c.mid.gain_db_at(f)).collect(), grid.iter().map(|&f| c.side.gain_db_at(f)).collect())),
         gain_db: render.gain_db,
         limiter_max_reduction_db: render.limit.max_gain_reduction_db,
         dynamics,

@@ -200,10 +200,14 @@ fn metrics_table(page: &mut Page, data: &ReportData, names: &[String]) {
 fn processing(page: &mut Page, p: &Processing, (f_lo, f_hi): (f64, f64)) -> Result<()> {
     page.body.push_str("<section id=\"processing\"><h2>What the master did</h2>");
     let curve = |name: &str, color, values: &[f64]| Series { name: name.into(), color, points: p.freqs_hz.iter().zip(values).map(|(&f, &g)| (f, g)).collect(), stroke: Stroke::Solid };
-    let series = vec![curve("mid EQ", PALETTE[0], &p.eq_mid_db), curve("side EQ (with width and bass mono)", PALETTE[3], &p.eq_side_db)];
-    let y = symmetric(p.eq_mid_db.iter().chain(&p.eq_side_db).copied(), 6.0, 42.0);
+    let mut series = vec![curve("mid EQ", PALETTE[0], &p.eq_mid_db), curve("side EQ (with width and bass mono)", PALETTE[3], &p.eq_side_db)];
+    if let Some((mid, side)) = &p.compensation_db {
+        series.push(Series { stroke: Stroke::Dashed, ..curve("mid compensation (after dynamics)", PALETTE[0], mid) });
+        series.push(Series { stroke: Stroke::Dashed, ..curve("side compensation (after dynamics)", PALETTE[3], side) });
+    }
+    let y = symmetric(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 6.0, 42.0);
     let svg = LineChart { legend: Corner::LowerRight, x_label: "frequency (Hz)", y_label: "gain (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: y, series }.to_svg()?;
-    page.figure("chart-eq", "EQ curves applied (linear phase)", &svg);
+    page.figure("chart-eq", "EQ curves applied (linear phase); dashed: the compensation that keeps the long-term balance through the dynamics stage and the limiter", &svg);
 
     let time = |v: &[f32]| -> Vec<(f64, f64)> { v.iter().enumerate().map(|(k, &g)| ((k as f64 + 0.5) * p.trace_hop_s, f64::from(g))).collect() };
     let mut series: Vec<Series> = p
