@@ -20,7 +20,8 @@ use crate::analysis::bands::{has_information, BandGrid};
 use crate::dsp::linear_phase_eq::EqCurve;
 use crate::dsp::window::hann_periodic;
 use crate::matching::smooth;
-use crate::plan::{DynamicsGoal, DynamicsPlan, EqPlan, StereoPlan};
+use crate::plan::{DynamicsGoal, DynamicsPlan, EqPlan};
+use crate::render::filter_mid_side;
 
 /// Bounds that keep the stage from pumping or crushing: the steepest compression and expansion the
 /// fit may choose, and the make-up it may add or take.
@@ -200,17 +201,17 @@ impl DynamicsStage {
     /// caller's to fill).
     pub fn apply(&self, buffer: &mut AudioBuffer, limiter_sq: &[f32]) -> Result<DynamicsReport> {
         let mut report = self.report.clone().expect("prepare comes first");
-        let compensation = self.compensation(buffer, limiter_sq);
         let side_scale: Vec<f32> = report.bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect();
         if let [l, r] = buffer.channels.as_mut_slice() {
             to_mid_side(l, r);
         }
+        let compensation = self.compensation(&buffer.channels, buffer.sample_rate, limiter_sq);
         self.mb.apply(&mut buffer.channels, &self.gains, &[vec![1.0; side_scale.len()], side_scale], &mut Vec::new());
+        if let Some(eq) = &compensation {
+            filter_mid_side(&mut buffer.channels, &eq.mid, &eq.side, buffer.sample_rate)?;
+        }
         if let [m, s] = buffer.channels.as_mut_slice() {
             to_left_right(m, s);
-        }
-        if let Some(eq) = &compensation {
-            crate::render::apply_eq(buffer, eq, &StereoPlan { width: EqCurve::flat(eq.side.freqs_hz.clone()), bass_mono_hz: None })?;
         }
         report.compensation = compensation;
         Ok(report)
@@ -225,23 +226,18 @@ impl DynamicsStage {
     /// spectra gives the long-term spectrum before and after; their ratio per 1/12 octave, its mean
     /// removed (loudness is set later), smoothed and bounded to ±6 dB, is the EQ. `None` when nothing
     /// changes by 0.05 dB.
-    fn compensation(&self, buffer: &AudioBuffer, limiter_sq: &[f32]) -> Option<EqPlan> {
-        let fs = buffer.sample_rate;
+    /// `channels`: the stage's input in mid/side (or mono).
+    fn compensation(&self, channels: &[Vec<f32>], fs: u32, limiter_sq: &[f32]) -> Option<EqPlan> {
         let n = ((4096.0 * f64::from(fs) / 48_000.0).round() as usize).next_power_of_two();
         let (bins, bin_hz, bands) = (n / 2 + 1, f64::from(fs) / n as f64, self.mb.bands());
         let response = self.mb.band_magnitudes(n);
         let side_scale: Vec<f32> = self.report.as_ref().map_or_else(|| vec![1.0; bands], |r| r.bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect());
         let window: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
         let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(n);
-        let channels: Vec<Vec<f32>> = match buffer.channels.as_slice() {
-            [l, r] => vec![l.iter().zip(r).map(|(a, b)| 0.5 * (a + b)).collect(), l.iter().zip(r).map(|(a, b)| 0.5 * (a - b)).collect()],
-            [m] => vec![m.clone()],
-            _ => return None,
-        };
         // Per channel: Σ|X|² and Σ|X|²·|G|², per bin.
         let zero = || vec![[vec![0.0f64; bins], vec![0.0f64; bins]]; channels.len()];
         let blocks = self.env.power[0].len();
-        let sums = (0..buffer.frames() / n)
+        let sums = (0..channels[0].len() / n)
             .into_par_iter()
             .fold(
                 || (zero(), fft.make_input_vec(), fft.make_output_vec(), vec![0.0f32; bins]),

@@ -464,26 +464,28 @@ pub fn apply_eq(buffer: &mut AudioBuffer, eq: &EqPlan, stereo: &StereoPlan) -> R
         return Ok(());
     }
     let fs = buffer.sample_rate;
+    if let [l, r] = buffer.channels.as_mut_slice() {
+        to_mid_side(l, r);
+    }
+    filter_mid_side(&mut buffer.channels, &eq.mid, &side, fs)?;
+    if let [m, s] = buffer.channels.as_mut_slice() {
+        to_left_right(m, s);
+    }
+    Ok(())
+}
+
+/// Linear-phase EQ in place on channels already in mid/side (or the one mono channel): `mid` on
+/// the first, `side` on the second; flat curves cost nothing.
+pub(crate) fn filter_mid_side(channels: &mut [Vec<f32>], mid: &EqCurve, side: &EqCurve, fs: u32) -> Result<()> {
     let mut scratch = Vec::new();
-    let mut filter = |x: &mut Vec<f32>, curve: &EqCurve| -> Result<()> {
+    for (x, curve) in channels.iter_mut().zip([mid, side]) {
         if curve.is_flat() {
-            return Ok(());
+            continue;
         }
         let eq = LinearPhaseEq::new(curve, fs)?;
         scratch.resize(x.len(), 0.0);
         eq.process(x, &mut scratch);
         std::mem::swap(x, &mut scratch);
-        Ok(())
-    };
-    match buffer.channels.as_mut_slice() {
-        [mono] => filter(mono, &eq.mid),
-        [l, r] => {
-            to_mid_side(l, r);
-            filter(l, &eq.mid)?;
-            filter(r, &side)?;
-            to_left_right(l, r);
-            Ok(())
-        }
-        _ => unreachable!("decode admits mono and stereo only"),
     }
+    Ok(())
 }
