@@ -22,7 +22,7 @@ const LOUDNESS_TOLERANCE_LU: f64 = 0.02;
 const MAX_MODEL_ITERATIONS: usize = 24;
 /// Model searches; all but the last end with an exact measurement of the limited output whose
 /// difference from the model corrects the next search.
-const MAX_EXACT_ROUNDS: usize = 3;
+const MAX_EXACT_ROUNDS: usize = 2;
 /// Passes of re-limiting when gain modulation or dither left a new inter-sample over.
 const MAX_VERIFY_PASSES: usize = 4;
 /// Largest make-up gain the loudness search may reach for.
@@ -361,8 +361,8 @@ impl LimiterStage {
         let detector = TruePeakDetector::new();
         let n = buffer.frames();
         let (mut peaks, mut gain) = (vec![0.0f32; n], vec![0.0f32; n]);
-        detector.envelope(&slices(buffer), &mut peaks);
-        limiter.window_peaks(&mut peaks, &mut gain);
+        detector.envelope(&slices(buffer), &mut gain);
+        limiter.window_peaks(&gain, &mut peaks);
         Ok(LimiterStage { detector, limiter, ceiling: from_db(settings.ceiling_dbtp) as f32, peaks, gain, gain_pre: None })
     }
 
@@ -387,14 +387,15 @@ impl LimiterStage {
         quantize(buffer, depth);
         let mut verify_passes = 0;
         let true_peak = loop {
-            self.detector.envelope(&slices(buffer), &mut self.peaks);
+            // The envelope goes into `gain` (free until the next curve), its window peaks into `peaks`.
+            self.detector.envelope(&slices(buffer), &mut self.gain);
             self.gain_pre = None; // the peaks are now the output's
-            let peak = self.peaks.iter().fold(0.0f32, |m, &v| m.max(v));
+            let peak = self.gain.iter().fold(0.0f32, |m, &v| m.max(v));
             if peak <= self.ceiling || verify_passes == MAX_VERIFY_PASSES {
                 break peak;
             }
             verify_passes += 1;
-            self.limiter.window_peaks(&mut self.peaks, &mut self.gain);
+            self.limiter.window_peaks(&self.gain, &mut self.peaks);
             self.gain_curve(1.0);
             apply_gain(buffer, 1.0, &self.gain);
             quantize(buffer, depth);

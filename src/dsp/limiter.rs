@@ -12,6 +12,7 @@
 //!    transients fast (the max-of-two-release-paths idea in Giannoulis, Massberg & Reiss, JAES 2012);
 //! 4. attack: a moving average of length L. Every value averaged for n lies in a window containing n,
 //!    so each is ≤ r[n] and so is their mean: no overshoot by construction.
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{check_range, from_db, one_pole};
@@ -94,38 +95,43 @@ impl TruePeakLimiter {
         self.lookahead
     }
 
-    /// Replaces the true-peak envelope by its forward window maximum P[n] = max env[n .. n+L), by
-    /// van Herk / Gil–Werman (block suffix maxima, then running prefix maxima: ~3 comparisons a
-    /// sample). The required gain min(1, c/(g·env)) falls as env rises, so the forward minimum of the
-    /// required gain is min(1, c/(g·P)) for every pre-gain g: this is done once per render, not once
-    /// per loudness iteration. `scratch` has env's length.
-    pub fn window_peaks(&self, env: &mut [f32], scratch: &mut [f32]) {
-        assert_eq!(env.len(), scratch.len());
+    /// Writes into `peaks` the forward window maximum of the true-peak envelope, P[n] = max env[n ..
+    /// n+L), by van Herk / Gil–Werman (block suffix and prefix maxima: ~3 comparisons a sample), in
+    /// parallel chunks that each read L − 1 samples past their end. The required gain min(1,
+    /// c/(g·env)) falls as env rises, so the forward minimum of the required gain is min(1, c/(g·P))
+    /// for every pre-gain g: this is done once per render, not once per loudness iteration.
+    pub fn window_peaks(&self, env: &[f32], peaks: &mut [f32]) {
+        assert_eq!(env.len(), peaks.len());
+        const CHUNK: usize = 1 << 16;
         let (n, l) = (env.len(), self.lookahead);
-        for block in (0..n).step_by(l) {
-            let end = (block + l).min(n);
-            let mut m = 0.0f32;
-            for i in (block..end).rev() {
-                m = m.max(env[i]);
-                scratch[i] = m;
-            }
-        }
-        // Running maximum over [start of j's block, j], j = i + L − 1 (beyond the end: nothing);
-        // env[j] is read before position j is overwritten, since j ≥ i.
-        let mut prefix = 0.0f32;
-        let mut to_boundary = 2; // j enters a new block when i ≡ 1 (mod L)
-        for i in 0..n {
-            to_boundary -= 1;
-            if to_boundary == 0 {
-                prefix = 0.0;
-                to_boundary = l;
-            }
-            let j = i + l - 1;
-            if j < n {
-                prefix = prefix.max(env[j]);
-            }
-            env[i] = scratch[i].max(prefix);
-        }
+        peaks.par_chunks_mut(CHUNK).enumerate().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(suffix, prefix): &mut (Vec<f32>, Vec<f32>), (c, out)| {
+                let seg = &env[c * CHUNK..(c * CHUNK + out.len() + l - 1).min(n)];
+                // Blocks of L from the segment's start: suffix[j] = max seg[j .. end of j's block),
+                // prefix[j] = max seg[start of j's block ..= j].
+                suffix.resize(seg.len(), 0.0);
+                prefix.resize(seg.len(), 0.0);
+                for (block, (s, p)) in seg.chunks(l).zip(suffix.chunks_mut(l).zip(prefix.chunks_mut(l))) {
+                    let mut m = 0.0f32;
+                    for (v, s) in block.iter().zip(s.iter_mut()).rev() {
+                        m = m.max(*v);
+                        *s = m;
+                    }
+                    m = 0.0;
+                    for (v, p) in block.iter().zip(p.iter_mut()) {
+                        m = m.max(*v);
+                        *p = m;
+                    }
+                }
+                for (i, o) in out.iter_mut().enumerate() {
+                    // The window [i, i + L) clipped to the segment: i's block to its end, then the
+                    // next block up to the window's last sample.
+                    let last = (i + l - 1).min(seg.len() - 1);
+                    *o = if last / l == i / l { suffix[i] } else { suffix[i].max(prefix[last]) };
+                }
+            },
+        );
     }
 
     /// Writes into `gain` the per-sample gain to apply after `pre_gain`, from the window peaks of
@@ -189,8 +195,8 @@ mod tests {
             let mut lim = TruePeakLimiter::new(&settings, fs).unwrap();
             let mut gain = vec![0.0; env.len()];
             let pre = 1.7f32;
-            let mut peaks = env.clone();
-            lim.window_peaks(&mut peaks, &mut gain);
+            let mut peaks = vec![0.0; env.len()];
+            lim.window_peaks(&env, &mut peaks);
             lim.gain_curve(&peaks, pre, &mut gain);
             let ceiling = from_db(settings.ceiling_dbtp - CEILING_MARGIN_DB) as f32;
             for (i, (&e, &g)) in env.iter().zip(&gain).enumerate() {
@@ -216,6 +222,22 @@ mod tests {
     }
 
     #[test]
+    fn window_peaks_are_the_brute_force_window_maximum_across_chunks() {
+        // Long enough for several parallel chunks, with lookaheads that do and do not divide them.
+        for (ms, fs) in [(2.0, 44_100), (1.5, 48_000), (0.1, 8_000)] {
+            let lim = TruePeakLimiter::new(&LimiterSettings { lookahead_ms: ms, ..Default::default() }, fs).unwrap();
+            let env = envelope(300_000, 9);
+            let mut peaks = vec![0.0; env.len()];
+            lim.window_peaks(&env, &mut peaks);
+            let l = lim.lookahead;
+            for (i, &p) in peaks.iter().enumerate() {
+                let want = env[i..(i + l).min(env.len())].iter().fold(0.0f32, |m, &v| m.max(v));
+                assert_eq!(p, want, "sample {i}, lookahead {l}");
+            }
+        }
+    }
+
+    #[test]
     fn release_is_slower_after_sustained_reduction_than_after_a_transient() {
         let fs = 48_000;
         let settings = LimiterSettings::default();
@@ -225,8 +247,9 @@ mod tests {
             let mut env = vec![0.1f32; burst + fs as usize];
             env[..burst].fill(2.0); // 6 dB + over the ceiling
             let mut gain = vec![0.0; env.len()];
-            lim.window_peaks(&mut env, &mut gain);
-            lim.gain_curve(&env, 1.0, &mut gain);
+            let mut peaks = vec![0.0; env.len()];
+            lim.window_peaks(&env, &mut peaks);
+            lim.gain_curve(&peaks, 1.0, &mut gain);
             // samples after the burst until the gain is back within 1 dB of unity
             gain[burst..].iter().position(|&g| g > from_db(-1.0) as f32).unwrap()
         };
