@@ -9,13 +9,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::dynamics::{levels_of, percentile, short_term_windows, SHORT_TERM_S};
-use crate::analysis::loudness::KWeighting;
-use crate::analysis::spectrum::{StftSettings, DYNAMICS_LOW_HZ};
+use crate::analysis::spectrum::StftSettings;
 use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::compressor::CompressorSettings;
 use crate::dsp::multiband::{pooled_power, BandEnvelopes, Multiband, MultibandSettings};
 use crate::dsp::{from_db, to_db};
 use crate::error::Result;
+use crate::leveler::LevelerReport;
 use crate::analysis::bands::{has_information, BandGrid};
 use crate::dsp::linear_phase_eq::EqCurve;
 use crate::dsp::window::hann_periodic;
@@ -30,8 +30,6 @@ const MAX_EXPANSION_RATIO: f64 = 2.0;
 const MAX_MAKEUP_DB: f64 = 12.0;
 /// Bisection steps of the fit (the ratio's range is resolved to 1/128).
 const FIT_STEPS: usize = 7;
-/// Largest shift of every band's aim for the whole output's loudness range (dB).
-const MAX_RANGE_SHIFT_DB: f64 = 6.0;
 /// Spread changes smaller than this (dB) leave a band alone.
 const MIN_CHANGE_DB: f64 = 0.25;
 /// Bounds of the spread change the stage aims at: it may tighten a lot, widen a little.
@@ -49,6 +47,9 @@ pub struct DynamicsReport {
     pub limited_spread_db: Vec<f64>,
     /// Fits: 1, or 2 when the first was redone to leave room for what the limiter takes.
     pub rounds: usize,
+    /// The broadband leveller that moved the loudness range (`None`: not needed or no goal); render
+    /// fits it in the loudness search, after the stage.
+    pub leveler: Option<LevelerReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,8 +95,6 @@ pub struct DynamicsStage {
     report: Option<DynamicsReport>,
     /// Each band's own spread (before the stage).
     own: Vec<f64>,
-    /// Each band's weight in loudness: the K-weighting's power gain at its centre.
-    k_weights: Vec<f64>,
 }
 
 impl DynamicsStage {
@@ -127,10 +126,7 @@ impl DynamicsStage {
         let pooled: Vec<Vec<f32>> = env.power.iter().map(|p| pooled_power(p, None, per)).collect();
         let interleaved: Vec<f32> = (0..pooled[0].len()).flat_map(|i| pooled.iter().map(move |p| p[i])).collect();
         let (_, gate) = short_term_windows(&interleaved, mb.bands(), window, None);
-        let kw = KWeighting::new(fs);
-        let edges: Vec<f64> = std::iter::once(DYNAMICS_LOW_HZ).chain(crossovers.iter().copied()).chain(std::iter::once(20_000f64.min(0.45 * f64::from(fs)))).collect();
-        let k_weights = edges.windows(2).map(|e| from_db(kw.response_db((e[0] * e[1]).sqrt(), fs)).powi(2)).collect();
-        let mut stage = DynamicsStage { mb, env, stereo, per, window, gate, goal: plan.goal.clone(), fixed: plan.multiband.clone(), gains: Vec::new(), report: None, own: Vec::new(), k_weights };
+        let mut stage = DynamicsStage { mb, env, stereo, per, window, gate, goal: plan.goal.clone(), fixed: plan.multiband.clone(), gains: Vec::new(), report: None, own: Vec::new() };
         stage.own = (0..stage.mb.bands()).into_par_iter().map(|b| stage.spread(b, None, None)).collect();
         Ok(Some(stage))
     }
@@ -191,7 +187,7 @@ impl DynamicsStage {
         let (gains, bands): (Vec<_>, Vec<BandReport>) = fitted.into_iter().unzip();
         self.gains = gains;
         let rounds = self.report.as_ref().map_or(1, |r| r.rounds + 1);
-        self.report = Some(DynamicsReport { settings, bands, compensation: None, limited_spread_db: Vec::new(), rounds });
+        self.report = Some(DynamicsReport { settings, bands, compensation: None, limited_spread_db: Vec::new(), rounds, leveler: None });
         Ok(())
     }
 
@@ -330,36 +326,22 @@ impl DynamicsStage {
             .collect()
     }
 
-    /// The stage's gain² on loudness per control block: the bands' gains² mixed by their
-    /// K-weighted power in that block.
-    pub fn loudness_gain_sq(&self) -> Vec<f32> {
-        (0..self.env.power[0].len())
-            .map(|c| {
-                let (mut num, mut den) = (0.0f64, 0.0f64);
-                for (b, (p, w)) in self.env.power.iter().zip(&self.k_weights).enumerate() {
-                    let g = self.gains[b].as_ref().map_or(1.0, |g| f64::from(g[c]));
-                    num += w * f64::from(p[c]) * g * g;
-                    den += w * f64::from(p[c]);
-                }
-                if den > 0.0 { (num / den) as f32 } else { 1.0 }
-            })
-            .collect()
+    /// The loudness range (LU) the leveller is to bring the output to, heading for `heading_lu`
+    /// without it: the equalised signal's own range (`own_lu`) moved by the goal's amount toward the
+    /// reference's (within the spreads' bounds), but never past the reference, and only where that
+    /// lies beyond the heading as seen from the reference's side: where the bands and the limiter
+    /// already took the range further toward the reference than the amount asks, it stays.
+    /// `None` without a range in the goal or with nothing to move.
+    pub fn range_goal_lu(&self, own_lu: f64, heading_lu: f64) -> Option<f64> {
+        let goal = self.goal.as_ref()?;
+        let reference = goal.loudness_range_lu?;
+        let aim = own_lu + (goal.amount * (reference - own_lu)).clamp(SPREAD_CHANGE_DB.0, SPREAD_CHANGE_DB.1);
+        let toward = if heading_lu < reference { aim.min(reference) } else { aim.max(reference) };
+        ((toward - heading_lu) * (reference - heading_lu) > 0.0).then_some(toward)
     }
 
-    /// How far every band's aim must move (dB) for the whole output's loudness range to land on the
-    /// goal's: the goal moves the equalised signal's own range (`own_lu`) toward the reference's,
-    /// within the spreads' bounds; `heading_lu` is where the prepared stage and the limiter take it,
-    /// and `miss` the bands' spread errors that the refit corrects anyway (their loudness-weighted
-    /// mean is already on its way). 0 without a range in the goal.
-    pub fn loudness_range_shift(&self, own_lu: f64, heading_lu: f64, miss: &[f64]) -> f64 {
-        let Some((amount, reference)) = self.goal.as_ref().and_then(|g| g.loudness_range_lu.map(|l| (g.amount, l))) else {
-            return 0.0;
-        };
-        let intended = own_lu + (amount * (reference - own_lu)).clamp(SPREAD_CHANGE_DB.0, SPREAD_CHANGE_DB.1);
-        let loudness: Vec<f64> = self.env.power.iter().zip(&self.k_weights).map(|(p, w)| w * p.iter().map(|&v| f64::from(v)).sum::<f64>()).collect();
-        let total: f64 = loudness.iter().sum();
-        let corrected: f64 = if total > 0.0 { loudness.iter().zip(miss).map(|(l, m)| l / total * m).sum() } else { 0.0 };
-        (intended - heading_lu + corrected).clamp(-MAX_RANGE_SHIFT_DB, MAX_RANGE_SHIFT_DB)
+    pub fn has_range_goal(&self) -> bool {
+        self.goal.as_ref().is_some_and(|g| g.loudness_range_lu.is_some())
     }
 
     pub fn has_goal(&self) -> bool {

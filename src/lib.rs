@@ -10,6 +10,7 @@ pub mod dynamics_stage;
 pub mod encode;
 pub mod error;
 pub mod gpu;
+pub mod leveler;
 mod json;
 pub mod matching;
 pub mod pipeline;

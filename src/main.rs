@@ -322,6 +322,12 @@ fn report(s: &Summary, json: bool) -> Result<()> {
             })
             .collect();
         println!("  dynamics     {}", bands.join(", "));
+        if let Some(l) = &d.leveler {
+            println!(
+                "  leveller     {:.2} dB/dB below {:.1} LUFS (cut {:.1}, boost {:.1} dB); loudness range {:.1} -> {:.1} LU (predicted)",
+                l.settings.ratio, l.settings.threshold_lufs, l.max_cut_db, l.max_boost_db, l.range_before_lu, l.range_after_lu
+            );
+        }
     }
     if !s.render.loudness_target_reached {
         println!("  warning      the loudness target cannot be reached under the {:.1} dBTP ceiling without crushing the mix", s.ceiling_dbtp);

@@ -146,7 +146,7 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
         schema_version: PLAN_SCHEMA_VERSION,
         eq: EqPlan { mid, side },
         stereo: StereoPlan { width, bass_mono_hz },
-        dynamics: DynamicsPlan { multiband: None, goal: dynamics_goal(target, reference, settings) },
+        dynamics: DynamicsPlan { multiband: None, goal: dynamics_goal(target, reference, settings), leveler: None },
         loudness: LoudnessTarget { target_lufs: settings.target_lufs.unwrap_or(reference.loudness.integrated_lufs) },
         limiter: LimiterSettings { ceiling_dbtp: settings.ceiling_dbtp, ..Default::default() },
         provenance: Provenance {

@@ -253,6 +253,7 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     // `automaster render --plan` reproduces this output bit for bit.
     if let Some(d) = &summary.render.dynamics {
         plan.dynamics.multiband = Some(d.settings.clone());
+        plan.dynamics.leveler = d.leveler.as_ref().map(|l| l.settings.clone());
         plan.dynamics.goal = None;
     }
     if let Some(p) = job.plan_out {

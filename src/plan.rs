@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dsp::limiter::LimiterSettings;
 use crate::dsp::multiband::MultibandSettings;
+use crate::leveler::LevelerSettings;
 use crate::dsp::linear_phase_eq::EqCurve;
 use crate::error::{Error, Result};
 use crate::json::{load_versioned, to_pretty};
@@ -51,6 +52,11 @@ pub struct DynamicsPlan {
     /// reports the fitted settings (`automaster master --plan-out` saves them, goal cleared, so a
     /// re-render is bit-identical).
     pub goal: Option<DynamicsGoal>,
+    /// The leveller's settings, when fixed (a goal with a loudness range fits them; `--plan-out`
+    /// saves the fitted ones). Acts only with the stage on. `None` (older plans): no leveller unless
+    /// the goal asks for one.
+    #[serde(default)]
+    pub leveler: Option<LevelerSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,8 +69,8 @@ pub struct DynamicsGoal {
     /// change bounded to −12 … +6 dB (it may tighten a lot, widen a little).
     pub amount: f64,
     /// The loudness range (LU) to move the whole output's toward by `amount`: the reference's.
-    /// Render measures what EQ, stage and limiter leave of the target's own and shifts every band's
-    /// aim by the shortfall. `None` (older plans): bands alone.
+    /// Render predicts what EQ, stage and limiter leave of the target's own and fits the leveller
+    /// (`crate::leveler`) to make up the difference. `None` (older plans): bands alone.
     #[serde(default)]
     pub loudness_range_lu: Option<f64>,
 }
@@ -106,6 +112,9 @@ impl MasteringPlan {
         }
         if let Some(m) = &self.dynamics.multiband {
             m.validate()?;
+        }
+        if let Some(l) = &self.dynamics.leveler {
+            l.validate()?;
         }
         if let Some(g) = &self.dynamics.goal {
             if g.spread_db.len() != g.crossovers_hz.len() + 1 || g.spread_db.iter().any(|c| !(0.0..=80.0).contains(c)) || !(0.0..=1.0).contains(&g.amount) || g.loudness_range_lu.is_some_and(|l| !(0.0..=80.0).contains(&l)) {

@@ -9,11 +9,13 @@ use crate::analysis::loudness::{gated_integrated, k_weighted_power, loudness_ran
 use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
-use crate::dsp::true_peak::TruePeakDetector;
+use crate::dsp::true_peak::{bs1770_step_peaks, TruePeakDetector};
 use crate::dsp::{from_db, to_db};
 use crate::encode::{quantize, BitDepth};
 use crate::error::{Error, Result};
 use crate::dynamics_stage::{DynamicsReport, DynamicsStage};
+use crate::analysis::dynamics::SHORT_TERM_S;
+use crate::leveler::{self, LevelerReport, LevelerSettings};
 use crate::plan::{EqPlan, MasteringPlan, StereoPlan};
 use crate::progress::Progress;
 
@@ -62,6 +64,9 @@ pub struct GainTrace {
     pub limiter_db: Vec<f32>,
     /// Per dynamics band, its compressor/expander gain without make-up, dB (empty: the band is off).
     pub bands_db: Vec<Vec<f32>>,
+    /// The leveller's gain, dB, the mean over each hop (empty: no leveller).
+    #[serde(default)]
+    pub leveler_db: Vec<f32>,
 }
 
 /// The deepest (smallest) gain of each `per`-long span of `gain`, in dB.
@@ -90,6 +95,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     apply_eq(&mut buffer, &plan.eq, &plan.stereo)?;
     let mut dynamics = DynamicsStage::new(&mut buffer, &plan.dynamics)?;
     let mut dynamics_report = None;
+    let mut own_range_lu = 0.0;
     if let Some(d) = dynamics.as_mut() {
         d.prepare(&[])?;
         // How the limiter will act on the equalised signal at the gain the target needs: for the
@@ -97,13 +103,11 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
         // peaks for true peaks: an estimate is enough for both (the stage's own effect on the
         // limiter is second order).
         let estimate = LimiterEstimate::new(&buffer, plan, d.block(), silent)?;
+        own_range_lu = estimate.own_range_lu;
         if d.has_goal() {
             // The limiter tightens the spreads further: the stage is refitted once to leave room.
             let limited = d.limited_spreads(&estimate.limiter_sq);
-            let miss: Vec<f64> = limited.iter().zip(d.intended_spreads()).map(|(got, want)| got - want).collect();
-            // The whole output's loudness range too: all bands' aims move by its shortfall.
-            let shift = d.loudness_range_shift(estimate.loudness_range(None), estimate.loudness_range(Some(&d.loudness_gain_sq())), &miss);
-            let adjust: Vec<f64> = miss.iter().map(|m| shift - m).collect();
+            let adjust: Vec<f64> = limited.iter().zip(d.intended_spreads()).map(|(got, want)| want - got).collect();
             if adjust.iter().any(|a| a.abs() > SPREAD_TOLERANCE_DB) {
                 d.prepare(&adjust)?;
             }
@@ -111,7 +115,13 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
         dynamics_report = Some(d.apply(&mut buffer, &estimate.limiter_sq)?);
     }
     task.inc(1);
-    let (mut stage, search) = search_loudness(&buffer, plan, silent)?;
+    // The leveller acts with the stage: as the plan fixed it, or fitted to the goal's range.
+    let goal = |heading_lu: f64| dynamics.as_ref().and_then(|d| d.range_goal_lu(own_range_lu, heading_lu));
+    let leveler = dynamics.as_ref().filter(|d| plan.dynamics.leveler.is_some() || d.has_range_goal()).map(|_| LevelerJob { fixed: plan.dynamics.leveler.as_ref(), goal: &goal });
+    let (mut stage, search) = search_loudness(&mut buffer, plan, leveler, silent)?;
+    if let Some(r) = dynamics_report.as_mut() {
+        r.leveler = search.leveler.clone();
+    }
     if let (Some(d), Some(r)) = (dynamics.as_ref(), dynamics_report.as_mut()) {
         let gain = stage.gain_curve(from_db(search.gain_db) as f32);
         let limiter_sq: Vec<f32> = gain.chunks(d.block()).map(|c| c.iter().map(|g| g * g).sum::<f32>() / c.len() as f32).collect();
@@ -121,6 +131,8 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let block = dynamics.as_ref().map_or(1, DynamicsStage::block);
     let hop = buffer.frames().div_ceil(TRACE_POINTS).div_ceil(block).max(1) * block;
     let bands_db = dynamics.as_ref().map_or_else(Vec::new, |d| d.gain_trace(hop / block));
+    let step = LoudnessModel::step(fs);
+    let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| g.chunks(hop / step).map(|c| (c.iter().map(|&g| to_db(f64::from(g))).sum::<f64>() / c.len() as f64) as f32).collect());
     drop(dynamics);
     task.inc(1);
     let (limit, limiter_db) = stage.finish(&mut buffer, search.gain_db, depth, hop);
@@ -137,7 +149,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
             limit,
             output_lufs,
             dynamics: dynamics_report,
-            trace: GainTrace { hop_s: hop as f64 / f64::from(fs), limiter_db, bands_db },
+            trace: GainTrace { hop_s: hop as f64 / f64::from(fs), limiter_db, bands_db, leveler_db },
         },
     ))
 }
@@ -151,12 +163,25 @@ struct Search {
     gain_db: f64,
     iterations: usize,
     reached: bool,
+    leveler: Option<LevelerReport>,
+    /// The leveller's gain per model step of [`LoudnessModel::step`] samples.
+    leveler_gain: Option<Vec<f32>>,
+}
+
+/// The leveller's part in the loudness search: settings the plan fixed, else the range goal for a
+/// given heading (the output's range without the leveller), `None` when it is to stay out.
+struct LevelerJob<'a> {
+    fixed: Option<&'a LevelerSettings>,
+    goal: &'a dyn Fn(f64) -> Option<f64>,
 }
 
 /// The limiter stage for `buffer` and the gain into it that brings the limited output to the plan's
 /// loudness target: a model of the limited output (see [`LoudnessModel`]) is searched; exact
-/// measurements of the limited output then correct the model's bias.
-fn search_loudness(buffer: &AudioBuffer, plan: &MasteringPlan, silent: impl Fn() -> Error) -> Result<(LimiterStage, Search)> {
+/// measurements of the limited output then correct the model's bias. With a `leveler` job, the
+/// leveller is fitted on the same model first (a closed loop on the stage's actual output: each
+/// candidate is searched for the target again, since a leveller that lowers the quiet passages asks
+/// for more gain, which the limiter takes off the loud ones) and applied to `buffer`.
+fn search_loudness(buffer: &mut AudioBuffer, plan: &MasteringPlan, leveler: Option<LevelerJob>, silent: impl Fn() -> Error) -> Result<(LimiterStage, Search)> {
     let fs = buffer.sample_rate;
     // The limiter's envelope and the model's K-weighted power side by side: the window-peak pass
     // is sequential and the K-weighting two-threaded, so together they fill both cores.
@@ -168,6 +193,10 @@ fn search_loudness(buffer: &AudioBuffer, plan: &MasteringPlan, silent: impl Fn()
     let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
     let target = plan.loudness.target_lufs;
     let mut search = ModelSearch { gain_db: (target - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
+    let (leveler, leveler_gain) = match leveler {
+        Some(job) => level(buffer, &mut stage, &mut model, &mut search, job, target, &silent)?.unzip(),
+        None => (None, None),
+    };
     let mut bias = 0.0;
     let mut reached = true;
     for round in 1..=MAX_EXACT_ROUNDS {
@@ -184,7 +213,52 @@ fn search_loudness(buffer: &AudioBuffer, plan: &MasteringPlan, silent: impl Fn()
         }
         search.gain_db = (search.gain_db + (target - exact) / secant_slope(&search.points)).min(MAX_GAIN_DB);
     }
-    Ok((stage, Search { eq_lufs, gain_db: search.gain_db, iterations: search.iterations, reached }))
+    Ok((stage, Search { eq_lufs, gain_db: search.gain_db, iterations: search.iterations, reached, leveler, leveler_gain }))
+}
+
+/// Fits (or takes) the leveller on the loudness model and applies it to `buffer`, the limiter's
+/// window peaks and the model: the gain moves over seconds, so the window peaks of the levelled
+/// signal are the old ones scaled (the final verification meters the samples themselves).
+fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut LoudnessModel, search: &mut ModelSearch, job: LevelerJob, target: f64, silent: &impl Fn() -> Error) -> Result<Option<(LevelerReport, Vec<f32>)>> {
+    search.run(model, target, silent)?;
+    let pre = from_db(search.gain_db) as f32;
+    let energy: Vec<f64> = model.power.iter().zip(&model.gain).map(|(&p, &g)| f64::from(p * g * g * pre * pre)).collect();
+    let step = model.sub / model.per_sub;
+    let loudness = leveler::centred_loudness(&energy, step, (SHORT_TERM_S * f64::from(buffer.sample_rate) / step as f64).round() as usize);
+    let heading_lu = model.loudness_range(pre);
+    let start_db = search.gain_db;
+    let frozen: &LoudnessModel = model;
+    let predict = |gain_sq: &[f32]| -> Result<f64> {
+        let mut m = frozen.scaled(gain_sq);
+        let mut s = ModelSearch { gain_db: start_db, iterations: 0, points: Vec::new() };
+        s.run(&mut m, target, silent)?;
+        Ok(m.loudness_range(from_db(s.gain_db) as f32))
+    };
+    let goal_lu = if job.fixed.is_some() { None } else { (job.goal)(heading_lu) };
+    let settings = match (job.fixed, goal_lu) {
+        (Some(fixed), _) => fixed.clone(),
+        (None, Some(goal)) => match leveler::fit(&loudness, heading_lu, goal, predict)? {
+            Some(s) => s,
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
+    };
+    let gains = settings.gains(&loudness);
+    let gain_sq: Vec<f32> = gains.iter().map(|g| g * g).collect();
+    *model = model.scaled(&gain_sq);
+    let after_lu = {
+        search.points.clear();
+        search.run(model, target, silent)?;
+        model.loudness_range(from_db(search.gain_db) as f32)
+    };
+    // Held per model step (a fraction of a millisecond; the curve moves by thousandths of a dB in
+    // one), the last through any final partial step.
+    let at = |k: usize| gains[k.min(gains.len() - 1)];
+    for x in buffer.channels.iter_mut().chain(std::iter::once(&mut stage.peaks)) {
+        x.par_chunks_mut(step).enumerate().for_each(|(k, x)| x.iter_mut().for_each(|x| *x *= at(k)));
+    }
+    stage.gain_pre = None;
+    Ok(Some((LevelerReport::new(settings, &gains, heading_lu, goal_lu, after_lu), gains)))
 }
 
 /// Secant steps on a [`LoudnessModel`] toward an aim; the points (and so the slope, below 1 under
@@ -217,16 +291,13 @@ impl ModelSearch {
 }
 
 /// How the limiter will act on the equalised signal at the gain the loudness target needs, estimated
-/// on the loudness model alone: sample peaks stand in for true peaks and there is no exact round, so
-/// it costs a fraction of [`search_loudness`].
+/// on the loudness model alone: the 4× meter's peaks stand in for the 8× detector's and there is no
+/// exact round, so it costs a fraction of [`search_loudness`].
 struct LimiterEstimate {
-    model: LoudnessModel,
-    pre: f32,
-    /// Full-rate samples per model sample and per control block of the dynamics stage.
-    step: usize,
-    block: usize,
-    /// The limiter's gain² averaged over each control block.
+    /// The limiter's gain² averaged over each control block of the dynamics stage.
     limiter_sq: Vec<f32>,
+    /// The equalised signal's own loudness range (LU).
+    own_range_lu: f64,
 }
 
 impl LimiterEstimate {
@@ -236,13 +307,12 @@ impl LimiterEstimate {
         let lookahead = TruePeakLimiter::new(&plan.limiter, fs)?.lookahead();
         let (peaks, power) = rayon::join(
             || {
-                // Sample peaks per model step, then the forward maximum over the steps that a
-                // look-ahead window starting in the step reaches (a window peak per step, or a
-                // little above it).
-                let pooled: Vec<f32> = match buffer.channels.as_slice() {
-                    [l, r] => l.chunks_exact(step).zip(r.chunks_exact(step)).map(|(a, b)| a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()))).collect(),
-                    chans => chans[0].chunks_exact(step).map(|a| a.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect(),
-                };
+                // True peaks per model step by the 4× meter (sample peaks miss the inter-sample
+                // overs that make the limiter work harder in dense passages than in sparse ones),
+                // then the forward maximum over the steps that a look-ahead window starting in the
+                // step reaches (a window peak per step, or a little above it).
+                let mut pooled = bs1770_step_peaks(&slices(buffer), step);
+                pooled.truncate(buffer.frames() / step);
                 let reach = 1 + (lookahead - 1).div_ceil(step);
                 (0..pooled.len()).map(|m| pooled[m..(m + reach).min(pooled.len())].iter().fold(0.0f32, |a, &v| a.max(v))).collect::<Vec<f32>>()
             },
@@ -252,8 +322,7 @@ impl LimiterEstimate {
         let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
         let mut search = ModelSearch { gain_db: (plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
         search.run(&mut model, plan.loudness.target_lufs, &silent)?;
-        let pre = from_db(search.gain_db) as f32;
-        model.lufs(pre);
+        model.lufs(from_db(search.gain_db) as f32);
         // Model samples (one per `step`) spread over the control blocks they fall in.
         let limiter_sq = (0..buffer.frames().div_ceil(block))
             .map(|c| {
@@ -261,19 +330,8 @@ impl LimiterEstimate {
                 if g.is_empty() { 1.0 } else { g.iter().map(|g| g * g).sum::<f32>() / g.len() as f32 }
             })
             .collect();
-        Ok(LimiterEstimate { model, pre, step, block, limiter_sq })
-    }
-
-    /// Loudness range (LU) of the equalised signal: as it is (`None`), or with `stage_gain_sq` (per
-    /// control block) and the limiter applied.
-    fn loudness_range(&self, stage_gain_sq: Option<&[f32]>) -> f64 {
-        let m = &self.model;
-        let energy = |i: usize| match stage_gain_sq {
-            None => f64::from(m.power[i]),
-            Some(sg) => f64::from(m.power[i] * m.gain[i] * m.gain[i] * self.pre * self.pre * sg.get(i * self.step / self.block).copied().unwrap_or(1.0)),
-        };
-        let subs: Vec<f64> = (0..m.power.len() / m.per_sub).map(|s| (s * m.per_sub..(s + 1) * m.per_sub).map(energy).sum()).collect();
-        loudness_range(&short_term_series(&subs, m.sub))
+        let subs: Vec<f64> = model.power.chunks_exact(model.per_sub).map(|p| p.iter().map(|&p| f64::from(p)).sum()).collect();
+        Ok(LimiterEstimate { limiter_sq, own_range_lu: loudness_range(&short_term_series(&subs, model.sub)) })
     }
 }
 
@@ -330,6 +388,25 @@ impl LoudnessModel {
             .map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(g * g * p)).sum::<f64>() * f64::from(pre * pre))
             .collect();
         gated_integrated(&subs, self.sub)
+    }
+
+    /// The model of the signal times a slow gain (gain² per model sample): power and peaks scaled.
+    fn scaled(&self, gain_sq: &[f32]) -> Self {
+        LoudnessModel {
+            limiter: self.limiter.clone(),
+            sub: self.sub,
+            per_sub: self.per_sub,
+            power: self.power.iter().zip(gain_sq).map(|(p, g)| p * g).collect(),
+            peaks: self.peaks.iter().zip(gain_sq).map(|(p, g)| p * g.sqrt()).collect(),
+            gain: self.gain.clone(),
+        }
+    }
+
+    /// Loudness range (LU) of the limited output at `pre`.
+    fn loudness_range(&mut self, pre: f32) -> f64 {
+        self.limiter.gain_curve(&self.peaks, pre, &mut self.gain);
+        let subs: Vec<f64> = self.power.chunks_exact(self.per_sub).zip(self.gain.chunks_exact(self.per_sub)).map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(g * g * p)).sum::<f64>() * f64::from(pre * pre)).collect();
+        loudness_range(&short_term_series(&subs, self.sub))
     }
 
     fn unlimited_lufs(&mut self) -> Option<f64> {

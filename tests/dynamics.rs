@@ -144,6 +144,47 @@ fn a_fitted_dynamics_plan_re_renders_identically() {
     assert!(a.channels.iter().flatten().zip(b.channels.iter().flatten()).all(|(x, y)| x.to_bits() == y.to_bits()));
 }
 
+/// A mix that must get 16 dB louder: the limiter takes the loud end off its sections and with it
+/// loudness range. With the mix's own range in the goal the leveller wins it back to within 1 LU
+/// (ebur128 as the meter); without it (bands alone) the output ends more than 1.5 LU short. The plan
+/// with the fitted leveller in place of the goal re-renders bit for bit.
+#[test]
+fn the_leveller_wins_back_the_range_the_limiter_takes() {
+    // Level swelling ±5 dB over 17 s: a smooth spread of short-term loudness (alternating sections
+    // would put P10 and P95 on two plateaus, where the range jumps as either plateau moves).
+    let mut chans = synthetic_mix(51.0, FS, 31);
+    for ch in &mut chans {
+        for (i, x) in ch.iter_mut().enumerate() {
+            *x *= 10f64.powf(5.0 * (std::f64::consts::TAU * i as f64 / (17.0 * f64::from(FS))).sin() / 20.0) as f32;
+        }
+    }
+    normalize_peak(&mut chans, 0.25);
+    let own = ebur128_lra(&chans);
+    let buf = AudioBuffer::new(FS, chans.clone());
+    let t = analyze(&buf, "mix", &NoProgress).unwrap();
+    let spread_db: Vec<f64> = t.dynamics.bands.iter().map(|b| b.short_term_p95_db - b.short_term_p10_db).collect();
+    let mut plan = match_profiles(&t, &t, &MatchSettings::default()).unwrap();
+    plan.loudness.target_lufs = t.loudness.integrated_lufs + 19.0;
+    let render_with = |plan: &automaster::plan::MasteringPlan| render(buf.clone(), plan, BitDepth::Int24, "mix", &NoProgress).unwrap();
+    let goal = |range: Option<f64>| Some(DynamicsGoal { crossovers_hz: vec![120.0, 1000.0, 6000.0], spread_db: spread_db.clone(), amount: 1.0, loudness_range_lu: range });
+    plan.dynamics.goal = goal(None);
+    let (bands_alone, _) = render_with(&plan);
+    plan.dynamics.goal = goal(Some(own));
+    let (levelled, report) = render_with(&plan);
+    let (without, with) = (ebur128_lra(&bands_alone.channels), ebur128_lra(&levelled.channels));
+    let d = report.dynamics.expect("the stage ran");
+    eprintln!("LRA own {own:.2}; bands alone {without:.2}; levelled {with:.2}; {:?}; limiter {:.1} dB", d.leveler, report.limit.max_gain_reduction_db);
+    assert!(own - without > 1.5, "the limiter must take range here: {own:.2} → {without:.2}");
+    assert!((with - own).abs() <= 1.0, "levelled {with:.2} vs own {own:.2}");
+    let leveler = d.leveler.expect("the leveller ran");
+    assert!(leveler.settings.ratio > 1.0 && leveler.max_boost_db == 0.0, "{leveler:?}");
+    plan.dynamics.goal = None;
+    plan.dynamics.multiband = Some(d.settings);
+    plan.dynamics.leveler = Some(leveler.settings);
+    let (again, _) = render_with(&plan);
+    assert!(levelled.channels.iter().flatten().zip(again.channels.iter().flatten()).all(|(x, y)| x.to_bits() == y.to_bits()));
+}
+
 /// The profile's band dynamics against levels known by construction: a 3 kHz tone (band 1–6 kHz)
 /// alternating every 10 s between two levels 10 dB apart, and a 50 Hz tone with R at half of L.
 #[test]

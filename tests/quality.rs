@@ -87,7 +87,7 @@ fn impulse_plan(target_lufs: f64) -> MasteringPlan {
         schema_version: PLAN_SCHEMA_VERSION,
         eq: EqPlan { mid: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt.clone() }, side: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt } },
         stereo: StereoPlan { width: EqCurve::flat(freqs), bass_mono_hz: None },
-        dynamics: DynamicsPlan { multiband: None, goal: None },
+        dynamics: DynamicsPlan { multiband: None, goal: None, leveler: None },
         loudness: LoudnessTarget { target_lufs },
         limiter: LimiterSettings { ceiling_dbtp: 0.0, ..Default::default() },
         provenance: Provenance { target: "t".into(), reference: "r".into(), target_lufs_before: 0.0, reference_lufs: 0.0, settings: MatchSettings::default() },

@@ -61,6 +61,7 @@ impl LimiterSettings {
     }
 }
 
+#[derive(Clone)]
 pub struct TruePeakLimiter {
     ceiling: f32,
     lookahead: usize,

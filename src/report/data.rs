@@ -7,6 +7,7 @@ use crate::analysis::bands::{has_information, LEVEL_FLOOR_DB};
 use crate::dsp::compressor::CompressorSettings;
 use crate::dynamics_stage::BandReport;
 use crate::error::{Error, Result};
+use crate::leveler::LevelerReport;
 use crate::plan::MasteringPlan;
 use crate::profile::{BandDynamics, Profile};
 use crate::render::{side_curve, RenderReport};
@@ -146,6 +147,11 @@ pub struct Processing {
     pub trace_hop_s: f64,
     pub limiter_gain_db: Vec<f32>,
     pub band_gain_db: Vec<Vec<f32>>,
+    /// The leveller: its settings and predicted ranges, and its gain over time (dB, empty: none).
+    #[serde(default)]
+    pub leveler: Option<LevelerReport>,
+    #[serde(default)]
+    pub leveler_gain_db: Vec<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -344,5 +350,7 @@ fn processing_of(plan: &MasteringPlan, render: &RenderReport, grid: &[f64], refe
         trace_hop_s: render.trace.hop_s,
         limiter_gain_db: render.trace.limiter_db.clone(),
         band_gain_db: render.trace.bands_db.clone(),
+        leveler: render.dynamics.as_ref().and_then(|d| d.leveler.clone()),
+        leveler_gain_db: render.trace.leveler_db.clone(),
     }
 }

@@ -219,10 +219,13 @@ fn processing(page: &mut Page, p: &Processing, (f_lo, f_hi): (f64, f64)) -> Resu
         .map(|(b, (band, g))| Series { name: format!("{}–{} Hz", format_hz(band.low_hz), format_hz(band.high_hz)), color: PALETTE[(b + 2) % PALETTE.len()], points: time(g), stroke: Stroke::Solid })
         .collect();
     series.insert(0, Series { name: "limiter".into(), color: LIMITER_COLOR, points: time(&p.limiter_gain_db), stroke: Stroke::Thin });
+    if !p.leveler_gain_db.is_empty() {
+        series.push(Series { name: "leveller (all bands)".into(), color: LIMITER_COLOR, points: time(&p.leveler_gain_db), stroke: Stroke::Dashed });
+    }
     let duration = p.limiter_gain_db.len() as f64 * p.trace_hop_s;
-    let (lo, _) = range(series.iter().flat_map(|s| s.points.iter().map(|q| q.1)), 3.0, 6.0);
-    let svg = LineChart { legend: Corner::LowerLeft, x_label: "time (m:ss)", y_label: "gain (dB, make-up not counted)", x_axis: XAxis::Time, x_range: (0.0, duration.max(1e-3)), y_range: (lo.min(-3.0), 1.0), series }.to_svg()?;
-    page.figure("chart-gain-reduction", "Gain reduction over time: the multiband compressor per band and the limiter", &svg);
+    let (lo, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|q| q.1)), 3.0, 6.0);
+    let svg = LineChart { legend: Corner::LowerLeft, x_label: "time (m:ss)", y_label: "gain (dB, make-up not counted)", x_axis: XAxis::Time, x_range: (0.0, duration.max(1e-3)), y_range: (lo.min(-3.0), hi.max(1.0)), series }.to_svg()?;
+    page.figure("chart-gain-reduction", "Gain over time: the multiband compressor per band, the leveller (dashed) and the limiter", &svg);
 
     let _ = write!(page.body, "<table class=\"bands\"><thead><tr><th>band</th><th>mode</th><th>threshold</th><th>knee</th><th>attack / release</th><th>make-up</th><th>side gain</th><th>spread before → goal → after</th><th>deepest reduction</th></tr></thead><tbody>");
     for b in &p.dynamics {
@@ -246,12 +249,29 @@ fn processing(page: &mut Page, p: &Processing, (f_lo, f_hi): (f64, f64)) -> Resu
             r.max_reduction_db
         );
     }
+    let leveler = p.leveler.as_ref().map_or_else(
+        || "off".to_string(),
+        |l| {
+            let goal = l.range_goal_lu.map_or_else(|| "fixed by the plan".to_string(), |g| format!("{g:.1} LU"));
+            format!(
+                "{}{:.2} dB per dB below {:.1} LUFS (cut up to {:.1} dB, boost up to {:.1} dB); predicted loudness range {:.1} LU → goal {goal} → {:.1} LU",
+                if l.settings.ratio >= 1.0 { "expand " } else { "level " },
+                l.settings.ratio,
+                l.settings.threshold_lufs,
+                l.max_cut_db,
+                l.max_boost_db,
+                l.range_before_lu,
+                l.range_after_lu
+            )
+        },
+    );
     let _ = write!(
         page.body,
-        "</tbody></table><p class=\"note\">Loudness gain into the limiter {:+.2} dB; deepest limiting {:.2} dB; bass mono {}.</p></section>",
+        "</tbody></table><p class=\"note\">Loudness gain into the limiter {:+.2} dB; deepest limiting {:.2} dB; bass mono {}; leveller {}.</p></section>",
         p.gain_db,
         p.limiter_max_reduction_db,
-        p.bass_mono_hz.map_or_else(|| "off".to_string(), |f| format!("below {f:.0} Hz"))
+        p.bass_mono_hz.map_or_else(|| "off".to_string(), |f| format!("below {f:.0} Hz")),
+        leveler
     );
     Ok(())
 }

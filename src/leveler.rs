@@ -1,0 +1,184 @@
+//! The dynamics stage's leveller: a slow broadband gain that moves the output's loudness range (EBU
+//! Tech 3342: P95 − P10 of the short-term loudness) toward the goal's. Band compression shapes how
+//! each band moves against the others, but the limiter then takes the loud end off the whole: on a
+//! mix that needs 10 dB of peak control that alone costs several LU of range, which no band setting
+//! can win back without tilting the balance between bands. A gain that follows the short-term
+//! loudness itself can, and it is the same in every band, so each moment keeps its spectrum.
+//!
+//! The gain is a static curve of the centred 3 s loudness (the short-term meter's window; offline,
+//! so centred and without lag): it moves over seconds, never within a beat. At and above the loud
+//! end (P95) nothing changes, so the limiter's work stays as it is; below it every dB is scaled by
+//! the ratio (above 1: quiet passages go down, the range widens; below 1: they come up); below the
+//! relative gate (−20 LU) the gain holds, so silence and fades are not chased. The ratio is bisected
+//! on a prediction of the limited output's loudness range.
+use serde::{Deserialize, Serialize};
+
+use crate::dsp::from_db;
+use crate::error::{Error, Result};
+
+/// Bounds of the ratio and of the gain: a levelling ride, never a gate or an upward compressor.
+const RATIO_BOUNDS: (f64, f64) = (0.5, 2.0);
+const MAX_GAIN_DB: f64 = 10.0;
+/// Range errors smaller than this (LU) leave the output alone.
+const MIN_CHANGE_LU: f64 = 0.25;
+/// Bisection steps (the ratio's range resolved to 1/256).
+const FIT_STEPS: usize = 8;
+/// ITU-R BS.1770's −0.691 dB offset and EBU Tech 3342's gates.
+const LUFS_OFFSET_DB: f64 = -0.691;
+const ABSOLUTE_GATE_LUFS: f64 = -70.0;
+const RELATIVE_GATE_LU: f64 = -20.0;
+
+/// The leveller's static curve on the centred short-term loudness of the limited output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelerSettings {
+    /// dB of output change per dB of loudness below the threshold, minus 1 (above 1: expansion).
+    pub ratio: f64,
+    /// 0 dB at and above this loudness (the loud end, P95), LUFS.
+    pub threshold_lufs: f64,
+    /// Below this loudness (the relative gate) the gain holds, LUFS.
+    pub floor_lufs: f64,
+}
+
+impl LevelerSettings {
+    pub fn validate(&self) -> Result<()> {
+        let ok = (RATIO_BOUNDS.0..=RATIO_BOUNDS.1).contains(&self.ratio) && self.threshold_lufs.is_finite() && self.floor_lufs.is_finite() && self.floor_lufs <= self.threshold_lufs;
+        if ok {
+            return Ok(());
+        }
+        Err(Error::InvalidSetting(format!("leveler: ratio {} must lie in {}…{} and floor_lufs {} at or below threshold_lufs {}", self.ratio, RATIO_BOUNDS.0, RATIO_BOUNDS.1, self.floor_lufs, self.threshold_lufs)))
+    }
+
+    /// The gain (linear) for each value of `loudness` (LUFS).
+    pub fn gains(&self, loudness: &[f64]) -> Vec<f32> {
+        loudness.iter().map(|&l| from_db(self.gain_db(l)) as f32).collect()
+    }
+
+    /// 0 dB at and above the threshold, (ratio − 1) dB per dB below it, held below the floor,
+    /// bounded to ±[`MAX_GAIN_DB`].
+    fn gain_db(&self, loudness: f64) -> f64 {
+        let below = loudness.max(self.floor_lufs).min(self.threshold_lufs) - self.threshold_lufs;
+        ((self.ratio - 1.0) * below).clamp(-MAX_GAIN_DB, MAX_GAIN_DB)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelerReport {
+    #[serde(flatten)]
+    pub settings: LevelerSettings,
+    /// Predicted loudness range of the output without the leveller, the goal (`None`: the plan
+    /// fixed the settings), and with it (LU).
+    pub range_before_lu: f64,
+    pub range_goal_lu: Option<f64>,
+    pub range_after_lu: f64,
+    /// The deepest cut and the largest boost it applies, dB.
+    pub max_cut_db: f64,
+    pub max_boost_db: f64,
+}
+
+impl LevelerReport {
+    pub fn new(settings: LevelerSettings, gains: &[f32], range_before_lu: f64, range_goal_lu: Option<f64>, range_after_lu: f64) -> Self {
+        let db = |g: f32| crate::dsp::to_db(f64::from(g));
+        let max_cut_db = 0.0 - gains.iter().map(|&g| db(g)).fold(0.0f64, f64::min);
+        let max_boost_db = gains.iter().map(|&g| db(g)).fold(0.0f64, f64::max);
+        LevelerReport { settings, range_before_lu, range_goal_lu, range_after_lu, max_cut_db, max_boost_db }
+    }
+}
+
+/// The settings that bring the predicted range from `before` to `goal_lu`, or `None` when that is
+/// within [`MIN_CHANGE_LU`] (or everything is silent); errors are `predict`'s.
+/// - `loudness`: the output's short-term loudness per control block, from [`centred_loudness`];
+/// - `predict`: the output's loudness range with a gain² per control block applied.
+pub fn fit(loudness: &[f64], before: f64, goal_lu: f64, predict: impl Fn(&[f32]) -> Result<f64>) -> Result<Option<LevelerSettings>> {
+    let Some((threshold_lufs, floor_lufs)) = threshold_and_gate(loudness) else { return Ok(None) };
+    if (goal_lu - before).abs() < MIN_CHANGE_LU {
+        return Ok(None);
+    }
+    let with = |ratio: f64| LevelerSettings { ratio, threshold_lufs, floor_lufs };
+    let gain_sq = |s: &LevelerSettings| s.gains(loudness).into_iter().map(|g| g * g).collect::<Vec<f32>>();
+    // The range grows with the ratio.
+    let (mut lo, mut hi) = if goal_lu > before { (1.0, RATIO_BOUNDS.1) } else { (RATIO_BOUNDS.0, 1.0) };
+    for _ in 0..FIT_STEPS {
+        let ratio = 0.5 * (lo + hi);
+        if predict(&gain_sq(&with(ratio)))? < goal_lu {
+            lo = ratio;
+        } else {
+            hi = ratio;
+        }
+    }
+    Ok(Some(with(0.5 * (lo + hi))))
+}
+
+/// Loudness (LUFS) of the `window` blocks centred on each block (fewer at the ends), from the
+/// output's K-weighted `energy` per control block (summed over its `block_len` samples).
+pub fn centred_loudness(energy: &[f64], block_len: usize, window: usize) -> Vec<f64> {
+    let mut prefix = Vec::with_capacity(energy.len() + 1);
+    prefix.push(0.0f64);
+    for &e in energy {
+        prefix.push(prefix[prefix.len() - 1] + e);
+    }
+    let half = window.max(1) / 2;
+    (0..energy.len())
+        .map(|c| {
+            let (a, b) = (c.saturating_sub(half), (c + half + 1).min(energy.len()));
+            let ms = (prefix[b] - prefix[a]) / ((b - a) * block_len) as f64;
+            if ms > 0.0 { LUFS_OFFSET_DB + 10.0 * ms.log10() } else { f64::NEG_INFINITY }
+        })
+        .collect()
+}
+
+/// P95 of the gated loudness values and the relative gate, as Tech 3342 gates them; `None` when
+/// everything lies below the absolute gate.
+fn threshold_and_gate(loudness: &[f64]) -> Option<(f64, f64)> {
+    let above: Vec<f64> = loudness.iter().copied().filter(|&l| l > ABSOLUTE_GATE_LUFS).collect();
+    if above.is_empty() {
+        return None;
+    }
+    let mean = above.iter().map(|l| 10f64.powf(l / 10.0)).sum::<f64>() / above.len() as f64;
+    let gate = 10.0 * mean.log10() + RELATIVE_GATE_LU;
+    let mut kept: Vec<f64> = above.into_iter().filter(|&l| l >= gate).collect();
+    kept.sort_by(f64::total_cmp);
+    let p95 = kept[((0.95 * (kept.len() - 1) as f64).round() as usize).min(kept.len() - 1)];
+    Some((p95, gate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_curve_leaves_the_loud_end_alone_scales_below_it_and_holds_below_the_floor() {
+        let s = |ratio: f64| LevelerSettings { ratio, threshold_lufs: -10.0, floor_lufs: -30.0 };
+        assert_eq!(s(1.5).gain_db(-8.0), 0.0);
+        assert_eq!(s(1.5).gain_db(-10.0), 0.0);
+        assert!((s(1.5).gain_db(-14.0) + 2.0).abs() < 1e-12);
+        assert!((s(0.75).gain_db(-14.0) - 1.0).abs() < 1e-12);
+        assert_eq!(s(2.0).gain_db(-60.0), -MAX_GAIN_DB);
+        assert_eq!(s(1.2).gain_db(-60.0), s(1.2).gain_db(-30.0));
+    }
+
+    /// A programme alternating 20 s loud and 20 s quiet passages, the loud ones flattened by a
+    /// stand-in limiter (capped at −10 LUFS): the fitted leveller brings the range to the goal as
+    /// metered by the Tech 3342 definition itself, within the bisection's resolution.
+    #[test]
+    fn the_fitted_ratio_lands_the_predicted_range_on_the_goal() {
+        let (block_len, per_s) = (441usize, 100usize);
+        let level = |t: usize| if (t / (20 * per_s)) % 2 == 0 { -8.0 } else { -16.0 + 2.0 * ((t % 700) as f64 / 700.0) };
+        let energy: Vec<f64> = (0..240 * per_s).map(|t| 10f64.powf((level(t).min(-10.0) - LUFS_OFFSET_DB) / 10.0) * block_len as f64).collect();
+        let range = |gain_sq: &[f32]| -> Result<f64> {
+            let e: Vec<f64> = energy.iter().zip(gain_sq).map(|(e, g)| e * f64::from(*g)).collect();
+            let subs: Vec<f64> = e.chunks(10).map(|c| c.iter().sum()).collect();
+            Ok(crate::analysis::loudness::loudness_range(&crate::analysis::loudness::short_term_series(&subs, 10 * block_len)))
+        };
+        let loudness = centred_loudness(&energy, block_len, 3 * per_s);
+        let own = range(&vec![1.0; energy.len()]).unwrap();
+        for goal in [own + 3.0, own - 2.0] {
+            let settings = fit(&loudness, own, goal, range).unwrap().expect("a change");
+            let gains = settings.gains(&loudness);
+            let got = range(&gains.iter().map(|g| g * g).collect::<Vec<_>>()).unwrap();
+            assert!((got - goal).abs() < 0.2, "goal {goal}: {got} ({settings:?})");
+            // The loud passages keep 0 dB exactly.
+            assert!(gains[10 * per_s].to_bits() == 1.0f32.to_bits(), "{}", gains[10 * per_s]);
+        }
+        assert!(fit(&loudness, own, own + 0.2, range).unwrap().is_none());
+    }
+}
