@@ -9,7 +9,7 @@ use crate::analysis::loudness::{gated_integrated, k_weighted_power, loudness_ran
 use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
-use crate::dsp::true_peak::{bs1770_step_peaks, TruePeakDetector};
+use crate::dsp::true_peak::TruePeakDetector;
 use crate::dsp::{from_db, to_db};
 use crate::encode::{quantize, BitDepth};
 use crate::error::{Error, Result};
@@ -291,8 +291,8 @@ impl ModelSearch {
 }
 
 /// How the limiter will act on the equalised signal at the gain the loudness target needs, estimated
-/// on the loudness model alone: the 4× meter's peaks stand in for the 8× detector's and there is no
-/// exact round, so it costs a fraction of [`search_loudness`].
+/// on the loudness model alone: sample peaks stand in for true peaks and there is no exact round, so
+/// it costs a fraction of [`search_loudness`].
 struct LimiterEstimate {
     /// The limiter's gain² averaged over each control block of the dynamics stage.
     limiter_sq: Vec<f32>,
@@ -307,12 +307,13 @@ impl LimiterEstimate {
         let lookahead = TruePeakLimiter::new(&plan.limiter, fs)?.lookahead();
         let (peaks, power) = rayon::join(
             || {
-                // True peaks per model step by the 4× meter (sample peaks miss the inter-sample
-                // overs that make the limiter work harder in dense passages than in sparse ones),
-                // then the forward maximum over the steps that a look-ahead window starting in the
-                // step reaches (a window peak per step, or a little above it).
-                let mut pooled = bs1770_step_peaks(&slices(buffer), step);
-                pooled.truncate(buffer.frames() / step);
+                // Sample peaks per model step, then the forward maximum over the steps that a
+                // look-ahead window starting in the step reaches (a window peak per step, or a
+                // little above it).
+                let pooled: Vec<f32> = match buffer.channels.as_slice() {
+                    [l, r] => l.chunks_exact(step).zip(r.chunks_exact(step)).map(|(a, b)| a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()))).collect(),
+                    chans => chans[0].chunks_exact(step).map(|a| a.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect(),
+                };
                 let reach = 1 + (lookahead - 1).div_ceil(step);
                 (0..pooled.len()).map(|m| pooled[m..(m + reach).min(pooled.len())].iter().fold(0.0f32, |a, &v| a.max(v))).collect::<Vec<f32>>()
             },

@@ -165,38 +165,24 @@ fn simd_available() -> bool {
 
 /// The true peak of `channels` by the 4× meter of ITU-R BS.1770-4 Annex 2 (linear, not dB).
 pub fn bs1770_true_peak(channels: &[&[f32]]) -> f32 {
-    bs1770_step_peaks(channels, CHUNK).into_iter().fold(0.0, fast_max)
-}
-
-/// Chunk of the 4× meter's parallel work, samples.
-const CHUNK: usize = 1 << 15;
-
-/// The 4× meter's envelope maximised over the channels and over each `step` samples (a final
-/// partial step included): true peaks at a reduced rate, for estimates that must see inter-sample
-/// overs but need not pay for the 8× detector.
-pub fn bs1770_step_peaks(channels: &[&[f32]], step: usize) -> Vec<f32> {
+    const CHUNK: usize = 1 << 15;
     let phases = phase_table::<METER_PHASES, METER_TAPS>(PHASE_BETA);
     let history = (METER_TAPS - 1) / 2;
     let simd = simd_available();
-    let chunk = step * (CHUNK / step).max(1);
-    let n = channels.first().map_or(0, |c| c.len());
-    let zeros = vec![0.0f32; chunk];
-    let per_chunk: Vec<Vec<f32>> = (0..n.div_ceil(chunk))
-        .into_par_iter()
+    let zeros = [0.0f32; CHUNK];
+    channels
+        .par_iter()
+        .flat_map(|ch| ch.par_chunks(CHUNK).enumerate().map(move |(k, c)| (*ch, k * CHUNK, c.len())))
         .map_init(
-            || (vec![0.0f32; chunk + METER_TAPS], vec![0.0f32; chunk]),
-            |(padded, out), k| {
-                let (start, len) = (k * chunk, chunk.min(n - k * chunk));
-                out[..len].fill(0.0);
-                for ch in channels {
-                    fill_padded(ch, start, history, &mut padded[..len + METER_TAPS]);
-                    phase_peaks(&phases, padded, &zeros, &mut out[..len], simd);
-                }
-                out[..len].chunks(step).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v))).collect()
+            || (vec![0.0f32; CHUNK + METER_TAPS], vec![0.0f32; CHUNK]),
+            |(padded, out), (ch, start, n)| {
+                fill_padded(ch, start, history, &mut padded[..n + METER_TAPS]);
+                out[..n].fill(0.0);
+                phase_peaks(&phases, padded, &zeros, &mut out[..n], simd);
+                out[..n].iter().fold(0.0f32, |m, &v| fast_max(m, v))
             },
         )
-        .collect();
-    per_chunk.concat()
+        .reduce(|| 0.0, fast_max)
 }
 
 /// `padded[j]` = x[start − history + j], zero outside the signal.
