@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::dsp::from_db;
 use crate::error::{Error, Result};
 
-/// Bounds of the ratio and of the gain: a levelling ride, never a gate or an upward compressor.
+/// Bounds of the ratio and of the gain: a levelling ride, never a gate; it lifts quiet passages less
+/// far than it lowers them (lifting raises their noise and undoes fades).
 const RATIO_BOUNDS: (f64, f64) = (0.5, 2.0);
-const MAX_GAIN_DB: f64 = 10.0;
+const MAX_CUT_DB: f64 = 10.0;
+const MAX_BOOST_DB: f64 = 6.0;
 /// Range errors smaller than this (LU) leave the output alone.
 const MIN_CHANGE_LU: f64 = 0.25;
 /// Bisection steps (the ratio's range resolved to 1/256).
@@ -54,10 +56,10 @@ impl LevelerSettings {
     }
 
     /// 0 dB at and above the threshold, (ratio − 1) dB per dB below it, held below the floor,
-    /// bounded to ±[`MAX_GAIN_DB`].
+    /// bounded to −[`MAX_CUT_DB`] … +[`MAX_BOOST_DB`].
     fn gain_db(&self, loudness: f64) -> f64 {
         let below = loudness.max(self.floor_lufs).min(self.threshold_lufs) - self.threshold_lufs;
-        ((self.ratio - 1.0) * below).clamp(-MAX_GAIN_DB, MAX_GAIN_DB)
+        ((self.ratio - 1.0) * below).clamp(-MAX_CUT_DB, MAX_BOOST_DB)
     }
 }
 
@@ -85,7 +87,9 @@ impl LevelerReport {
 }
 
 /// The settings that bring the predicted range from `before` to `goal_lu`, or `None` when that is
-/// within [`MIN_CHANGE_LU`] (or everything is silent); errors are `predict`'s.
+/// within [`MIN_CHANGE_LU`], when the best the bounds allow moves the range by less (a track too
+/// short for a short-term window, a steady one), or when everything is silent; errors are
+/// `predict`'s.
 /// - `loudness`: the output's short-term loudness per control block, from [`centred_loudness`];
 /// - `predict`: the output's loudness range with a gain² per control block applied.
 pub fn fit(loudness: &[f64], before: f64, goal_lu: f64, predict: impl Fn(&[f32]) -> Result<f64>) -> Result<Option<LevelerSettings>> {
@@ -105,7 +109,9 @@ pub fn fit(loudness: &[f64], before: f64, goal_lu: f64, predict: impl Fn(&[f32])
             hi = ratio;
         }
     }
-    Ok(Some(with(0.5 * (lo + hi))))
+    let fitted = with(0.5 * (lo + hi));
+    let moved = predict(&gain_sq(&fitted))? - before;
+    Ok((moved.abs() >= MIN_CHANGE_LU).then_some(fitted))
 }
 
 /// Loudness (LUFS) of the `window` blocks centred on each block (fewer at the ends), from the
@@ -152,7 +158,8 @@ mod tests {
         assert_eq!(s(1.5).gain_db(-10.0), 0.0);
         assert!((s(1.5).gain_db(-14.0) + 2.0).abs() < 1e-12);
         assert!((s(0.75).gain_db(-14.0) - 1.0).abs() < 1e-12);
-        assert_eq!(s(2.0).gain_db(-60.0), -MAX_GAIN_DB);
+        assert_eq!(s(2.0).gain_db(-60.0), -MAX_CUT_DB);
+        assert_eq!(s(0.5).gain_db(-60.0), MAX_BOOST_DB);
         assert_eq!(s(1.2).gain_db(-60.0), s(1.2).gain_db(-30.0));
     }
 
