@@ -90,32 +90,44 @@ impl LevelerReport {
 /// within [`MIN_CHANGE_LU`], when the best the bounds allow moves the range by less (a track too
 /// short for a short-term window, a steady one), or when everything is silent; errors are
 /// `predict`'s.
-/// - `loudness`: the output's short-term loudness per control block, from [`centred_loudness`];
-/// - `predict`: the output's loudness range with a gain² per control block applied.
-pub fn fit(loudness: &[f64], before: f64, goal_lu: f64, predict: impl Fn(&[f32]) -> Result<f64>) -> Result<Option<LevelerSettings>> {
+/// - `loudness`: the output's short-term loudness per point, from [`centred_loudness`];
+/// - `predict`: the output's loudness range with a gain per point applied.
+pub fn fit(loudness: &[f64], before: f64, goal_lu: f64, mut predict: impl FnMut(&[f32]) -> Result<f64>) -> Result<Option<LevelerSettings>> {
     let Some((threshold_lufs, floor_lufs)) = threshold_and_gate(loudness) else { return Ok(None) };
     if (goal_lu - before).abs() < MIN_CHANGE_LU {
         return Ok(None);
     }
     let with = |ratio: f64| LevelerSettings { ratio, threshold_lufs, floor_lufs };
-    let gain_sq = |s: &LevelerSettings| s.gains(loudness).into_iter().map(|g| g * g).collect::<Vec<f32>>();
+
     // The range grows with the ratio.
     let (mut lo, mut hi) = if goal_lu > before { (1.0, RATIO_BOUNDS.1) } else { (RATIO_BOUNDS.0, 1.0) };
     for _ in 0..FIT_STEPS {
         let ratio = 0.5 * (lo + hi);
-        if predict(&gain_sq(&with(ratio)))? < goal_lu {
+        if predict(&with(ratio).gains(loudness))? < goal_lu {
             lo = ratio;
         } else {
             hi = ratio;
         }
     }
     let fitted = with(0.5 * (lo + hi));
-    let moved = predict(&gain_sq(&fitted))? - before;
+    let moved = predict(&fitted.gains(loudness))? - before;
     Ok((moved.abs() >= MIN_CHANGE_LU).then_some(fitted))
 }
 
+/// The gain at sample `n` from `gains` given per `hop` samples: linear between the hops' centres,
+/// held before the first and after the last.
+pub fn gain_at(gains: &[f32], hop: usize, n: usize) -> f32 {
+    let x = (n as f64 + 0.5) / hop as f64 - 0.5;
+    let k = x.max(0.0).floor() as usize;
+    if k + 1 >= gains.len() {
+        return gains[gains.len() - 1];
+    }
+    let t = x.max(0.0) as f32 - k as f32;
+    gains[k] + t * (gains[k + 1] - gains[k])
+}
+
 /// Loudness (LUFS) of the `window` blocks centred on each block (fewer at the ends), from the
-/// output's K-weighted `energy` per control block (summed over its `block_len` samples).
+/// output's K-weighted `energy` per block (summed over its `block_len` samples).
 pub fn centred_loudness(energy: &[f64], block_len: usize, window: usize) -> Vec<f64> {
     let mut prefix = Vec::with_capacity(energy.len() + 1);
     prefix.push(0.0f64);
@@ -171,8 +183,8 @@ mod tests {
         let (block_len, per_s) = (441usize, 100usize);
         let level = |t: usize| if (t / (20 * per_s)) % 2 == 0 { -8.0 } else { -16.0 + 2.0 * ((t % 700) as f64 / 700.0) };
         let energy: Vec<f64> = (0..240 * per_s).map(|t| 10f64.powf((level(t).min(-10.0) - LUFS_OFFSET_DB) / 10.0) * block_len as f64).collect();
-        let range = |gain_sq: &[f32]| -> Result<f64> {
-            let e: Vec<f64> = energy.iter().zip(gain_sq).map(|(e, g)| e * f64::from(*g)).collect();
+        let range = |gains: &[f32]| -> Result<f64> {
+            let e: Vec<f64> = energy.iter().zip(gains).map(|(e, g)| e * f64::from(g * g)).collect();
             let subs: Vec<f64> = e.chunks(10).map(|c| c.iter().sum()).collect();
             Ok(crate::analysis::loudness::loudness_range(&crate::analysis::loudness::short_term_series(&subs, 10 * block_len)))
         };
@@ -181,11 +193,23 @@ mod tests {
         for goal in [own + 3.0, own - 2.0] {
             let settings = fit(&loudness, own, goal, range).unwrap().expect("a change");
             let gains = settings.gains(&loudness);
-            let got = range(&gains.iter().map(|g| g * g).collect::<Vec<_>>()).unwrap();
+            let got = range(&gains).unwrap();
             assert!((got - goal).abs() < 0.2, "goal {goal}: {got} ({settings:?})");
             // The loud passages keep 0 dB exactly.
             assert!(gains[10 * per_s].to_bits() == 1.0f32.to_bits(), "{}", gains[10 * per_s]);
         }
         assert!(fit(&loudness, own, own + 0.2, range).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_gain_is_interpolated_between_hop_centres_and_held_at_the_ends() {
+        let g = [1.0f32, 3.0, 2.0];
+        assert_eq!(gain_at(&g, 10, 0), 1.0);
+        assert_eq!(gain_at(&g, 10, 4), 1.0);
+        assert!((gain_at(&g, 10, 9) - 1.9).abs() < 1e-6);
+        assert!((gain_at(&g, 10, 14) - 2.9).abs() < 1e-6);
+        assert!((gain_at(&g, 10, 19) - 2.55).abs() < 1e-6);
+        assert_eq!(gain_at(&g, 10, 29), 2.0);
+        assert_eq!(gain_at(&g, 10, 1000), 2.0);
     }
 }

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::loudness::{gated_integrated, k_weighted_power, loudness_range, short_term_series, sub_block_energies_scaled, sub_block_len};
+use crate::analysis::loudness::{SHORT_TERM_HOP_S, gated_integrated, k_weighted_power, loudness_range, short_term_series, sub_block_energies_scaled, sub_block_len};
 use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
@@ -131,8 +131,8 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let block = dynamics.as_ref().map_or(1, DynamicsStage::block);
     let hop = buffer.frames().div_ceil(TRACE_POINTS).div_ceil(block).max(1) * block;
     let bands_db = dynamics.as_ref().map_or_else(Vec::new, |d| d.gain_trace(hop / block));
-    let step = LoudnessModel::step(fs);
-    let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| g.chunks(hop / step).map(|c| (c.iter().map(|&g| to_db(f64::from(g))).sum::<f64>() / c.len() as f64) as f32).collect());
+    let sub = sub_block_len(fs);
+    let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| (0..buffer.frames().div_ceil(hop)).map(|k| to_db(f64::from(leveler::gain_at(g, sub, k * hop + hop / 2))) as f32).collect());
     drop(dynamics);
     task.inc(1);
     let (limit, limiter_db) = stage.finish(&mut buffer, search.gain_db, depth, hop);
@@ -164,7 +164,7 @@ struct Search {
     iterations: usize,
     reached: bool,
     leveler: Option<LevelerReport>,
-    /// The leveller's gain per model step of [`LoudnessModel::step`] samples.
+    /// The leveller's gain per loudness sub-block (see [`leveler::gain_at`]).
     leveler_gain: Option<Vec<f32>>,
 }
 
@@ -222,40 +222,38 @@ fn search_loudness(buffer: &mut AudioBuffer, plan: &MasteringPlan, leveler: Opti
 fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut LoudnessModel, search: &mut ModelSearch, job: LevelerJob, target: f64, silent: &impl Fn() -> Error) -> Result<Option<(LevelerReport, Vec<f32>)>> {
     search.run(model, target, silent)?;
     let pre = from_db(search.gain_db) as f32;
-    let energy: Vec<f64> = model.power.iter().zip(&model.gain).map(|(&p, &g)| f64::from(p * g * g * pre * pre)).collect();
-    let step = model.sub / model.per_sub;
-    let loudness = leveler::centred_loudness(&energy, step, (SHORT_TERM_S * f64::from(buffer.sample_rate) / step as f64).round() as usize);
+    // The leveller works on the 100 ms sub-blocks of the loudness meter, its gain interpolated
+    // between their centres.
+    let (sub, step) = (model.sub, model.sub / model.per_sub);
+    let energy: Vec<f64> = model.power.chunks_exact(model.per_sub).zip(model.gain.chunks_exact(model.per_sub)).map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(p * g * g * pre * pre)).sum()).collect();
+    let loudness = leveler::centred_loudness(&energy, sub, (SHORT_TERM_S / SHORT_TERM_HOP_S).round() as usize);
     let heading_lu = model.loudness_range(pre);
-    let start_db = search.gain_db;
-    let frozen: &LoudnessModel = model;
-    let predict = |gain_sq: &[f32]| -> Result<f64> {
-        let mut m = frozen.scaled(gain_sq);
-        let mut s = ModelSearch { gain_db: start_db, iterations: 0, points: Vec::new() };
-        s.run(&mut m, target, silent)?;
-        Ok(m.loudness_range(from_db(s.gain_db) as f32))
-    };
     let goal_lu = if job.fixed.is_some() { None } else { (job.goal)(heading_lu) };
+    let start_db = search.gain_db;
+    let mut scratch = model.clone();
+    let unlevelled: &LoudnessModel = model;
+    let mut predict = |gains: &[f32]| -> Result<f64> {
+        unlevelled.scale_into(|n| leveler::gain_at(gains, sub, n), step, &mut scratch);
+        let mut s = ModelSearch { gain_db: start_db, iterations: 0, points: Vec::new() };
+        s.run(&mut scratch, target, silent)?;
+        Ok(scratch.loudness_range(from_db(s.gain_db) as f32))
+    };
     let settings = match (job.fixed, goal_lu) {
         (Some(fixed), _) => fixed.clone(),
-        (None, Some(goal)) => match leveler::fit(&loudness, heading_lu, goal, predict)? {
+        (None, Some(goal)) => match leveler::fit(&loudness, heading_lu, goal, &mut predict)? {
             Some(s) => s,
             None => return Ok(None),
         },
         (None, None) => return Ok(None),
     };
     let gains = settings.gains(&loudness);
-    let gain_sq: Vec<f32> = gains.iter().map(|g| g * g).collect();
-    *model = model.scaled(&gain_sq);
-    let after_lu = {
-        search.points.clear();
-        search.run(model, target, silent)?;
-        model.loudness_range(from_db(search.gain_db) as f32)
-    };
-    // Held per model step (a fraction of a millisecond; the curve moves by thousandths of a dB in
-    // one), the last through any final partial step.
-    let at = |k: usize| gains[k.min(gains.len() - 1)];
+    let after_lu = predict(&gains)?;
+    *model = scratch;
+    search.gain_db = start_db;
+    search.points.clear();
     for x in buffer.channels.iter_mut().chain(std::iter::once(&mut stage.peaks)) {
-        x.par_chunks_mut(step).enumerate().for_each(|(k, x)| x.iter_mut().for_each(|x| *x *= at(k)));
+        const CHUNK: usize = 1 << 16;
+        x.par_chunks_mut(CHUNK).enumerate().for_each(|(c, x)| x.iter_mut().enumerate().for_each(|(i, x)| *x *= leveler::gain_at(&gains, sub, c * CHUNK + i)));
     }
     stage.gain_pre = None;
     Ok(Some((LevelerReport::new(settings, &gains, heading_lu, goal_lu, after_lu), gains)))
@@ -349,6 +347,7 @@ pub fn limit(mut buffer: AudioBuffer, gain_db: f64, settings: &LimiterSettings, 
 /// samples, the K-weighted power summed (p) and the limiter's window peaks maximised; the limiter's
 /// gain curve runs at the reduced rate, and loudness is metered as pre²·Σ g²·p per 100 ms sub-block.
 /// Each search step so costs a tenth of a full-rate one; the exact rounds measure its bias.
+#[derive(Clone)]
 struct LoudnessModel {
     limiter: TruePeakLimiter,
     /// Full-rate samples per 100 ms sub-block, and model samples per sub-block.
@@ -391,16 +390,15 @@ impl LoudnessModel {
         gated_integrated(&subs, self.sub)
     }
 
-    /// The model of the signal times a slow gain (gain² per model sample): power and peaks scaled.
-    fn scaled(&self, gain_sq: &[f32]) -> Self {
-        LoudnessModel {
-            limiter: self.limiter.clone(),
-            sub: self.sub,
-            per_sub: self.per_sub,
-            power: self.power.iter().zip(gain_sq).map(|(p, g)| p * g).collect(),
-            peaks: self.peaks.iter().zip(gain_sq).map(|(p, g)| p * g.sqrt()).collect(),
-            gain: self.gain.clone(),
-        }
+    /// Writes into `into` (a clone of this model, its buffers reused) the model of the signal times a
+    /// slow gain, `gain(n)` at sample n: power scaled by its square, peaks by it, at each model
+    /// sample's centre.
+    fn scale_into(&self, gain: impl Fn(usize) -> f32 + Sync, step: usize, into: &mut LoudnessModel) {
+        into.power.par_iter_mut().zip(into.peaks.par_iter_mut()).enumerate().for_each(|(i, (p, k))| {
+            let g = gain(i * step + step / 2);
+            *p = self.power[i] * g * g;
+            *k = self.peaks[i] * g;
+        });
     }
 
     /// Loudness range (LU) of the limited output at `pre`.
