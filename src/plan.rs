@@ -114,6 +114,9 @@ impl MasteringPlan {
             m.validate()?;
         }
         if let Some(l) = &self.dynamics.leveler {
+            if self.dynamics.multiband.is_none() && self.dynamics.goal.is_none() {
+                return Err(Error::InvalidSetting("dynamics.leveler acts with the dynamics stage: give multiband settings or a goal too".into()));
+            }
             l.validate()?;
         }
         if let Some(g) = &self.dynamics.goal {

@@ -91,6 +91,17 @@ fn master_writes_an_aligned_master_and_a_plan_that_re_renders_identically() {
     assert!(run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&edited), "--bit-depth", "16"]).status.success());
     let (e, _) = read_wav(&edited);
     assert!((ebur128_lufs(&e, FS) + 20.0).abs() <= 0.1);
+
+    // Edits out of bounds are refused with the field named, and nothing is written.
+    let bad = f.path("bad.wav");
+    p["dynamics"]["multiband"] = serde_json::Value::Null;
+    p["dynamics"]["leveler"] = serde_json::json!({"ratio": 1.5, "threshold_lufs": -10.0, "floor_lufs": -30.0});
+    std::fs::write(&plan, serde_json::to_string(&p).unwrap()).unwrap();
+    assert_fails(&run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&bad)]), "dynamics.leveler acts with the dynamics stage", &bad);
+    p["dynamics"]["goal"] = serde_json::json!({"crossovers_hz": [120.0, 1000.0, 6000.0], "spread_db": [8.0, 8.0, 8.0, 8.0], "amount": 0.5});
+    p["dynamics"]["leveler"]["ratio"] = serde_json::json!(5.0);
+    std::fs::write(&plan, serde_json::to_string(&p).unwrap()).unwrap();
+    assert_fails(&run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&bad)]), "leveler: ratio 5", &bad);
 }
 
 #[test]
