@@ -17,11 +17,10 @@ use crate::dsp::{from_db, to_db};
 use crate::error::Result;
 use crate::leveler::LevelerReport;
 use crate::analysis::bands::{has_information, BandGrid};
-use crate::dsp::linear_phase_eq::EqCurve;
+use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::window::hann_periodic;
 use crate::matching::smooth;
 use crate::plan::{DynamicsGoal, DynamicsPlan, EqPlan};
-use crate::render::filter_mid_side;
 
 /// Bounds that keep the stage from pumping or crushing: the steepest compression and expansion the
 /// fit may choose, and the make-up it may add or take.
@@ -202,10 +201,14 @@ impl DynamicsStage {
             to_mid_side(l, r);
         }
         let compensation = self.compensation(&buffer.channels, buffer.sample_rate, limiter_sq);
-        self.mb.apply(&mut buffer.channels, &self.gains, &[vec![1.0; side_scale.len()], side_scale], &mut Vec::new());
-        if let Some(eq) = &compensation {
-            filter_mid_side(&mut buffer.channels, &eq.mid, &eq.side, buffer.sample_rate)?;
-        }
+        // The compensation EQ folded into the bands' filters (each band, then its gain: the EQ
+        // meets the signal before the gains rather than after, the same long-term spectrum).
+        let eqs: Vec<Option<LinearPhaseEq>> = match &compensation {
+            Some(eq) => [&eq.mid, &eq.side].into_iter().take(buffer.channels.len()).map(|c| (!c.is_flat()).then(|| LinearPhaseEq::new(c, buffer.sample_rate)).transpose()).collect::<Result<_>>()?,
+            None => Vec::new(),
+        };
+        let taps: Vec<Option<&[f32]>> = eqs.iter().map(|e| e.as_ref().map(LinearPhaseEq::taps)).collect();
+        self.mb.apply(&mut buffer.channels, &self.gains, &[vec![1.0; side_scale.len()], side_scale], &taps, &mut Vec::new());
         if let [m, s] = buffer.channels.as_mut_slice() {
             to_left_right(m, s);
         }

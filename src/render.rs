@@ -553,7 +553,7 @@ pub fn apply_eq(buffer: &mut AudioBuffer, eq: &EqPlan, stereo: &StereoPlan) -> R
 
 /// Linear-phase EQ in place on channels already in mid/side (or the one mono channel): `mid` on
 /// the first, `side` on the second; flat curves cost nothing.
-pub(crate) fn filter_mid_side(channels: &mut [Vec<f32>], mid: &EqCurve, side: &EqCurve, fs: u32) -> Result<()> {
+fn filter_mid_side(channels: &mut [Vec<f32>], mid: &EqCurve, side: &EqCurve, fs: u32) -> Result<()> {
     let mut scratch = Vec::new();
     for (x, curve) in channels.iter_mut().zip([mid, side]) {
         if curve.is_flat() {

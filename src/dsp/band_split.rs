@@ -4,7 +4,10 @@
 //! minus the last low-pass. The bands therefore sum to the input exactly (latency removed), so a
 //! multiband stage whose gains are all 1 changes nothing — unlike IIR crossovers, whose sum is only
 //! an all-pass — and no band adds phase distortion.
+use realfft::num_complex::Complex;
+
 use super::linear_phase_eq::SymmetricFir;
+use super::overlap_save::OverlapSave;
 use super::window::{kaiser, sinc};
 use crate::error::{Error, Result};
 
@@ -16,6 +19,29 @@ const LENGTH_S: f64 = 0.17;
 
 pub struct BandSplit {
     bands: Vec<SymmetricFir>,
+}
+
+/// What a stage filters each block with: the convolver, the latency to remove, the bands' spectra
+/// and, when an EQ is folded in, the spectrum the bands sum to (`None`: the input itself).
+pub(crate) struct BandFilters<'a> {
+    pub conv: &'a OverlapSave,
+    pub latency: usize,
+    pub base: Option<&'a [Complex<f32>]>,
+    pub bands: Vec<&'a [Complex<f32>]>,
+}
+
+/// A split with an EQ folded in (see [`BandSplit::with_eq`]).
+pub(crate) struct FoldedSplit {
+    conv: OverlapSave,
+    latency: usize,
+    base: Vec<Complex<f32>>,
+    bands: Vec<Vec<Complex<f32>>>,
+}
+
+impl FoldedSplit {
+    pub(crate) fn view(&self) -> BandFilters<'_> {
+        BandFilters { conv: &self.conv, latency: self.latency, base: Some(&self.base), bands: self.bands.iter().map(Vec::as_slice).collect() }
+    }
 }
 
 impl BandSplit {
@@ -73,6 +99,28 @@ impl BandSplit {
 
     pub(crate) fn latency(&self) -> usize {
         self.bands[0].latency()
+    }
+
+    /// The split's own filters, for stages that filter one block into several bands.
+    pub(crate) fn filters(&self) -> BandFilters<'_> {
+        BandFilters { conv: self.conv(), latency: self.latency(), base: None, bands: self.bands.iter().map(|b| b.spectrum.as_slice()).collect() }
+    }
+
+    /// The split with the symmetric FIR `eq_taps` folded into every band, and a base path (the EQ
+    /// alone, delayed to the bands' latency) that the bands sum to: one convolver long enough for
+    /// both filters in series, so an EQ after the bands costs no pass of its own.
+    pub(crate) fn with_eq(&self, eq_taps: &[f32]) -> FoldedSplit {
+        let split_len = self.bands[0].taps.len();
+        let len = split_len + eq_taps.len() - 1;
+        let conv = OverlapSave::new(len, 4 * (len + 1).next_power_of_two());
+        // Each filter_spectrum carries the inverse FFT's 1/N; a product of two carries it twice.
+        let n = conv.fft_size() as f32;
+        let eq = conv.filter_spectrum(eq_taps);
+        let bands = self.bands.iter().map(|b| conv.filter_spectrum(&b.taps).iter().zip(&eq).map(|(h, e)| h * e * n).collect()).collect();
+        let mut delayed = vec![0.0f32; self.latency()];
+        delayed.extend_from_slice(eq_taps);
+        let base = conv.filter_spectrum(&delayed);
+        FoldedSplit { latency: self.latency() + (eq_taps.len() - 1) / 2, conv, base, bands }
     }
 
     /// Analytic magnitude response of band `band`, dB.

@@ -161,23 +161,32 @@ impl Multiband {
     }
 
     /// Applies control-rate `gains` (one per band; `None` = 1 throughout), each band of channel c
-    /// further scaled by `channel_scale[c][band]` (empty: 1), to planar `channels` in place.
-    /// `scratch` is resized to one channel (reused, it allocates nothing).
-    pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], channel_scale: &[Vec<f32>], scratch: &mut Vec<f32>) {
+    /// further scaled by `channel_scale[c][band]` (empty: 1), to planar `channels` in place; channel
+    /// c also through the symmetric FIR `eq_taps[c]` when given (absent: none), folded into the
+    /// bands' filters so it costs no pass of its own. `scratch` is resized to one channel (reused).
+    pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], channel_scale: &[Vec<f32>], eq_taps: &[Option<&[f32]>], scratch: &mut Vec<f32>) {
         let active: Vec<(usize, &Vec<f32>)> = gains.iter().enumerate().filter_map(|(b, g)| g.as_ref().map(|g| (b, g))).collect();
-        if active.is_empty() {
-            return;
-        }
         let (bands, d) = (self.bands(), self.block);
-        let conv = self.split.conv();
         for (c, ch) in channels.iter_mut().enumerate() {
+            let eq = eq_taps.get(c).copied().flatten();
+            if active.is_empty() && eq.is_none() {
+                continue;
+            }
+            let folded = eq.map(|taps| self.split.with_eq(taps));
+            let filters = folded.as_ref().map_or_else(|| self.split.filters(), |f| f.view());
             let scale = |b: usize| channel_scale.get(c).map_or(1.0, |s| s[b]);
             scratch.clear();
             scratch.extend_from_slice(ch);
             let input: &[f32] = scratch;
-            conv.run_aligned(input, self.split.latency(), ch, d, |s, start, out| {
-                out.copy_from_slice(&input[start..start + out.len()]);
-                // The top band, when active, as input minus the lower bands.
+            let conv = filters.conv;
+            conv.run_aligned(input, filters.latency, ch, d, |s, start, out| {
+                // Σ_b k_b·g_b·band_b = base + Σ_b (k_b·g_b − 1)·band_b: the bands (EQ folded in)
+                // sum to the base, the input through the EQ alone (or the input itself).
+                match filters.base {
+                    Some(base) => conv.filtered(s, base, |y, _| out.copy_from_slice(&y[..out.len()])),
+                    None => out.copy_from_slice(&input[start..start + out.len()]),
+                }
+                // The top band, when active, as the base minus the lower bands.
                 let top = active.iter().find(|(b, _)| *b + 1 == bands).map(|(b, g)| (*g, scale(*b)));
                 let lower_needed = top.is_some();
                 let mut top_part = if lower_needed { out.to_vec() } else { Vec::new() };
@@ -186,7 +195,7 @@ impl Multiband {
                     if g.is_none() && !lower_needed {
                         continue;
                     }
-                    conv.filtered(s, self.split.spectrum(b), |y, _| {
+                    conv.filtered(s, filters.bands[b], |y, _| {
                         let y = &y[..out.len()];
                         if let Some(g) = g {
                             add_scaled(out, y, g, scale(b), start, d);
@@ -262,7 +271,7 @@ mod tests {
             })
             .collect();
         let deepest = gains.iter().map(|g| -crate::dsp::to_db(f64::from(g.as_ref().unwrap().iter().fold(1.0f32, |m, &v| m.min(v))))).collect();
-        mb.apply(chans, &gains, &[], &mut Vec::new());
+        mb.apply(chans, &gains, &[], &[], &mut Vec::new());
         deepest
     }
 
@@ -278,6 +287,26 @@ mod tests {
             let inner = |v: &[f32]| v[n / 4..3 * n / 4].to_vec();
             let change = rms_db(&inner(&chans[0])) - rms_db(&inner(&x));
             assert!(change.abs() <= 0.05, "{f} Hz: {change} dB");
+        }
+    }
+
+    /// An EQ folded into the bands is the EQ alone when the gains are 1, whether the bands are
+    /// active (every band filtered with it) or not (the base path).
+    #[test]
+    fn a_folded_eq_with_unit_gains_is_the_eq_alone() {
+        use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
+        let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
+        let n = FS as usize;
+        let x: Vec<f32> = tone(70.0, 0.3, n).iter().zip(tone(2500.0, 0.2, n)).zip(tone(9000.0, 0.1, n)).map(|((a, b), c)| a + b + c).collect();
+        let eq = LinearPhaseEq::new(&EqCurve { freqs_hz: vec![100.0, 1000.0, 8000.0], gain_db: vec![6.0, -3.0, 4.0] }, FS).unwrap();
+        let mut want = vec![0.0; n];
+        eq.process(&x, &mut want);
+        let blocks = n.div_ceil(mb.block());
+        for gains in [vec![Some(vec![1.0f32; blocks]); 4], vec![None; 4]] {
+            let mut chans = vec![x.clone()];
+            mb.apply(&mut chans, &gains, &[], &[Some(eq.taps())], &mut Vec::new());
+            let worst = chans[0].iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "folded EQ differs by {worst}");
         }
     }
 
