@@ -20,7 +20,8 @@ use crate::analysis::bands::{has_information, BandGrid};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::window::hann_periodic;
 use crate::matching::smooth;
-use crate::plan::{DynamicsGoal, DynamicsPlan, EqPlan};
+use crate::plan::{DynamicsGoal, DynamicsPlan, EqPlan, StereoPlan};
+use crate::render::{apply_eq, side_curve};
 
 /// Bounds that keep the stage from pumping or crushing: the steepest compression and expansion the
 /// fit may choose, and the make-up it may add or take.
@@ -97,12 +98,17 @@ pub struct DynamicsStage {
 }
 
 impl DynamicsStage {
-    /// For the plan's stage (`None` when it is off), from the band envelopes of `buffer`.
-    pub fn new(buffer: &mut AudioBuffer, plan: &DynamicsPlan) -> Result<Option<Self>> {
+    /// Equalises `buffer` with the plan's mid/side EQ (see [`crate::render::apply_eq`]) and returns
+    /// the plan's stage (`None` when it is off) with the band envelopes of the equalised signal.
+    /// With the stage on, the EQ runs inside the envelopes' pass, folded into the band filters.
+    pub fn equalise(buffer: &mut AudioBuffer, plan: &DynamicsPlan, eq: &EqPlan, stereo_plan: &StereoPlan) -> Result<Option<Self>> {
         let crossovers = match (&plan.goal, &plan.multiband) {
             (Some(goal), _) => &goal.crossovers_hz,
             (None, Some(m)) => &m.crossovers_hz,
-            (None, None) => return Ok(None),
+            (None, None) => {
+                apply_eq(buffer, eq, stereo_plan)?;
+                return Ok(None);
+            }
         };
         let fs = buffer.sample_rate;
         let mb = Multiband::new(crossovers, fs)?;
@@ -112,7 +118,10 @@ impl DynamicsStage {
         if let [l, r] = buffer.channels.as_mut_slice() {
             to_mid_side(l, r);
         }
-        let env = mb.envelopes(&buffer.channels);
+        let side = side_curve(&eq.side, stereo_plan);
+        let eqs = designed(&[&eq.mid, &side], buffer.num_channels(), fs)?;
+        let taps: Vec<Option<&[f32]>> = eqs.iter().map(|e| e.as_ref().map(LinearPhaseEq::taps)).collect();
+        let env = mb.envelopes(&mut buffer.channels, &taps);
         if let [m, s] = buffer.channels.as_mut_slice() {
             to_left_right(m, s);
         }
@@ -203,8 +212,8 @@ impl DynamicsStage {
         let compensation = self.compensation(&buffer.channels, buffer.sample_rate, limiter_sq);
         // The compensation EQ folded into the bands' filters (each band, then its gain: the EQ
         // meets the signal before the gains rather than after, the same long-term spectrum).
-        let eqs: Vec<Option<LinearPhaseEq>> = match &compensation {
-            Some(eq) => [&eq.mid, &eq.side].into_iter().take(buffer.channels.len()).map(|c| (!c.is_flat()).then(|| LinearPhaseEq::new(c, buffer.sample_rate)).transpose()).collect::<Result<_>>()?,
+        let eqs = match &compensation {
+            Some(eq) => designed(&[&eq.mid, &eq.side], buffer.num_channels(), buffer.sample_rate)?,
             None => Vec::new(),
         };
         let taps: Vec<Option<&[f32]>> = eqs.iter().map(|e| e.as_ref().map(LinearPhaseEq::taps)).collect();
@@ -422,6 +431,11 @@ fn width_compensation_db(mid: &[f32], side: &[f32], gains: &[f32]) -> f64 {
         return 0.0;
     }
     (10.0 * ((s0 / m0) / (s1 / m1)).log10()).clamp(-MAX_SIDE_GAIN_DB, MAX_SIDE_GAIN_DB)
+}
+
+/// The filters for the first `channels` of the mid and side `curves` (`None` for a flat one).
+fn designed(curves: &[&EqCurve; 2], channels: usize, fs: u32) -> Result<Vec<Option<LinearPhaseEq>>> {
+    curves.iter().take(channels).map(|c| (!c.is_flat()).then(|| LinearPhaseEq::new(c, fs)).transpose()).collect()
 }
 
 /// A band whose compressor changes nothing.

@@ -92,8 +92,7 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     }
     let task = progress.start(&format!("render {name}"), 4);
     let fs = buffer.sample_rate;
-    apply_eq(&mut buffer, &plan.eq, &plan.stereo)?;
-    let mut dynamics = DynamicsStage::new(&mut buffer, &plan.dynamics)?;
+    let mut dynamics = DynamicsStage::equalise(&mut buffer, &plan.dynamics, &plan.eq, &plan.stereo)?;
     let mut dynamics_report = None;
     let mut own_range_lu = 0.0;
     if let Some(d) = dynamics.as_mut() {

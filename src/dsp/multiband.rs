@@ -90,22 +90,34 @@ impl Multiband {
         f64::from(self.sample_rate) / self.block as f64
     }
 
-    /// The envelopes of every band of planar `channels` (a trailing partial block counts as a block).
-    pub fn envelopes(&self, channels: &[Vec<f32>]) -> BandEnvelopes {
+    /// The envelopes of every band of planar `channels` (a trailing partial block counts as a block),
+    /// each channel c first through the symmetric FIR `eq_taps[c]` when given, folded into the
+    /// bands' filters: the channel is then replaced by its equalised self, at no pass of its own.
+    pub fn envelopes(&self, channels: &mut [Vec<f32>], eq_taps: &[Option<&[f32]>]) -> BandEnvelopes {
         let (bands, n, d) = (self.bands(), channels.first().map_or(0, Vec::len), self.block);
         let blocks = n.div_ceil(d);
         let mut power = vec![vec![0.0f32; blocks]; bands];
         let mut channel_power = Vec::with_capacity(channels.len());
-        let conv = self.split.conv();
-        for ch in channels {
+        for (c, ch) in channels.iter_mut().enumerate() {
+            let folded = eq_taps.get(c).copied().flatten().map(|taps| self.split.with_eq(taps));
+            let filters = folded.as_ref().map_or_else(|| self.split.filters(), |f| f.view());
+            let conv = filters.conv;
             let mut own = vec![vec![0.0f32; blocks]; bands];
             // Each call covers whole control blocks and returns their values, band after band.
             let per_call: std::sync::Mutex<Vec<(usize, Vec<f32>)>> = Default::default();
-            let mut dummy = vec![0.0f32; n];
-            conv.run_aligned(ch, self.split.latency(), &mut dummy, d, |s, start, out| {
+            // With an EQ: the equalised channel (the base path), which replaces the input.
+            let mut equalised = vec![0.0f32; n];
+            let input: &[f32] = ch;
+            conv.run_aligned(input, filters.latency, &mut equalised, d, |s, start, out| {
                 let nb = out.len().div_ceil(d);
                 let mut values = vec![0.0f32; bands * nb];
-                let mut rest: Vec<f32> = ch[start..start + out.len()].to_vec();
+                let mut rest: Vec<f32> = match filters.base {
+                    Some(base) => conv.filtered(s, base, |y, _| {
+                        out.copy_from_slice(&y[..out.len()]);
+                        out.to_vec()
+                    }),
+                    None => input[start..start + out.len()].to_vec(),
+                };
                 for b in 0..bands {
                     let pw = &mut values[b * nb..(b + 1) * nb];
                     let mut reduce = |y: &[f32]| {
@@ -114,7 +126,7 @@ impl Multiband {
                         }
                     };
                     if b + 1 < bands {
-                        conv.filtered(s, self.split.spectrum(b), |y, _| {
+                        conv.filtered(s, filters.bands[b], |y, _| {
                             let y = &y[..out.len()];
                             reduce(y);
                             for (r, v) in rest.iter_mut().zip(y) {
@@ -128,6 +140,9 @@ impl Multiband {
                 }
                 per_call.lock().expect("envelope lock").push((start / d, values));
             });
+            if folded.is_some() {
+                *ch = equalised;
+            }
             for (first, values) in per_call.into_inner().expect("envelope lock") {
                 let nb = values.len() / bands;
                 for (b, own) in own.iter_mut().enumerate() {
@@ -261,7 +276,7 @@ mod tests {
     }
 
     fn compress(mb: &Multiband, chans: &mut [Vec<f32>], ratios: [f64; 4]) -> Vec<f64> {
-        let env = mb.envelopes(chans);
+        let env = mb.envelopes(chans, &[]);
         let gains: Vec<Option<Vec<f32>>> = ratios
             .iter()
             .zip(&env.power)
@@ -308,6 +323,21 @@ mod tests {
             let worst = chans[0].iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(worst < 1e-4, "folded EQ differs by {worst}");
         }
+        // The envelopes' pass with the EQ folded in: the channel comes back equalised, and its
+        // envelopes are those of the equalised signal.
+        let mut chans = vec![x.clone()];
+        let folded = mb.envelopes(&mut chans, &[Some(eq.taps())]);
+        let worst = chans[0].iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "the envelopes' pass equalised with an error of {worst}");
+        // (Within the filters' reach of the ends the folded pass sees the EQ's tail beyond them,
+        // which the equalised signal, cut to length, has lost.)
+        let plain = mb.envelopes(&mut [want.clone()], &[]);
+        let reach = 2 * eq.taps().len() / mb.block();
+        for (f, p) in folded.power.iter().zip(&plain.power) {
+            for (f, p) in f[reach..f.len() - reach].iter().zip(&p[reach..p.len() - reach]) {
+                assert!((f - p).abs() <= 1e-3 * p.max(1e-6), "{f} vs {p}");
+            }
+        }
     }
 
     #[test]
@@ -335,7 +365,7 @@ mod tests {
         let n = FS as usize;
         // A 3 kHz tone at 0.25 in both channels: band 2 holds it (power 0.25²/2 per channel).
         let x = tone(3000.0, 0.25, n);
-        let env = mb.envelopes(&[x.clone(), x]);
+        let env = mb.envelopes(&mut [x.clone(), x], &[]);
         let mid = env.power[2].len() / 2;
         assert!((f64::from(env.power[2][mid]) / 0.25f64.powi(2) - 1.0).abs() < 0.05, "power {}", env.power[2][mid]);
         assert!((f64::from(env.channel_power[1][2][mid]) / (0.25f64.powi(2) / 2.0) - 1.0).abs() < 0.05);
