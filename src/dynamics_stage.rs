@@ -39,7 +39,7 @@ const SPREAD_CHANGE_DB: (f64, f64) = (-12.0, 6.0);
 pub struct DynamicsReport {
     /// The settings rendered (fitted, when the plan had a goal).
     pub settings: MultibandSettings,
-    /// The static EQ after the stage that keeps the long-term balance of mid and side (dB per
+    /// The static EQ, folded into the stage's bands, that keeps the long-term balance of mid and side (dB per
     /// 1/12-octave band) through the stage's and the limiter's time-varying gains.
     pub compensation: Option<EqPlan>,
     pub bands: Vec<BandReport>,
@@ -200,8 +200,8 @@ impl DynamicsStage {
     }
 
     /// Applies the prepared gains to `buffer` (left/right), in mid/side so that each band's side can
-    /// take its width correction, then the compensation EQ of [`Self::compensation`] for the limiter
-    /// gain² `limiter_sq` (per control block); returns the report (`limited_spread_db` is the
+    /// take its width correction, with the compensation EQ of [`Self::compensation`] for the limiter
+    /// gain² `limiter_sq` (per control block) folded into the bands' filters; returns the report (`limited_spread_db` is the
     /// caller's to fill).
     pub fn apply(&self, buffer: &mut AudioBuffer, limiter_sq: &[f32]) -> Result<DynamicsReport> {
         let mut report = self.report.clone().expect("prepare comes first");
@@ -209,7 +209,7 @@ impl DynamicsStage {
         if let [l, r] = buffer.channels.as_mut_slice() {
             to_mid_side(l, r);
         }
-        let compensation = self.compensation(&buffer.channels, buffer.sample_rate, limiter_sq);
+        let compensation = self.compensation(&buffer.channels, buffer.sample_rate, limiter_sq, &side_scale);
         // The compensation EQ folded into the bands' filters (each band, then its gain: the EQ
         // meets the signal before the gains rather than after, the same long-term spectrum).
         let eqs = match &compensation {
@@ -234,12 +234,11 @@ impl DynamicsStage {
     /// spectra gives the long-term spectrum before and after; their ratio per 1/12 octave, its mean
     /// removed (loudness is set later), smoothed and bounded to ±6 dB, is the EQ. `None` when nothing
     /// changes by 0.05 dB.
-    /// `channels`: the stage's input in mid/side (or mono).
-    fn compensation(&self, channels: &[Vec<f32>], fs: u32, limiter_sq: &[f32]) -> Option<EqPlan> {
+    /// `channels`: the stage's input in mid/side (or mono); `side_scale`: each band's side gain.
+    fn compensation(&self, channels: &[Vec<f32>], fs: u32, limiter_sq: &[f32], side_scale: &[f32]) -> Option<EqPlan> {
         let n = ((4096.0 * f64::from(fs) / 48_000.0).round() as usize).next_power_of_two();
-        let (bins, bin_hz, bands) = (n / 2 + 1, f64::from(fs) / n as f64, self.mb.bands());
+        let (bins, bin_hz) = (n / 2 + 1, f64::from(fs) / n as f64);
         let response = self.mb.band_magnitudes(n);
-        let side_scale: Vec<f32> = self.report.as_ref().map_or_else(|| vec![1.0; bands], |r| r.bands.iter().map(|b| from_db(b.side_gain_db) as f32).collect());
         let window: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
         let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(n);
         // Per channel: Σ|X|² and Σ|X|²·|G|², per bin.

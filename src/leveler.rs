@@ -13,6 +13,7 @@
 //! on a prediction of the limited output's loudness range.
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::loudness::{nearest_rank, range_gated, LUFS_OFFSET_DB};
 use crate::dsp::from_db;
 use crate::error::{Error, Result};
 
@@ -25,10 +26,6 @@ const MAX_BOOST_DB: f64 = 6.0;
 const MIN_CHANGE_LU: f64 = 0.25;
 /// Bisection steps (the ratio's range resolved to 1/256).
 const FIT_STEPS: usize = 8;
-/// ITU-R BS.1770's −0.691 dB offset and EBU Tech 3342's gates.
-const LUFS_OFFSET_DB: f64 = -0.691;
-const ABSOLUTE_GATE_LUFS: f64 = -70.0;
-const RELATIVE_GATE_LU: f64 = -20.0;
 
 /// The leveller's static curve on the centred short-term loudness of the limited output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,19 +141,10 @@ pub fn centred_loudness(energy: &[f64], block_len: usize, window: usize) -> Vec<
         .collect()
 }
 
-/// P95 of the gated loudness values and the relative gate, as Tech 3342 gates them; `None` when
+/// P95 of the loudness values Tech 3342 keeps for the range, and its relative gate; `None` when
 /// everything lies below the absolute gate.
 fn threshold_and_gate(loudness: &[f64]) -> Option<(f64, f64)> {
-    let above: Vec<f64> = loudness.iter().copied().filter(|&l| l > ABSOLUTE_GATE_LUFS).collect();
-    if above.is_empty() {
-        return None;
-    }
-    let mean = above.iter().map(|l| 10f64.powf(l / 10.0)).sum::<f64>() / above.len() as f64;
-    let gate = 10.0 * mean.log10() + RELATIVE_GATE_LU;
-    let mut kept: Vec<f64> = above.into_iter().filter(|&l| l >= gate).collect();
-    kept.sort_by(f64::total_cmp);
-    let p95 = kept[((0.95 * (kept.len() - 1) as f64).round() as usize).min(kept.len() - 1)];
-    Some((p95, gate))
+    range_gated(loudness).map(|(kept, gate)| (nearest_rank(&kept, 0.95), gate))
 }
 
 #[cfg(test)]

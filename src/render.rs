@@ -224,8 +224,7 @@ fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut Loudnes
     // The leveller works on the 100 ms sub-blocks of the loudness meter, its gain interpolated
     // between their centres.
     let (sub, step) = (model.sub, model.sub / model.per_sub);
-    let energy: Vec<f64> = model.power.chunks_exact(model.per_sub).zip(model.gain.chunks_exact(model.per_sub)).map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(p * g * g * pre * pre)).sum()).collect();
-    let loudness = leveler::centred_loudness(&energy, sub, (SHORT_TERM_S / SHORT_TERM_HOP_S).round() as usize);
+    let loudness = leveler::centred_loudness(&model.sub_energies(pre), sub, (SHORT_TERM_S / SHORT_TERM_HOP_S).round() as usize);
     let heading_lu = model.loudness_range(pre);
     let goal_lu = if job.fixed.is_some() { None } else { (job.goal)(heading_lu) };
     let start_db = search.gain_db;
@@ -379,14 +378,17 @@ impl LoudnessModel {
         Ok(LoudnessModel { limiter: TruePeakLimiter::new(settings, rate)?, sub, per_sub: sub / step, gain: vec![1.0; power.len()], power, peaks })
     }
 
-    fn meter(&self, pre: f32) -> Option<f64> {
-        let subs: Vec<f64> = self
-            .power
+    /// The limited output's energy per 100 ms sub-block at `pre`: pre²·Σ g²·p.
+    fn sub_energies(&self, pre: f32) -> Vec<f64> {
+        self.power
             .chunks_exact(self.per_sub)
             .zip(self.gain.chunks_exact(self.per_sub))
             .map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(g * g * p)).sum::<f64>() * f64::from(pre * pre))
-            .collect();
-        gated_integrated(&subs, self.sub)
+            .collect()
+    }
+
+    fn meter(&self, pre: f32) -> Option<f64> {
+        gated_integrated(&self.sub_energies(pre), self.sub)
     }
 
     /// Writes into `into` (a clone of this model, its buffers reused) the model of the signal times a
@@ -403,8 +405,7 @@ impl LoudnessModel {
     /// Loudness range (LU) of the limited output at `pre`.
     fn loudness_range(&mut self, pre: f32) -> f64 {
         self.limiter.gain_curve(&self.peaks, pre, &mut self.gain);
-        let subs: Vec<f64> = self.power.chunks_exact(self.per_sub).zip(self.gain.chunks_exact(self.per_sub)).map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(g * g * p)).sum::<f64>() * f64::from(pre * pre)).collect();
-        loudness_range(&short_term_series(&subs, self.sub))
+        loudness_range(&short_term_series(&self.sub_energies(pre), self.sub))
     }
 
     fn unlimited_lufs(&mut self) -> Option<f64> {

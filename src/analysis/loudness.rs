@@ -13,7 +13,7 @@ pub const SHORT_TERM_HOP_S: f64 = 0.1;
 /// BS.1770 absolute gate; also the floor for stored short-term values (JSON has no −∞).
 pub const ABSOLUTE_GATE_LUFS: f64 = -70.0;
 /// −0.691 dB offset of BS.1770 (makes a 997 Hz full-scale sine on one channel read −3.01 LUFS).
-const LUFS_OFFSET_DB: f64 = -0.691;
+pub(crate) const LUFS_OFFSET_DB: f64 = -0.691;
 
 /// BS.1770-4 K-weighting: the stage-1 high shelf (+4 dB, ~1.7 kHz) and the stage-2 RLB high-pass
 /// (~38 Hz), recomputed for any sample rate from their analog prototypes by the bilinear transform
@@ -228,19 +228,29 @@ pub fn short_term_series(sub_blocks: &[f64], sub_len: usize) -> Vec<f64> {
         .collect()
 }
 
-/// EBU Tech 3342 loudness range: short-term values above −70 LUFS and above (their power mean − 20 LU);
-/// P95 − P10 of those (0 when none).
+/// EBU Tech 3342 loudness range: P95 − P10 of the short-term values [`range_gated`] keeps (0 when
+/// none).
 pub fn loudness_range(short_term: &[f64]) -> f64 {
+    range_gated(short_term).map_or(0.0, |(v, _)| nearest_rank(&v, 0.95) - nearest_rank(&v, 0.10))
+}
+
+/// The short-term values EBU Tech 3342 keeps for the loudness range — above −70 LUFS and above
+/// their power mean − 20 LU — ascending, with that relative gate; `None` when none is above −70.
+pub(crate) fn range_gated(short_term: &[f64]) -> Option<(Vec<f64>, f64)> {
     let abs: Vec<f64> = short_term.iter().copied().filter(|&l| l > ABSOLUTE_GATE_LUFS).collect();
     if abs.is_empty() {
-        return 0.0;
+        return None;
     }
     let mean_power = abs.iter().map(|l| 10f64.powf(l / 10.0)).sum::<f64>() / abs.len() as f64;
     let gate = 10.0 * mean_power.log10() - 20.0;
     let mut v: Vec<f64> = abs.into_iter().filter(|&l| l >= gate).collect();
     v.sort_by(f64::total_cmp);
-    let pct = |p: f64| v[((p * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
-    pct(0.95) - pct(0.10)
+    Some((v, gate))
+}
+
+/// The `p` quantile (0 … 1) of ascending `sorted` by nearest rank.
+pub(crate) fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    sorted[((p * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
 }
 
 pub struct LoudnessStats {
