@@ -2,7 +2,8 @@
 //! < 0.2 dB). The seven fractional-delay phases are 32-tap Kaiser-windowed sinc filters (β = 5: within
 //! 0.005 of the ideal delay's complex response up to 0.45 fs), run directly in the time domain with
 //! AVX2/FMA where the CPU has it (a scalar path otherwise) — about half the cost of FFT convolution
-//! with longer phases.
+//! with longer phases — and folded by their mirror symmetry about n + ½ (see [`PhaseTable`]), which
+//! halves the multiply-adds.
 //!
 //! No finite interpolator is exact up to Nyquist, and a limiter driven by one pushes energy into its
 //! blind band (limited white noise read up to 1 dB low against ideal interpolation). So the detector
@@ -23,15 +24,13 @@ use crate::audio::AudioBuffer;
 
 pub const OVERSAMPLING: usize = 8;
 const PHASES: usize = OVERSAMPLING - 1;
-/// Half length of the phase filters; tap t of 2H − 1 weighs x[n − (H − 1) + t] (the 2H-th tap of
-/// a window of 2H falls where the Kaiser window is 0).
+/// Half length of the phase filters: each weighs the 2H samples x[n − (H − 1) ..= n + H] around
+/// the interval [n, n + 1) it interpolates.
 const PHASE_HALF_TAPS: usize = 16;
-const PHASE_TAPS: usize = 2 * PHASE_HALF_TAPS - 1;
-const PHASE_HISTORY: usize = PHASE_HALF_TAPS - 1;
 const PHASE_BETA: f64 = 5.0;
-/// The BS.1770 meter's three phases: 23 taps, Kaiser β = 5 (magnitude within 0.04 dB up to 0.42 fs).
+/// The BS.1770 meter's three phases: 24 taps, Kaiser β = 5 (magnitude within 0.04 dB up to 0.42 fs).
 const METER_PHASES: usize = 3;
-const METER_TAPS: usize = 23;
+const METER_HALF_TAPS: usize = 12;
 /// Lower edge of the band the phases cannot resolve exactly, in cycles per sample.
 const BLIND_BAND_START: f64 = 0.45;
 /// Half length of the blind-band filter (applied by FFT, so its length costs little).
@@ -42,27 +41,41 @@ const FFT_SIZE: usize = 4096;
 /// Decimation of the blind-band envelope (block samples per envelope point).
 const ENVELOPE_STEP: usize = 4;
 
-/// Phase coefficients of a (P + 1)× interpolator by tap, each broadcast to a SIMD lane group:
-/// `table[t][p][..]` multiplies x[n − (H − 1) + t] for phase p + 1 at output n (T = 2H − 1 taps).
-type PhaseTable<const P: usize, const T: usize> = [[[f32; 8]; P]; T];
+/// Coefficients of a (P + 1)× interpolator (P odd) folded by its symmetry, each broadcast to a
+/// SIMD lane group: `table[j − 1][r]` multiplies s_j = x[n + j] + x[n + 1 − j] (even rows r) or
+/// d_j = x[n + j] − x[n + 1 − j] (odd rows), j = 1 … H.
+///
+/// Phase p interpolates x at n + p/(P + 1) (Whittaker–Shannon) with w, the Kaiser-windowed sinc:
+/// y_p(n) = Σ_j w(p/(P + 1) − j)·x[n + j], j = −(H − 1) … H. Phase P + 1 − p is phase p mirrored
+/// about n + ½ (w is even): with a_j = w(p/(P+1) − j), b_j = w(p/(P+1) − 1 + j),
+///   y_p = E + O, y_{P+1−p} = E − O, E = Σ_j ½(a_j + b_j)·s_j, O = Σ_j ½(a_j − b_j)·d_j,
+/// and max(|y_p|, |y_{P+1−p}|) = |E| + |O|. Rows 2q, 2q + 1 hold E and O of phase q + 1 (q <
+/// (P − 1)/2); the last row, E of the middle phase (symmetric itself: O = 0). Half the
+/// multiply-adds of the phases taken one by one.
+type PhaseTable<const P: usize, const H: usize> = [[[f32; 8]; P]; H];
 
-/// Phase p interpolates x at n + p/(P + 1) (Whittaker–Shannon): y_p(n) = Σ_k x[k] s(n − k + p/(P+1)),
-/// k ∈ (n − H, n + H), with s the Kaiser-windowed sinc; tap t weighs x[n − (H − 1) + t]. (The 2H-th
-/// tap of a window of 2H falls where the Kaiser window is 0.)
-fn phase_table<const P: usize, const T: usize>(beta: f64) -> Box<PhaseTable<P, T>> {
-    let half = T.div_ceil(2);
-    let mut table = Box::new([[[0.0f32; 8]; P]; T]);
-    for (t, by_phase) in table.iter_mut().enumerate() {
-        for (p, lanes) in by_phase.iter_mut().enumerate() {
-            let arg = (half - 1) as f64 - t as f64 + (p + 1) as f64 / (P + 1) as f64;
-            *lanes = [(sinc(arg) * kaiser(arg / half as f64, beta)) as f32; 8];
+fn phase_table<const P: usize, const H: usize>(beta: f64) -> Box<PhaseTable<P, H>> {
+    assert!(P % 2 == 1);
+    let w = |d: f64| sinc(d) * kaiser(d / H as f64, beta);
+    let mut table = Box::new([[[0.0f32; 8]; P]; H]);
+    for (j, rows) in (1..=H).zip(table.iter_mut()) {
+        let j = j as f64;
+        for q in 0..P.div_ceil(2) {
+            let frac = (q + 1) as f64 / (P + 1) as f64;
+            let (a, b) = (w(frac - j), w(frac - 1.0 + j));
+            if 2 * q + 1 < P {
+                rows[2 * q] = [(0.5 * (a + b)) as f32; 8];
+                rows[2 * q + 1] = [(0.5 * (a - b)) as f32; 8];
+            } else {
+                rows[P - 1] = [a as f32; 8];
+            }
         }
     }
     table
 }
 
 pub struct TruePeakDetector {
-    phases: Box<PhaseTable<PHASES, PHASE_TAPS>>,
+    phases: Box<PhaseTable<PHASES, PHASE_HALF_TAPS>>,
     /// Runs the blind-band filter and hands each block to the phases.
     conv: OverlapSave,
     /// Band-pass over the blind band (centred on tap BLIND_HALF_TAPS − 1), spectrum from its first bin.
@@ -86,7 +99,7 @@ impl TruePeakDetector {
 
     /// A detector that uses the SIMD kernel only if `simd` (and the CPU has it); tests compare both.
     pub fn with_simd(simd: bool) -> Self {
-        let phases = phase_table::<PHASES, PHASE_TAPS>(PHASE_BETA);
+        let phases = phase_table::<PHASES, PHASE_HALF_TAPS>(PHASE_BETA);
         let conv = OverlapSave::new(2 * BLIND_HALF_TAPS, FFT_SIZE);
         // Band [f1, ½] (cycles/sample), centred on tap H − 1: h[k] = −sin(2πf1k)/(πk), h[0] = 1 − 2f1
         // (Oppenheim & Schafer §7.2), Kaiser-windowed.
@@ -138,7 +151,7 @@ impl TruePeakDetector {
                 }
                 s.aux_complex = z;
                 // aux[1]: the phases' input x[start − (H − 1) .. start + n + H), zero outside the signal.
-                fill_padded(ch, start, PHASE_HISTORY, &mut s.aux[1][..n + PHASE_TAPS]);
+                fill_padded(ch, start, PHASE_HALF_TAPS - 1, &mut s.aux[1][..n + 2 * PHASE_HALF_TAPS - 1]);
                 let [blind, padded] = &s.aux;
                 phase_peaks(&self.phases, padded, blind, out, self.simd);
             });
@@ -166,17 +179,17 @@ fn simd_available() -> bool {
 /// The true peak of `channels` by the 4× meter of ITU-R BS.1770-4 Annex 2 (linear, not dB).
 pub fn bs1770_true_peak(channels: &[&[f32]]) -> f32 {
     const CHUNK: usize = 1 << 15;
-    let phases = phase_table::<METER_PHASES, METER_TAPS>(PHASE_BETA);
-    let history = (METER_TAPS - 1) / 2;
+    let phases = phase_table::<METER_PHASES, METER_HALF_TAPS>(PHASE_BETA);
+    let (history, span) = (METER_HALF_TAPS - 1, 2 * METER_HALF_TAPS - 1);
     let simd = simd_available();
     let zeros = [0.0f32; CHUNK];
     channels
         .par_iter()
         .flat_map(|ch| ch.par_chunks(CHUNK).enumerate().map(move |(k, c)| (*ch, k * CHUNK, c.len())))
         .map_init(
-            || (vec![0.0f32; CHUNK + METER_TAPS], vec![0.0f32; CHUNK]),
+            || (vec![0.0f32; CHUNK + span], vec![0.0f32; CHUNK]),
             |(padded, out), (ch, start, n)| {
-                fill_padded(ch, start, history, &mut padded[..n + METER_TAPS]);
+                fill_padded(ch, start, history, &mut padded[..n + span]);
                 out[..n].fill(0.0);
                 phase_peaks(&phases, padded, &zeros, &mut out[..n], simd);
                 out[..n].iter().fold(0.0f32, |m, &v| fast_max(m, v))
@@ -200,7 +213,7 @@ fn fill_padded(x: &[f32], start: usize, history: usize, padded: &mut [f32]) {
 
 /// out[i] = max(out[i], max(|x[i]|, |y_1(i)| … |y_P(i)|) + blind[i]), where `padded` holds x from
 /// H − 1 samples before the block to H after it; with AVX2/FMA when `simd` (and the CPU has them).
-fn phase_peaks<const P: usize, const T: usize>(phases: &PhaseTable<P, T>, padded: &[f32], blind: &[f32], out: &mut [f32], simd: bool) {
+fn phase_peaks<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32], simd: bool) {
     #[cfg(target_arch = "x86_64")]
     if simd && simd_available() {
         // SAFETY: the CPU has AVX2 and FMA.
@@ -211,57 +224,75 @@ fn phase_peaks<const P: usize, const T: usize>(phases: &PhaseTable<P, T>, padded
     phase_peaks_scalar(phases, padded, blind, out);
 }
 
-fn phase_peaks_scalar<const P: usize, const T: usize>(phases: &PhaseTable<P, T>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
-    let history = (T - 1) / 2;
+fn phase_peaks_scalar<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
     for (i, o) in out.iter_mut().enumerate() {
-        let window = &padded[i..i + T];
-        let mut peak = padded[i + history].abs();
-        for p in 0..P {
-            let y: f32 = window.iter().zip(phases.iter()).map(|(&x, c)| x * c[p][0]).sum();
-            peak = fast_max(peak, y.abs());
+        // padded[c] = x[n]; x[n + j] = padded[c + j].
+        let c = i + H - 1;
+        let mut acc = [0.0f32; P];
+        for (j, rows) in (1..=H).zip(phases) {
+            let (a, b) = (padded[c + j], padded[c + 1 - j]);
+            let (sum, diff) = (a + b, a - b);
+            for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
+                *acc += row[0] * if r % 2 == 0 { sum } else { diff };
+            }
+        }
+        let mut peak = padded[c].abs();
+        for pair in acc.chunks(2) {
+            peak = fast_max(peak, pair.iter().map(|v| v.abs()).sum());
         }
         *o = fast_max(*o, peak + blind[i]);
     }
 }
 
-/// [`phase_peaks_scalar`] sixteen outputs at a time: per tap, two loads of x and two FMAs per
-/// phase, 2P independent accumulators (for the 8× detector 14, enough to cover the FMA latency;
-/// 8 outputs with 7 would not).
+/// [`phase_peaks_scalar`] 8·G outputs at a time: per j, two loads of x per lane group, their sum
+/// and difference (shared by all phases) and one FMA per row; G·P independent accumulators, G
+/// chosen so that they cover the FMA latency within the 16 registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn phase_peaks_avx2<const P: usize, const T: usize>(phases: &PhaseTable<P, T>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
+unsafe fn phase_peaks_avx2<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
+    if P <= 3 {
+        phase_peaks_avx2_groups::<P, H, 3>(phases, padded, blind, out);
+    } else {
+        phase_peaks_avx2_groups::<P, H, 1>(phases, padded, blind, out);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn phase_peaks_avx2_groups<const P: usize, const H: usize, const G: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
     use std::arch::x86_64::*;
     const LANES: usize = 8;
-    let history = (T - 1) / 2;
     let n = out.len();
-    assert!(padded.len() >= n + T - 1 && blind.len() >= n);
-    let pairs = n / (2 * LANES);
+    assert!(padded.len() >= n + 2 * H - 1 && blind.len() >= n);
+    let groups = n / (G * LANES);
     let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
-    for v in 0..pairs {
-        let i = v * 2 * LANES;
-        let x = padded.as_ptr().add(i);
-        let (mut acc0, mut acc1) = ([_mm256_setzero_ps(); P], [_mm256_setzero_ps(); P]);
-        for (t, by_phase) in phases.iter().enumerate() {
-            let x0 = _mm256_loadu_ps(x.add(t));
-            let x1 = _mm256_loadu_ps(x.add(t + LANES));
-            for ((a0, a1), c) in acc0.iter_mut().zip(acc1.iter_mut()).zip(by_phase) {
-                let c = _mm256_loadu_ps(c.as_ptr());
-                *a0 = _mm256_fmadd_ps(c, x0, *a0);
-                *a1 = _mm256_fmadd_ps(c, x1, *a1);
+    for v in 0..groups {
+        let i = v * G * LANES;
+        let x = padded.as_ptr().add(i + H - 1);
+        let mut acc = [[_mm256_setzero_ps(); P]; G];
+        for (j, rows) in (1..=H).zip(phases) {
+            for (g, acc) in acc.iter_mut().enumerate() {
+                let a = _mm256_loadu_ps(x.add(g * LANES + j));
+                let b = _mm256_loadu_ps(x.add(g * LANES + 1).sub(j));
+                let (sum, diff) = (_mm256_add_ps(a, b), _mm256_sub_ps(a, b));
+                for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
+                    *acc = _mm256_fmadd_ps(_mm256_loadu_ps(row.as_ptr()), if r % 2 == 0 { sum } else { diff }, *acc);
+                }
             }
         }
-        for (half, acc) in [acc0, acc1].iter().enumerate() {
-            let j = i + half * LANES;
-            let mut peak = _mm256_and_ps(_mm256_loadu_ps(padded.as_ptr().add(j + history)), abs_mask);
-            for &a in acc {
-                peak = _mm256_max_ps(peak, _mm256_and_ps(a, abs_mask));
+        for (g, acc) in acc.iter().enumerate() {
+            let k = i + g * LANES;
+            let mut peak = _mm256_and_ps(_mm256_loadu_ps(x.add(g * LANES)), abs_mask);
+            for pair in acc.chunks(2) {
+                let folded = pair.iter().fold(_mm256_setzero_ps(), |s, &a| _mm256_add_ps(s, _mm256_and_ps(a, abs_mask)));
+                peak = _mm256_max_ps(peak, folded);
             }
-            let e = _mm256_add_ps(peak, _mm256_loadu_ps(blind.as_ptr().add(j)));
-            let o = out.as_mut_ptr().add(j);
+            let e = _mm256_add_ps(peak, _mm256_loadu_ps(blind.as_ptr().add(k)));
+            let o = out.as_mut_ptr().add(k);
             _mm256_storeu_ps(o, _mm256_max_ps(_mm256_loadu_ps(o), e));
         }
     }
-    let done = pairs * 2 * LANES;
+    let done = groups * G * LANES;
     phase_peaks_scalar(phases, &padded[done..], &blind[done..], &mut out[done..]);
 }
 
@@ -276,20 +307,57 @@ fn fast_max(a: f32, b: f32) -> f32 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn simd_and_scalar_kernels_agree() {
-        let mut state = 1u32;
-        let x: Vec<f32> = (0..20_000)
+    /// Uniform noise plus a sine of `tone` radians a sample (a seeded LCG).
+    fn noisy_tone(len: usize, seed: u32, tone: f32) -> Vec<f32> {
+        let mut state = seed;
+        (0..len)
             .map(|i| {
                 state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5 + 0.4 * (i as f32 * 0.37).sin()
+                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5 + 0.4 * (i as f32 * tone).sin()
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn simd_and_scalar_kernels_agree() {
+        let x = noisy_tone(20_000, 1, 0.37);
         let (mut a, mut b) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
         TruePeakDetector::with_simd(true).envelope(&[&x], &mut a);
         TruePeakDetector::with_simd(false).envelope(&[&x], &mut b);
         let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
         assert!(worst < 1e-5, "SIMD and scalar envelopes differ by {worst}");
         assert!(a.iter().zip(&x).all(|(e, v)| *e >= v.abs()), "the envelope never lies below the samples");
+    }
+
+    /// The folded kernels (scalar and SIMD, 8× and 4×) against each phase's windowed sinc summed
+    /// directly in f64.
+    #[test]
+    fn folded_phases_equal_the_phases_one_by_one() {
+        fn check<const P: usize, const H: usize>() {
+            let x = noisy_tone(1000, 3, 1.9);
+            let table = phase_table::<P, H>(PHASE_BETA);
+            let n = x.len() - 2 * H;
+            let padded = &x[..n + 2 * H - 1];
+            let blind = vec![0.0f32; n];
+            for simd in [false, true] {
+                let mut out = vec![0.0f32; n];
+                phase_peaks(&table, padded, &blind, &mut out, simd);
+                for (i, &got) in out.iter().enumerate() {
+                    let c = i + H - 1;
+                    let mut want = f64::from(x[c].abs());
+                    for p in 1..=P {
+                        let frac = p as f64 / (P + 1) as f64;
+                        let y: f64 = (-(H as i64 - 1)..=H as i64).map(|j| {
+                            let d = frac - j as f64;
+                            sinc(d) * kaiser(d / H as f64, PHASE_BETA) * f64::from(x[(c as i64 + j) as usize])
+                        }).sum();
+                        want = want.max(y.abs());
+                    }
+                    assert!((f64::from(got) - want).abs() < 2e-6, "P = {P}, simd {simd}, sample {i}: {got} vs {want}");
+                }
+            }
+        }
+        check::<PHASES, PHASE_HALF_TAPS>();
+        check::<METER_PHASES, METER_HALF_TAPS>();
     }
 }
