@@ -14,8 +14,13 @@
 //! flatter than its reference. The expansion knee mirrors the compression knee about the threshold.
 use serde::{Deserialize, Serialize};
 
-use super::{check_range, from_db, one_pole, to_db};
+use super::{check_range, one_pole};
 use crate::error::{Error, Result};
+
+/// 10/ln 10: dB of a power ratio per neper of it.
+const DB_PER_NEPER_POWER: f64 = 10.0 / std::f64::consts::LN_10;
+/// ln 10/20: nepers of an amplitude ratio per dB.
+const NEPER_PER_DB_AMPLITUDE: f64 = std::f64::consts::LN_10 / 20.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompressorSettings {
@@ -178,8 +183,14 @@ impl Compressor {
     /// (e.g. the larger |sample| of a linked stereo pair).
     pub fn gain(&mut self, level: f32) -> f32 {
         let level = f64::from(level);
-        self.mean_square = self.rms * self.mean_square + (1.0 - self.rms) * level * level;
-        let reduction = -self.settings.static_gain_db(to_db(self.mean_square.sqrt()));
+        self.gain_for_power(level * level)
+    }
+
+    /// [`Self::gain`] for a detector input given as its square (a mean-square power).
+    pub fn gain_for_power(&mut self, power: f64) -> f32 {
+        self.mean_square = self.rms * self.mean_square + (1.0 - self.rms) * power;
+        // 10·log10 of the mean square, by ln (cheaper than log10 of its square root).
+        let reduction = -self.settings.static_gain_db(DB_PER_NEPER_POWER * self.mean_square.max(1e-40).ln());
         // Smooth decoupled peak detector (GMR eq. 17): instant attack into a release stage, then
         // an attack smoother.
         self.fast_peak = reduction.max(self.release * self.fast_peak + (1.0 - self.release) * reduction);
@@ -187,7 +198,8 @@ impl Compressor {
         // The slow path: charges with `sustain`, releases with `sustained_release`.
         let slow_coef = if reduction > self.slow { self.sustain } else { self.sustained_release };
         self.slow = slow_coef * self.slow + (1.0 - slow_coef) * reduction;
-        from_db(self.settings.makeup_db - self.fast.max(self.slow)) as f32
+        // 10^(dB/20) as exp(dB·ln10/20): cheaper than powf.
+        ((self.settings.makeup_db - self.fast.max(self.slow)) * NEPER_PER_DB_AMPLITUDE).exp() as f32
     }
 
     /// Compresses `channels` in place with one linked detector (the largest |sample| across them).
@@ -206,6 +218,7 @@ impl Compressor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::{from_db, to_db};
 
     const FS: u32 = 48_000;
 

@@ -166,7 +166,7 @@ impl Multiband {
     pub fn gains(&self, settings: &CompressorSettings, power: &[f32]) -> Result<Vec<f32>> {
         let mut c = Compressor::at_rate(settings.clone(), self.control_rate_hz())?;
         let lead = ((settings.rms_ms + settings.attack_ms) * 1e-3 * self.control_rate_hz()).round() as usize;
-        let mut gains: Vec<f32> = power.iter().map(|&p| c.gain(p.sqrt())).collect();
+        let mut gains: Vec<f32> = power.iter().map(|&p| c.gain_for_power(f64::from(p))).collect();
         if lead > 0 && lead < gains.len() {
             let last = gains[gains.len() - 1];
             gains.drain(..lead);
