@@ -10,7 +10,7 @@ use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::true_peak::TruePeakDetector;
-use crate::dsp::{from_db, to_db};
+use crate::dsp::{fast_max, from_db, to_db};
 use crate::encode::{quantize, BitDepth};
 use crate::error::{Error, Result};
 use crate::dynamics_stage::{DynamicsReport, DynamicsStage};
@@ -306,12 +306,13 @@ impl LimiterEstimate {
                 // Sample peaks per model step, then the forward maximum over the steps that a
                 // look-ahead window starting in the step reaches (a window peak per step, or a
                 // little above it).
-                let pooled: Vec<f32> = match buffer.channels.as_slice() {
-                    [l, r] => l.chunks_exact(step).zip(r.chunks_exact(step)).map(|(a, b)| a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()))).collect(),
-                    chans => chans[0].chunks_exact(step).map(|a| a.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect(),
-                };
+                let pooled: Vec<f32> = (0..buffer.frames() / step)
+                    .into_par_iter()
+                    .with_min_len(1 << 12)
+                    .map(|m| buffer.channels.iter().flat_map(|c| &c[m * step..(m + 1) * step]).fold(0.0f32, |a, v| fast_max(a, v.abs())))
+                    .collect();
                 let reach = 1 + (lookahead - 1).div_ceil(step);
-                (0..pooled.len()).map(|m| pooled[m..(m + reach).min(pooled.len())].iter().fold(0.0f32, |a, &v| a.max(v))).collect::<Vec<f32>>()
+                (0..pooled.len()).into_par_iter().with_min_len(1 << 12).map(|m| pooled[m..(m + reach).min(pooled.len())].iter().fold(0.0f32, |a, &v| fast_max(a, v))).collect::<Vec<f32>>()
             },
             || k_weighted_power(&slices(buffer), fs, step),
         );

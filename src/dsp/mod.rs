@@ -19,6 +19,13 @@ pub fn from_db(db: f64) -> f64 {
     10f64.powf(db / 20.0)
 }
 
+/// max without f32::max's NaN handling (inputs are finite: decode rejects NaN/∞), so the loops
+/// compile to plain packed maxima.
+#[inline(always)]
+pub(crate) fn fast_max(a: f32, b: f32) -> f32 {
+    if b > a { b } else { a }
+}
+
 /// One-pole smoothing coefficient for time constant `ms` at `sample_rate`: the state moves 1 − e^{−1}
 /// of the way toward its input in `ms`.
 pub(crate) fn one_pole(ms: f64, sample_rate: impl Into<f64>) -> f64 {

@@ -18,6 +18,7 @@
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 
+use super::fast_max;
 use super::overlap_save::OverlapSave;
 use super::window::{kaiser, sinc};
 use crate::audio::AudioBuffer;
@@ -294,13 +295,6 @@ unsafe fn phase_peaks_avx2_groups<const P: usize, const H: usize, const G: usize
     }
     let done = groups * G * LANES;
     phase_peaks_scalar(phases, &padded[done..], &blind[done..], &mut out[done..]);
-}
-
-/// max without f32::max's NaN handling (inputs are finite: decode rejects NaN/∞), so the loops
-/// compile to plain packed maxima.
-#[inline(always)]
-fn fast_max(a: f32, b: f32) -> f32 {
-    if b > a { b } else { a }
 }
 
 #[cfg(test)]
