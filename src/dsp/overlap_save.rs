@@ -30,6 +30,11 @@ impl BlockScratch {
     pub fn spectrum(&self) -> &[Complex<f32>] {
         &self.spectrum
     }
+
+    /// The block's spectrum beside the aux buffers, to read one while writing the other.
+    pub fn spectrum_and_aux(&mut self) -> (&[Complex<f32>], &mut [Vec<f32>; 2]) {
+        (&self.spectrum, &mut self.aux)
+    }
 }
 
 impl OverlapSave {
@@ -125,9 +130,26 @@ impl OverlapSave {
     /// The current block filtered by `filter` (from [`Self::filter_spectrum`]): the valid samples,
     /// at least as many as the block's output; `use_result` gets them with the scratch's aux buffers.
     pub fn filtered<R>(&self, s: &mut BlockScratch, filter: &[Complex<f32>], use_result: impl FnOnce(&[f32], &mut [Vec<f32>; 2]) -> R) -> R {
-        for ((p, &x), &h) in s.product.iter_mut().zip(&s.spectrum).zip(filter) {
-            *p = x * h;
-        }
+        self.filtered_with(
+            s,
+            |x, product, _| {
+                for ((p, &x), &h) in product.iter_mut().zip(x).zip(filter) {
+                    *p = x * h;
+                }
+            },
+            use_result,
+        )
+    }
+
+    /// As [`Self::filtered`], with the spectrum to invert written by `fill(input spectrum, product,
+    /// aux_complex)` (scaled like a product with a filter spectrum: 1/N folded in).
+    pub fn filtered_with<R>(
+        &self,
+        s: &mut BlockScratch,
+        fill: impl FnOnce(&[Complex<f32>], &mut [Complex<f32>], &[Complex<f32>]),
+        use_result: impl FnOnce(&[f32], &mut [Vec<f32>; 2]) -> R,
+    ) -> R {
+        fill(&s.spectrum, &mut s.product, &s.aux_complex);
         // Real signals: DC and Nyquist bins are real; clear rounding residue so the c2r FFT accepts them.
         s.product[0].im = 0.0;
         let last = s.product.len() - 1;
