@@ -84,7 +84,20 @@ pub struct LimitReport {
 }
 
 /// Renders `buffer` (consumed, processed in place) with `plan`, quantised to `depth`.
-pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, name: &str, progress: &dyn Progress) -> Result<(AudioBuffer, RenderReport)> {
+pub fn render(buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, name: &str, progress: &dyn Progress) -> Result<(AudioBuffer, RenderReport)> {
+    render_alongside(buffer, plan, depth, name, progress, |_| Ok(()))
+}
+
+/// As [`render`], running `alongside` on the finished output (writing it, say) while the output's
+/// loudness is metered.
+pub fn render_alongside(
+    mut buffer: AudioBuffer,
+    plan: &MasteringPlan,
+    depth: BitDepth,
+    name: &str,
+    progress: &dyn Progress,
+    alongside: impl FnOnce(&AudioBuffer) -> Result<()> + Send,
+) -> Result<(AudioBuffer, RenderReport)> {
     plan.validate()?;
     let silent = || Error::Silent { path: name.into(), what: "master" };
     if buffer.is_silent() {
@@ -137,7 +150,11 @@ pub fn render(mut buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, na
     let (limit, limiter_db) = stage.finish(&mut buffer, search.gain_db, depth, hop);
     task.inc(1);
     let sub = sub_block_len(fs);
-    let output_lufs = gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
+    let (done, output_lufs) = rayon::join(
+        || alongside(&buffer),
+        || gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY),
+    );
+    done?;
     Ok((
         buffer,
         RenderReport {
