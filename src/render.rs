@@ -149,7 +149,6 @@ pub fn render_alongside(
     task.inc(1);
     let (limit, limiter_db) = stage.finish(&mut buffer, search.gain_db, depth, hop);
     task.inc(1);
-    let sub = sub_block_len(fs);
     let (done, output_lufs) = rayon::join(
         || alongside(&buffer),
         || gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY),

@@ -357,21 +357,29 @@ impl DecimatedBand {
     /// whose first `len` outputs are wanted (the last control block may be partial: its sum over
     /// `d`, as the full-rate reduction does).
     fn block_powers(&self, s: &mut BlockScratch, len: usize, d: usize, powers: &mut [f32]) {
-        let m = self.filter.len() - 1;
         let mut z = std::mem::take(&mut s.aux_complex);
-        let (input, scratch) = z.split_at_mut(m + 1);
-        for ((i, &x), &h) in input.iter_mut().zip(s.spectrum()).zip(&self.filter) {
-            *i = x * h;
-        }
-        input[0].im = 0.0;
-        let output = &mut s.aux[0][..2 * m];
-        self.inverse.process_with_scratch(input, output, &mut scratch[..self.inverse.get_scratch_len()]).expect("sizes match the plan");
-        s.aux_complex = z;
-        let y = &s.aux[0][self.first..self.first + len.div_ceil(self.factor)];
+        let (spectrum, aux) = s.spectrum_and_aux();
+        let y = self.samples(spectrum, &mut aux[0], &mut z);
+        let y = &y[self.first..self.first + len.div_ceil(self.factor)];
         let scale = self.factor as f32 / d as f32;
         for (p, chunk) in powers.iter_mut().zip(y.chunks(d / self.factor)) {
             *p = chunk.iter().map(|v| v * v).sum::<f32>() * scale;
         }
+        s.aux_complex = z;
+    }
+
+    /// The band's decimated samples in the current block (input spectrum `spectrum`), written into
+    /// `real`; `complex` is scratch, its first M/2 + 1 values free for the caller afterwards.
+    fn samples<'a>(&self, spectrum: &[Complex<f32>], real: &'a mut [f32], complex: &mut [Complex<f32>]) -> &'a mut [f32] {
+        let half = self.filter.len() - 1;
+        let (small, scratch) = complex.split_at_mut(half + 1);
+        for ((i, &x), &h) in small.iter_mut().zip(spectrum).zip(&self.filter) {
+            *i = x * h;
+        }
+        small[0].im = 0.0;
+        let y = &mut real[..2 * half];
+        self.inverse.process_with_scratch(small, y, &mut scratch[..self.inverse.get_scratch_len()]).expect("sizes match the plan");
+        y
     }
 
     /// Adds to `terms` (a spectrum scaled like the block's filtered spectra) the band's term
@@ -382,15 +390,8 @@ impl DecimatedBand {
     /// raised cosine, so the product has no edge there to alias. `real` and `complex` are scratch.
     #[allow(clippy::too_many_arguments)]
     fn add_term(&self, spectrum: &[Complex<f32>], real: &mut [f32], complex: &mut [Complex<f32>], terms: &mut [Complex<f32>], history: usize, len: usize, relative: impl Fn(usize) -> f32) {
-        let half = self.filter.len() - 1;
-        let m = 2 * half;
-        let (small, scratch) = complex.split_at_mut(half + 1);
-        for ((i, &x), &h) in small.iter_mut().zip(spectrum).zip(&self.filter) {
-            *i = x * h;
-        }
-        small[0].im = 0.0;
-        let y = &mut real[..m];
-        self.inverse.process_with_scratch(small, y, &mut scratch[..self.inverse.get_scratch_len()]).expect("sizes match the plan");
+        let y = self.samples(spectrum, real, complex);
+        let (half, m) = (self.filter.len() - 1, y.len());
         let (n, f) = (m * self.factor, self.factor);
         // Decimated points in the output's span: i·f − history = j ∈ [0, len).
         let (lo, hi) = (history.div_ceil(f), (history + len).div_ceil(f));
@@ -408,6 +409,7 @@ impl DecimatedBand {
         for (i, v) in y.iter_mut().enumerate().filter(|(i, _)| *i < lo || *i >= hi) {
             *v *= blend(i * f);
         }
+        let (small, scratch) = complex.split_at_mut(half + 1);
         self.forward.process_with_scratch(y, small, &mut scratch[..self.forward.get_scratch_len()]).expect("sizes match the plan");
         // The N-point spectrum of a band-limited signal is `factor` times the M-point one of its
         // decimated samples; filter spectra carry 1/N: 1/M in all.
