@@ -68,8 +68,20 @@ pub struct TruePeakLimiter {
     release_coef: f32,
     sustained_release_coef: f32,
     sustain_coef: f32,
+    /// Samples each piece of the gain curve runs before its own start (see [`Self::gain_curve`]).
+    warmup: usize,
+    /// The attack average's ring buffers, one per piece.
     history: Vec<f32>,
 }
+
+/// The gain curve is computed in this many pieces side by side (fewer on short signals): a fixed
+/// number, so the result does not depend on the thread count.
+const GAIN_PIECES: usize = 4;
+
+/// A piece's warm-up, in the longest of the release and sustain time constants: the recursions
+/// contract by at least e^(-1/τ) a sample, so the warm-up's arbitrary start has faded to e^(-16)
+/// (below f32 resolution) by the piece's first sample.
+const WARMUP_TIME_CONSTANTS: f64 = 16.0;
 
 /// The limiter aims this far below the ceiling, so that dither and the gain's own modulation
 /// (which the envelope of the unlimited signal cannot see) do not end above it.
@@ -81,13 +93,15 @@ impl TruePeakLimiter {
         let fs = f64::from(sample_rate);
         let coef = |ms: f64| one_pole(ms, sample_rate) as f32;
         let lookahead = ((settings.lookahead_ms * 1e-3 * fs).round() as usize).max(1);
+        let longest_s = settings.release_ms.max(settings.sustained_release_ms).max(settings.sustain_ms) * 1e-3;
         Ok(TruePeakLimiter {
+            warmup: lookahead + (WARMUP_TIME_CONSTANTS * longest_s * fs).ceil() as usize,
             ceiling: from_db(settings.ceiling_dbtp - CEILING_MARGIN_DB) as f32,
             lookahead,
             release_coef: coef(settings.release_ms),
             sustained_release_coef: coef(settings.sustained_release_ms),
             sustain_coef: coef(settings.sustain_ms),
-            history: vec![1.0; lookahead],
+            history: vec![1.0; lookahead * GAIN_PIECES],
         })
     }
 
@@ -136,16 +150,31 @@ impl TruePeakLimiter {
     }
 
     /// Writes into `gain` the per-sample gain to apply after `pre_gain`, from the window peaks of
-    /// [`Self::window_peaks`]. One sequential pass: required gain, release, attack average.
+    /// [`Self::window_peaks`]: required gain, release, attack average. The release is a recursion,
+    /// so the curve is cut into [`GAIN_PIECES`] pieces run side by side, each started a warm-up
+    /// before its first sample (the first exactly at the start).
     pub fn gain_curve(&mut self, window_peaks: &[f32], pre_gain: f32, gain: &mut [f32]) {
         assert_eq!(window_peaks.len(), gain.len());
+        let (l, warmup) = (self.lookahead, self.warmup);
+        let piece = gain.len().div_ceil(GAIN_PIECES).max(warmup).max(1);
+        let mut history = std::mem::take(&mut self.history);
+        gain.par_chunks_mut(piece).zip(history.par_chunks_mut(l)).enumerate().for_each(|(c, (out, history))| {
+            let start = c * piece;
+            let from = start.saturating_sub(warmup);
+            self.run(&window_peaks[from..start + out.len()], pre_gain, history, out);
+        });
+        self.history = history;
+    }
+
+    /// The gain curve over `peaks` from a fresh start, its last `out.len()` samples written to `out`.
+    fn run(&self, peaks: &[f32], pre_gain: f32, history: &mut [f32], out: &mut [f32]) {
         let l = self.lookahead;
         let k = self.ceiling / pre_gain;
         let required = |p: f32| if p > k { k / p } else { 1.0 };
         // Before the start the forward minimum is at most m[0]; the attack average starts from it so a
         // peak in the first L samples is met too.
-        let start = window_peaks.first().map_or(1.0, |&p| required(p));
-        self.history.fill(start);
+        let start = peaks.first().map_or(1.0, |&p| required(p));
+        history.fill(start);
         let mut sum = f64::from(start) * l as f64;
         let inv_l = 1.0 / l as f64;
         let mut slot = 0;
@@ -153,7 +182,8 @@ impl TruePeakLimiter {
         // multiply and one max, the slow one two multiplies and an add: short dependency chains.
         let sustain_in = 1.0 - self.sustain_coef;
         let (mut fast, mut slow) = (0.0f32, 0.0f32);
-        for (g, &p) in gain.iter_mut().zip(window_peaks) {
+        let skip = peaks.len() - out.len();
+        let mut step = |p: f32| {
             let m = required(p);
             let r = 1.0 - m;
             // Release: fast path never below r; slow path charges only under sustained reduction.
@@ -164,10 +194,16 @@ impl TruePeakLimiter {
             let held = 1.0 - if fast > slow { fast } else { slow };
             let released = if held < m { held } else { m };
             // Attack: moving average of length L over a ring buffer.
-            sum += f64::from(released) - f64::from(self.history[slot]);
-            self.history[slot] = released;
+            sum += f64::from(released) - f64::from(history[slot]);
+            history[slot] = released;
             slot = if slot + 1 == l { 0 } else { slot + 1 };
-            *g = (sum * inv_l) as f32;
+            (sum * inv_l) as f32
+        };
+        for &p in &peaks[..skip] {
+            step(p);
+        }
+        for (g, &p) in out.iter_mut().zip(&peaks[skip..]) {
+            *g = step(p);
         }
     }
 }
@@ -220,6 +256,29 @@ mod tests {
                 assert!((f64::from(gain[i]) - avg).abs() < 1e-5, "sample {i}: {} vs {avg}", gain[i]);
             }
         }
+    }
+
+    #[test]
+    fn pieces_side_by_side_give_the_one_sequential_curve() {
+        // At 8 kHz a piece's warm-up is 16 · 600 ms = 77k samples: 400k samples make four pieces.
+        // Sustained overloads (which charge the slow release) straddle the pieces' starts.
+        let fs = 8_000;
+        let mut env = envelope(400_000, 5);
+        for start in [90_000, 195_000, 299_000] {
+            env[start..start + 8_000].iter_mut().for_each(|e| *e = e.max(2.5));
+        }
+        let mut lim = TruePeakLimiter::new(&LimiterSettings::default(), fs).unwrap();
+        let mut peaks = vec![0.0; env.len()];
+        lim.window_peaks(&env, &mut peaks);
+        let mut pieces = vec![0.0; env.len()];
+        lim.gain_curve(&peaks, 1.3, &mut pieces);
+        assert!(env.len().div_ceil(GAIN_PIECES) >= lim.warmup, "four pieces");
+        let mut sequential = vec![0.0; env.len()];
+        let mut history = vec![0.0; lim.lookahead];
+        lim.run(&peaks, 1.3, &mut history, &mut sequential);
+        let worst = pieces.iter().zip(&sequential).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-6, "pieces differ from the sequential curve by {worst}");
+        assert!(sequential.iter().any(|&g| g < 0.5), "the overloads are limited");
     }
 
     #[test]
