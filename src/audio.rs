@@ -27,11 +27,14 @@ impl AudioBuffer {
 
     /// Largest absolute sample value over all channels.
     pub fn sample_peak(&self) -> f32 {
-        self.channels.iter().flatten().fold(0.0f32, |m, &x| m.max(x.abs()))
+        use rayon::prelude::*;
+        let max = crate::dsp::fast_max;
+        self.channels.iter().map(|c| c.par_chunks(1 << 16).map(|c| c.iter().fold(0.0f32, |m, &x| max(m, x.abs()))).reduce(|| 0.0, max)).fold(0.0, max)
     }
 
+    /// Every sample zero (stops at the first that is not).
     pub fn is_silent(&self) -> bool {
-        self.sample_peak() == 0.0
+        self.channels.iter().flatten().all(|&x| x == 0.0)
     }
 
     /// First non-finite sample as (channel, frame).

@@ -10,7 +10,7 @@ use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::true_peak::TruePeakDetector;
-use crate::dsp::{fast_max, from_db, to_db};
+use crate::dsp::{fast_max, from_db, max_of, min_of, to_db};
 use crate::encode::{quantize, BitDepth};
 use crate::error::{Error, Result};
 use crate::dynamics_stage::{DynamicsReport, DynamicsStage};
@@ -71,7 +71,7 @@ pub struct GainTrace {
 
 /// The deepest (smallest) gain of each `per`-long span of `gain`, in dB.
 pub(crate) fn deepest_db(gain: &[f32], per: usize) -> Vec<f32> {
-    gain.chunks(per.max(1)).map(|c| to_db(f64::from(c.iter().fold(f32::MAX, |m, &g| m.min(g)))) as f32).collect()
+    gain.par_chunks(per.max(1)).map(|c| to_db(f64::from(min_of(c))) as f32).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -383,7 +383,7 @@ impl LoudnessModel {
     /// From the K-weighted power summed per [`Self::step`] samples and the full-rate window peaks.
     fn new(fs: u32, power: Vec<f32>, window_peaks: &[f32], settings: &LimiterSettings) -> Result<Self> {
         let step = Self::step(fs);
-        let peaks: Vec<f32> = window_peaks.chunks_exact(step).map(|c| c.iter().fold(0.0f32, |m, &v| m.max(v))).collect();
+        let peaks: Vec<f32> = window_peaks.par_chunks_exact(step).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v))).collect();
         Self::with_peaks(fs, power, peaks, settings)
     }
 
@@ -475,7 +475,7 @@ impl LimiterStage {
         self.gain_curve(pre);
         let trace = deepest_db(&self.gain, trace_hop);
         // `0.0 -` rather than negation: no reduction reads 0, not −0.
-        let max_gain_reduction_db = 0.0 - to_db(f64::from(self.gain.iter().fold(1.0f32, |m, &g| m.min(g))));
+        let max_gain_reduction_db = 0.0 - to_db(f64::from(min_of(&self.gain).min(1.0)));
         apply_gain(buffer, pre, &self.gain);
         quantize(buffer, depth);
         let mut verify_passes = 0;
@@ -483,7 +483,7 @@ impl LimiterStage {
             // The envelope goes into `gain` (free until the next curve), its window peaks into `peaks`.
             self.detector.envelope(&slices(buffer), &mut self.gain);
             self.gain_pre = None; // the peaks are now the output's
-            let peak = self.gain.iter().fold(0.0f32, |m, &v| m.max(v));
+            let peak = max_of(&self.gain);
             if peak <= self.ceiling || verify_passes == MAX_VERIFY_PASSES {
                 break peak;
             }

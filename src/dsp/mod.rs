@@ -26,6 +26,19 @@ pub(crate) fn fast_max(a: f32, b: f32) -> f32 {
     if b > a { b } else { a }
 }
 
+/// The largest value of `x` (0 when empty or all negative), in parallel chunks.
+pub(crate) fn max_of(x: &[f32]) -> f32 {
+    use rayon::prelude::*;
+    x.par_chunks(1 << 16).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v))).reduce(|| 0.0, fast_max)
+}
+
+/// The smallest value of `x` (∞ when empty), in parallel chunks.
+pub(crate) fn min_of(x: &[f32]) -> f32 {
+    use rayon::prelude::*;
+    let min = |a: f32, b: f32| if b < a { b } else { a };
+    x.par_chunks(1 << 16).map(|c| c.iter().fold(f32::INFINITY, |m, &v| min(m, v))).reduce(|| f32::INFINITY, min)
+}
+
 /// One-pole smoothing coefficient for time constant `ms` at `sample_rate`: the state moves 1 − e^{−1}
 /// of the way toward its input in `ms`.
 pub(crate) fn one_pole(ms: f64, sample_rate: impl Into<f64>) -> f64 {

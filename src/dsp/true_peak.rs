@@ -164,7 +164,7 @@ impl TruePeakDetector {
         let channels: Vec<&[f32]> = buffer.channels.iter().map(Vec::as_slice).collect();
         let mut env = vec![0.0f32; buffer.frames()];
         self.envelope(&channels, &mut env);
-        env.iter().fold(0.0f32, |m, &v| m.max(v))
+        super::max_of(&env)
     }
 }
 
