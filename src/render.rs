@@ -398,8 +398,8 @@ impl LoudnessModel {
     /// The limited output's energy per 100 ms sub-block at `pre`: pre²·Σ g²·p.
     fn sub_energies(&self, pre: f32) -> Vec<f64> {
         self.power
-            .chunks_exact(self.per_sub)
-            .zip(self.gain.chunks_exact(self.per_sub))
+            .par_chunks_exact(self.per_sub)
+            .zip(self.gain.par_chunks_exact(self.per_sub))
             .map(|(p, g)| p.iter().zip(g).map(|(&p, &g)| f64::from(g * g * p)).sum::<f64>() * f64::from(pre * pre))
             .collect()
     }
