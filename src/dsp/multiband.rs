@@ -132,7 +132,7 @@ impl Multiband {
                         Some(band) => band.block_powers(s, out.len(), d, pw),
                         None => conv.filtered(s, filters.bands[b], |y, _| {
                             for (p, chunk) in pw.iter_mut().zip(y[..out.len()].chunks(d)) {
-                                *p = chunk.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                                *p = sum_of_squares(chunk) / d as f32;
                             }
                         }),
                     }
@@ -189,6 +189,7 @@ impl Multiband {
     pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], channel_scale: &[Vec<f32>], eq_taps: &[Option<&[f32]>], scratch: &mut Vec<f32>) {
         let (bands, d) = (self.bands(), self.block);
         let top = bands - 1;
+        let ramp = Multiplier::ramp(d);
         for (c, ch) in channels.iter_mut().enumerate() {
             let eq = eq_taps.get(c).copied().flatten();
             if gains.iter().all(Option::is_none) && eq.is_none() {
@@ -197,7 +198,7 @@ impl Multiband {
             let folded = eq.map(|taps| self.split.with_eq(taps));
             let filters = folded.as_ref().map_or_else(|| self.split.filters(), |f| f.view());
             let conv = filters.conv;
-            let multiplier = |b: usize| Multiplier { gains: gains[b].as_deref(), scale: channel_scale.get(c).map_or(1.0, |s| s[b]), block: d };
+            let multiplier = |b: usize| Multiplier { gains: gains[b].as_deref(), scale: channel_scale.get(c).map_or(1.0, |s| s[b]), ramp: &ramp };
             let top_multiplier = multiplier(top);
             // The lower bands whose multiplier differs from the top band's, each decimated if it can be.
             let lower: Vec<(usize, Option<DecimatedBand>)> = (0..top)
@@ -272,17 +273,25 @@ impl Multiband {
 struct Multiplier<'a> {
     gains: Option<&'a [f32]>,
     scale: f32,
-    block: usize,
+    /// k / block for k = 0 … block − 1 (see [`Self::ramp`]); its length is the control block.
+    ramp: &'a [f32],
 }
 
 impl Multiplier<'_> {
+    /// The interpolation's weights for a control block of `block` samples, computed once: the
+    /// per-sample conversion and division kept the fill loop from vectorising.
+    fn ramp(block: usize) -> Vec<f32> {
+        (0..block).map(|k| k as f32 / block as f32).collect()
+    }
+
     fn at(&self, n: usize) -> f32 {
         match self.gains {
             None => 1.0,
             Some(g) => {
-                let c = (n / self.block).min(g.len() - 1);
+                let block = self.ramp.len();
+                let c = (n / block).min(g.len() - 1);
                 let (g0, g1) = (g[c], *g.get(c + 1).unwrap_or(&g[c]));
-                self.scale * (g0 + (g1 - g0) * (n - c * self.block) as f32 / self.block as f32)
+                self.scale * (g0 + (g1 - g0) * self.ramp[n - c * block])
             }
         }
     }
@@ -292,11 +301,12 @@ impl Multiplier<'_> {
         match self.gains {
             None => out.fill(1.0),
             Some(g) => {
-                for (c, chunk) in (start / self.block..).zip(out.chunks_mut(self.block)) {
+                let block = self.ramp.len();
+                for (c, chunk) in (start / block..).zip(out.chunks_mut(block)) {
                     let c = c.min(g.len() - 1);
                     let (g0, g1) = (g[c], *g.get(c + 1).unwrap_or(&g[c]));
-                    for (k, o) in chunk.iter_mut().enumerate() {
-                        *o = self.scale * (g0 + (g1 - g0) * k as f32 / self.block as f32);
+                    for (o, &t) in chunk.iter_mut().zip(self.ramp) {
+                        *o = self.scale * (g0 + (g1 - g0) * t);
                     }
                 }
             }
@@ -363,7 +373,7 @@ impl DecimatedBand {
         let y = &y[self.first..self.first + len.div_ceil(self.factor)];
         let scale = self.factor as f32 / d as f32;
         for (p, chunk) in powers.iter_mut().zip(y.chunks(d / self.factor)) {
-            *p = chunk.iter().map(|v| v * v).sum::<f32>() * scale;
+            *p = sum_of_squares(chunk) * scale;
         }
         s.aux_complex = z;
     }
@@ -420,6 +430,19 @@ impl DecimatedBand {
     }
 }
 
+
+/// Σ x², in eight interleaved partial sums: a single running sum is a chain of dependent adds
+/// that does not vectorise.
+fn sum_of_squares(x: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += v * v;
+        }
+    }
+    chunks.remainder().iter().fold(lanes.iter().sum(), |s, &v| s + v * v)
+}
 
 /// Band powers of control blocks summed into blocks of `per` control blocks (for short-term
 /// statistics), each with gain² applied when `gain` is given: Σ g²·p / per.
@@ -607,6 +630,7 @@ mod tests {
             .map(|b| Some((0..blocks).map(|c| from_db(6.0 * (2.0 * std::f64::consts::PI * (2.0 + 1.7 * b as f64) * (c * d) as f64 / f64::from(FS)).sin()) as f32).collect()))
             .collect();
         let scale = vec![vec![1.0, 1.3, 0.8, 1.1]];
+        let ramp = Multiplier::ramp(d);
         let mut got = vec![x.clone()];
         mb.apply(&mut got, &gains, &scale, &[Some(eq.taps())], &mut Vec::new());
         let mut equalised = vec![0.0f32; n];
@@ -615,7 +639,7 @@ mod tests {
         let mut band = vec![0.0f32; n];
         for (b, g) in gains.iter().enumerate() {
             mb.split.band(b, &equalised, &mut band);
-            let m = Multiplier { gains: g.as_deref(), scale: scale[0][b], block: d };
+            let m = Multiplier { gains: g.as_deref(), scale: scale[0][b], ramp: &ramp };
             for (i, (w, &v)) in want.iter_mut().zip(&band).enumerate() {
                 *w += f64::from(m.at(i)) * f64::from(v);
             }
