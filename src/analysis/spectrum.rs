@@ -180,7 +180,16 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
             let mut e = 0.0f64;
             for ch in channels {
                 let frame = &ch[s.min(ch.len())..(s + n).min(ch.len())];
-                e += frame.iter().zip(&w2).map(|(&x, &w)| w * f64::from(x * x)).sum::<f64>();
+                // Eight partial sums: one running sum is a dependent chain that does not vectorise.
+                let mut lanes = [0.0f64; 8];
+                let (frames, ws) = (frame.chunks_exact(8), w2.chunks_exact(8));
+                let tail: f64 = frame[frame.len() / 8 * 8..].iter().zip(&w2[frame.len() / 8 * 8..]).map(|(&x, &w)| w * f64::from(x * x)).sum();
+                for (x, w) in frames.zip(ws) {
+                    for ((l, &x), &w) in lanes.iter_mut().zip(x).zip(w) {
+                        *l += w * f64::from(x * x);
+                    }
+                }
+                e += lanes.iter().sum::<f64>() + tail;
             }
             if stereo { 0.5 * e } else { e }
         })

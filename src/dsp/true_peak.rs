@@ -147,8 +147,13 @@ impl TruePeakDetector {
                     let around = &buf[m.saturating_sub(1)..(m + 3).min(m_len)];
                     buf[m].im = around.iter().fold(0.0f32, |acc, c| fast_max(acc, c.re));
                 }
-                for (i, a) in s.aux[0][..n].iter_mut().enumerate() {
-                    *a = buf[(i + history) / ENVELOPE_STEP].im;
+                // Output i takes point (i + history) / ENVELOPE_STEP: runs of ENVELOPE_STEP outputs,
+                // the first cut short by history's remainder.
+                let (first, skip) = (history / ENVELOPE_STEP, history % ENVELOPE_STEP);
+                let (head, rest) = s.aux[0][..n].split_at_mut(((ENVELOPE_STEP - skip) % ENVELOPE_STEP).min(n));
+                head.fill(buf[first].im);
+                for (run, point) in rest.chunks_mut(ENVELOPE_STEP).zip(&buf[first + usize::from(skip != 0)..]) {
+                    run.fill(point.im);
                 }
                 s.aux_complex = z;
                 // aux[1]: the phases' input x[start − (H − 1) .. start + n + H), zero outside the signal.
