@@ -27,9 +27,7 @@ impl AudioBuffer {
 
     /// Largest absolute sample value over all channels.
     pub fn sample_peak(&self) -> f32 {
-        use rayon::prelude::*;
-        let max = crate::dsp::fast_max;
-        self.channels.iter().map(|c| c.par_chunks(1 << 16).map(|c| c.iter().fold(0.0f32, |m, &x| max(m, x.abs()))).reduce(|| 0.0, max)).fold(0.0, max)
+        self.channels.iter().map(|c| crate::dsp::max_abs_of(c)).fold(0.0, crate::dsp::fast_max)
     }
 
     /// Every sample zero (stops at the first that is not).

@@ -182,14 +182,13 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
                 let frame = &ch[s.min(ch.len())..(s + n).min(ch.len())];
                 // Eight partial sums: one running sum is a dependent chain that does not vectorise.
                 let mut lanes = [0.0f64; 8];
-                let (frames, ws) = (frame.chunks_exact(8), w2.chunks_exact(8));
-                let tail: f64 = frame[frame.len() / 8 * 8..].iter().zip(&w2[frame.len() / 8 * 8..]).map(|(&x, &w)| w * f64::from(x * x)).sum();
-                for (x, w) in frames.zip(ws) {
+                let (mut x8, mut w8) = (frame.chunks_exact(8), w2[..frame.len()].chunks_exact(8));
+                for (x, w) in (&mut x8).zip(&mut w8) {
                     for ((l, &x), &w) in lanes.iter_mut().zip(x).zip(w) {
                         *l += w * f64::from(x * x);
                     }
                 }
-                e += lanes.iter().sum::<f64>() + tail;
+                e += x8.remainder().iter().zip(w8.remainder()).fold(lanes.iter().sum::<f64>(), |e, (&x, &w)| e + w * f64::from(x * x));
             }
             if stereo { 0.5 * e } else { e }
         })

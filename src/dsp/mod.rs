@@ -26,17 +26,26 @@ pub(crate) fn fast_max(a: f32, b: f32) -> f32 {
     if b > a { b } else { a }
 }
 
-/// The largest value of `x` (0 when empty or all negative), in parallel chunks.
-pub(crate) fn max_of(x: &[f32]) -> f32 {
+/// `fold` over `x` in parallel chunks from `init`, the chunks' results combined by `fold` too (so
+/// it must be associative and take its own results: max, min, max of |x|).
+fn parallel_fold(x: &[f32], init: f32, fold: impl Fn(f32, f32) -> f32 + Sync) -> f32 {
     use rayon::prelude::*;
-    x.par_chunks(1 << 16).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v))).reduce(|| 0.0, fast_max)
+    x.par_chunks(1 << 16).map(|c| c.iter().fold(init, |m, &v| fold(m, v))).reduce(|| init, &fold)
 }
 
-/// The smallest value of `x` (∞ when empty), in parallel chunks.
+/// The largest value of `x` (0 when empty or all negative).
+pub(crate) fn max_of(x: &[f32]) -> f32 {
+    parallel_fold(x, 0.0, fast_max)
+}
+
+/// The largest |value| of `x` (0 when empty).
+pub(crate) fn max_abs_of(x: &[f32]) -> f32 {
+    parallel_fold(x, 0.0, |m, v| fast_max(m, v.abs()))
+}
+
+/// The smallest value of `x` (∞ when empty).
 pub(crate) fn min_of(x: &[f32]) -> f32 {
-    use rayon::prelude::*;
-    let min = |a: f32, b: f32| if b < a { b } else { a };
-    x.par_chunks(1 << 16).map(|c| c.iter().fold(f32::INFINITY, |m, &v| min(m, v))).reduce(|| f32::INFINITY, min)
+    parallel_fold(x, f32::INFINITY, |m, v| if v < m { v } else { m })
 }
 
 /// One-pole smoothing coefficient for time constant `ms` at `sample_rate`: the state moves 1 − e^{−1}
