@@ -70,13 +70,9 @@ pub struct TruePeakLimiter {
     sustain_coef: f32,
     /// Samples each piece of the gain curve runs before its own start (see [`Self::gain_curve`]).
     warmup: usize,
-    /// The attack average's ring buffers, one per piece.
-    history: Vec<f32>,
+    /// The attack average's ring buffers: L rows of [`LANES`] per group of pieces.
+    history: Vec<[f32; LANES]>,
 }
-
-/// The gain curve is computed in this many pieces side by side (fewer on short signals): a fixed
-/// number, so the result does not depend on the thread count.
-const GAIN_PIECES: usize = 4;
 
 /// A piece's warm-up, in the longest of the release and sustain time constants: the recursions
 /// contract by at least e^(-1/τ) a sample, so the warm-up's arbitrary start has faded to e^(-16)
@@ -101,7 +97,7 @@ impl TruePeakLimiter {
             release_coef: coef(settings.release_ms),
             sustained_release_coef: coef(settings.sustained_release_ms),
             sustain_coef: coef(settings.sustain_ms),
-            history: vec![1.0; lookahead * GAIN_PIECES],
+            history: vec![[0.0; LANES]; lookahead * GAIN_PIECES / LANES],
         })
     }
 
@@ -150,62 +146,132 @@ impl TruePeakLimiter {
     }
 
     /// Writes into `gain` the per-sample gain to apply after `pre_gain`, from the window peaks of
-    /// [`Self::window_peaks`]: required gain, release, attack average. The release is a recursion,
-    /// so the curve is cut into [`GAIN_PIECES`] pieces run side by side, each started a warm-up
-    /// before its first sample (the first exactly at the start).
+    /// [`Self::window_peaks`]: required gain, release, attack average. The release is a recursion:
+    /// the curve is cut into [`GAIN_PIECES`] pieces that run in lockstep, one per SIMD lane, in
+    /// groups of [`LANES`] side by side; each piece starts [`Self::warmup`] samples before its
+    /// first (the first piece exactly at the start).
     pub fn gain_curve(&mut self, window_peaks: &[f32], pre_gain: f32, gain: &mut [f32]) {
         assert_eq!(window_peaks.len(), gain.len());
-        let (l, warmup) = (self.lookahead, self.warmup);
-        let piece = gain.len().div_ceil(GAIN_PIECES).max(warmup).max(1);
+        let piece = gain.len().div_ceil(GAIN_PIECES).max(self.warmup).max(1);
         let mut history = std::mem::take(&mut self.history);
-        gain.par_chunks_mut(piece).zip(history.par_chunks_mut(l)).enumerate().for_each(|(c, (out, history))| {
-            let start = c * piece;
-            let from = start.saturating_sub(warmup);
-            self.run(&window_peaks[from..start + out.len()], pre_gain, history, out);
-        });
+        gain.par_chunks_mut(piece * LANES)
+            .zip(history.par_chunks_mut(self.lookahead))
+            .enumerate()
+            .for_each(|(g, (out, ring))| self.pieces(window_peaks, pre_gain, g * piece * LANES, piece, ring, out));
         self.history = history;
     }
 
-    /// The gain curve over `peaks` from a fresh start, its last `out.len()` samples written to `out`.
-    fn run(&self, peaks: &[f32], pre_gain: f32, history: &mut [f32], out: &mut [f32]) {
-        let l = self.lookahead;
+    /// The gain of samples `first ..` into `out` (up to [`LANES`] pieces of `piece` samples), the
+    /// pieces in lanes; `ring` is the attack average's history. Lane j's step t reads sample
+    /// start_j + t − warmup, and writes it from step warmup on. The curve's first piece reads
+    /// peaks of 0 before the start, which leave the fresh release state as it is; its attack
+    /// history is then set to the start's required gain.
+    fn pieces(&self, peaks: &[f32], pre_gain: f32, first: usize, piece: usize, ring: &mut [[f32; LANES]], out: &mut [f32]) {
+        let warmup = self.warmup;
         let k = self.ceiling / pre_gain;
-        let required = |p: f32| if p > k { k / p } else { 1.0 };
-        // Before the start the forward minimum is at most m[0]; the attack average starts from it so a
-        // peak in the first L samples is met too.
-        let start = peaks.first().map_or(1.0, |&p| required(p));
-        history.fill(start);
-        let mut sum = f64::from(start) * l as f64;
-        let inv_l = 1.0 / l as f64;
-        let mut slot = 0;
-        // The release paths as reductions r = 1 − gain: the fast path's recursion is then one
-        // multiply and one max, the slow one two multiplies and an add: short dependency chains.
-        let sustain_in = 1.0 - self.sustain_coef;
-        let (mut fast, mut slow) = (0.0f32, 0.0f32);
-        let skip = peaks.len() - out.len();
-        let mut step = |p: f32| {
-            let m = required(p);
-            let r = 1.0 - m;
-            // Release: fast path never below r; slow path charges only under sustained reduction.
-            let decayed = fast * self.release_coef;
-            fast = if decayed > r { decayed } else { r };
-            slow = if r > slow { slow * self.sustain_coef + r * sustain_in } else { slow * self.sustained_release_coef };
-            // min with m itself: exact, so no detected peak passes the ceiling by a rounding.
-            let held = 1.0 - if fast > slow { fast } else { slow };
-            let released = if held < m { held } else { m };
-            // Attack: moving average of length L over a ring buffer.
-            sum += f64::from(released) - f64::from(history[slot]);
-            history[slot] = released;
-            slot = if slot + 1 == l { 0 } else { slot + 1 };
-            (sum * inv_l) as f32
-        };
-        for &p in &peaks[..skip] {
-            step(p);
-        }
-        for (g, &p) in out.iter_mut().zip(&peaks[skip..]) {
-            *g = step(p);
+        // Each lane's first sample and length.
+        let lanes: [(usize, usize); LANES] = std::array::from_fn(|j| (first + j * piece, piece.min(out.len().saturating_sub(j * piece))));
+        // The attack history starts empty (its sum 0) and fills in the warm-up.
+        ring.fill([0.0; LANES]);
+        let mut state = LaneState { fast: [0.0; LANES], slow: [0.0; LANES], sum: [0.0; LANES], slot: 0, ring };
+        let mut tile = [[0.0f32; LANES]; TILE];
+        // Warm-up steps (nothing written), then the pieces' own.
+        for (begin, end) in [(0, warmup), (warmup, warmup + piece)] {
+            if begin == warmup && first == 0 {
+                let start = required(peaks[0], k);
+                state.ring.iter_mut().for_each(|row| row[0] = start);
+                state.sum[0] = f64::from(start) * state.ring.len() as f64;
+            }
+            for t0 in (begin..end).step_by(TILE) {
+                let steps = TILE.min(end - t0);
+                for (j, &(start, _)) in lanes.iter().enumerate() {
+                    // Samples start + t0 − warmup … (+ steps); before 0 and past the end, 0.
+                    let from = (start + t0).saturating_sub(warmup).min(peaks.len());
+                    let to = (start + t0 + steps).saturating_sub(warmup).min(peaks.len());
+                    let skip = (warmup + from).saturating_sub(start + t0).min(steps);
+                    let rows = &mut tile[..steps];
+                    let (before, rest) = rows.split_at_mut(skip);
+                    let (inside, after) = rest.split_at_mut((to - from).min(rest.len()));
+                    before.iter_mut().chain(after).for_each(|row| row[j] = 0.0);
+                    for (row, &p) in inside.iter_mut().zip(&peaks[from..to]) {
+                        row[j] = p;
+                    }
+                }
+                gain_lanes(k, self.coefs(), &mut state, &mut tile[..steps]);
+                if begin < warmup {
+                    continue;
+                }
+                for (j, &(start, len)) in lanes.iter().enumerate() {
+                    let hi = (warmup + len).saturating_sub(t0).min(steps);
+                    let at = (start + t0 - warmup - first).min(out.len());
+                    for (o, row) in out[at..].iter_mut().zip(&tile[..hi]) {
+                        *o = row[j];
+                    }
+                }
+            }
         }
     }
+
+    fn coefs(&self) -> [f32; 3] {
+        [self.release_coef, self.sustain_coef, self.sustained_release_coef]
+    }
+}
+
+/// Pieces of the gain curve run in lockstep, one per SIMD lane (8 f32 lanes of AVX2).
+const LANES: usize = 8;
+
+/// The gain curve is computed in this many pieces, [`LANES`] at a time in two groups side by side
+/// (fewer on short signals): a fixed number, so the result does not depend on the thread count.
+const GAIN_PIECES: usize = 2 * LANES;
+
+/// Steps of the lanes per tile (their peaks gathered in, their gains scattered out).
+const TILE: usize = 256;
+
+/// Per lane: the release paths as reductions r = 1 − gain, and the attack average's running sum
+/// over the ring of the last L released gains.
+struct LaneState<'a> {
+    fast: [f32; LANES],
+    slow: [f32; LANES],
+    sum: [f64; LANES],
+    slot: usize,
+    ring: &'a mut [[f32; LANES]],
+}
+
+/// The required gain at window peak `p` for ceiling/pre-gain `k`: the forward minimum m.
+fn required(p: f32, k: f32) -> f32 {
+    if p > k { k / p } else { 1.0 }
+}
+
+/// One tile of the gain curve, in place: each row's window peaks (one per lane) become gains.
+/// In the reduction domain the fast release's recursion is one multiply and one max, the slow
+/// one's two multiplies and an add: short dependency chains, and the attack's running sum a third.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn gain_lanes(k: f32, [release, sustain, sustained_release]: [f32; 3], state: &mut LaneState, tile: &mut [[f32; LANES]]) {
+    let LaneState { mut fast, mut slow, mut sum, mut slot, ref mut ring } = *state;
+    let (sustain_in, inv_l) = (1.0 - sustain, 1.0 / ring.len() as f64);
+    for row in tile {
+        let mut released = [0.0f32; LANES];
+        for l in 0..LANES {
+            let m = required(row[l], k);
+            let r = 1.0 - m;
+            // Release: fast path never below r; slow path charges only under sustained reduction.
+            let decayed = fast[l] * release;
+            fast[l] = if decayed > r { decayed } else { r };
+            slow[l] = if r > slow[l] { slow[l] * sustain + r * sustain_in } else { slow[l] * sustained_release };
+            // min with m itself: exact, so no detected peak passes the ceiling by a rounding.
+            let held = 1.0 - if fast[l] > slow[l] { fast[l] } else { slow[l] };
+            released[l] = if held < m { held } else { m };
+        }
+        // Attack: moving average of length L. Every value averaged for n lies in a window
+        // containing n, so each is ≤ m[n] and so is their mean: no overshoot.
+        let old = std::mem::replace(&mut ring[slot], released);
+        for l in 0..LANES {
+            sum[l] += f64::from(released[l]) - f64::from(old[l]);
+            row[l] = (sum[l] * inv_l) as f32;
+        }
+        slot = if slot + 1 == ring.len() { 0 } else { slot + 1 };
+    }
+    (state.fast, state.slow, state.sum, state.slot) = (fast, slow, sum, slot);
 }
 
 #[cfg(test)]
@@ -258,24 +324,47 @@ mod tests {
         }
     }
 
+    /// The gain curve as one sequential loop from the start, sample by sample (the definition the
+    /// pieces in lanes must reproduce).
+    fn sequential_curve(lim: &TruePeakLimiter, peaks: &[f32], pre_gain: f32) -> Vec<f32> {
+        let (l, k) = (lim.lookahead, lim.ceiling / pre_gain);
+        let start = required(peaks[0], k);
+        let mut history = vec![start; l];
+        let mut sum = f64::from(start) * l as f64;
+        let (mut fast, mut slow, mut slot) = (0.0f32, 0.0f32, 0);
+        peaks
+            .iter()
+            .map(|&p| {
+                let m = required(p, k);
+                let r = 1.0 - m;
+                fast = (fast * lim.release_coef).max(r);
+                slow = if r > slow { slow * lim.sustain_coef + r * (1.0 - lim.sustain_coef) } else { slow * lim.sustained_release_coef };
+                let released = (1.0 - fast.max(slow)).min(m);
+                sum += f64::from(released) - f64::from(history[slot]);
+                history[slot] = released;
+                slot = (slot + 1) % l;
+                (sum / l as f64) as f32
+            })
+            .collect()
+    }
+
     #[test]
     fn pieces_side_by_side_give_the_one_sequential_curve() {
-        // At 8 kHz a piece's warm-up is 16 · 600 ms = 77k samples: 400k samples make four pieces.
-        // Sustained overloads (which charge the slow release) straddle the pieces' starts.
-        let fs = 8_000;
-        let mut env = envelope(400_000, 5);
-        for start in [90_000, 195_000, 299_000] {
-            env[start..start + 8_000].iter_mut().for_each(|e| *e = e.max(2.5));
+        // At 2 kHz a piece's warm-up is 16 · 600 ms = 19.2k samples: 390k samples make all 16
+        // pieces (two groups of lanes), of 24 376 samples, the last one shorter. Sustained
+        // overloads (which charge the slow release) straddle pieces' starts, one the second group's.
+        let fs = 2_000;
+        let mut env = envelope(390_001, 5);
+        for start in [72_000, 194_000, 316_000] {
+            env[start..start + 2_000].iter_mut().for_each(|e| *e = e.max(2.5));
         }
         let mut lim = TruePeakLimiter::new(&LimiterSettings::default(), fs).unwrap();
         let mut peaks = vec![0.0; env.len()];
         lim.window_peaks(&env, &mut peaks);
         let mut pieces = vec![0.0; env.len()];
         lim.gain_curve(&peaks, 1.3, &mut pieces);
-        assert!(env.len().div_ceil(GAIN_PIECES) >= lim.warmup, "four pieces");
-        let mut sequential = vec![0.0; env.len()];
-        let mut history = vec![0.0; lim.lookahead];
-        lim.run(&peaks, 1.3, &mut history, &mut sequential);
+        assert!(env.len().div_ceil(GAIN_PIECES) >= lim.warmup, "sixteen pieces");
+        let sequential = sequential_curve(&lim, &peaks, 1.3);
         let worst = pieces.iter().zip(&sequential).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst <= 1e-6, "pieces differ from the sequential curve by {worst}");
         assert!(sequential.iter().any(|&g| g < 0.5), "the overloads are limited");
