@@ -76,7 +76,17 @@ pub fn band_power_scale(fft_size: usize) -> f64 {
 
 /// Band powers of one frame from its mid (and side) spectrum.
 fn frame_band_power(mid: &[Complex<f32>], side: Option<&[Complex<f32>]>, edges: &[usize], scale: f64, out: &mut [f32]) {
-    let power = |x: &[Complex<f32>]| x.iter().map(|c| f64::from(c.re * c.re + c.im * c.im)).sum::<f64>();
+    // Eight f32 partial sums (a single running sum does not vectorise), their total in f64.
+    let power = |x: &[Complex<f32>]| {
+        let mut lanes = [0.0f32; 8];
+        let mut chunks = x.chunks_exact(8);
+        for c in &mut chunks {
+            for (l, c) in lanes.iter_mut().zip(c) {
+                *l += c.re * c.re + c.im * c.im;
+            }
+        }
+        chunks.remainder().iter().fold(f64::from(lanes.iter().sum::<f32>()), |p, c| p + f64::from(c.norm_sqr()))
+    };
     for (b, o) in out.iter_mut().enumerate() {
         let range = edges[b]..edges[b + 1];
         let p = power(&mid[range.clone()]) + side.map_or(0.0, |s| power(&s[range]));
@@ -86,11 +96,13 @@ fn frame_band_power(mid: &[Complex<f32>], side: Option<&[Complex<f32>]>, edges: 
 
 const FRAMES_PER_GROUP: usize = 16;
 
-/// Per-bin sums of |M|², |S|² and Re(M·S̄) in f64.
+/// Per-bin sums of |M|², |S|² and Re(M·S̄) over one group's frames, in f32 (at most
+/// [`FRAMES_PER_GROUP`] terms each: a relative error of ~1e-6), added to the f64 totals group by
+/// group in order.
 struct Sums {
-    mid: Vec<f64>,
-    side: Vec<f64>,
-    cross: Vec<f64>,
+    mid: Vec<f32>,
+    side: Vec<f32>,
+    cross: Vec<f32>,
 }
 
 impl Sums {
@@ -99,29 +111,26 @@ impl Sums {
     }
 
     fn add(&mut self, mid: &[Complex<f32>], side: Option<&[Complex<f32>]>) {
-        let f = |c: &Complex<f32>| (f64::from(c.re), f64::from(c.im));
         match side {
             Some(side) => {
                 for ((((m, s), mm), ss), ms) in mid.iter().zip(side).zip(&mut self.mid).zip(&mut self.side).zip(&mut self.cross) {
-                    let ((mr, mi), (sr, si)) = (f(m), f(s));
-                    *mm += mr * mr + mi * mi;
-                    *ss += sr * sr + si * si;
-                    *ms += mr * sr + mi * si;
+                    *mm += m.re * m.re + m.im * m.im;
+                    *ss += s.re * s.re + s.im * s.im;
+                    *ms += m.re * s.re + m.im * s.im;
                 }
             }
             None => {
                 for (m, mm) in mid.iter().zip(&mut self.mid) {
-                    let (mr, mi) = f(m);
-                    *mm += mr * mr + mi * mi;
+                    *mm += m.re * m.re + m.im * m.im;
                 }
             }
         }
     }
 
-    fn merge(&mut self, other: &Sums) {
-        for (a, b) in [(&mut self.mid, &other.mid), (&mut self.side, &other.side), (&mut self.cross, &other.cross)] {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
+    fn add_to(&self, total: &mut [Vec<f64>; 3]) {
+        for (a, b) in total.iter_mut().zip([&self.mid, &self.side, &self.cross]) {
+            for (x, &y) in a.iter_mut().zip(b) {
+                *x += f64::from(y);
             }
         }
     }
@@ -173,22 +182,26 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
     let stereo = channels.len() == 2;
 
     // Gate on the windowed frame power of mid + side (cheap, time domain); M² + S² = (L² + R²)/2.
-    let w2: Vec<f64> = window.iter().map(|w| w * w).collect();
+    let w2: Vec<f32> = window.iter().map(|w| (w * w) as f32).collect();
     let power: Vec<f64> = starts
         .par_iter()
         .map(|&s| {
             let mut e = 0.0f64;
             for ch in channels {
                 let frame = &ch[s.min(ch.len())..(s + n).min(ch.len())];
-                // Eight partial sums: one running sum is a dependent chain that does not vectorise.
-                let mut lanes = [0.0f64; 8];
-                let (mut x8, mut w8) = (frame.chunks_exact(8), w2[..frame.len()].chunks_exact(8));
-                for (x, w) in (&mut x8).zip(&mut w8) {
-                    for ((l, &x), &w) in lanes.iter_mut().zip(x).zip(w) {
-                        *l += w * f64::from(x * x);
+                // Runs of 64 in eight f32 partial sums (one running sum is a dependent chain that
+                // does not vectorise), each run's total added in f64.
+                let (mut x64, mut w64) = (frame.chunks_exact(64), w2[..frame.len()].chunks_exact(64));
+                for (x, w) in (&mut x64).zip(&mut w64) {
+                    let mut lanes = [0.0f32; 8];
+                    for (x, w) in x.chunks_exact(8).zip(w.chunks_exact(8)) {
+                        for ((l, &x), &w) in lanes.iter_mut().zip(x).zip(w) {
+                            *l += w * x * x;
+                        }
                     }
+                    e += f64::from(lanes.iter().sum::<f32>());
                 }
-                e += x8.remainder().iter().zip(w8.remainder()).fold(lanes.iter().sum::<f64>(), |e, (&x, &w)| e + w * f64::from(x * x));
+                e += x64.remainder().iter().zip(w64.remainder()).fold(0.0, |e, (&x, &w)| e + f64::from(w * x * x));
             }
             if stereo { 0.5 * e } else { e }
         })
@@ -224,18 +237,17 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
             (sums, bands)
         })
         .collect();
-    let mut total = Sums::new(bins);
+    let mut total = [vec![0.0f64; bins], vec![0.0f64; bins], vec![0.0f64; bins]];
     let mut band_power = vec![0.0f32; starts.len() * n_bands];
     let mut frames = used_frames.iter();
     for (sums, bands) in &groups {
-        total.merge(sums);
+        sums.add_to(&mut total);
         for band in bands.chunks_exact(n_bands) {
             let f = *frames.next().expect("one band row per used frame");
             band_power[f * n_bands..(f + 1) * n_bands].copy_from_slice(band);
         }
     }
-    let Sums { mid, side, cross } = total;
-    let mut spectra = spectra_from_sums([mid, side, cross], sample_rate, n, used.len(), starts.len());
+    let mut spectra = spectra_from_sums(total, sample_rate, n, used.len(), starts.len());
     spectra.hop_s = settings.hop as f64 / f64::from(sample_rate);
     spectra.band_bins = edges;
     spectra.band_power = band_power;
