@@ -1,4 +1,5 @@
 //! Planar f32 audio, the form every stage works on.
+use rayon::prelude::*;
 
 /// Planar audio: one `Vec<f32>` per channel, all of the same length.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,18 +47,21 @@ impl AudioBuffer {
 
 /// Converts stereo left/right in place to mid/side: M = (L+R)/2, S = (L−R)/2.
 pub fn to_mid_side(left: &mut [f32], right: &mut [f32]) {
-    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-        let (m, s) = ((*l + *r) * 0.5, (*l - *r) * 0.5);
-        *l = m;
-        *r = s;
-    }
+    in_pairs(left, right, |l, r| ((l + r) * 0.5, (l - r) * 0.5));
 }
 
 /// Inverse of [`to_mid_side`]: L = M+S, R = M−S.
 pub fn to_left_right(mid: &mut [f32], side: &mut [f32]) {
-    for (m, s) in mid.iter_mut().zip(side.iter_mut()) {
-        let (l, r) = (*m + *s, *m - *s);
-        *m = l;
-        *s = r;
-    }
+    in_pairs(mid, side, |m, s| (m + s, m - s));
+}
+
+/// (a, b) ← f(a, b) sample by sample, in parallel chunks: a full pass over two whole-track channels
+/// is memory-bound work for both cores.
+fn in_pairs(a: &mut [f32], b: &mut [f32], f: impl Fn(f32, f32) -> (f32, f32) + Sync) {
+    const CHUNK: usize = 1 << 16;
+    a.par_chunks_mut(CHUNK).zip(b.par_chunks_mut(CHUNK)).for_each(|(a, b)| {
+        for (a, b) in a.iter_mut().zip(b) {
+            (*a, *b) = f(*a, *b);
+        }
+    });
 }
