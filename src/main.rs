@@ -212,32 +212,12 @@ impl Progress for Bars {
     }
 }
 
-/// glibc's allocator, tuned for a batch job that allocates a few buffers of a whole track each
-/// (50 MB per channel for 5 minutes) and frees and allocates them again stage after stage. By
-/// default each is a fresh `mmap` (over 32 MB always), unmapped on free: every stage faults its
-/// buffers in page by page again (~140 k faults, 0.5 s of system time for a 5-minute master).
-/// Kept in one heap that is never trimmed, freed buffers are reused warm. One arena: the buffers are
-/// allocated by whichever rayon thread gets there, and per-thread arenas would each keep their own.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn tune_allocator() {
-    // SAFETY: mallopt only changes tuning parameters; it is called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn tune_allocator() {}
-
 fn main() -> ExitCode {
     // automaster chooses its GPU adapter itself; Mesa's device-select Vulkan layer would only probe
     // the display and print errors on headless machines. Set before any thread starts.
     if std::env::var_os("NODEVICE_SELECT").is_none() {
         std::env::set_var("NODEVICE_SELECT", "1");
     }
-    tune_allocator();
     let cli = Cli::parse();
     let bars;
     let progress: &dyn Progress = if cli.quiet || !std::io::stderr().is_terminal() {
@@ -421,4 +401,3 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
     println!("  wrote        {} (master, plan.json, summary.json, report.html and the two inputs)", dir.display());
     Ok(())
 }
-
