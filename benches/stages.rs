@@ -51,6 +51,11 @@ fn stages(c: &mut Criterion) {
     let (mut peaks, mut gain) = (vec![0.0f32; env.len()], vec![0.0f32; env.len()]);
     g.bench_function("limiter_window_peaks", |b| b.iter(|| limiter.window_peaks(&env, &mut peaks)));
     g.bench_function("limiter_gain_curve", |b| b.iter(|| limiter.gain_curve(&peaks, 4.0, &mut gain)));
+    // A minute is shorter than the 16 pieces' warm-ups (9.6 s each): the render's full-rate curves
+    // run on whole tracks, so the curve is also timed on five minutes (the minute's peaks, repeated).
+    let long_peaks: Vec<f32> = peaks.iter().cycle().take(5 * peaks.len()).copied().collect();
+    let mut long_gain = vec![0.0f32; long_peaks.len()];
+    g.bench_function("limiter_gain_curve_5min", |b| b.iter(|| limiter.gain_curve(&long_peaks, 4.0, &mut long_gain)));
 
     let grid = automaster::analysis::bands::BandGrid::standard();
     let curve = EqCurve {
