@@ -5,6 +5,7 @@ use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
+use crate::dsp::lane_sum;
 use crate::dsp::window::hann_periodic;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,17 +77,7 @@ pub fn band_power_scale(fft_size: usize) -> f64 {
 
 /// Band powers of one frame from its mid (and side) spectrum.
 fn frame_band_power(mid: &[Complex<f32>], side: Option<&[Complex<f32>]>, edges: &[usize], scale: f64, out: &mut [f32]) {
-    // Eight f32 partial sums (a single running sum does not vectorise), their total in f64.
-    let power = |x: &[Complex<f32>]| {
-        let mut lanes = [0.0f32; 8];
-        let mut chunks = x.chunks_exact(8);
-        for c in &mut chunks {
-            for (l, c) in lanes.iter_mut().zip(c) {
-                *l += c.re * c.re + c.im * c.im;
-            }
-        }
-        chunks.remainder().iter().fold(f64::from(lanes.iter().sum::<f32>()), |p, c| p + f64::from(c.norm_sqr()))
-    };
+    let power = |x: &[Complex<f32>]| f64::from(lane_sum(x, |c| c.norm_sqr()));
     for (b, o) in out.iter_mut().enumerate() {
         let range = edges[b]..edges[b + 1];
         let p = power(&mid[range.clone()]) + side.map_or(0.0, |s| power(&s[range]));

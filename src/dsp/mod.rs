@@ -33,6 +33,19 @@ fn parallel_fold(x: &[f32], init: f32, fold: impl Fn(f32, f32) -> f32 + Sync) ->
     x.par_chunks(1 << 16).map(|c| c.iter().fold(init, |m, &v| fold(m, v))).reduce(|| init, &fold)
 }
 
+/// Σ term(v) over `x` in eight interleaved partial sums, the remainder added after: one running sum
+/// is a chain of dependent adds that does not vectorise.
+pub(crate) fn lane_sum<T: Copy>(x: &[T], term: impl Fn(T) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += term(v);
+        }
+    }
+    chunks.remainder().iter().fold(lanes.iter().sum(), |s, &v| s + term(v))
+}
+
 /// The largest value of `x` (0 when empty or all negative).
 pub(crate) fn max_of(x: &[f32]) -> f32 {
     parallel_fold(x, 0.0, fast_max)

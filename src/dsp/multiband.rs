@@ -17,6 +17,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::band_split::BandSplit;
+use super::lane_sum;
 use super::overlap_save::{BlockScratch, OverlapSave};
 use super::compressor::{Compressor, CompressorSettings};
 use crate::error::{Error, Result};
@@ -132,7 +133,7 @@ impl Multiband {
                         Some(band) => band.block_powers(s, out.len(), d, pw),
                         None => conv.filtered(s, filters.bands[b], |y, _| {
                             for (p, chunk) in pw.iter_mut().zip(y[..out.len()].chunks(d)) {
-                                *p = sum_of_squares(chunk) / d as f32;
+                                *p = lane_sum(chunk, |v| v * v) / d as f32;
                             }
                         }),
                     }
@@ -373,7 +374,7 @@ impl DecimatedBand {
         let y = &y[self.first..self.first + len.div_ceil(self.factor)];
         let scale = self.factor as f32 / d as f32;
         for (p, chunk) in powers.iter_mut().zip(y.chunks(d / self.factor)) {
-            *p = sum_of_squares(chunk) * scale;
+            *p = lane_sum(chunk, |v| v * v) * scale;
         }
         s.aux_complex = z;
     }
@@ -428,20 +429,6 @@ impl DecimatedBand {
             *t += q * norm;
         }
     }
-}
-
-
-/// Σ x², in eight interleaved partial sums: a single running sum is a chain of dependent adds
-/// that does not vectorise.
-fn sum_of_squares(x: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let mut chunks = x.chunks_exact(8);
-    for c in &mut chunks {
-        for (l, &v) in lanes.iter_mut().zip(c) {
-            *l += v * v;
-        }
-    }
-    chunks.remainder().iter().fold(lanes.iter().sum(), |s, &v| s + v * v)
 }
 
 /// Band powers of control blocks summed into blocks of `per` control blocks (for short-term
