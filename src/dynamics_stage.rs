@@ -217,7 +217,7 @@ impl DynamicsStage {
             None => Vec::new(),
         };
         let taps: Vec<Option<&[f32]>> = eqs.iter().map(|e| e.as_ref().map(LinearPhaseEq::taps)).collect();
-        self.mb.apply(&mut buffer.channels, &self.gains, &[vec![1.0; side_scale.len()], side_scale], &taps, &mut Vec::new());
+        self.mb.apply(&mut buffer.channels, &self.gains, &[vec![1.0; side_scale.len()], side_scale], &taps);
         if let [m, s] = buffer.channels.as_mut_slice() {
             to_left_right(m, s);
         }

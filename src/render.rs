@@ -571,15 +571,10 @@ pub fn apply_eq(buffer: &mut AudioBuffer, eq: &EqPlan, stereo: &StereoPlan) -> R
 /// Linear-phase EQ in place on channels already in mid/side (or the one mono channel): `mid` on
 /// the first, `side` on the second; flat curves cost nothing.
 fn filter_mid_side(channels: &mut [Vec<f32>], mid: &EqCurve, side: &EqCurve, fs: u32) -> Result<()> {
-    let mut scratch = Vec::new();
     for (x, curve) in channels.iter_mut().zip([mid, side]) {
-        if curve.is_flat() {
-            continue;
+        if !curve.is_flat() {
+            LinearPhaseEq::new(curve, fs)?.process_in_place(x);
         }
-        let eq = LinearPhaseEq::new(curve, fs)?;
-        scratch.resize(x.len(), 0.0);
-        eq.process(x, &mut scratch);
-        std::mem::swap(x, &mut scratch);
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
-use super::overlap_save::OverlapSave;
+use super::overlap_save::{BlockScratch, OverlapSave};
 use super::window::kaiser;
 use crate::error::{Error, Result};
 
@@ -92,6 +92,11 @@ impl LinearPhaseEq {
     pub fn process(&self, input: &[f32], output: &mut [f32]) {
         self.fir.process(input, output);
     }
+
+    /// As [`Self::process`], the output written over the input (bit-identical to it).
+    pub fn process_in_place(&self, x: &mut [f32]) {
+        self.fir.conv.run_aligned_in_place(x, self.latency(), 1, |s, _, out| self.fir.copy_filtered(s, out));
+    }
 }
 
 /// A symmetric (linear-phase) FIR of odd length applied by overlap-save with its latency removed:
@@ -123,9 +128,11 @@ impl SymmetricFir {
 
     pub(crate) fn process(&self, input: &[f32], output: &mut [f32]) {
         assert_eq!(input.len(), output.len());
-        self.conv.run(input, self.latency(), output, |s, _, out| {
-            self.conv.filtered(s, &self.spectrum, |y, _| out.copy_from_slice(&y[..out.len()]));
-        });
+        self.conv.run(input, self.latency(), output, |s, _, out| self.copy_filtered(s, out));
+    }
+
+    fn copy_filtered(&self, s: &mut BlockScratch, out: &mut [f32]) {
+        self.conv.filtered(s, &self.spectrum, |y, _| out.copy_from_slice(&y[..out.len()]));
     }
 }
 

@@ -119,9 +119,8 @@ impl Multiband {
             let mut own = vec![vec![0.0f32; blocks]; bands];
             // Each call covers whole control blocks and returns their values, band after band.
             let per_call: std::sync::Mutex<Vec<(usize, Vec<f32>)>> = Default::default();
-            // With an EQ: the equalised channel (the base path), which replaces the input.
-            let mut equalised = vec![0.0f32; n];
-            conv.run_aligned(ch, filters.latency, &mut equalised, d, |s, start, out| {
+            // With an EQ: the equalised channel (the base path), written over the input.
+            conv.run_aligned_in_place(ch, filters.latency, d, |s, start, out| {
                 let nb = out.len().div_ceil(d);
                 let mut values = vec![0.0f32; bands * nb];
                 if let Some(base) = filters.base {
@@ -140,9 +139,6 @@ impl Multiband {
                 }
                 per_call.lock().expect("envelope lock").push((start / d, values));
             });
-            if folded.is_some() {
-                *ch = equalised;
-            }
             for (first, values) in per_call.into_inner().expect("envelope lock") {
                 let nb = values.len() / bands;
                 for (b, own) in own.iter_mut().enumerate() {
@@ -178,8 +174,7 @@ impl Multiband {
     /// Applies control-rate `gains` (one per band; `None` = 1 throughout), each band of channel c
     /// further scaled by `channel_scale[c][band]` (empty: 1; ignored for a band without gains), to
     /// planar `channels` in place; channel c also through the symmetric FIR `eq_taps[c]` when given
-    /// (absent: none), folded into the bands' filters so it costs no pass of its own. `scratch` is
-    /// resized to one channel (reused).
+    /// (absent: none), folded into the bands' filters so it costs no pass of its own.
     ///
     /// With e_b the multiplier of band b (k_b·g_b, or 1) and the top band's taken out, the output is
     /// Σ_b e_b·y_b = e_top·(base + Σ_{b<top} (e_b/e_top − 1)·y_b), the bands summing to the base
@@ -187,7 +182,7 @@ impl Multiband {
     /// band-limited and so is its slowly varying multiplier: its term is formed at the band's
     /// decimated rate (see [`DecimatedBand`]) and added to the base's spectrum, so the lows cost
     /// transforms 8–16 times shorter and the top band none of its own.
-    pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], channel_scale: &[Vec<f32>], eq_taps: &[Option<&[f32]>], scratch: &mut Vec<f32>) {
+    pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], channel_scale: &[Vec<f32>], eq_taps: &[Option<&[f32]>]) {
         let (bands, d) = (self.bands(), self.block);
         let top = bands - 1;
         let ramp = Multiplier::ramp(d);
@@ -219,9 +214,7 @@ impl Multiband {
                 }
             };
             let (n, history) = (conv.fft_size(), conv.filter_len() - 1);
-            scratch.clear();
-            scratch.extend_from_slice(ch);
-            conv.run_aligned(scratch, filters.latency, ch, d, |s, start, out| {
+            conv.run_aligned_in_place(ch, filters.latency, d, |s, start, out| {
                 let len = out.len();
                 let mut e_top = vec![0.0f32; len];
                 top_multiplier.fill(start, &mut e_top);
@@ -474,7 +467,7 @@ mod tests {
             })
             .collect();
         let deepest = gains.iter().map(|g| -crate::dsp::to_db(f64::from(g.as_ref().unwrap().iter().fold(1.0f32, |m, &v| m.min(v))))).collect();
-        mb.apply(chans, &gains, &[], &[], &mut Vec::new());
+        mb.apply(chans, &gains, &[], &[]);
         deepest
     }
 
@@ -507,7 +500,7 @@ mod tests {
         let blocks = n.div_ceil(mb.block());
         for gains in [vec![Some(vec![1.0f32; blocks]); 4], vec![None; 4]] {
             let mut chans = vec![x.clone()];
-            mb.apply(&mut chans, &gains, &[], &[Some(eq.taps())], &mut Vec::new());
+            mb.apply(&mut chans, &gains, &[], &[Some(eq.taps())]);
             let worst = chans[0].iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(worst < 1e-4, "folded EQ differs by {worst}");
         }
@@ -619,7 +612,7 @@ mod tests {
         let scale = vec![vec![1.0, 1.3, 0.8, 1.1]];
         let ramp = Multiplier::ramp(d);
         let mut got = vec![x.clone()];
-        mb.apply(&mut got, &gains, &scale, &[Some(eq.taps())], &mut Vec::new());
+        mb.apply(&mut got, &gains, &scale, &[Some(eq.taps())]);
         let mut equalised = vec![0.0f32; n];
         eq.process(&x, &mut equalised);
         let mut want = vec![0.0f64; n];

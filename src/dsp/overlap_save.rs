@@ -105,26 +105,85 @@ impl OverlapSave {
     where
         F: Fn(&mut BlockScratch, usize, &mut [f32]) + Sync,
     {
-        assert!(align >= 1 && align <= self.hop());
-        let hop = self.hop() / align * align;
+        let hop = self.aligned_hop(align);
         output.par_chunks_mut(hop).enumerate().for_each_init(
             || self.scratch(),
             |s, (block, out)| {
-                // Block input: input[first .. first + N), zero outside the signal.
-                let first = (block * hop + delay) as isize - (self.filter_len as isize - 1);
-                let lo = (-first).clamp(0, self.fft_size as isize) as usize;
-                let src_start = (first + lo as isize) as usize;
-                let count = input.len().saturating_sub(src_start).min(self.fft_size - lo);
-                s.time[..lo].fill(0.0);
-                s.time[lo..lo + count].copy_from_slice(&input[src_start..src_start + count]);
-                s.time[lo + count..].fill(0.0);
-                let fft_scratch_len = self.forward.get_scratch_len();
-                self.forward
-                    .process_with_scratch(&mut s.time, &mut s.spectrum, &mut s.fft[..fft_scratch_len])
-                    .expect("sizes match the plan");
+                self.load_block(s, (block * hop) as isize + self.reach(delay).0, &[(0, input)]);
                 per_block(s, block * hop, out);
             },
         );
+    }
+
+    /// As [`Self::run_aligned`] with the output written over its own input, so a whole-track pass
+    /// needs no second whole-track buffer. Blocks run in order within a few contiguous chunks, the
+    /// chunks in parallel; what a block reads that is already overwritten (the end of the block
+    /// before, or a neighbouring chunk's edge) comes from copies taken before it was. Every block
+    /// sees the original input, so the output is bit-identical to [`Self::run_aligned`]'s.
+    pub fn run_aligned_in_place<F>(&self, data: &mut [f32], delay: usize, align: usize, per_block: F)
+    where
+        F: Fn(&mut BlockScratch, usize, &mut [f32]) + Sync,
+    {
+        let hop = self.aligned_hop(align);
+        let (offset, back) = self.reach(delay);
+        // The input a block reads past its own output's end.
+        let ahead = (offset + self.fft_size as isize - hop as isize).max(0) as usize;
+        assert!(back <= hop, "a block reads back no further than the block before");
+        let blocks = data.len().div_ceil(hop);
+        let chunk = hop * blocks.div_ceil(4 * rayon::current_num_threads()).max(1);
+        // Each chunk's edges as they were: the `back` samples before it, the `ahead` after it.
+        let original = |from: isize, len: usize| -> Vec<f32> { (from..from + len as isize).map(|p| usize::try_from(p).ok().and_then(|p| data.get(p)).copied().unwrap_or(0.0)).collect() };
+        let edges: Vec<(Vec<f32>, Vec<f32>)> = (0..data.len().div_ceil(chunk))
+            .map(|c| (original((c * chunk) as isize - back as isize, back), original(((c + 1) * chunk) as isize, ahead)))
+            .collect();
+        data.par_chunks_mut(chunk).zip(edges).enumerate().for_each_init(
+            || (self.scratch(), vec![0.0f32; back]),
+            |(s, behind), (c, (chunk_data, (before, after)))| {
+                let (first, end) = (c * chunk, c * chunk + chunk_data.len());
+                behind.copy_from_slice(&before);
+                for o in (first..end).step_by(hop) {
+                    let local = o - first;
+                    let sources = [(o as isize - back as isize, &behind[..]), (o as isize, &chunk_data[local..]), (end as isize, &after[..])];
+                    self.load_block(s, o as isize + offset, &sources);
+                    // What the next block reads back, before this block overwrites it.
+                    let len = hop.min(end - o);
+                    if len == hop && back > 0 {
+                        behind.copy_from_slice(&chunk_data[local + hop - back..local + hop]);
+                    }
+                    per_block(s, o, &mut chunk_data[local..local + len]);
+                }
+            },
+        );
+    }
+
+    fn aligned_hop(&self, align: usize) -> usize {
+        assert!(align >= 1 && align <= self.hop());
+        self.hop() / align * align
+    }
+
+    /// Where a block's input starts relative to its first output (the linear convolution's
+    /// z[n + delay] needs x from n + delay − (filter_len − 1) on), and how far that reaches back.
+    fn reach(&self, delay: usize) -> (isize, usize) {
+        let offset = delay as isize - (self.filter_len as isize - 1);
+        (offset, (-offset).max(0) as usize)
+    }
+
+    /// Loads the block input x[first .. first + N) into the scratch and transforms it: x is given
+    /// by `sources`, (position of its first sample, samples) in ascending order, each ending where
+    /// the next begins; positions no source covers read as 0.
+    fn load_block(&self, s: &mut BlockScratch, first: isize, sources: &[(isize, &[f32])]) {
+        s.time.fill(0.0);
+        for (k, &(at, samples)) in sources.iter().enumerate() {
+            let until = sources.get(k + 1).map_or(isize::MAX, |next| next.0).min(at + samples.len() as isize);
+            let (lo, hi) = (at.max(first), until.min(first + self.fft_size as isize));
+            if lo < hi {
+                s.time[(lo - first) as usize..(hi - first) as usize].copy_from_slice(&samples[(lo - at) as usize..(hi - at) as usize]);
+            }
+        }
+        let fft_scratch_len = self.forward.get_scratch_len();
+        self.forward
+            .process_with_scratch(&mut s.time, &mut s.spectrum, &mut s.fft[..fft_scratch_len])
+            .expect("sizes match the plan");
     }
 
     /// The current block filtered by `filter` (from [`Self::filter_spectrum`]): the valid samples,
@@ -159,5 +218,34 @@ impl OverlapSave {
             .process_with_scratch(&mut s.product, &mut s.time, &mut s.fft[..inv_scratch_len])
             .expect("sizes match the plan");
         use_result(&s.time[self.filter_len - 1..], &mut s.aux)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In place, every block must still see the original input: any block reading a sample its
+    /// neighbour (in its chunk or the next) already overwrote would change the output.
+    #[test]
+    fn in_place_output_is_bit_identical_to_the_out_of_place_one() {
+        let mut state = 1u32;
+        let x: Vec<f32> = (0..50_021)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
+            })
+            .collect();
+        let taps: Vec<f32> = (0..63).map(|k| 1.0 / (1.0 + (k as f32 - 31.0).abs())).collect();
+        let conv = OverlapSave::new(taps.len(), 256);
+        let h = conv.filter_spectrum(&taps);
+        let filter = |s: &mut BlockScratch, _: usize, out: &mut [f32]| conv.filtered(s, &h, |y, _| out.copy_from_slice(&y[..out.len()]));
+        for (delay, align, n) in [(31, 1, x.len()), (0, 1, x.len()), (62, 1, x.len()), (31, 64, x.len()), (31, 1, 150), (10, 16, 9_999)] {
+            let mut want = vec![0.0f32; n];
+            conv.run_aligned(&x[..n], delay, &mut want, align, filter);
+            let mut got = x[..n].to_vec();
+            conv.run_aligned_in_place(&mut got, delay, align, filter);
+            assert!(got == want, "delay {delay}, align {align}, {n} samples");
+        }
     }
 }
