@@ -57,23 +57,33 @@ impl KWeighting {
         self.stages.iter().map(|s| 20.0 * (mag([s[0], s[1], s[2]]) / mag([1.0, s[3], s[4]])).log10()).sum()
     }
 
-    /// K-weighted energy Σ y² of `pre · gain[n] · x[n]` over consecutive blocks of `block_len`
-    /// samples (a final partial block is dropped).
+    /// K-weighted energy Σ y² of `pre · gain[n] · x[n]`, summed over `channels`, over consecutive
+    /// blocks of `block_len` samples (a final partial block is dropped).
     ///
-    /// The recursion is latency-bound, so one channel is cut into [`LANES`] segments at block
-    /// boundaries, filtered side by side (one SIMD lane each). Each lane first runs over the
-    /// [`SETTLE_S`] before its segment: the filter forgets its zero start state far below f64
-    /// precision, and the segmentation is fixed, so the result depends on neither thread count nor CPU.
-    pub fn block_energies(&self, x: &[f32], gain: Option<&[f32]>, pre: f32, block_len: usize, sample_rate: u32) -> Vec<f64> {
-        let count = x.len() / block_len;
+    /// The recursion is latency-bound, so the blocks are cut into [`GROUPS`] parts (run in
+    /// parallel), and each part's channels into segments at block boundaries, filtered side by side
+    /// in [`LANES`] SIMD lanes (channel c's segments in lanes c·S … c·S + S − 1, S = LANES /
+    /// channels). Each lane first runs over the [`SETTLE_S`] before its segment: the filter forgets
+    /// its zero start state far below f64 precision, and the segmentation is fixed, so the result
+    /// depends on neither thread count nor CPU.
+    pub fn block_energies(&self, channels: &[&[f32]], gain: Option<&[f32]>, pre: f32, block_len: usize, sample_rate: u32) -> Vec<f64> {
+        assert!((1..=LANES).contains(&channels.len()));
+        let count = channels[0].len() / block_len;
         let mut energies = vec![0.0f64; count];
         let settle = (SETTLE_S * f64::from(sample_rate)) as usize;
-        lane_energies(&self.stages, x, gain, pre, block_len, settle, &mut energies);
+        let segments = LANES / channels.len();
+        let per_segment = count.div_ceil(GROUPS * segments).max(1);
+        energies.par_chunks_mut(per_segment * segments).enumerate().for_each(|(g, out)| {
+            let job = LaneJob { channels, gain, pre, block_len, settle, first_block: g * per_segment * segments, per_segment, segments };
+            job.run(&self.stages, out);
+        });
         energies
     }
 }
 
-/// Segments of one signal filtered at once (see [`KWeighting::block_energies`]).
+/// Parallel parts of [`KWeighting::block_energies`] (each a fixed share of the signal).
+const GROUPS: usize = 4;
+/// Segments filtered at once: one AVX2 vector of f64 (eight, in two vectors, spilled registers and ran slower).
 const LANES: usize = 4;
 /// Pre-roll of each segment. The slowest pole pair, the 38 Hz high-pass's (near-critically damped,
 /// radius ≈ 1 − 2π·38/fs), decays as n·rⁿ: below 1e-25 after 0.3 s at any sample rate.
@@ -90,49 +100,71 @@ struct LaneState {
     z2: [f64; LANES],
 }
 
-fn lane_energies(stages: &[[f64; 5]; 2], x: &[f32], gain: Option<&[f32]>, pre: f32, block_len: usize, settle: usize, out: &mut [f64]) {
-    let count = out.len();
-    let per_lane = count.div_ceil(LANES).max(1);
-    let start: [usize; LANES] = std::array::from_fn(|l| (l * per_lane).min(count) * block_len);
-    let end: [usize; LANES] = std::array::from_fn(|l| ((l + 1) * per_lane).min(count) * block_len);
-    // Lane l's input from `offset` on (relative to its start; negative: the pre-roll, which reads
-    // the signal before the segment) into `buf`, zero before the signal and after the segment; by
-    // slices, so the copy vectorises.
-    let fill = |buf: &mut [[f64; LANES]], offset: isize| {
-        for l in 0..LANES {
-            let first = start[l] as isize + offset;
-            let lo = (-first).clamp(0, buf.len() as isize) as usize;
-            let hi = (end[l] as isize - first).clamp(lo as isize, buf.len() as isize) as usize;
-            let (head, rest) = buf.split_at_mut(lo);
-            let (mid, tail) = rest.split_at_mut(hi - lo);
-            head.iter_mut().chain(tail).for_each(|v| v[l] = 0.0);
-            if mid.is_empty() {
-                continue;
-            }
-            let k = (first + lo as isize) as usize;
-            let (dst, src) = (mid, &x[k..k + (hi - lo)]);
-            match gain {
-                Some(g) => dst.iter_mut().zip(src).zip(&g[k..]).for_each(|((v, &x), &g)| v[l] = f64::from(x * pre * g)),
-                None => dst.iter_mut().zip(src).for_each(|(v, &x)| v[l] = f64::from(x * pre)),
-            }
-        }
-    };
-    let mut state = LaneState::default();
-    // Whole blocks per call, about 4096 steps.
-    let blocks_per_call = 4096usize.div_ceil(block_len);
-    let mut buf = vec![[0.0f64; LANES]; settle.max(blocks_per_call * block_len)];
-    let mut energies = vec![[0.0f64; LANES]; blocks_per_call];
-    fill(&mut buf[..settle], -(settle as isize));
-    filter_lanes(stages, &mut state, &buf[..settle], settle.max(1), &mut []);
-    for first_block in (0..per_lane).step_by(blocks_per_call) {
-        let blocks = blocks_per_call.min(per_lane - first_block);
-        let first = first_block * block_len;
-        fill(&mut buf[..blocks * block_len], first as isize);
-        filter_lanes(stages, &mut state, &buf[..blocks * block_len], block_len, &mut energies[..blocks]);
-        for (b, energy) in energies[..blocks].iter().enumerate() {
+/// One part of [`KWeighting::block_energies`]: blocks `first_block …` of every channel, in
+/// `segments` segments of `per_segment` blocks per channel.
+struct LaneJob<'a> {
+    channels: &'a [&'a [f32]],
+    gain: Option<&'a [f32]>,
+    pre: f32,
+    block_len: usize,
+    settle: usize,
+    first_block: usize,
+    per_segment: usize,
+    segments: usize,
+}
+
+impl LaneJob<'_> {
+    /// The part's energies (summed over channels) into `out`, its blocks.
+    fn run(&self, stages: &[[f64; 5]; 2], out: &mut [f64]) {
+        let (count, block_len) = (out.len(), self.block_len);
+        // Lane l: channel l / segments, that channel's segment l % segments (blocks relative to the
+        // part); lanes past the channels idle on silence.
+        let lanes = self.channels.len() * self.segments;
+        let first: [usize; LANES] = std::array::from_fn(|l| ((l % self.segments) * self.per_segment).min(count));
+        let end: [usize; LANES] = std::array::from_fn(|l| if l < lanes { (first[l] + self.per_segment).min(count) } else { first[l] });
+        let origin = self.first_block * block_len;
+        // Lane l's input from `offset` on (relative to its segment's start; negative: the pre-roll,
+        // which reads the signal before the segment) into `buf`, zero before the signal and after
+        // the segment; by slices, so the copy vectorises.
+        let fill = |buf: &mut [[f32; LANES]], offset: isize| {
             for l in 0..LANES {
-                if start[l] + first + b * block_len < end[l] {
-                    out[start[l] / block_len + first_block + b] = energy[l];
+                let x = self.channels[(l / self.segments).min(self.channels.len() - 1)];
+                let start = (origin + first[l] * block_len) as isize + offset;
+                let lo = (-start).clamp(0, buf.len() as isize) as usize;
+                let hi = ((origin + end[l] * block_len) as isize - start).clamp(lo as isize, buf.len() as isize) as usize;
+                let (head, rest) = buf.split_at_mut(lo);
+                let (mid, tail) = rest.split_at_mut(hi - lo);
+                head.iter_mut().chain(tail).for_each(|v| v[l] = 0.0);
+                if mid.is_empty() {
+                    continue;
+                }
+                let k = (start + lo as isize) as usize;
+                let (dst, src, pre) = (mid, &x[k..k + (hi - lo)], self.pre);
+                match self.gain {
+                    Some(g) => dst.iter_mut().zip(src).zip(&g[k..]).for_each(|((v, &x), &g)| v[l] = x * pre * g),
+                    None => dst.iter_mut().zip(src).for_each(|(v, &x)| v[l] = x * pre),
+                }
+            }
+        };
+        let mut state = LaneState::default();
+        // Whole blocks per call, about 4096 steps.
+        let blocks_per_call = 4096usize.div_ceil(block_len);
+        let mut buf = vec![[0.0f32; LANES]; self.settle.max(blocks_per_call * block_len)];
+        let mut energies = vec![[0.0f64; LANES]; blocks_per_call];
+        fill(&mut buf[..self.settle], -(self.settle as isize));
+        filter_lanes(stages, &mut state, &buf[..self.settle], self.settle.max(1), &mut []);
+        out.fill(0.0);
+        for first_block in (0..self.per_segment.min(count)).step_by(blocks_per_call) {
+            let blocks = blocks_per_call.min(self.per_segment - first_block);
+            fill(&mut buf[..blocks * block_len], (first_block * block_len) as isize);
+            filter_lanes(stages, &mut state, &buf[..blocks * block_len], block_len, &mut energies[..blocks]);
+            // Channels in order, so the sum does not depend on the lanes' schedule.
+            for (b, energy) in energies[..blocks].iter().enumerate() {
+                for l in 0..lanes {
+                    let block = first[l] + first_block + b;
+                    if block < end[l] {
+                        out[block] += energy[l];
+                    }
                 }
             }
         }
@@ -141,15 +173,16 @@ fn lane_energies(stages: &[[f64; 5]; 2], x: &[f32], gain: Option<&[f32]>, pre: f
 
 /// Two direct-form-I biquads in f64 per lane over `input`, writing Σ y² per lane for each block of
 /// `block_len` steps into `energies` (input beyond them is filtered, not summed). Arranged so the
-/// only recursive step per stage is one multiply-add on y[n−1] (the other terms do not wait for it);
-/// the state stays in registers through the loop.
+/// only recursive step per stage is one multiply and subtract on y[n−1] (the other terms do not
+/// wait for it); the state stays in registers through the loop.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn filter_lanes(stages: &[[f64; 5]; 2], state: &mut LaneState, input: &[[f64; LANES]], block_len: usize, energies: &mut [[f64; LANES]]) {
+fn filter_lanes(stages: &[[f64; 5]; 2], state: &mut LaneState, input: &[[f32; LANES]], block_len: usize, energies: &mut [[f64; LANES]]) {
     let [[b0, b1, b2, a1, a2], [c0, c1, c2, d1, d2]] = *stages;
     let LaneState { mut x1, mut x2, mut y1, mut y2, mut z1, mut z2 } = *state;
     for (i, block) in input.chunks(block_len).enumerate() {
         let mut energy = [0.0f64; LANES];
-        for x0 in block {
+        for x in block {
+            let x0: [f64; LANES] = std::array::from_fn(|l| f64::from(x[l]));
             let mut y0 = [0.0f64; LANES];
             let mut z0 = [0.0f64; LANES];
             for l in 0..LANES {
@@ -157,7 +190,7 @@ fn filter_lanes(stages: &[[f64; 5]; 2], state: &mut LaneState, input: &[[f64; LA
                 z0[l] = (c0 * y0[l] + c1 * y1[l] + c2 * y2[l] - d2 * z2[l]) - d1 * z1[l];
                 energy[l] += z0[l] * z0[l];
             }
-            (x2, x1, y2, y1, z2, z1) = (x1, *x0, y1, y0, z1, z0);
+            (x2, x1, y2, y1, z2, z1) = (x1, x0, y1, y0, z1, z0);
         }
         if let Some(e) = energies.get_mut(i) {
             *e = energy;
@@ -190,15 +223,7 @@ pub fn k_weighted_power(channels: &[&[f32]], sample_rate: u32, step: usize) -> V
 }
 
 fn summed_block_energies(channels: &[&[f32]], gain: Option<&[f32]>, pre: f32, block_len: usize, sample_rate: u32) -> Vec<f64> {
-    let k = KWeighting::new(sample_rate);
-    let per_channel: Vec<Vec<f64>> = channels.par_iter().map(|ch| k.block_energies(ch, gain, pre, block_len, sample_rate)).collect();
-    let mut total = per_channel[0].clone();
-    for e in &per_channel[1..] {
-        for (t, v) in total.iter_mut().zip(e) {
-            *t += v;
-        }
-    }
-    total
+    KWeighting::new(sample_rate).block_energies(channels, gain, pre, block_len, sample_rate)
 }
 
 /// Integrated loudness from sub-block energies (`sub_len` samples each), or None when every block lies
@@ -281,40 +306,49 @@ pub fn integrated_lufs(channels: &[&[f32]], sample_rate: u32) -> Option<f64> {
 mod tests {
     use super::*;
 
-    /// The lane-parallel filter against the plain sequential recursion: the segments' pre-roll on the
-    /// preceding signal makes them agree far below any metering precision (a segment started from
-    /// silence instead would be off by the filter's transient).
+    /// The lane-parallel filter against the plain sequential recursion, on one channel and on two
+    /// (summed): the segments' pre-roll on the preceding signal makes them agree far below any
+    /// metering precision (a segment started from silence instead would be off by the filter's
+    /// transient).
     #[test]
     fn segmented_lanes_match_the_sequential_filter() {
         let fs = 48_000;
         let mut state = 7u64;
-        let x: Vec<f32> = (0..fs as usize * 7 + 123)
-            .map(|i| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                0.3 * ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) + 0.5 * (i as f32 * 0.0031).sin()
-            })
-            .collect();
-        let gain: Vec<f32> = (0..x.len()).map(|i| 0.5 + 0.4 * (i as f32 * 1e-4).cos()).collect();
+        let mut noise = |len: usize, f: f32| -> Vec<f32> {
+            (0..len)
+                .map(|i| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    0.3 * ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) + 0.5 * (i as f32 * f).sin()
+                })
+                .collect()
+        };
+        let len = fs as usize * 7 + 123;
+        let (left, right) = (noise(len, 0.0031), noise(len, 0.0173));
+        let gain: Vec<f32> = (0..len).map(|i| 0.5 + 0.4 * (i as f32 * 1e-4).cos()).collect();
         let k = KWeighting::new(fs);
         let block = 4800;
-        for g in [None, Some(gain.as_slice())] {
-            let lanes = k.block_energies(&x, g, 1.5, block, fs);
-            let mut expected = vec![0.0f64; x.len() / block];
-            let mut s = [[0.0f64; 4]; 2]; // per stage: x1, x2, y1, y2
-            for (n, &v) in x.iter().enumerate() {
-                let mut v = f64::from(v * 1.5 * g.map_or(1.0, |g| g[n]));
-                for (st, [b0, b1, b2, a1, a2]) in s.iter_mut().zip(k.stages) {
-                    let y = b0 * v + b1 * st[0] + b2 * st[1] - a1 * st[2] - a2 * st[3];
-                    *st = [v, st[0], y, st[2]];
-                    v = y;
+        for channels in [vec![&left[..]], vec![&left[..], &right[..]]] {
+            for g in [None, Some(gain.as_slice())] {
+                let lanes = k.block_energies(&channels, g, 1.5, block, fs);
+                let mut expected = vec![0.0f64; len / block];
+                for x in &channels {
+                    let mut s = [[0.0f64; 4]; 2]; // per stage: x1, x2, y1, y2
+                    for (n, &v) in x.iter().enumerate() {
+                        let mut v = f64::from(v * 1.5 * g.map_or(1.0, |g| g[n]));
+                        for (st, [b0, b1, b2, a1, a2]) in s.iter_mut().zip(k.stages) {
+                            let y = b0 * v + b1 * st[0] + b2 * st[1] - a1 * st[2] - a2 * st[3];
+                            *st = [v, st[0], y, st[2]];
+                            v = y;
+                        }
+                        if let Some(e) = expected.get_mut(n / block) {
+                            *e += v * v;
+                        }
+                    }
                 }
-                if let Some(e) = expected.get_mut(n / block) {
-                    *e += v * v;
+                assert_eq!(lanes.len(), expected.len());
+                for (i, (a, b)) in lanes.iter().zip(&expected).enumerate() {
+                    assert!((a - b).abs() <= 1e-9 * b, "{} channels, block {i}: {a} vs {b}", channels.len());
                 }
-            }
-            assert_eq!(lanes.len(), expected.len());
-            for (i, (a, b)) in lanes.iter().zip(&expected).enumerate() {
-                assert!((a - b).abs() <= 1e-9 * b, "block {i}: {a} vs {b}");
             }
         }
     }
