@@ -15,7 +15,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{check_range, from_db, one_pole};
+use super::{check_range, fast_max, from_db, one_pole};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,20 +126,29 @@ impl TruePeakLimiter {
                 for (block, (s, p)) in seg.chunks(l).zip(suffix.chunks_mut(l).zip(prefix.chunks_mut(l))) {
                     let mut m = 0.0f32;
                     for (v, s) in block.iter().zip(s.iter_mut()).rev() {
-                        m = m.max(*v);
+                        m = fast_max(m, *v);
                         *s = m;
                     }
                     m = 0.0;
                     for (v, p) in block.iter().zip(p.iter_mut()) {
-                        m = m.max(*v);
+                        m = fast_max(m, *v);
                         *p = m;
                     }
                 }
-                for (i, o) in out.iter_mut().enumerate() {
-                    // The window [i, i + L) clipped to the segment: i's block to its end, then the
-                    // next block up to the window's last sample.
-                    let last = (i + l - 1).min(seg.len() - 1);
-                    *o = if last / l == i / l { suffix[i] } else { suffix[i].max(prefix[last]) };
+                // The window [i, i + L) clipped to the segment: i's block to its end, then the next
+                // block up to the window's last sample, i + L − 1 (the segment's last when clipped);
+                // a window starting a block is that block.
+                let last = seg.len() - 1;
+                for (start, o) in (0..out.len()).step_by(l).zip(out.chunks_mut(l)) {
+                    o[0] = suffix[start];
+                    let whole = o.len().min((last + 2).saturating_sub(start + l));
+                    for ((o, &s), &p) in o[1..whole.max(1)].iter_mut().zip(&suffix[start + 1..]).zip(prefix.get(start + l..).unwrap_or_default()) {
+                        *o = fast_max(s, p);
+                    }
+                    for (i, o) in o.iter_mut().enumerate().skip(whole.max(1)) {
+                        let end = (start + i + l - 1).min(last);
+                        *o = if end < start + l { suffix[start + i] } else { fast_max(suffix[start + i], prefix[end]) };
+                    }
                 }
             },
         );
