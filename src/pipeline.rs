@@ -187,33 +187,29 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
         return Err(Error::InvalidSetting(format!("{} weights for {} references", weights.len(), job.references.len())));
     }
 
-    // Decode target and reference audio side by side, take the gated spectra of all of them in one
-    // batch (GPU) or per track (CPU), then analyse.
+    // Decode and analyse target and reference audio side by side.
     let mut timings = Timings::default();
     let target_name = file_name(job.target);
     let t = Instant::now();
-    let audio_refs: Vec<&PathBuf> = job.references.iter().filter(|r| !is_profile(r)).collect();
-    let (audio, decoded) = rayon::join(
-        || decode_file(job.target, progress),
-        || audio_refs.iter().map(|r| decode_file(r, progress)).collect::<Result<Vec<_>>>(),
-    );
-    let (audio, decoded) = (audio?, decoded?);
-    timings.decode_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut named = vec![(&audio, target_name.clone())];
-    named.extend(decoded.iter().zip(&audio_refs).map(|(b, p)| (b, file_name(p))));
-    let mut analysed = analyze_buffers(&named, job.device, progress)?.into_iter();
-    let target_profile = analysed.next().expect("the target's profile");
+    let mut audio_paths = vec![job.target];
+    audio_paths.extend(job.references.iter().map(PathBuf::as_path).filter(|r| !is_profile(r)));
+    let (mut analysed, decode_s) = decode_and_analyse(&audio_paths, job.device, progress)?;
+    let (audio, target_profile) = analysed.remove(0);
     // Spectrograms of the inputs for the report, before the audio goes.
-    let mut spectrograms = if job.report.wanted() { named.par_iter().map(|(b, _)| Spectrogram::of(b)).collect() } else { Vec::new() }.into_iter();
-    drop(named);
-    drop(decoded);
+    let mut spectrograms = if job.report.wanted() {
+        std::iter::once(&audio).chain(analysed.iter().map(|(b, _)| b)).collect::<Vec<_>>().par_iter().map(|b| Spectrogram::of(b)).collect()
+    } else {
+        Vec::new()
+    }
+    .into_iter();
+    let mut analysed = analysed.into_iter().map(|(_, p)| p);
     let profiles: Vec<Profile> = job
         .references
         .iter()
         .map(|r| if is_profile(r) { Profile::load(r) } else { Ok(analysed.next().expect("one profile per decoded reference")) })
         .collect::<Result<_>>()?;
-    timings.analysis_s = t.elapsed().as_secs_f64();
+    timings.decode_s = decode_s;
+    timings.analysis_s = t.elapsed().as_secs_f64() - decode_s;
 
     let t = Instant::now();
     let reference = Profile::average(&profiles, &weights)?;
@@ -338,15 +334,40 @@ fn render_and_write(
 /// Files decoded at once by [`analyze_files`] (bounds memory on large catalogues).
 const ANALYSIS_BATCH: usize = 8;
 
-/// Decodes and analyses `paths`, in batches whose gated spectra the device computes together.
+/// Decodes and analyses `paths`, in batches (bounded memory on large catalogues).
 pub fn analyze_files(paths: &[PathBuf], device: &SpectrumDevice, progress: &dyn Progress) -> Result<Vec<Profile>> {
     let mut profiles = Vec::with_capacity(paths.len());
     for batch in paths.chunks(ANALYSIS_BATCH) {
-        let buffers = batch.iter().map(|p| decode_file(p, progress)).collect::<Result<Vec<_>>>()?;
-        let named: Vec<(&AudioBuffer, String)> = buffers.iter().zip(batch).map(|(b, p)| (b, file_name(p))).collect();
-        profiles.extend(analyze_buffers(&named, device, progress)?);
+        let batch: Vec<&Path> = batch.iter().map(PathBuf::as_path).collect();
+        profiles.extend(decode_and_analyse(&batch, device, progress)?.0.into_iter().map(|(_, p)| p));
     }
     Ok(profiles)
+}
+
+/// Decodes `paths` side by side and analyses each: on the CPU as soon as it is decoded (a short
+/// file's analysis then overlaps a long one's decoding); for a GPU, in one batch once all are.
+/// Returns the buffers with their profiles and the time until the last was decoded; an error is
+/// the first in `paths`' order, whichever thread met it first.
+fn decode_and_analyse(paths: &[&Path], device: &SpectrumDevice, progress: &dyn Progress) -> Result<(Vec<(AudioBuffer, Profile)>, f64)> {
+    let start = Instant::now();
+    let done: Vec<Result<(AudioBuffer, Option<Profile>, f64)>> = paths
+        .par_iter()
+        .map(|p| {
+            let buffer = decode_file(p, progress)?;
+            let decoded_s = start.elapsed().as_secs_f64();
+            // Asked once decoding is done, so that `auto`'s search for a GPU overlaps it.
+            let profile = if device.has_gpu() { None } else { Some(analyze_with_spectra(&buffer, &file_name(p), None, progress)?) };
+            Ok((buffer, profile, decoded_s))
+        })
+        .collect();
+    let done = done.into_iter().collect::<Result<Vec<_>>>()?;
+    let decode_s = done.iter().fold(0.0f64, |m, d| m.max(d.2));
+    let batched = {
+        let pending: Vec<(&AudioBuffer, String)> = done.iter().zip(paths).filter(|(d, _)| d.1.is_none()).map(|(d, p)| (&d.0, file_name(p))).collect();
+        analyze_buffers(&pending, device, progress)?
+    };
+    let mut batched = batched.into_iter();
+    Ok((done.into_iter().map(|(b, p, _)| (b, p.unwrap_or_else(|| batched.next().expect("one profile per batched track")))).collect(), decode_s))
 }
 
 /// The inputs of `automaster report`: audio files or saved profiles, and the reference the others
@@ -368,12 +389,9 @@ pub fn report(job: &ReportJob, progress: &dyn Progress) -> Result<ReportData> {
     let mut sources = Vec::with_capacity(paths.len());
     for batch in paths.chunks(ANALYSIS_BATCH) {
         let audio: Vec<&Path> = batch.iter().copied().filter(|p| !is_profile(p)).collect();
-        let buffers = audio.iter().map(|p| decode_file(p, progress)).collect::<Result<Vec<_>>>()?;
-        let named: Vec<(&AudioBuffer, String)> = buffers.iter().zip(&audio).map(|(b, p)| (b, file_name(p))).collect();
-        let (profiles, spectrograms) = rayon::join(|| analyze_buffers(&named, job.device, progress), || buffers.par_iter().map(Spectrogram::of).collect::<Vec<_>>());
-        let (mut profiles, mut spectrograms) = (profiles?.into_iter(), spectrograms.into_iter());
+        let mut analysed = decode_and_analyse(&audio, job.device, progress)?.0.into_par_iter().map(|(b, p)| (p, Spectrogram::of(&b))).collect::<Vec<_>>().into_iter();
         for p in batch {
-            let (profile, spectrogram) = if is_profile(p) { (Profile::load(p)?, None) } else { (profiles.next().expect("one per file"), spectrograms.next()) };
+            let (profile, spectrogram) = if is_profile(p) { (Profile::load(p)?, None) } else { analysed.next().map(|(p, s)| (p, Some(s))).expect("one per file") };
             let role = if sources.is_empty() { Role::Reference } else { Role::Input };
             sources.push(Source { profile, role, spectrogram });
         }

@@ -46,6 +46,11 @@ impl SpectrumDevice {
             .as_ref()
     }
 
+    /// Whether the gated spectra go to a GPU (waits for `auto`'s search).
+    pub fn has_gpu(&self) -> bool {
+        self.gpu().is_some()
+    }
+
     /// "CPU", or the GPU adapter's name and kind.
     pub fn describe(&self) -> String {
         self.gpu().map_or_else(|| "CPU".into(), GpuContext::describe)
