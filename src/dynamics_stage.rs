@@ -390,9 +390,10 @@ impl DynamicsStage {
                 };
                 // Spread falls with the compression ratio and rises with the expansion ratio.
                 let (mut lo, mut hi) = (0.0, 1.0);
+                let levels = mb.detector_levels(&s, &env.power[b])?; // the steps change the curve only
                 for _ in 0..FIT_STEPS {
                     let x = 0.5 * (lo + hi);
-                    let got = self.spread(b, Some(&mb.gains(&with(x), &env.power[b])?), None);
+                    let got = self.spread(b, Some(&mb.gains_at_levels(&with(x), &levels)?), None);
                     if (got > target) == (change < 0.0) {
                         lo = x;
                     } else {
@@ -401,7 +402,7 @@ impl DynamicsStage {
                 }
                 let mut fitted = with(0.5 * (lo + hi));
                 // Make-up: the band's mean power back where it was.
-                let gains = mb.gains(&fitted, &env.power[b])?;
+                let gains = mb.gains_at_levels(&fitted, &levels)?;
                 let (before, after) = env.power[b].iter().zip(&gains).fold((0.0f64, 0.0f64), |(a, c), (&p, &g)| (a + f64::from(p), c + f64::from(g * g * p)));
                 if after > 0.0 {
                     fitted.makeup_db = (10.0 * (before / after).log10()).clamp(-MAX_MAKEUP_DB, MAX_MAKEUP_DB);

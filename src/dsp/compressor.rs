@@ -188,9 +188,21 @@ impl Compressor {
 
     /// [`Self::gain`] for a detector input given as its square (a mean-square power).
     pub fn gain_for_power(&mut self, power: f64) -> f32 {
+        let level_db = self.level_db(power);
+        self.gain_for_level_db(level_db)
+    }
+
+    /// The RMS detector alone: the level (dB) of the mean square after `power`. It depends on
+    /// `rms_ms` only, so a caller trying several curves on one signal can compute it once.
+    pub fn level_db(&mut self, power: f64) -> f64 {
         self.mean_square = self.rms * self.mean_square + (1.0 - self.rms) * power;
         // 10·log10 of the mean square, by ln (cheaper than log10 of its square root).
-        let reduction = -self.settings.static_gain_db(DB_PER_NEPER_POWER * self.mean_square.max(1e-40).ln());
+        DB_PER_NEPER_POWER * self.mean_square.max(1e-40).ln()
+    }
+
+    /// The rest of [`Self::gain_for_power`]: the gain for a detector level from [`Self::level_db`].
+    pub fn gain_for_level_db(&mut self, level_db: f64) -> f32 {
+        let reduction = -self.settings.static_gain_db(level_db);
         // Smooth decoupled peak detector (GMR eq. 17): instant attack into a release stage, then
         // an attack smoother.
         self.fast_peak = reduction.max(self.release * self.fast_peak + (1.0 - self.release) * reduction);

@@ -160,13 +160,26 @@ impl Multiband {
     /// two one-poles): offline the gain may anticipate, so a loud passage is met by its reduction
     /// instead of overshooting for the first few hundred milliseconds.
     pub fn gains(&self, settings: &CompressorSettings, power: &[f32]) -> Result<Vec<f32>> {
+        self.gains_at_levels(settings, &self.detector_levels(settings, power)?)
+    }
+
+    /// The RMS detector's levels (dB) for `power` (see [`Compressor::level_db`]), which depend on
+    /// `settings.rms_ms` alone: [`Self::gains_at_levels`] then tries curves without recomputing them.
+    pub fn detector_levels(&self, settings: &CompressorSettings, power: &[f32]) -> Result<Vec<f64>> {
+        let mut c = Compressor::at_rate(settings.clone(), self.control_rate_hz())?;
+        Ok(power.iter().map(|&p| c.level_db(f64::from(p))).collect())
+    }
+
+    /// [`Self::gains`] from the detector levels of [`Self::detector_levels`] (taken with the same
+    /// `rms_ms`).
+    pub fn gains_at_levels(&self, settings: &CompressorSettings, levels_db: &[f64]) -> Result<Vec<f32>> {
         let mut c = Compressor::at_rate(settings.clone(), self.control_rate_hz())?;
         let lead = ((settings.rms_ms + settings.attack_ms) * 1e-3 * self.control_rate_hz()).round() as usize;
-        let mut gains: Vec<f32> = power.iter().map(|&p| c.gain_for_power(f64::from(p))).collect();
+        let mut gains: Vec<f32> = levels_db.iter().map(|&l| c.gain_for_level_db(l)).collect();
         if lead > 0 && lead < gains.len() {
             let last = gains[gains.len() - 1];
             gains.drain(..lead);
-            gains.resize(power.len(), last);
+            gains.resize(levels_db.len(), last);
         }
         Ok(gains)
     }
