@@ -172,14 +172,19 @@ impl OverlapSave {
     /// by `sources`, (position of its first sample, samples) in ascending order, each ending where
     /// the next begins; positions no source covers read as 0.
     fn load_block(&self, s: &mut BlockScratch, first: isize, sources: &[(isize, &[f32])]) {
-        s.time.fill(0.0);
+        // Zeros only where no source reaches: the block is mostly copied.
+        let mut filled = 0;
         for (k, &(at, samples)) in sources.iter().enumerate() {
             let until = sources.get(k + 1).map_or(isize::MAX, |next| next.0).min(at + samples.len() as isize);
             let (lo, hi) = (at.max(first), until.min(first + self.fft_size as isize));
             if lo < hi {
-                s.time[(lo - first) as usize..(hi - first) as usize].copy_from_slice(&samples[(lo - at) as usize..(hi - at) as usize]);
+                let (lo_i, hi_i) = ((lo - first) as usize, (hi - first) as usize);
+                s.time[filled.min(lo_i)..lo_i].fill(0.0);
+                s.time[lo_i..hi_i].copy_from_slice(&samples[(lo - at) as usize..(hi - at) as usize]);
+                filled = filled.max(hi_i);
             }
         }
+        s.time[filled..].fill(0.0);
         let fft_scratch_len = self.forward.get_scratch_len();
         self.forward
             .process_with_scratch(&mut s.time, &mut s.spectrum, &mut s.fft[..fft_scratch_len])

@@ -142,18 +142,29 @@ impl TruePeakDetector {
                 for c in buf.iter_mut() {
                     c.re = 2.0 * c.norm_sqr().sqrt();
                 }
-                // Envelope between points m and m+1: the largest of points m−1 … m+2.
-                for m in 0..m_len {
-                    let around = &buf[m.saturating_sub(1)..(m + 3).min(m_len)];
-                    buf[m].im = around.iter().fold(0.0f32, |acc, c| fast_max(acc, c.re));
+                // Envelope between points m and m+1: the largest of points m−1 … m+2 (those that
+                // exist); the interior without clipping, so the loop has no bounds to test.
+                let around = |lo: usize, hi: usize| buf[lo..hi.min(m_len)].iter().fold(0.0f32, |acc, c| fast_max(acc, c.re));
+                let edges = [0, m_len - 2, m_len - 1].map(|m| (m, around(m.saturating_sub(1), m + 3)));
+                for m in 1..m_len - 2 {
+                    buf[m].im = fast_max(fast_max(buf[m - 1].re, buf[m].re), fast_max(buf[m + 1].re, buf[m + 2].re));
+                }
+                for (m, v) in edges {
+                    buf[m].im = v;
                 }
                 // Output i takes point (i + history) / ENVELOPE_STEP: runs of ENVELOPE_STEP outputs,
                 // the first cut short by history's remainder.
                 let (first, skip) = (history / ENVELOPE_STEP, history % ENVELOPE_STEP);
                 let (head, rest) = s.aux[0][..n].split_at_mut(((ENVELOPE_STEP - skip) % ENVELOPE_STEP).min(n));
                 head.fill(buf[first].im);
-                for (run, point) in rest.chunks_mut(ENVELOPE_STEP).zip(&buf[first + usize::from(skip != 0)..]) {
-                    run.fill(point.im);
+                let points = &buf[first + usize::from(skip != 0)..];
+                let whole = rest.len() / ENVELOPE_STEP;
+                let mut runs = rest.chunks_exact_mut(ENVELOPE_STEP);
+                for (run, point) in runs.by_ref().zip(points) {
+                    run.copy_from_slice(&[point.im; ENVELOPE_STEP]);
+                }
+                if let (tail, Some(point)) = (runs.into_remainder(), points.get(whole)) {
+                    tail.fill(point.im);
                 }
                 s.aux_complex = z;
                 // aux[1]: the phases' input x[start − (H − 1) .. start + n + H), zero outside the signal.
