@@ -78,19 +78,14 @@ pub(crate) fn read_pcm<'a>(
             Ok(n) => n / align,
             Err(e) => return Some(Err(Error::io(path, e))),
         };
-        for (c, ch) in channels.iter_mut().enumerate() {
-            let (out, data) = (&mut ch[done..done + got], &bytes[..got * align]);
-            // Symphonia's conversions (i / 2^(bits−1)), so both decoders give the same values.
-            match format {
-                PcmFormat::I16 => deinterleave(data, align, c, out, |b: [u8; 2]| f32::from(i16::from_le_bytes(b)) / 32768.0),
-                PcmFormat::I24 => {
-                    deinterleave(data, align, c, out, |b: [u8; 3]| (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0)
-                }
-                PcmFormat::I32 => {
-                    deinterleave(data, align, c, out, |b: [u8; 4]| (f64::from(i32::from_le_bytes(b)) / 2_147_483_648.0) as f32)
-                }
-                PcmFormat::F32 => deinterleave(data, align, c, out, f32::from_le_bytes),
-            }
+        let mut outs: Vec<&mut [f32]> = channels.iter_mut().map(|ch| &mut ch[done..done + got]).collect();
+        let data = &bytes[..got * align];
+        // Symphonia's conversions (i / 2^(bits−1)), so both decoders give the same values.
+        match format {
+            PcmFormat::I16 => deinterleave(data, &mut outs, |b: [u8; 2]| f32::from(i16::from_le_bytes(b)) / 32768.0),
+            PcmFormat::I24 => deinterleave(data, &mut outs, |b: [u8; 3]| (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0),
+            PcmFormat::I32 => deinterleave(data, &mut outs, |b: [u8; 4]| (f64::from(i32::from_le_bytes(b)) / 2_147_483_648.0) as f32),
+            PcmFormat::F32 => deinterleave(data, &mut outs, f32::from_le_bytes),
         }
         done += got;
         task.inc(got as u64);
@@ -110,25 +105,39 @@ pub(crate) fn read_pcm<'a>(
     Some(Ok(AudioBuffer::new(spec.sample_rate, channels)))
 }
 
-/// Channel `c` of the interleaved W-byte samples in `data` (frames of `align` bytes) into `out`.
-fn deinterleave<const W: usize>(data: &[u8], align: usize, c: usize, out: &mut [f32], decode: impl Fn([u8; W]) -> f32 + Sync) {
-    out.par_chunks_mut(TASK_FRAMES).zip(data.par_chunks(TASK_FRAMES * align)).for_each(|(out, frames)| {
-        for (x, frame) in out.iter_mut().zip(frames.chunks_exact(align)) {
-            *x = decode(frame[c * W..(c + 1) * W].try_into().expect("W bytes"));
-        }
-    });
+/// The interleaved W-byte samples in `data` into `outs`, one or two channels, in one pass over
+/// each frame (its size then known to the compiler).
+fn deinterleave<const W: usize>(data: &[u8], outs: &mut [&mut [f32]], decode: impl Fn([u8; W]) -> f32 + Sync) {
+    let sample = |b: &[u8]| decode(b.try_into().expect("W bytes"));
+    match outs {
+        [mono] => mono.par_chunks_mut(TASK_FRAMES).zip(data.par_chunks(TASK_FRAMES * W)).for_each(|(out, frames)| {
+            for (x, frame) in out.iter_mut().zip(frames.chunks_exact(W)) {
+                *x = sample(frame);
+            }
+        }),
+        [left, right] => left.par_chunks_mut(TASK_FRAMES).zip(right.par_chunks_mut(TASK_FRAMES)).zip(data.par_chunks(TASK_FRAMES * 2 * W)).for_each(|((l, r), frames)| {
+            for ((l, r), frame) in l.iter_mut().zip(r.iter_mut()).zip(frames.chunks_exact(2 * W)) {
+                (*l, *r) = (sample(&frame[..W]), sample(&frame[W..]));
+            }
+        }),
+        [] => {}
+        _ => unreachable!("more than two channels are refused before decoding"),
+    }
 }
 
 /// Interleaves the channels' samples `start..start + out.len() / (W·channels)` into `out` as W-byte
-/// samples.
+/// samples, one or two channels, each frame in one pass (its size then known to the compiler).
 fn interleave<const W: usize>(channels: &[Vec<f32>], start: usize, out: &mut [u8], encode: impl Fn(f32) -> [u8; W] + Sync) {
     let align = W * channels.len();
     out.par_chunks_mut(TASK_FRAMES * align).enumerate().for_each(|(t, chunk)| {
         let first = start + t * TASK_FRAMES;
-        for (c, ch) in channels.iter().enumerate() {
-            for (frame, &x) in chunk.chunks_exact_mut(align).zip(&ch[first..]) {
-                frame[c * W..(c + 1) * W].copy_from_slice(&encode(x));
-            }
+        match channels {
+            [mono] => chunk.chunks_exact_mut(W).zip(&mono[first..]).for_each(|(frame, &x)| frame.copy_from_slice(&encode(x))),
+            [left, right] => chunk.chunks_exact_mut(2 * W).zip(left[first..].iter().zip(&right[first..])).for_each(|(frame, (&l, &r))| {
+                frame[..W].copy_from_slice(&encode(l));
+                frame[W..].copy_from_slice(&encode(r));
+            }),
+            _ => unreachable!("buffers hold one or two channels"),
         }
     });
 }
@@ -268,9 +277,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // More than one read chunk, with a partial last one.
         let frames = CHUNK_FRAMES + 1234;
-        for (bits, float) in [(16u16, false), (24, false), (32, false), (32, true)] {
-            let path = dir.path().join(format!("{bits}{float}.wav"));
-            let source = signal(frames, (!float).then_some(u32::from(bits)));
+        for (bits, float, channels) in [(16u16, false, 2), (24, false, 2), (32, false, 2), (32, true, 2), (16, false, 1), (24, false, 1)] {
+            let path = dir.path().join(format!("{bits}{float}{channels}.wav"));
+            let mut source = signal(frames, (!float).then_some(u32::from(bits)));
+            source.truncate(channels);
             write_with_hound(&path, &source, bits, float);
             let fast = read_pcm(&path, 0, |n| NoProgress.start("", n)).expect("handled by the fast path").unwrap();
             let reference = crate::decode::decode_with_symphonia(&path, &NoProgress).unwrap();
