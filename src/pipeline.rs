@@ -300,7 +300,7 @@ fn render_and_write(
     let (out, report) = render_alongside(audio, plan, bit_depth, name, progress, |out| {
         let t = Instant::now();
         let written = write_wav(output, out, bit_depth);
-        encode_s = t.elapsed().as_secs_f64();
+        encode_s += t.elapsed().as_secs_f64();
         written
     })?;
     timings.encode_s = encode_s;

@@ -88,15 +88,15 @@ pub fn render(buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, name: 
     render_alongside(buffer, plan, depth, name, progress, |_| Ok(()))
 }
 
-/// As [`render`], running `alongside` on the finished output (writing it, say) while the output's
-/// loudness is metered.
+/// As [`render`], running `alongside` on the finished output (writing it, say) while the output is
+/// verified and metered: once, or again after a verification pass that had to limit again.
 pub fn render_alongside(
     mut buffer: AudioBuffer,
     plan: &MasteringPlan,
     depth: BitDepth,
     name: &str,
     progress: &dyn Progress,
-    alongside: impl FnOnce(&AudioBuffer) -> Result<()> + Send,
+    mut alongside: impl FnMut(&AudioBuffer) -> Result<()> + Send,
 ) -> Result<(AudioBuffer, RenderReport)> {
     plan.validate()?;
     let silent = || Error::Silent { path: name.into(), what: "master" };
@@ -147,13 +147,21 @@ pub fn render_alongside(
     let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| (0..buffer.frames().div_ceil(hop)).map(|k| to_db(f64::from(leveler::gain_at(g, sub, k * hop + hop / 2))) as f32).collect());
     drop(dynamics);
     task.inc(1);
-    let (limit, limiter_db) = stage.finish(&mut buffer, search.gain_db, depth, hop);
+    let (max_gain_reduction_db, limiter_db) = stage.limit(&mut buffer, search.gain_db, depth, hop);
     task.inc(1);
-    let (done, output_lufs) = rayon::join(
-        || alongside(&buffer),
-        || gated_integrated(&sub_block_energies_scaled(&slices(&buffer), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY),
-    );
-    done?;
+    // The output is written (`alongside`) while its true peak and loudness are metered; in the rare
+    // case that the verification has to limit again, it is written again, so the file always holds
+    // the verified samples.
+    let meter = |b: &AudioBuffer| gated_integrated(&sub_block_energies_scaled(&slices(b), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
+    let (written, (peak, mut output_lufs)) = rayon::join(|| alongside(&buffer), || rayon::join(|| stage.output_peak(&buffer), || meter(&buffer)));
+    written?;
+    let (verify_passes, peak) = stage.verify(&mut buffer, depth, peak);
+    if verify_passes > 0 {
+        let (written, lufs) = rayon::join(|| alongside(&buffer), || meter(&buffer));
+        written?;
+        output_lufs = lufs;
+    }
+    let limit = LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(peak)) };
     Ok((
         buffer,
         RenderReport {
@@ -354,8 +362,10 @@ impl LimiterEstimate {
 pub fn limit(mut buffer: AudioBuffer, gain_db: f64, settings: &LimiterSettings, depth: BitDepth) -> Result<(AudioBuffer, LimitReport)> {
     let mut stage = LimiterStage::new(&buffer, settings)?;
     let frames = buffer.frames();
-    let (report, _) = stage.finish(&mut buffer, gain_db, depth, frames);
-    Ok((buffer, report))
+    let (max_gain_reduction_db, _) = stage.limit(&mut buffer, gain_db, depth, frames);
+    let peak = stage.output_peak(&buffer);
+    let (verify_passes, peak) = stage.verify(&mut buffer, depth, peak);
+    Ok((buffer, LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(peak)) }))
 }
 
 /// The search's view of the limited output, at 1/step of the sample rate: per block of `step`
@@ -467,10 +477,10 @@ impl LimiterStage {
         &self.gain
     }
 
-    /// Applies pre-gain and limiting, quantises, then meters the very samples to be written; where
-    /// gain modulation or dither made a new over, limits again. Also returns the limiter's gain
-    /// trace at one point per `trace_hop` samples.
-    fn finish(&mut self, buffer: &mut AudioBuffer, gain_db: f64, depth: BitDepth, trace_hop: usize) -> (LimitReport, Vec<f32>) {
+    /// Applies pre-gain and limiting and quantises; returns the deepest reduction (dB) and the
+    /// limiter's gain trace at one point per `trace_hop` samples. [`Self::output_peak`] and
+    /// [`Self::verify`] then check the very samples to be written.
+    fn limit(&mut self, buffer: &mut AudioBuffer, gain_db: f64, depth: BitDepth, trace_hop: usize) -> (f64, Vec<f32>) {
         let pre = from_db(gain_db) as f32;
         self.gain_curve(pre);
         let trace = deepest_db(&self.gain, trace_hop);
@@ -478,22 +488,33 @@ impl LimiterStage {
         let max_gain_reduction_db = 0.0 - to_db(f64::from(min_of(&self.gain).min(1.0)));
         apply_gain(buffer, pre, &self.gain);
         quantize(buffer, depth);
-        let mut verify_passes = 0;
-        let true_peak = loop {
-            // The envelope goes into `gain` (free until the next curve), its window peaks into `peaks`.
-            self.detector.envelope(&slices(buffer), &mut self.gain);
-            self.gain_pre = None; // the peaks are now the output's
-            let peak = max_of(&self.gain);
-            if peak <= self.ceiling || verify_passes == MAX_VERIFY_PASSES {
-                break peak;
-            }
-            verify_passes += 1;
+        (max_gain_reduction_db, trace)
+    }
+
+    /// The true peak (8×, linear) of `buffer` as it is; its envelope stays in the stage for
+    /// [`Self::verify`].
+    fn output_peak(&mut self, buffer: &AudioBuffer) -> f32 {
+        // The envelope goes into `gain` (free until the next curve).
+        self.detector.envelope(&slices(buffer), &mut self.gain);
+        self.gain_pre = None;
+        max_of(&self.gain)
+    }
+
+    /// Given the output's true peak `peak` from [`Self::output_peak`]: where gain modulation or
+    /// dither made a new over, limits again (at most [`MAX_VERIFY_PASSES`] times) and meters again.
+    /// Returns the passes taken and the final true peak.
+    fn verify(&mut self, buffer: &mut AudioBuffer, depth: BitDepth, mut peak: f32) -> (usize, f32) {
+        let mut passes = 0;
+        while peak > self.ceiling && passes < MAX_VERIFY_PASSES {
+            passes += 1;
+            // The envelope from `output_peak` is in `gain`: its window peaks are the output's.
             self.limiter.window_peaks(&self.gain, &mut self.peaks);
             self.gain_curve(1.0);
             apply_gain(buffer, 1.0, &self.gain);
             quantize(buffer, depth);
-        };
-        (LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(true_peak)) }, trace)
+            peak = self.output_peak(buffer);
+        }
+        (passes, peak)
     }
 }
 

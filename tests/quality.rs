@@ -9,7 +9,7 @@ use automaster::encode::BitDepth;
 use automaster::matching::{match_profiles, MatchSettings};
 use automaster::plan::{DynamicsPlan, EqPlan, LoudnessTarget, MasteringPlan, Provenance, StereoPlan, PLAN_SCHEMA_VERSION};
 use automaster::progress::NoProgress;
-use automaster::render::render;
+use automaster::render::{render, render_alongside};
 use automaster::AudioBuffer;
 use common::*;
 
@@ -161,4 +161,37 @@ fn analysis_does_not_depend_on_thread_count() {
         pool.install(|| analyze(&buf, "mix", &NoProgress).unwrap())
     };
     assert_eq!(with_threads(1), with_threads(3));
+}
+
+/// The output is handed on (written, in `master`) while it is verified; a verification pass that
+/// limits again must hand it on again, so that what was handed on last is the returned, verified
+/// output. Loud 16-bit noise makes the dither's overs likely, so some runs take such a pass.
+#[test]
+fn the_last_output_handed_on_is_the_verified_one() {
+    let mut passes_seen = 0;
+    for (seed, target_lufs) in [(11u64, -4.0), (12, -3.0), (13, -2.0)] {
+        let mut state = seed;
+        let noise: Vec<Vec<f32>> = (0..2)
+            .map(|_| {
+                (0..FS as usize * 3)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 1.8
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut handed: Vec<Vec<Vec<f32>>> = Vec::new();
+        let (out, report) = render_alongside(AudioBuffer::new(FS, noise), &impulse_plan(target_lufs), BitDepth::Int16, "noise", &NoProgress, |b| {
+            handed.push(b.channels.clone());
+            Ok(())
+        })
+        .unwrap();
+        let passes = report.limit.verify_passes;
+        passes_seen += passes;
+        assert_eq!(handed.len(), 1 + usize::from(passes > 0), "target {target_lufs}: {passes} verification passes");
+        assert!(handed.last() == Some(&out.channels), "target {target_lufs}: the last output handed on is not the returned one");
+        assert!(report.limit.output_true_peak_dbtp <= 0.0 + 1e-6 || passes == 4, "{report:?}");
+    }
+    assert!(passes_seen > 0, "no run took a verification pass: the second hand-on went untested");
 }
