@@ -82,12 +82,18 @@ fn dither_and_round(block: &mut [f32], draws: &[u64], scale: f64) {
 
 /// Writes `buffer` (already quantised for integer formats) to `path` as WAV, atomically.
 pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<()> {
+    stage_wav(path, buffer, depth)?.commit()
+}
+
+/// [`write_wav`] up to the rename: the WAV is complete and on disk in a temporary file beside
+/// `path`, which [`StagedWrite::commit`] puts in place (dropped uncommitted, it is removed).
+pub fn stage_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<StagedWrite> {
     let format = match depth {
         BitDepth::Int16 => PcmFormat::I16,
         BitDepth::Int24 => PcmFormat::I24,
         BitDepth::Float32 => PcmFormat::F32,
     };
-    write_atomically(path, |file| {
+    stage(path, |file| {
         let mut out = BufWriter::with_capacity(1 << 20, file);
         write_pcm(&mut out, buffer, format).and_then(|()| out.flush()).map_err(|e| e.to_string())
     })
@@ -111,10 +117,31 @@ fn folder_of(path: &Path) -> &Path {
     }
 }
 
+/// Writes through a temporary file in the destination's folder, then renames it over `path`.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
 ) -> Result<()> {
+    stage(path, write)?.commit()
+}
+
+/// A finished output in its temporary file, not yet renamed over its destination.
+pub struct StagedWrite {
+    file: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+impl StagedWrite {
+    /// Renames the temporary file over the destination.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.file.persist(&path).map_err(|e| Error::Write { path: path.clone(), reason: e.error.to_string() })?;
+        Ok(())
+    }
+}
+
+/// The temporary file written by `write` and synced, with ordinary permissions.
+fn stage(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>) -> Result<StagedWrite> {
     let fail = |reason: String| Error::Write { path: path.into(), reason };
     let dir = folder_of(path);
     if path.is_dir() {
@@ -133,8 +160,7 @@ pub fn write_atomically(
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(|e| fail(e.to_string()))?;
     }
-    tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
-    Ok(())
+    Ok(StagedWrite { file: tmp, path: path.into() })
 }
 
 #[cfg(test)]

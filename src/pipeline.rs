@@ -12,7 +12,7 @@ use crate::audio::AudioBuffer;
 use crate::decode::{decode_file, file_name};
 use crate::dsp::to_db;
 use crate::dsp::true_peak::bs1770_true_peak;
-use crate::encode::{check_writable, write_atomically, write_wav, BitDepth};
+use crate::encode::{check_writable, stage_wav, write_atomically, BitDepth};
 use crate::error::{Error, Result};
 use crate::matching::{match_profiles, MatchSettings};
 use crate::plan::MasteringPlan;
@@ -297,12 +297,17 @@ fn render_and_write(
     let (sample_rate, channels, duration_s) = (audio.sample_rate, audio.num_channels(), audio.duration_s());
     let t = Instant::now();
     let mut encode_s = 0.0;
-    let (out, report) = render_alongside(audio, plan, bit_depth, name, progress, |out| {
+    // The output is staged while it is verified and put in place once it is: the destination
+    // only ever receives verified samples.
+    let (out, report, staged) = render_alongside(audio, plan, bit_depth, name, progress, |out| {
         let t = Instant::now();
-        let written = write_wav(output, out, bit_depth);
+        let staged = stage_wav(output, out, bit_depth);
         encode_s += t.elapsed().as_secs_f64();
-        written
+        staged
     })?;
+    let t_commit = Instant::now();
+    staged.commit()?;
+    encode_s += t_commit.elapsed().as_secs_f64();
     timings.encode_s = encode_s;
     timings.render_s = t.elapsed().as_secs_f64() - encode_s;
     timings.total_s = start.elapsed().as_secs_f64();

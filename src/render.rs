@@ -85,19 +85,20 @@ pub struct LimitReport {
 
 /// Renders `buffer` (consumed, processed in place) with `plan`, quantised to `depth`.
 pub fn render(buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, name: &str, progress: &dyn Progress) -> Result<(AudioBuffer, RenderReport)> {
-    render_alongside(buffer, plan, depth, name, progress, |_| Ok(()))
+    render_alongside(buffer, plan, depth, name, progress, |_| Ok(())).map(|(b, r, ())| (b, r))
 }
 
-/// As [`render`], running `alongside` on the finished output (writing it, say) while the output is
-/// verified and metered: once, or again after a verification pass that had to limit again.
-pub fn render_alongside(
+/// As [`render`], running `alongside` on the finished output (staging its file, say) while the
+/// output is verified and metered: once, or again after a verification pass that had to limit
+/// again; returns what its last run returned, which saw the verified output.
+pub fn render_alongside<T: Send>(
     mut buffer: AudioBuffer,
     plan: &MasteringPlan,
     depth: BitDepth,
     name: &str,
     progress: &dyn Progress,
-    mut alongside: impl FnMut(&AudioBuffer) -> Result<()> + Send,
-) -> Result<(AudioBuffer, RenderReport)> {
+    mut alongside: impl FnMut(&AudioBuffer) -> Result<T> + Send,
+) -> Result<(AudioBuffer, RenderReport, T)> {
     plan.validate()?;
     let silent = || Error::Silent { path: name.into(), what: "master" };
     if buffer.is_silent() {
@@ -154,11 +155,12 @@ pub fn render_alongside(
     // the verified samples.
     let meter = |b: &AudioBuffer| gated_integrated(&sub_block_energies_scaled(&slices(b), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
     let (written, (peak, mut output_lufs)) = rayon::join(|| alongside(&buffer), || rayon::join(|| stage.output_peak(&buffer), || meter(&buffer)));
-    written?;
+    let mut handed = written?;
     let (verify_passes, peak) = stage.verify(&mut buffer, depth, peak);
     if verify_passes > 0 {
+        drop(handed);
         let (written, lufs) = rayon::join(|| alongside(&buffer), || meter(&buffer));
-        written?;
+        handed = written?;
         output_lufs = lufs;
     }
     let limit = LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(peak)) };
@@ -174,6 +176,7 @@ pub fn render_alongside(
             dynamics: dynamics_report,
             trace: GainTrace { hop_s: hop as f64 / f64::from(fs), limiter_db, bands_db, leveler_db },
         },
+        handed,
     ))
 }
 

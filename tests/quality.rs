@@ -182,7 +182,7 @@ fn the_last_output_handed_on_is_the_verified_one() {
             })
             .collect();
         let mut handed: Vec<Vec<Vec<f32>>> = Vec::new();
-        let (out, report) = render_alongside(AudioBuffer::new(FS, noise), &impulse_plan(target_lufs), BitDepth::Int16, "noise", &NoProgress, |b| {
+        let (out, report, ()) = render_alongside(AudioBuffer::new(FS, noise), &impulse_plan(target_lufs), BitDepth::Int16, "noise", &NoProgress, |b| {
             handed.push(b.channels.clone());
             Ok(())
         })
