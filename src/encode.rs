@@ -135,7 +135,7 @@ impl StagedWrite {
     /// Renames the temporary file over the destination.
     pub fn commit(self) -> Result<()> {
         let path = self.path;
-        self.file.persist(&path).map_err(|e| Error::Write { path: path.clone(), reason: e.error.to_string() })?;
+        self.file.persist(&path).map_err(|e| Error::Write { path, reason: e.error.to_string() })?;
         Ok(())
     }
 }

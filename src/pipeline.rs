@@ -59,7 +59,7 @@ pub struct Timings {
     pub decode_s: f64,
     pub analysis_s: f64,
     pub matching_s: f64,
-    /// Rendering, less the time the output's writing (`encode_s`) overlapped its loudness metering.
+    /// Rendering, less the output's writing (`encode_s`), which overlaps its verification and metering.
     pub render_s: f64,
     pub encode_s: f64,
     /// Analysing the output and writing the report (0 without `--report`).

@@ -95,7 +95,7 @@ impl LinearPhaseEq {
 
     /// As [`Self::process`], the output written over the input (bit-identical to it).
     pub fn process_in_place(&self, x: &mut [f32]) {
-        self.fir.conv.run_aligned_in_place(x, self.latency(), 1, |s, _, out| self.fir.copy_filtered(s, out));
+        self.fir.process_in_place(x);
     }
 }
 
@@ -129,6 +129,10 @@ impl SymmetricFir {
     pub(crate) fn process(&self, input: &[f32], output: &mut [f32]) {
         assert_eq!(input.len(), output.len());
         self.conv.run(input, self.latency(), output, |s, _, out| self.copy_filtered(s, out));
+    }
+
+    pub(crate) fn process_in_place(&self, x: &mut [f32]) {
+        self.conv.run_aligned_in_place(x, self.latency(), 1, |s, _, out| self.copy_filtered(s, out));
     }
 
     fn copy_filtered(&self, s: &mut BlockScratch, out: &mut [f32]) {
