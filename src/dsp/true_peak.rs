@@ -194,25 +194,65 @@ fn simd_available() -> bool {
 }
 
 /// The true peak of `channels` by the 4× meter of ITU-R BS.1770-4 Annex 2 (linear, not dB).
+///
+/// Only the maximum is wanted, so the phases run only where they could exceed it. Each phase is a
+/// sum of taps times samples, so |y_p| ≤ B·max|x| over the samples its taps reach (B: the largest
+/// Σ|tap| of the folded table, ≈ 2.7, with a margin for f32 rounding): a block whose samples lie
+/// more than B below the peak found so far cannot hold the true peak and is skipped. The loudest
+/// blocks run first, so the peak they find rules out most of the rest. The result is the exhaustive
+/// computation's to the bit (the skipped blocks' values could only lie at or below it); on an
+/// unmastered mix ~1 block in 8 runs, on a limited master about two in three.
 pub fn bs1770_true_peak(channels: &[&[f32]]) -> f32 {
-    const CHUNK: usize = 1 << 15;
     let phases = phase_table::<METER_PHASES, METER_HALF_TAPS>(PHASE_BETA);
-    let (history, span) = (METER_HALF_TAPS - 1, 2 * METER_HALF_TAPS - 1);
+    let bound = f64::from(phase_gain_bound(&phases)) * (1.0 + 1e-4);
+    // Per channel, each block's largest |x|; a block's taps reach into its neighbours only.
+    const _: () = assert!(METER_BLOCK >= METER_HALF_TAPS);
+    let block_max: Vec<Vec<f32>> = channels
+        .iter()
+        .map(|ch| ch.par_chunks(METER_BLOCK).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v.abs()))).collect())
+        .collect();
+    // Phase 0 is the samples themselves: the sample peak is where the true peak starts.
+    let mut peak = block_max.iter().flatten().fold(0.0f32, |m, &v| fast_max(m, v));
+    let mut candidates: Vec<(f32, usize, usize)> = block_max
+        .iter()
+        .enumerate()
+        .flat_map(|(c, m)| (0..m.len()).map(move |i| (fast_max(m[i.saturating_sub(1)], fast_max(m[i], *m.get(i + 1).unwrap_or(&0.0))), c, i)))
+        .filter(|&(reach, ..)| f64::from(reach) * bound > f64::from(peak))
+        .collect();
+    candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
     let simd = simd_available();
-    let zeros = [0.0f32; CHUNK];
-    channels
-        .par_iter()
-        .flat_map(|ch| ch.par_chunks(CHUNK).enumerate().map(move |(k, c)| (*ch, k * CHUNK, c.len())))
-        .map_init(
-            || (vec![0.0f32; CHUNK + span], vec![0.0f32; CHUNK]),
-            |(padded, out), (ch, start, n)| {
-                fill_padded(ch, start, history, &mut padded[..n + span]);
-                out[..n].fill(0.0);
-                phase_peaks(&phases, padded, &zeros, &mut out[..n], simd);
-                out[..n].iter().fold(0.0f32, |m, &v| fast_max(m, v))
-            },
-        )
-        .reduce(|| 0.0, fast_max)
+    let run = |blocks: &[(f32, usize, usize)]| -> f32 {
+        let span = 2 * METER_HALF_TAPS - 1;
+        blocks
+            .par_iter()
+            .with_min_len(64)
+            .map_init(
+                || ([0.0f32; METER_BLOCK + 2 * METER_HALF_TAPS], [0.0f32; METER_BLOCK]),
+                |(padded, out), &(_, c, i)| {
+                    let (ch, start) = (channels[c], i * METER_BLOCK);
+                    let n = METER_BLOCK.min(ch.len() - start);
+                    fill_padded(ch, start, METER_HALF_TAPS - 1, &mut padded[..n + span]);
+                    out[..n].fill(0.0);
+                    phase_peaks(&phases, &padded[..n + span], &[0.0; METER_BLOCK], &mut out[..n], simd);
+                    out[..n].iter().fold(0.0f32, |m, &v| fast_max(m, v))
+                },
+            )
+            .reduce(|| 0.0, fast_max)
+    };
+    let first = candidates.len().min(candidates.len() / 64 + 64);
+    peak = fast_max(peak, run(&candidates[..first]));
+    let rest: Vec<(f32, usize, usize)> = candidates[first..].iter().copied().filter(|&(reach, ..)| f64::from(reach) * bound > f64::from(peak)).collect();
+    fast_max(peak, run(&rest))
+}
+
+/// Samples per block of [`bs1770_true_peak`]'s bound: a multiple of its SIMD kernel's 24 outputs.
+const METER_BLOCK: usize = 96;
+
+/// The largest |y_p| per unit of max|x| that the folded `phases` can produce: |E| + |O| ≤
+/// Σ_j (|e_j| + |o_j|)·2·max|x| (each of s_j, d_j is at most 2·max|x|).
+fn phase_gain_bound<const P: usize, const H: usize>(phases: &PhaseTable<P, H>) -> f32 {
+    let row = |r: usize| phases.iter().map(|rows| rows[r][0].abs()).sum::<f32>();
+    (0..P.div_ceil(2)).map(|q| 2.0 * if 2 * q + 1 < P { row(2 * q) + row(2 * q + 1) } else { row(P - 1) }).fold(0.0, f32::max)
 }
 
 /// `padded[j]` = x[start − history + j], zero outside the signal.
@@ -326,6 +366,38 @@ mod tests {
                 (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5 + 0.4 * (i as f32 * tone).sin()
             })
             .collect()
+    }
+
+    /// The BS.1770 meter with its skipped blocks against the phases run over every sample, on
+    /// signals whose level moves (most blocks skipped), a limited-like one (few skipped) and inter-
+    /// sample peaks that lie between two blocks.
+    #[test]
+    fn meter_skips_only_blocks_that_cannot_hold_the_peak() {
+        fn exhaustive(channels: &[&[f32]]) -> f32 {
+            let phases = phase_table::<METER_PHASES, METER_HALF_TAPS>(PHASE_BETA);
+            let span = 2 * METER_HALF_TAPS - 1;
+            channels.iter().fold(0.0f32, |m, ch| {
+                let mut padded = vec![0.0f32; ch.len() + span];
+                fill_padded(ch, 0, METER_HALF_TAPS - 1, &mut padded);
+                let mut out = vec![0.0f32; ch.len()];
+                phase_peaks(&phases, &padded, &vec![0.0; ch.len()], &mut out, true);
+                out.iter().fold(m, |m, &v| fast_max(m, v))
+            })
+        }
+        let len = 200_000;
+        let swell: Vec<f32> = noisy_tone(len, 5, 0.9).iter().enumerate().map(|(i, v)| v * (0.05 + (i as f32 * 3e-5).sin().abs())).collect();
+        let dense: Vec<f32> = noisy_tone(len, 6, 2.7).iter().map(|v| v.clamp(-0.6, 0.6)).collect();
+        // [1, 1, −1, −1] at fs/4 and 45°: samples ±0.5, true peak 0.707, straddling a block edge.
+        let mut straddle = vec![0.0f32; len];
+        for (k, v) in straddle[METER_BLOCK * 700 - 8..METER_BLOCK * 700 + 8].iter_mut().enumerate() {
+            *v = if (k / 2) % 2 == 0 { 0.5 } else { -0.5 };
+        }
+        let quiet: Vec<f32> = swell.iter().map(|v| v * 1e-3).collect();
+        for channels in [vec![&swell[..]], vec![&swell[..], &dense[..]], vec![&straddle[..]], vec![&quiet[..], &straddle[..]], vec![&dense[..100]]] {
+            let (fast, all) = (bs1770_true_peak(&channels), exhaustive(&channels));
+            assert_eq!(fast.to_bits(), all.to_bits(), "{fast} vs {all}");
+        }
+        assert!(bs1770_true_peak(&[&straddle]) > 0.7, "the inter-sample peak is found");
     }
 
     #[test]
