@@ -1,7 +1,7 @@
 //! True-peak detection by 8× oversampling (ITU-R BS.1770-4 Annex 2 asks for ≥ 4×; 8× under-reads by
 //! < 0.2 dB). The seven fractional-delay phases are 32-tap Kaiser-windowed sinc filters (β = 5: within
 //! 0.005 of the ideal delay's complex response up to 0.45 fs), run directly in the time domain with
-//! AVX2/FMA where the CPU has it (a scalar path otherwise) — about half the cost of FFT convolution
+//! AVX-512 or AVX2/FMA where the CPU has them (a scalar path otherwise) — about half the cost of FFT convolution
 //! with longer phases — and folded by their mirror symmetry about n + ½ (see [`PhaseTable`]), which
 //! halves the multiply-adds.
 //!
@@ -84,7 +84,7 @@ pub struct TruePeakDetector {
     blind_first_bin: usize,
     /// Complex inverse FFT of FFT_SIZE / ENVELOPE_STEP points.
     envelope_fft: std::sync::Arc<dyn rustfft::Fft<f32>>,
-    simd: bool,
+    kernel: Kernel,
 }
 
 impl Default for TruePeakDetector {
@@ -95,11 +95,12 @@ impl Default for TruePeakDetector {
 
 impl TruePeakDetector {
     pub fn new() -> Self {
-        Self::with_simd(simd_available())
+        Self::with_kernel(Kernel::best())
     }
 
-    /// A detector that uses the SIMD kernel only if `simd` (and the CPU has it); tests compare both.
-    pub fn with_simd(simd: bool) -> Self {
+    /// A detector whose phases run on `kernel` (or the best one the CPU has below it); tests
+    /// compare them.
+    pub fn with_kernel(kernel: Kernel) -> Self {
         let phases = phase_table::<PHASES, PHASE_HALF_TAPS>(PHASE_BETA);
         let conv = OverlapSave::new(2 * BLIND_HALF_TAPS, FFT_SIZE);
         // Band [f1, ½] (cycles/sample), centred on tap H − 1: h[k] = −sin(2πf1k)/(πk), h[0] = 1 − 2f1
@@ -116,7 +117,7 @@ impl TruePeakDetector {
         let blind_first_bin = ((BLIND_BAND_START - 0.01) * FFT_SIZE as f64) as usize;
         let blind = conv.filter_spectrum(&taps)[blind_first_bin..].to_vec();
         let envelope_fft = rustfft::FftPlanner::new().plan_fft_inverse(FFT_SIZE / ENVELOPE_STEP);
-        TruePeakDetector { phases, conv, blind, blind_first_bin, envelope_fft, simd: simd && simd_available() }
+        TruePeakDetector { phases, conv, blind, blind_first_bin, envelope_fft, kernel: kernel.min(Kernel::best()) }
     }
 
     /// For each sample n, the largest absolute value of the band-limited signal over [n, n+1) on the
@@ -170,7 +171,7 @@ impl TruePeakDetector {
                 // aux[1]: the phases' input x[start − (H − 1) .. start + n + H), zero outside the signal.
                 fill_padded(ch, start, PHASE_HALF_TAPS - 1, &mut s.aux[1][..n + 2 * PHASE_HALF_TAPS - 1]);
                 let [blind, padded] = &s.aux;
-                phase_peaks(&self.phases, padded, blind, out, self.simd);
+                phase_peaks(&self.phases, padded, blind, out, self.kernel);
             });
         }
     }
@@ -184,13 +185,30 @@ impl TruePeakDetector {
     }
 }
 
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+/// The phases' implementations, slowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kernel {
+    Scalar,
+    /// AVX2 with FMA, eight lanes.
+    Avx2,
+    /// AVX-512F, sixteen lanes (the same results as `Avx2`).
+    Avx512,
+}
+
+impl Kernel {
+    /// The fastest the CPU has.
+    pub fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Scalar
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 /// The true peak of `channels` by the 4× meter of ITU-R BS.1770-4 Annex 2 (linear, not dB).
@@ -220,7 +238,7 @@ pub fn bs1770_true_peak(channels: &[&[f32]]) -> f32 {
         .filter(|&(reach, ..)| f64::from(reach) * bound > f64::from(peak))
         .collect();
     candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-    let simd = simd_available();
+    let kernel = Kernel::best();
     let run = |blocks: &[(f32, usize, usize)]| -> f32 {
         let span = 2 * METER_HALF_TAPS - 1;
         blocks
@@ -233,7 +251,7 @@ pub fn bs1770_true_peak(channels: &[&[f32]]) -> f32 {
                     let n = METER_BLOCK.min(ch.len() - start);
                     fill_padded(ch, start, METER_HALF_TAPS - 1, &mut padded[..n + span]);
                     out[..n].fill(0.0);
-                    phase_peaks(&phases, &padded[..n + span], &[0.0; METER_BLOCK], &mut out[..n], simd);
+                    phase_peaks(&phases, &padded[..n + span], &[0.0; METER_BLOCK], &mut out[..n], kernel);
                     out[..n].iter().fold(0.0f32, |m, &v| fast_max(m, v))
                 },
             )
@@ -269,16 +287,17 @@ fn fill_padded(x: &[f32], start: usize, history: usize, padded: &mut [f32]) {
 }
 
 /// out[i] = max(out[i], max(|x[i]|, |y_1(i)| … |y_P(i)|) + blind[i]), where `padded` holds x from
-/// H − 1 samples before the block to H after it; with AVX2/FMA when `simd` (and the CPU has them).
-fn phase_peaks<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32], simd: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if simd && simd_available() {
-        // SAFETY: the CPU has AVX2 and FMA.
-        unsafe { phase_peaks_avx2(phases, padded, blind, out) };
-        return;
+/// H − 1 samples before the block to H after it; on `kernel`, which the caller has checked the CPU
+/// has ([`Kernel::best`]).
+fn phase_peaks<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32], kernel: Kernel) {
+    match kernel {
+        // SAFETY (both): `kernel` is at most `Kernel::best()`, so the CPU has the features.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => unsafe { phase_peaks_avx512(phases, padded, blind, out) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { phase_peaks_avx2(phases, padded, blind, out) },
+        _ => phase_peaks_scalar(phases, padded, blind, out),
     }
-    let _ = simd;
-    phase_peaks_scalar(phases, padded, blind, out);
 }
 
 fn phase_peaks_scalar<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
@@ -301,9 +320,55 @@ fn phase_peaks_scalar<const P: usize, const H: usize>(phases: &PhaseTable<P, H>,
     }
 }
 
-/// [`phase_peaks_scalar`] 8·G outputs at a time: per j, two loads of x per lane group, their sum
-/// and difference (shared by all phases) and one FMA per row; G·P independent accumulators, G
-/// chosen so that they cover the FMA latency within the 16 registers.
+/// One SIMD kernel of [`phase_peaks`], for a lane type: `$lanes` outputs per lane group, G groups at
+/// a time (G·P independent accumulators), and the rest handed to `$tail`. Per tap j: two loads of
+/// x per group, their sum and difference (shared by all phases) and one FMA per row.
+macro_rules! phase_kernel {
+    ($name:ident, $features:literal, $lanes:literal, $tail:ident, load: $load:path, store: $store:path, zero: $zero:path,
+     add: $add:path, sub: $sub:path, fma: $fma:path, max: $max:path, abs: $abs:expr, coefficient: $coefficient:expr) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name<const P: usize, const H: usize, const G: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
+            #[allow(unused_imports)]
+            use std::arch::x86_64::*;
+            const LANES: usize = $lanes;
+            let n = out.len();
+            assert!(padded.len() >= n + 2 * H - 1 && blind.len() >= n);
+            let groups = n / (G * LANES);
+            for v in 0..groups {
+                let i = v * G * LANES;
+                let x = padded.as_ptr().add(i + H - 1);
+                let mut acc = [[$zero(); P]; G];
+                for (j, rows) in (1..=H).zip(phases) {
+                    for (g, acc) in acc.iter_mut().enumerate() {
+                        let a = $load(x.add(g * LANES + j));
+                        let b = $load(x.add(g * LANES + 1).sub(j));
+                        let (sum, diff) = ($add(a, b), $sub(a, b));
+                        for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
+                            *acc = $fma($coefficient(row), if r % 2 == 0 { sum } else { diff }, *acc);
+                        }
+                    }
+                }
+                for (g, acc) in acc.iter().enumerate() {
+                    let k = i + g * LANES;
+                    let mut peak = $abs($load(x.add(g * LANES)));
+                    for pair in acc.chunks(2) {
+                        let folded = pair.iter().fold($zero(), |s, &a| $add(s, $abs(a)));
+                        peak = $max(peak, folded);
+                    }
+                    let e = $add(peak, $load(blind.as_ptr().add(k)));
+                    let o = out.as_mut_ptr().add(k);
+                    $store(o, $max($load(o), e));
+                }
+            }
+            let done = groups * G * LANES;
+            $tail(phases, &padded[done..], &blind[done..], &mut out[done..]);
+        }
+    };
+}
+
+/// AVX2: eight lanes; G chosen so that the accumulators cover the FMA latency within the 16
+/// registers (each coefficient row is loaded whole: nine loads a tap per eight outputs).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn phase_peaks_avx2<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
@@ -314,44 +379,28 @@ unsafe fn phase_peaks_avx2<const P: usize, const H: usize>(phases: &PhaseTable<P
     }
 }
 
+phase_kernel!(phase_peaks_avx2_groups, "avx2,fma", 8, phase_peaks_scalar,
+    load: _mm256_loadu_ps, store: _mm256_storeu_ps, zero: _mm256_setzero_ps, add: _mm256_add_ps, sub: _mm256_sub_ps,
+    fma: _mm256_fmadd_ps, max: _mm256_max_ps,
+    abs: |v| _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF))), coefficient: |row: &[f32; 8]| _mm256_loadu_ps(row.as_ptr()));
+
+/// AVX-512: sixteen lanes in 32 registers, enough for two (8×) or three (4×) lane groups, each
+/// coefficient broadcast from memory inside its FMA: two loads a tap per group. Groups of 32 and
+/// 48 outputs are multiples of the AVX2 kernel's 8 and 24, and every lane does that kernel's
+/// operations in its order: the results are the same to the bit.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn phase_peaks_avx2_groups<const P: usize, const H: usize, const G: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
-    use std::arch::x86_64::*;
-    const LANES: usize = 8;
-    let n = out.len();
-    assert!(padded.len() >= n + 2 * H - 1 && blind.len() >= n);
-    let groups = n / (G * LANES);
-    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
-    for v in 0..groups {
-        let i = v * G * LANES;
-        let x = padded.as_ptr().add(i + H - 1);
-        let mut acc = [[_mm256_setzero_ps(); P]; G];
-        for (j, rows) in (1..=H).zip(phases) {
-            for (g, acc) in acc.iter_mut().enumerate() {
-                let a = _mm256_loadu_ps(x.add(g * LANES + j));
-                let b = _mm256_loadu_ps(x.add(g * LANES + 1).sub(j));
-                let (sum, diff) = (_mm256_add_ps(a, b), _mm256_sub_ps(a, b));
-                for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
-                    *acc = _mm256_fmadd_ps(_mm256_loadu_ps(row.as_ptr()), if r % 2 == 0 { sum } else { diff }, *acc);
-                }
-            }
-        }
-        for (g, acc) in acc.iter().enumerate() {
-            let k = i + g * LANES;
-            let mut peak = _mm256_and_ps(_mm256_loadu_ps(x.add(g * LANES)), abs_mask);
-            for pair in acc.chunks(2) {
-                let folded = pair.iter().fold(_mm256_setzero_ps(), |s, &a| _mm256_add_ps(s, _mm256_and_ps(a, abs_mask)));
-                peak = _mm256_max_ps(peak, folded);
-            }
-            let e = _mm256_add_ps(peak, _mm256_loadu_ps(blind.as_ptr().add(k)));
-            let o = out.as_mut_ptr().add(k);
-            _mm256_storeu_ps(o, _mm256_max_ps(_mm256_loadu_ps(o), e));
-        }
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn phase_peaks_avx512<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
+    if P <= 3 {
+        phase_peaks_avx512_groups::<P, H, 3>(phases, padded, blind, out);
+    } else {
+        phase_peaks_avx512_groups::<P, H, 2>(phases, padded, blind, out);
     }
-    let done = groups * G * LANES;
-    phase_peaks_scalar(phases, &padded[done..], &blind[done..], &mut out[done..]);
 }
+
+phase_kernel!(phase_peaks_avx512_groups, "avx512f,avx2,fma", 16, phase_peaks_avx2,
+    load: _mm512_loadu_ps, store: _mm512_storeu_ps, zero: _mm512_setzero_ps, add: _mm512_add_ps, sub: _mm512_sub_ps,
+    fma: _mm512_fmadd_ps, max: _mm512_max_ps, abs: _mm512_abs_ps, coefficient: |row: &[f32; 8]| _mm512_set1_ps(row[0]));
 
 #[cfg(test)]
 mod tests {
@@ -380,7 +429,7 @@ mod tests {
                 let mut padded = vec![0.0f32; ch.len() + span];
                 fill_padded(ch, 0, METER_HALF_TAPS - 1, &mut padded);
                 let mut out = vec![0.0f32; ch.len()];
-                phase_peaks(&phases, &padded, &vec![0.0; ch.len()], &mut out, true);
+                phase_peaks(&phases, &padded, &vec![0.0; ch.len()], &mut out, Kernel::best());
                 out.iter().fold(m, |m, &v| fast_max(m, v))
             })
         }
@@ -400,15 +449,25 @@ mod tests {
         assert!(bs1770_true_peak(&[&straddle]) > 0.7, "the inter-sample peak is found");
     }
 
+    /// Every kernel the CPU has against the scalar one; AVX-512 against AVX2 to the bit (same
+    /// operations per lane), including the tails the wide kernel hands to the narrow one.
     #[test]
-    fn simd_and_scalar_kernels_agree() {
-        let x = noisy_tone(20_000, 1, 0.37);
-        let (mut a, mut b) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
-        TruePeakDetector::with_simd(true).envelope(&[&x], &mut a);
-        TruePeakDetector::with_simd(false).envelope(&[&x], &mut b);
-        let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
-        assert!(worst < 1e-5, "SIMD and scalar envelopes differ by {worst}");
-        assert!(a.iter().zip(&x).all(|(e, v)| *e >= v.abs()), "the envelope never lies below the samples");
+    fn kernels_agree() {
+        let x = noisy_tone(20_011, 1, 0.37);
+        let envelope = |kernel| {
+            let mut e = vec![0.0f32; x.len()];
+            TruePeakDetector::with_kernel(kernel).envelope(&[&x], &mut e);
+            e
+        };
+        let scalar = envelope(Kernel::Scalar);
+        assert!(scalar.iter().zip(&x).all(|(e, v)| *e >= v.abs()), "the envelope never lies below the samples");
+        for kernel in [Kernel::Avx2, Kernel::Avx512].into_iter().filter(|&k| k <= Kernel::best()) {
+            let worst = envelope(kernel).iter().zip(&scalar).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{kernel:?} and scalar envelopes differ by {worst}");
+        }
+        if Kernel::best() == Kernel::Avx512 {
+            assert!(envelope(Kernel::Avx512) == envelope(Kernel::Avx2), "AVX-512 and AVX2 envelopes differ");
+        }
     }
 
     /// The folded kernels (scalar and SIMD, 8× and 4×) against each phase's windowed sinc summed
@@ -421,9 +480,9 @@ mod tests {
             let n = x.len() - 2 * H;
             let padded = &x[..n + 2 * H - 1];
             let blind = vec![0.0f32; n];
-            for simd in [false, true] {
+            for kernel in [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512].into_iter().filter(|&k| k <= Kernel::best()) {
                 let mut out = vec![0.0f32; n];
-                phase_peaks(&table, padded, &blind, &mut out, simd);
+                phase_peaks(&table, padded, &blind, &mut out, kernel);
                 for (i, &got) in out.iter().enumerate() {
                     let c = i + H - 1;
                     let mut want = f64::from(x[c].abs());
@@ -435,7 +494,7 @@ mod tests {
                         }).sum();
                         want = want.max(y.abs());
                     }
-                    assert!((f64::from(got) - want).abs() < 2e-6, "P = {P}, simd {simd}, sample {i}: {got} vs {want}");
+                    assert!((f64::from(got) - want).abs() < 2e-6, "P = {P}, {kernel:?}, sample {i}: {got} vs {want}");
                 }
             }
         }
