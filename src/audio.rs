@@ -26,11 +26,6 @@ impl AudioBuffer {
         self.frames() as f64 / f64::from(self.sample_rate)
     }
 
-    /// Largest absolute sample value over all channels.
-    pub fn sample_peak(&self) -> f32 {
-        self.channels.iter().map(|c| crate::dsp::max_abs_of(c)).fold(0.0, crate::dsp::fast_max)
-    }
-
     /// Every sample zero (stops at the first that is not).
     pub fn is_silent(&self) -> bool {
         self.channels.iter().flatten().all(|&x| x == 0.0)

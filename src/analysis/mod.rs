@@ -8,7 +8,7 @@ pub mod spectrum;
 
 use crate::audio::AudioBuffer;
 use crate::dsp::to_db;
-use crate::dsp::true_peak::bs1770_true_peak;
+use crate::dsp::true_peak::bs1770_peaks;
 use crate::error::{Error, Result};
 use crate::profile::{LoudnessProfile, Profile, SpectralProfile, StereoProfile, PROFILE_SCHEMA_VERSION};
 use crate::progress::Progress;
@@ -29,13 +29,13 @@ pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<sp
     let fs = buffer.sample_rate;
     let channels: Vec<&[f32]> = buffer.channels.iter().map(Vec::as_slice).collect();
     let stft = StftSettings::for_rate(fs);
-    let ((loud, true_peak), spectra) = rayon::join(
+    let ((loud, peaks), spectra) = rayon::join(
         || {
             let loud = loudness::loudness_stats(&channels, fs);
             task.inc(1);
-            let tp = bs1770_true_peak(&channels);
+            let peaks = bs1770_peaks(&channels);
             task.inc(1);
-            (loud, tp)
+            (loud, peaks)
         },
         || spectra.unwrap_or_else(|| gated_spectra(&channels, fs, &stft)),
     );
@@ -64,7 +64,7 @@ pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<sp
         .collect();
     let correlation = band_correlation(&grid, &spectra);
     let (m_tot, s_tot, c_tot) = (sum(&spectra.mid_psd), sum(&spectra.side_psd), sum(&spectra.cross_psd));
-    let true_peak_dbtp = to_db(f64::from(true_peak));
+    let true_peak_dbtp = to_db(f64::from(peaks.true_peak));
     let loudest = loud.short_term_lufs.iter().fold(f64::from(f32::MIN), |m, &v| m.max(f64::from(v)));
     let dynamics = dynamics::dynamics_profile(&spectra, fs, &grid, &width_db, &mid_db, true_peak_dbtp - loudest);
     Ok(Profile {
@@ -77,7 +77,7 @@ pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<sp
             integrated_lufs: integrated,
             loudness_range_lu: loud.loudness_range_lu,
             true_peak_dbtp,
-            sample_peak_dbfs: to_db(f64::from(buffer.sample_peak())),
+            sample_peak_dbfs: to_db(f64::from(peaks.sample_peak)),
             plr_db: true_peak_dbtp - integrated,
             short_term_hop_s: loudness::SHORT_TERM_HOP_S,
             short_term_lufs: loud.short_term_lufs,

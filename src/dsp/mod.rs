@@ -27,7 +27,7 @@ pub(crate) fn fast_max(a: f32, b: f32) -> f32 {
 }
 
 /// `fold` over `x` in parallel chunks from `init`, the chunks' results combined by `fold` too (so
-/// it must be associative and take its own results: max, min, max of |x|).
+/// it must be associative and take its own results: max, min).
 fn parallel_fold(x: &[f32], init: f32, fold: impl Fn(f32, f32) -> f32 + Sync) -> f32 {
     use rayon::prelude::*;
     x.par_chunks(1 << 16).map(|c| c.iter().fold(init, |m, &v| fold(m, v))).reduce(|| init, &fold)
@@ -49,11 +49,6 @@ pub(crate) fn lane_sum<T: Copy>(x: &[T], term: impl Fn(T) -> f32) -> f32 {
 /// The largest value of `x` (0 when empty or all negative).
 pub(crate) fn max_of(x: &[f32]) -> f32 {
     parallel_fold(x, 0.0, fast_max)
-}
-
-/// The largest |value| of `x` (0 when empty).
-pub(crate) fn max_abs_of(x: &[f32]) -> f32 {
-    parallel_fold(x, 0.0, |m, v| fast_max(m, v.abs()))
 }
 
 /// The smallest value of `x` (∞ when empty).
