@@ -169,9 +169,9 @@ impl TruePeakDetector {
                 }
                 s.aux_complex = z;
                 // aux[1]: the phases' input x[start − (H − 1) .. start + n + H), zero outside the signal.
-                fill_padded(ch, start, PHASE_HALF_TAPS - 1, &mut s.aux[1][..n + 2 * PHASE_HALF_TAPS - 1]);
-                let [blind, padded] = &s.aux;
-                phase_peaks(&self.phases, padded, blind, out, self.kernel);
+                let [blind, scratch] = &mut s.aux;
+                let x = padded(ch, start, PHASE_HALF_TAPS - 1, n + 2 * PHASE_HALF_TAPS - 1, scratch);
+                phase_peaks(&self.phases, x, blind, out, self.kernel);
             });
         }
     }
@@ -263,12 +263,12 @@ pub fn bs1770_peaks(channels: &[&[f32]]) -> Peaks {
             .with_min_len(64)
             .map_init(
                 || ([0.0f32; METER_BLOCK + 2 * METER_HALF_TAPS], [0.0f32; METER_BLOCK]),
-                |(padded, out), &(_, c, i)| {
+                |(scratch, out), &(_, c, i)| {
                     let (ch, start) = (channels[c], i * METER_BLOCK);
                     let n = METER_BLOCK.min(ch.len() - start);
-                    fill_padded(ch, start, METER_HALF_TAPS - 1, &mut padded[..n + span]);
+                    let x = padded(ch, start, METER_HALF_TAPS - 1, n + span, scratch);
                     out[..n].fill(0.0);
-                    phase_peaks(&phases, &padded[..n + span], &[0.0; METER_BLOCK], &mut out[..n], kernel);
+                    phase_peaks(&phases, x, &[0.0; METER_BLOCK], &mut out[..n], kernel);
                     out[..n].iter().fold(0.0f32, |m, &v| fast_max(m, v))
                 },
             )
@@ -289,17 +289,18 @@ fn phase_gain_bound<const P: usize, const H: usize>(phases: &PhaseTable<P, H>) -
     (0..P.div_ceil(2)).map(|q| 2.0 * if 2 * q + 1 < P { row(2 * q) + row(2 * q + 1) } else { row(P - 1) }).fold(0.0, f32::max)
 }
 
-/// `padded[j]` = x[start − history + j], zero outside the signal.
-fn fill_padded(x: &[f32], start: usize, history: usize, padded: &mut [f32]) {
+/// x[start − history ..][..len], zero outside the signal: the signal itself where it covers the
+/// span (no copy), else `scratch[..len]` filled.
+fn padded<'a>(x: &'a [f32], start: usize, history: usize, len: usize, scratch: &'a mut [f32]) -> &'a [f32] {
     let lo = start as isize - history as isize;
-    if lo >= 0 && lo as usize + padded.len() <= x.len() {
-        padded.copy_from_slice(&x[lo as usize..lo as usize + padded.len()]);
-    } else {
-        for (j, v) in padded.iter_mut().enumerate() {
-            let k = lo + j as isize;
-            *v = if k >= 0 && (k as usize) < x.len() { x[k as usize] } else { 0.0 };
-        }
+    if lo >= 0 && lo as usize + len <= x.len() {
+        return &x[lo as usize..lo as usize + len];
     }
+    for (j, v) in scratch[..len].iter_mut().enumerate() {
+        let k = lo + j as isize;
+        *v = if k >= 0 && (k as usize) < x.len() { x[k as usize] } else { 0.0 };
+    }
+    &scratch[..len]
 }
 
 /// out[i] = max(out[i], max(|x[i]|, |y_1(i)| … |y_P(i)|) + blind[i]), where `padded` holds x from
@@ -442,10 +443,10 @@ mod tests {
             let phases = phase_table::<METER_PHASES, METER_HALF_TAPS>(PHASE_BETA);
             let span = 2 * METER_HALF_TAPS - 1;
             channels.iter().fold(0.0f32, |m, ch| {
-                let mut padded = vec![0.0f32; ch.len() + span];
-                fill_padded(ch, 0, METER_HALF_TAPS - 1, &mut padded);
+                let mut scratch = vec![0.0f32; ch.len() + span];
+                let x = padded(ch, 0, METER_HALF_TAPS - 1, ch.len() + span, &mut scratch);
                 let mut out = vec![0.0f32; ch.len()];
-                phase_peaks(&phases, &padded, &vec![0.0; ch.len()], &mut out, Kernel::best());
+                phase_peaks(&phases, x, &vec![0.0; ch.len()], &mut out, Kernel::best());
                 out.iter().fold(m, |m, &v| fast_max(m, v))
             })
         }
