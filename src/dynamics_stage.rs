@@ -209,7 +209,9 @@ impl DynamicsStage {
         if let [l, r] = buffer.channels.as_mut_slice() {
             to_mid_side(l, r);
         }
+        let mut _t = std::time::Instant::now();
         let compensation = self.compensation(&buffer.channels, buffer.sample_rate, limiter_sq, &side_scale);
+        probe!(_t, " a:compensation");
         // The compensation EQ folded into the bands' filters (each band, then its gain: the EQ
         // meets the signal before the gains rather than after, the same long-term spectrum).
         let eqs = match &compensation {
@@ -241,49 +243,50 @@ impl DynamicsStage {
         let response = self.mb.band_magnitudes(n);
         let window: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
         let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(n);
-        // Per channel: Σ|X|² and Σ|X|²·|G|², per bin.
-        let zero = || vec![[vec![0.0f64; bins], vec![0.0f64; bins]]; channels.len()];
+        // Per channel: Σ|X|² and Σ|X|²·|G|², per bin; each fixed group of frames summed in f32,
+        // the groups added to the f64 totals in order, so the sums do not depend on scheduling.
         let blocks = self.env.power[0].len();
-        let sums = (0..channels[0].len() / n)
-            .into_par_iter()
-            .fold(
-                || (zero(), fft.make_input_vec(), fft.make_output_vec(), vec![0.0f32; bins]),
-                |(mut acc, mut input, mut output, mut gain), f| {
-                    let block = ((f * n + n / 2) / self.mb.block()).min(blocks - 1);
-                    let limiter = limiter_sq.get(block).copied().unwrap_or(1.0);
-                    for (c, ch) in channels.iter().enumerate() {
-                        for (x, (s, w)) in input.iter_mut().zip(ch[f * n..(f + 1) * n].iter().zip(&window)) {
-                            *x = s * w;
-                        }
-                        fft.process(&mut input, &mut output).expect("buffers sized by the plan");
-                        gain.fill(0.0);
-                        for (b, a) in response.iter().enumerate() {
-                            let g = self.gains[b].as_ref().map_or(1.0, |g| g[block]) * if c == 1 { side_scale[b] } else { 1.0 };
-                            for (acc, a) in gain.iter_mut().zip(a) {
-                                *acc += a * g;
+        let frames: Vec<usize> = (0..channels[0].len() / n).collect();
+        let groups: Vec<Vec<[Vec<f32>; 2]>> = frames
+            .par_chunks(COMPENSATION_FRAMES_PER_GROUP)
+            .map_init(
+                || (fft.make_input_vec(), fft.make_output_vec(), vec![0.0f32; bins]),
+                |(input, output, gain), group| {
+                    let mut sums = vec![[vec![0.0f32; bins], vec![0.0f32; bins]]; channels.len()];
+                    for &f in group {
+                        let block = ((f * n + n / 2) / self.mb.block()).min(blocks - 1);
+                        let limiter = limiter_sq.get(block).copied().unwrap_or(1.0);
+                        for (c, (ch, [before, after])) in channels.iter().zip(&mut sums).enumerate() {
+                            for (x, (s, w)) in input.iter_mut().zip(ch[f * n..(f + 1) * n].iter().zip(&window)) {
+                                *x = s * w;
+                            }
+                            fft.process(input, output).expect("buffers sized by the plan");
+                            gain.fill(0.0);
+                            for (b, a) in response.iter().enumerate() {
+                                let g = self.gains[b].as_ref().map_or(1.0, |g| g[block]) * if c == 1 { side_scale[b] } else { 1.0 };
+                                for (acc, a) in gain.iter_mut().zip(a) {
+                                    *acc += a * g;
+                                }
+                            }
+                            for (((x, g), b), a) in output.iter().zip(gain.iter()).zip(before.iter_mut()).zip(after.iter_mut()) {
+                                let p = x.norm_sqr();
+                                *b += p;
+                                *a += p * (g * g * limiter);
                             }
                         }
-                        let [before, after] = &mut acc[c];
-                        for k in 0..bins {
-                            let p = f64::from(output[k].norm_sqr());
-                            before[k] += p;
-                            after[k] += p * f64::from(gain[k] * gain[k] * limiter);
-                        }
                     }
-                    (acc, input, output, gain)
+                    sums
                 },
             )
-            .map(|(acc, ..)| acc)
-            .reduce(zero, |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    for (u, v) in x.iter_mut().zip(y) {
-                        for (p, q) in u.iter_mut().zip(v) {
-                            *p += q;
-                        }
-                    }
+            .collect();
+        let mut sums = vec![[vec![0.0f64; bins], vec![0.0f64; bins]]; channels.len()];
+        for group in &groups {
+            for (total, part) in sums.iter_mut().flatten().zip(group.iter().flatten()) {
+                for (t, &p) in total.iter_mut().zip(part) {
+                    *t += f64::from(p);
                 }
-                a
-            });
+            }
+        }
         let grid = BandGrid::standard();
         let curves: Vec<Vec<f64>> = sums
             .iter()
@@ -413,6 +416,10 @@ impl DynamicsStage {
         Ok(MultibandSettings { crossovers_hz: crossovers_hz.to_vec(), bands })
     }
 }
+
+/// Frames the compensation's STFT sums in f32 before adding them to its f64 totals (a relative
+/// error of ~1e-6 at most).
+const COMPENSATION_FRAMES_PER_GROUP: usize = 16;
 
 /// The compensation EQ's smoothing (Gaussian σ along log frequency, octaves) and bound.
 const COMPENSATION_SMOOTHING_OCT: f64 = 1.0 / 12.0;
