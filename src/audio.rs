@@ -33,10 +33,7 @@ impl AudioBuffer {
 
     /// First non-finite sample as (channel, frame).
     pub fn first_non_finite(&self) -> Option<(usize, usize)> {
-        self.channels
-            .iter()
-            .enumerate()
-            .find_map(|(c, ch)| ch.iter().position(|x| !x.is_finite()).map(|i| (c, i)))
+        first_non_finite(self.channels.iter().map(Vec::as_slice))
     }
 }
 
@@ -59,4 +56,9 @@ fn in_pairs(a: &mut [f32], b: &mut [f32], f: impl Fn(f32, f32) -> (f32, f32) + S
             (*a, *b) = f(*a, *b);
         }
     });
+}
+
+/// First non-finite sample of `channels` as (channel, index): channel by channel, each from its start.
+pub(crate) fn first_non_finite<'a>(channels: impl IntoIterator<Item = &'a [f32]>) -> Option<(usize, usize)> {
+    channels.into_iter().enumerate().find_map(|(c, ch)| ch.iter().position(|x| !x.is_finite()).map(|i| (c, i)))
 }

@@ -31,9 +31,10 @@ fn is_lossy(codec: CodecType) -> bool {
 
 /// Decodes `path` and checks it is usable: mono or stereo, not empty, every sample finite.
 pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
-    let buffer = match decode_pcm_wav(path, progress) {
-        Some(result) => result?,
-        None => decode_with_symphonia(path, progress)?,
+    // The WAV reader checks float samples as it converts them (integer ones are finite).
+    let (buffer, checked) = match decode_pcm_wav(path, progress) {
+        Some(result) => (result?, true),
+        None => (decode_with_symphonia(path, progress)?, false),
     };
     if buffer.frames() == 0 {
         return Err(Error::Empty { path: path.into() });
@@ -41,7 +42,7 @@ pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> 
     if buffer.sample_rate == 0 {
         return Err(Error::UnsupportedFormat { path: path.into(), reason: "unknown sample rate".into() });
     }
-    if let Some((channel, frame)) = buffer.first_non_finite() {
+    if let Some((channel, frame)) = (!checked).then(|| buffer.first_non_finite()).flatten() {
         return Err(Error::NonFinite { path: path.into(), channel, frame });
     }
     Ok(buffer)

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::audio::AudioBuffer;
+use crate::audio::{first_non_finite, AudioBuffer};
 use crate::error::{Error, Result};
 use crate::progress::ProgressTask;
 
@@ -46,8 +46,8 @@ const CHUNK_FRAMES: usize = 1 << 16;
 /// Frames per parallel task inside a chunk.
 const TASK_FRAMES: usize = 4096;
 
-/// Reads `path` if it is a plain PCM WAV (16/24/32-bit integer or 32-bit float, ≤ 2 channels);
-/// `None` when it is anything else, so the general decoder takes it. `slack` frames may be missing
+/// Reads `path` if it is a plain PCM WAV (16/24/32-bit integer or 32-bit float, ≤ 2 channels,
+/// every sample finite: a NaN or ∞ is an error); `None` when it is anything else, so the general decoder takes it. `slack` frames may be missing
 /// against the header before the file counts as truncated; `start` opens the progress task once
 /// the frame count is known.
 pub(crate) fn read_pcm<'a>(
@@ -85,7 +85,14 @@ pub(crate) fn read_pcm<'a>(
             PcmFormat::I16 => deinterleave(data, &mut outs, |b: [u8; 2]| f32::from(i16::from_le_bytes(b)) / 32768.0),
             PcmFormat::I24 => deinterleave(data, &mut outs, |b: [u8; 3]| (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0),
             PcmFormat::I32 => deinterleave(data, &mut outs, |b: [u8; 4]| (f64::from(i32::from_le_bytes(b)) / 2_147_483_648.0) as f32),
-            PcmFormat::F32 => deinterleave(data, &mut outs, f32::from_le_bytes),
+            PcmFormat::F32 => {
+                deinterleave(data, &mut outs, f32::from_le_bytes);
+                // Integer samples are finite by construction; float ones are checked here, while
+                // the chunk is in cache.
+                if let Some((channel, i)) = first_non_finite(outs.iter().map(|o| &**o)) {
+                    return Some(Err(Error::NonFinite { path: path.into(), channel, frame: done + i }));
+                }
+            }
         }
         done += got;
         task.inc(got as u64);

@@ -239,7 +239,7 @@ pub fn bs1770_peaks(channels: &[&[f32]]) -> Peaks {
     const _: () = assert!(METER_BLOCK >= METER_HALF_TAPS);
     let block_max: Vec<Vec<f32>> = channels
         .iter()
-        .map(|ch| ch.par_chunks(METER_BLOCK).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v.abs()))).collect())
+        .map(|ch| ch.par_chunks(METER_BLOCK).with_min_len(1 << 10).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v.abs()))).collect())
         .collect();
     // Phase 0 is the samples themselves: the sample peak is where the true peak starts.
     let sample_peak = block_max.iter().flatten().fold(0.0f32, |m, &v| fast_max(m, v));
