@@ -140,32 +140,37 @@ impl TruePeakDetector {
                     *b = x * h;
                 }
                 self.envelope_fft.process_with_scratch(buf, &mut scratch[..self.envelope_fft.get_inplace_scratch_len()]);
-                for c in buf.iter_mut() {
-                    c.re = 2.0 * c.norm_sqr().sqrt();
+                // The points' magnitudes, then their smoothed maxima, in aux[1] (free until the
+                // phases' padded input): contiguous f32, so both loops vectorise.
+                let [blind, work] = &mut s.aux;
+                let (magnitude, smoothed) = work.split_at_mut(m_len);
+                let smoothed = &mut smoothed[..m_len];
+                for (v, c) in magnitude.iter_mut().zip(buf.iter()) {
+                    *v = 2.0 * c.norm_sqr().sqrt();
                 }
                 // Envelope between points m and m+1: the largest of points m−1 … m+2 (those that
                 // exist); the interior without clipping, so the loop has no bounds to test.
-                let around = |lo: usize, hi: usize| buf[lo..hi.min(m_len)].iter().fold(0.0f32, |acc, c| fast_max(acc, c.re));
+                let around = |lo: usize, hi: usize| magnitude[lo..hi.min(m_len)].iter().fold(0.0f32, |acc, &v| fast_max(acc, v));
                 let edges = [0, m_len - 2, m_len - 1].map(|m| (m, around(m.saturating_sub(1), m + 3)));
-                for m in 1..m_len - 2 {
-                    buf[m].im = fast_max(fast_max(buf[m - 1].re, buf[m].re), fast_max(buf[m + 1].re, buf[m + 2].re));
+                for (m, w) in smoothed[1..m_len - 2].iter_mut().zip(magnitude.windows(4)) {
+                    *m = fast_max(fast_max(w[0], w[1]), fast_max(w[2], w[3]));
                 }
                 for (m, v) in edges {
-                    buf[m].im = v;
+                    smoothed[m] = v;
                 }
                 // Output i takes point (i + history) / ENVELOPE_STEP: runs of ENVELOPE_STEP outputs,
                 // the first cut short by history's remainder.
                 let (first, skip) = (history / ENVELOPE_STEP, history % ENVELOPE_STEP);
-                let (head, rest) = s.aux[0][..n].split_at_mut(((ENVELOPE_STEP - skip) % ENVELOPE_STEP).min(n));
-                head.fill(buf[first].im);
-                let points = &buf[first + usize::from(skip != 0)..];
+                let (head, rest) = blind[..n].split_at_mut(((ENVELOPE_STEP - skip) % ENVELOPE_STEP).min(n));
+                head.fill(smoothed[first]);
+                let points = &smoothed[first + usize::from(skip != 0)..];
                 let whole = rest.len() / ENVELOPE_STEP;
                 let mut runs = rest.chunks_exact_mut(ENVELOPE_STEP);
-                for (run, point) in runs.by_ref().zip(points) {
-                    run.copy_from_slice(&[point.im; ENVELOPE_STEP]);
+                for (run, &point) in runs.by_ref().zip(points) {
+                    run.copy_from_slice(&[point; ENVELOPE_STEP]);
                 }
-                if let (tail, Some(point)) = (runs.into_remainder(), points.get(whole)) {
-                    tail.fill(point.im);
+                if let (tail, Some(&point)) = (runs.into_remainder(), points.get(whole)) {
+                    tail.fill(point);
                 }
                 s.aux_complex = z;
                 // aux[1]: the phases' input x[start − (H − 1) .. start + n + H), zero outside the signal.
