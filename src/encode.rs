@@ -46,37 +46,55 @@ const DITHER_CHUNK: usize = 1 << 16;
 /// (the sum of two independent uniform ±½ LSB values; Lipshitz, Wannamaker & Vanderkooy, JAES 1992),
 /// clamping to the format's range. The buffer keeps f32 values that lie exactly on the grid.
 pub fn quantize(buffer: &mut AudioBuffer, depth: BitDepth) {
-    let Some(bits) = depth.int_bits() else { return };
-    let scale = f64::from(1u32 << (bits - 1));
+    scale_and_quantize(buffer, None, depth);
+}
+
+/// [`quantize`] of the buffer times `gain`, (pre, g): sample n of every channel is first multiplied by
+/// pre·g[n]. One pass where a gain pass and a quantising pass would each read and write the track.
+pub fn scale_and_quantize(buffer: &mut AudioBuffer, gain: Option<(f32, &[f32])>, depth: BitDepth) {
+    let bits = depth.int_bits();
     for (c, ch) in buffer.channels.iter_mut().enumerate() {
         ch.par_chunks_mut(DITHER_CHUNK).enumerate().for_each(|(k, chunk)| {
+            let gain = gain.map(|(pre, g)| (pre, &g[k * DITHER_CHUNK..]));
+            let Some(bits) = bits else {
+                if let Some((pre, g)) = gain {
+                    chunk.iter_mut().zip(g).for_each(|(x, &g)| *x *= pre * g);
+                }
+                return;
+            };
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(DITHER_SEED ^ ((c as u64) << 48) ^ k as u64);
             // Draws first, arithmetic after: the generator is a serial chain, the rounding loop then
             // vectorises.
             let mut draws = [0u64; 256];
-            for block in chunk.chunks_mut(draws.len()) {
+            for (b, block) in chunk.chunks_mut(draws.len()).enumerate() {
                 draws[..block.len()].iter_mut().for_each(|d| *d = rng.next_u64());
-                dither_and_round(block, &draws, scale);
+                let gain = gain.map(|(pre, g)| (pre, &g[b * draws.len()..]));
+                dither_and_round(block, gain, &draws, f64::from(1u32 << (bits - 1)));
             }
         });
     }
 }
 
-/// x ← round(x·scale + u1 − u2)/scale, clamped to [−scale, scale − 1]/scale, with u1, u2 two
-/// independent 24-bit uniforms in [0, 1) from each draw. Every step is exact or correctly rounded
-/// (scale is a power of two), so the SIMD versions give the same bits as the baseline one.
+/// x ← round(x'·scale + u1 − u2)/scale, clamped to [−scale, scale − 1]/scale, with x' = x·(pre·g)
+/// (x itself without a gain) and u1, u2 two independent 24-bit uniforms in [0, 1) from each draw.
+/// Every step is exact or correctly rounded (scale is a power of two), so the SIMD versions give
+/// the same bits as the baseline one.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn dither_and_round(block: &mut [f32], draws: &[u64], scale: f64) {
+fn dither_and_round(block: &mut [f32], gain: Option<(f32, &[f32])>, draws: &[u64], scale: f64) {
     const UNIT: f64 = 1.0 / (1u64 << 24) as f64;
     // Adding and subtracting 1.5·2^52 rounds an f64 of magnitude < 2^51 to the nearest integer in
     // two instructions (f64::round is a library call on baseline x86-64).
     const ROUND: f64 = 6_755_399_441_055_744.0;
     let (lo, hi, inv_scale) = (-scale, scale - 1.0, 1.0 / scale);
-    for (x, &r) in block.iter_mut().zip(draws) {
+    let round = |x: f32, r: u64| {
         let (u1, u2) = (f64::from((r >> 40) as i32) * UNIT, f64::from(((r >> 16) & 0xFF_FFFF) as i32) * UNIT);
-        let q = (f64::from(*x) * scale + (u1 - u2)) + ROUND - ROUND;
+        let q = (f64::from(x) * scale + (u1 - u2)) + ROUND - ROUND;
         let q = if q < lo { lo } else if q > hi { hi } else { q };
-        *x = (q * inv_scale) as f32;
+        (q * inv_scale) as f32
+    };
+    match gain {
+        Some((pre, g)) => block.iter_mut().zip(draws).zip(g).for_each(|((x, &r), &g)| *x = round(*x * (pre * g), r)),
+        None => block.iter_mut().zip(draws).for_each(|(x, &r)| *x = round(*x, r)),
     }
 }
 
