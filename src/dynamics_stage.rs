@@ -209,9 +209,7 @@ impl DynamicsStage {
         if let [l, r] = buffer.channels.as_mut_slice() {
             to_mid_side(l, r);
         }
-        let mut _t = std::time::Instant::now();
         let compensation = self.compensation(&buffer.channels, buffer.sample_rate, limiter_sq, &side_scale);
-        probe!(_t, " a:compensation");
         // The compensation EQ folded into the bands' filters (each band, then its gain: the EQ
         // meets the signal before the gains rather than after, the same long-term spectrum).
         let eqs = match &compensation {

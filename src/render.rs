@@ -106,21 +106,17 @@ pub fn render_alongside<T: Send>(
     }
     let task = progress.start(&format!("render {name}"), 4);
     let fs = buffer.sample_rate;
-    let mut _t = std::time::Instant::now();
     let mut dynamics = DynamicsStage::equalise(&mut buffer, &plan.dynamics, &plan.eq, &plan.stereo)?;
-    probe!(_t, "equalise+envelopes");
     let mut dynamics_report = None;
     let mut own_range_lu = 0.0;
     if let Some(d) = dynamics.as_mut() {
         d.prepare(&[])?;
-        probe!(_t, "fit");
         // How the limiter will act on the equalised signal at the gain the target needs: for the
         // refit below and the stage's tonal compensation. The loudness model alone, with sample
         // peaks for true peaks: an estimate is enough for both (the stage's own effect on the
         // limiter is second order).
         let estimate = LimiterEstimate::new(&buffer, plan, d.block(), silent)?;
         own_range_lu = estimate.own_range_lu;
-        probe!(_t, "estimate");
         if d.has_goal() {
             // The limiter tightens the spreads further: the stage is refitted once to leave room.
             let limited = d.limited_spreads(&estimate.limiter_sq);
@@ -129,16 +125,13 @@ pub fn render_alongside<T: Send>(
                 d.prepare(&adjust)?;
             }
         }
-        probe!(_t, "refit");
         dynamics_report = Some(d.apply(&mut buffer, &estimate.limiter_sq)?);
-        probe!(_t, "apply");
     }
     task.inc(1);
     // The leveller acts with the stage: as the plan fixed it, or fitted to the goal's range.
     let goal = |heading_lu: f64| dynamics.as_ref().and_then(|d| d.range_goal_lu(own_range_lu, heading_lu));
     let leveler = dynamics.as_ref().filter(|d| plan.dynamics.leveler.is_some() || d.has_range_goal()).map(|_| LevelerJob { fixed: plan.dynamics.leveler.as_ref(), goal: &goal });
     let (mut stage, search) = search_loudness(&mut buffer, plan, leveler, silent)?;
-    probe!(_t, "search");
     if let Some(r) = dynamics_report.as_mut() {
         r.leveler = search.leveler.clone();
     }
@@ -154,18 +147,15 @@ pub fn render_alongside<T: Send>(
     let sub = sub_block_len(fs);
     let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| (0..buffer.frames().div_ceil(hop)).map(|k| to_db(f64::from(leveler::gain_at(g, sub, k * hop + hop / 2))) as f32).collect());
     drop(dynamics);
-    probe!(_t, "traces");
     task.inc(1);
     let (max_gain_reduction_db, limiter_db) = stage.limit(&mut buffer, search.gain_db, depth, hop);
     task.inc(1);
-    probe!(_t, "limit+dither");
     // The output is written (`alongside`) while its true peak and loudness are metered; in the rare
     // case that the verification has to limit again, it is written again, so the file always holds
     // the verified samples.
     let meter = |b: &AudioBuffer| gated_integrated(&sub_block_energies_scaled(&slices(b), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
     let (written, (peak, mut output_lufs)) = rayon::join(|| alongside(&buffer), || rayon::join(|| stage.output_peak(&buffer), || meter(&buffer)));
     let mut handed = written?;
-    probe!(_t, "verify||write||meter");
     let (verify_passes, peak) = stage.verify(&mut buffer, depth, peak);
     if verify_passes > 0 {
         drop(handed);
@@ -222,9 +212,7 @@ fn search_loudness(buffer: &mut AudioBuffer, plan: &MasteringPlan, leveler: Opti
     // The limiter's envelope and the model's K-weighted power side by side: the window-peak pass
     // is sequential and the K-weighting two-threaded, so together they fill both cores.
     let step = LoudnessModel::step(fs);
-    let mut _t = std::time::Instant::now();
     let (stage, power) = rayon::join(|| LimiterStage::new(buffer, &plan.limiter), || k_weighted_power(&slices(buffer), fs, step));
-    probe!(_t, " s:envelope||kpower");
     let mut stage = stage?;
     let sub = sub_block_len(fs);
     let mut model = LoudnessModel::new(fs, power, &stage.peaks, &plan.limiter)?;
@@ -235,7 +223,6 @@ fn search_loudness(buffer: &mut AudioBuffer, plan: &MasteringPlan, leveler: Opti
         Some(job) => level(buffer, &mut stage, &mut model, &mut search, job, target, &silent)?.unzip(),
         None => (None, None),
     };
-    probe!(_t, " s:leveller");
     let mut bias = 0.0;
     let mut reached = true;
     for round in 1..=MAX_EXACT_ROUNDS {
@@ -247,7 +234,6 @@ fn search_loudness(buffer: &mut AudioBuffer, plan: &MasteringPlan, leveler: Opti
         let pre = from_db(search.gain_db) as f32;
         let exact = gated_integrated(&sub_block_energies_scaled(&slices(buffer), Some(stage.gain_curve(pre)), pre, fs), sub).ok_or_else(&silent)?;
         bias = exact - model_lufs;
-        probe!(_t, " s:model+exact");
         if !reached || (target - exact).abs() <= LOUDNESS_TOLERANCE_LU {
             break;
         }
