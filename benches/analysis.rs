@@ -67,6 +67,8 @@ fn analyse(device: &str, gpu: Option<&GpuContext>, tracks: &[Vec<Vec<f32>>], set
 }
 
 fn main() {
+    // As the binary runs (see `automaster::fpenv`).
+    automaster::fpenv::flush_subnormals_everywhere().expect("rayon's pool not yet built");
     let counts: Vec<usize> = arg("--tracks", "1,10,100").split(',').map(|v| v.parse().expect("track count")).collect();
     let devices: Vec<String> = arg("--device", "cpu,gpu").split(',').map(str::to_string).collect();
     let seconds: f64 = arg("--seconds", "180").parse().expect("seconds");

@@ -9,6 +9,7 @@ pub mod dsp;
 pub mod dynamics_stage;
 pub mod encode;
 pub mod error;
+pub mod fpenv;
 pub mod gpu;
 pub mod leveler;
 mod json;
