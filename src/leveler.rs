@@ -115,12 +115,39 @@ pub fn fit(loudness: &[f64], before: f64, goal_lu: f64, mut predict: impl FnMut(
 /// held before the first and after the last.
 pub fn gain_at(gains: &[f32], hop: usize, n: usize) -> f32 {
     let x = (n as f64 + 0.5) / hop as f64 - 0.5;
-    let k = x.max(0.0).floor() as usize;
+    // The cast truncates, which is floor for x ≥ 0 (f64::floor is a library call on baseline x86-64).
+    let k = x.max(0.0) as usize;
     if k + 1 >= gains.len() {
         return gains[gains.len() - 1];
     }
     let t = x.max(0.0) as f32 - k as f32;
     gains[k] + t * (gains[k + 1] - gains[k])
+}
+
+/// [`gain_at`] for n = first, first + step, first + 2·step, … into `out`, the same values: where a
+/// run of points lies within one interval between hop centres, its index and end gains are looked
+/// up once and the run's loop (the same arithmetic per point) vectorises.
+pub fn gains_at(gains: &[f32], hop: usize, first: usize, step: usize, out: &mut [f32]) {
+    const RUN: usize = 64;
+    let last = gains.len() - 1;
+    let x = |i: usize| ((first + i * step) as f64 + 0.5) / hop as f64 - 0.5;
+    let index = |i: usize| x(i).max(0.0) as usize;
+    for (r, run) in out.chunks_mut(RUN).enumerate() {
+        let i0 = r * RUN;
+        let (k0, k1) = (index(i0), index(i0 + run.len() - 1));
+        if k0 >= last {
+            run.fill(gains[last]);
+        } else if k0 == k1 {
+            let (g0, d, kf) = (gains[k0], gains[k0 + 1] - gains[k0], k0 as f32);
+            for (j, o) in run.iter_mut().enumerate() {
+                *o = g0 + (x(i0 + j).max(0.0) as f32 - kf) * d;
+            }
+        } else {
+            for (j, o) in run.iter_mut().enumerate() {
+                *o = gain_at(gains, hop, first + (i0 + j) * step);
+            }
+        }
+    }
 }
 
 /// Loudness (LUFS) of the `window` blocks centred on each block (fewer at the ends), from the
@@ -199,5 +226,19 @@ mod tests {
         assert!((gain_at(&g, 10, 19) - 2.55).abs() < 1e-6);
         assert_eq!(gain_at(&g, 10, 29), 2.0);
         assert_eq!(gain_at(&g, 10, 1000), 2.0);
+    }
+
+    /// The runs give `gain_at`'s bits at every point: inside intervals, across their edges, in the
+    /// held ends, for steps of 1 and more.
+    #[test]
+    fn runs_of_gains_equal_the_gain_point_by_point() {
+        let g: Vec<f32> = (0..37).map(|k| 0.5 + (k as f32 * 0.7).sin() * 0.3).collect();
+        for (hop, first, step, count) in [(4410, 0, 1, 200_000), (4410, 12_345, 1, 50_000), (441, 17, 10, 9_000), (100, 0, 3, 5_000), (7, 3, 1, 1_000)] {
+            let mut out = vec![0.0f32; count];
+            gains_at(&g, hop, first, step, &mut out);
+            for (i, &v) in out.iter().enumerate() {
+                assert_eq!(v.to_bits(), gain_at(&g, hop, first + i * step).to_bits(), "hop {hop}, point {i}");
+            }
+        }
     }
 }

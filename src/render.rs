@@ -256,9 +256,12 @@ fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut Loudnes
     let goal_lu = if job.fixed.is_some() { None } else { (job.goal)(heading_lu) };
     let start_db = search.gain_db;
     let mut scratch = model.clone();
+    // The leveller's gain at each model sample's centre.
+    let mut model_gains = vec![0.0f32; model.power.len()];
     let unlevelled: &LoudnessModel = model;
     let mut predict = |gains: &[f32]| -> Result<f64> {
-        unlevelled.scale_into(|n| leveler::gain_at(gains, sub, n), step, &mut scratch);
+        leveler::gains_at(gains, sub, step / 2, step, &mut model_gains);
+        unlevelled.scale_into(&model_gains, &mut scratch);
         let mut s = ModelSearch { gain_db: start_db, iterations: 0, points: Vec::new() };
         s.run(&mut scratch, target, silent)?;
         Ok(scratch.loudness_range(from_db(s.gain_db) as f32))
@@ -276,10 +279,21 @@ fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut Loudnes
     *model = scratch;
     search.gain_db = start_db;
     search.points.clear();
-    for x in buffer.channels.iter_mut().chain(std::iter::once(&mut stage.peaks)) {
-        const CHUNK: usize = 1 << 16;
-        x.par_chunks_mut(CHUNK).enumerate().for_each(|(c, x)| x.iter_mut().enumerate().for_each(|(i, x)| *x *= leveler::gain_at(&gains, sub, c * CHUNK + i)));
-    }
+    // Each chunk's gains worked out once for the channels and the peaks.
+    const CHUNK: usize = 1 << 12;
+    let frames = stage.peaks.len();
+    let mut arrays: Vec<std::slice::ChunksMut<f32>> = buffer.channels.iter_mut().chain(std::iter::once(&mut stage.peaks)).map(|x| x.chunks_mut(CHUNK)).collect();
+    let chunks: Vec<Vec<&mut [f32]>> = (0..frames.div_ceil(CHUNK)).map(|_| arrays.iter_mut().filter_map(Iterator::next).collect()).collect();
+    chunks.into_par_iter().enumerate().for_each_init(
+        || vec![0.0f32; CHUNK],
+        |g, (c, xs)| {
+            for x in xs {
+                let g = &mut g[..x.len()];
+                leveler::gains_at(&gains, sub, c * CHUNK, 1, g);
+                x.iter_mut().zip(g.iter()).for_each(|(x, &g)| *x *= g);
+            }
+        },
+    );
     stage.gain_pre = None;
     Ok(Some((LevelerReport::new(settings, &gains, heading_lu, goal_lu, after_lu), gains)))
 }
@@ -422,11 +436,10 @@ impl LoudnessModel {
     }
 
     /// Writes into `into` (a clone of this model, its buffers reused) the model of the signal times a
-    /// slow gain, `gain(n)` at sample n: power scaled by its square, peaks by it, at each model
-    /// sample's centre.
-    fn scale_into(&self, gain: impl Fn(usize) -> f32 + Sync, step: usize, into: &mut LoudnessModel) {
+    /// slow gain, `gains[i]` at model sample i's centre: power scaled by its square, peaks by it.
+    fn scale_into(&self, gains: &[f32], into: &mut LoudnessModel) {
         into.power.par_iter_mut().zip(into.peaks.par_iter_mut()).enumerate().for_each(|(i, (p, k))| {
-            let g = gain(i * step + step / 2);
+            let g = gains[i];
             *p = self.power[i] * g * g;
             *k = self.peaks[i] * g;
         });
