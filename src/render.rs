@@ -259,11 +259,15 @@ fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut Loudnes
     // The leveller's gain at each model sample's centre.
     let mut model_gains = vec![0.0f32; model.power.len()];
     let unlevelled: &LoudnessModel = model;
+    // Each prediction's search starts where the last one ended: the fit's steps move the ratio
+    // less and less, and the gain the target needs with them.
+    let mut last_db = start_db;
     let mut predict = |gains: &[f32]| -> Result<f64> {
         leveler::gains_at(gains, sub, step / 2, step, &mut model_gains);
         unlevelled.scale_into(&model_gains, &mut scratch);
-        let mut s = ModelSearch { gain_db: start_db, iterations: 0, points: Vec::new() };
+        let mut s = ModelSearch { gain_db: last_db, iterations: 0, points: Vec::new() };
         s.run(&mut scratch, target, silent)?;
+        last_db = s.gain_db;
         Ok(scratch.loudness_range(from_db(s.gain_db) as f32))
     };
     let settings = match (job.fixed, goal_lu) {
