@@ -245,43 +245,46 @@ impl DynamicsStage {
         // the groups added to the f64 totals in order, so the sums do not depend on scheduling.
         let blocks = self.env.power[0].len();
         let frames: Vec<usize> = (0..channels[0].len() / n).collect();
-        let groups: Vec<Vec<[Vec<f32>; 2]>> = frames
-            .par_chunks(COMPENSATION_FRAMES_PER_GROUP)
-            .map_init(
-                || (fft.make_input_vec(), fft.make_output_vec(), vec![0.0f32; bins]),
-                |(input, output, gain), group| {
-                    let mut sums = vec![[vec![0.0f32; bins], vec![0.0f32; bins]]; channels.len()];
-                    for &f in group {
-                        let block = ((f * n + n / 2) / self.mb.block()).min(blocks - 1);
-                        let limiter = limiter_sq.get(block).copied().unwrap_or(1.0);
-                        for (c, (ch, [before, after])) in channels.iter().zip(&mut sums).enumerate() {
-                            for (x, (s, w)) in input.iter_mut().zip(ch[f * n..(f + 1) * n].iter().zip(&window)) {
-                                *x = s * w;
-                            }
-                            fft.process(input, output).expect("buffers sized by the plan");
-                            gain.fill(0.0);
-                            for (b, a) in response.iter().enumerate() {
-                                let g = self.gains[b].as_ref().map_or(1.0, |g| g[block]) * if c == 1 { side_scale[b] } else { 1.0 };
-                                for (acc, a) in gain.iter_mut().zip(a) {
-                                    *acc += a * g;
+        let mut sums = vec![[vec![0.0f64; bins], vec![0.0f64; bins]]; channels.len()];
+        // A batch of groups at a time, so an hour-long track does not hold all its groups' sums.
+        for batch in frames.chunks(COMPENSATION_FRAMES_PER_GROUP * 64) {
+            let groups: Vec<Vec<[Vec<f32>; 2]>> = batch
+                .par_chunks(COMPENSATION_FRAMES_PER_GROUP)
+                .map_init(
+                    || (fft.make_input_vec(), fft.make_output_vec(), vec![0.0f32; bins]),
+                    |(input, output, gain), group| {
+                        let mut part = vec![[vec![0.0f32; bins], vec![0.0f32; bins]]; channels.len()];
+                        for &f in group {
+                            let block = ((f * n + n / 2) / self.mb.block()).min(blocks - 1);
+                            let limiter = limiter_sq.get(block).copied().unwrap_or(1.0);
+                            for (c, (ch, [before, after])) in channels.iter().zip(&mut part).enumerate() {
+                                for (x, (s, w)) in input.iter_mut().zip(ch[f * n..(f + 1) * n].iter().zip(&window)) {
+                                    *x = s * w;
+                                }
+                                fft.process(input, output).expect("buffers sized by the plan");
+                                gain.fill(0.0);
+                                for (b, a) in response.iter().enumerate() {
+                                    let g = self.gains[b].as_ref().map_or(1.0, |g| g[block]) * if c == 1 { side_scale[b] } else { 1.0 };
+                                    for (acc, a) in gain.iter_mut().zip(a) {
+                                        *acc += a * g;
+                                    }
+                                }
+                                for (((x, g), b), a) in output.iter().zip(gain.iter()).zip(before.iter_mut()).zip(after.iter_mut()) {
+                                    let p = x.norm_sqr();
+                                    *b += p;
+                                    *a += p * (g * g * limiter);
                                 }
                             }
-                            for (((x, g), b), a) in output.iter().zip(gain.iter()).zip(before.iter_mut()).zip(after.iter_mut()) {
-                                let p = x.norm_sqr();
-                                *b += p;
-                                *a += p * (g * g * limiter);
-                            }
                         }
+                        part
+                    },
+                )
+                .collect();
+            for group in &groups {
+                for (total, part) in sums.iter_mut().flatten().zip(group.iter().flatten()) {
+                    for (t, &p) in total.iter_mut().zip(part) {
+                        *t += f64::from(p);
                     }
-                    sums
-                },
-            )
-            .collect();
-        let mut sums = vec![[vec![0.0f64; bins], vec![0.0f64; bins]]; channels.len()];
-        for group in &groups {
-            for (total, part) in sums.iter_mut().flatten().zip(group.iter().flatten()) {
-                for (t, &p) in total.iter_mut().zip(part) {
-                    *t += f64::from(p);
                 }
             }
         }

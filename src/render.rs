@@ -256,15 +256,12 @@ fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut Loudnes
     let goal_lu = if job.fixed.is_some() { None } else { (job.goal)(heading_lu) };
     let start_db = search.gain_db;
     let mut scratch = model.clone();
-    // The leveller's gain at each model sample's centre.
-    let mut model_gains = vec![0.0f32; model.power.len()];
     let unlevelled: &LoudnessModel = model;
     // Each prediction's search starts where the last one ended: the fit's steps move the ratio
     // less and less, and the gain the target needs with them.
     let mut last_db = start_db;
     let mut predict = |gains: &[f32]| -> Result<f64> {
-        leveler::gains_at(gains, sub, step / 2, step, &mut model_gains);
-        unlevelled.scale_into(&model_gains, &mut scratch);
+        unlevelled.scale_into(gains, sub, step, &mut scratch);
         let mut s = ModelSearch { gain_db: last_db, iterations: 0, points: Vec::new() };
         s.run(&mut scratch, target, silent)?;
         last_db = s.gain_db;
@@ -439,14 +436,22 @@ impl LoudnessModel {
         gated_integrated(&self.sub_energies(pre), self.sub)
     }
 
-    /// Writes into `into` (a clone of this model, its buffers reused) the model of the signal times a
-    /// slow gain, `gains[i]` at model sample i's centre: power scaled by its square, peaks by it.
-    fn scale_into(&self, gains: &[f32], into: &mut LoudnessModel) {
-        into.power.par_iter_mut().zip(into.peaks.par_iter_mut()).enumerate().for_each(|(i, (p, k))| {
-            let g = gains[i];
-            *p = self.power[i] * g * g;
-            *k = self.peaks[i] * g;
-        });
+    /// Writes into `into` (a clone of this model, its buffers reused) the model of the signal times
+    /// the leveller's `gains` (per `hop` samples, see [`leveler::gain_at`]), taken at each model
+    /// sample's centre (`step` samples apart): power scaled by its square, peaks by it.
+    fn scale_into(&self, gains: &[f32], hop: usize, step: usize, into: &mut LoudnessModel) {
+        const CHUNK: usize = 1 << 12;
+        into.power.par_chunks_mut(CHUNK).zip(into.peaks.par_chunks_mut(CHUNK)).enumerate().for_each_init(
+            || vec![0.0f32; CHUNK],
+            |g, (c, (power, peaks))| {
+                let (first, g) = (c * CHUNK, &mut g[..power.len()]);
+                leveler::gains_at(gains, hop, first * step + step / 2, step, g);
+                for (i, ((p, k), &g)) in power.iter_mut().zip(peaks.iter_mut()).zip(g.iter()).enumerate() {
+                    *p = self.power[first + i] * g * g;
+                    *k = self.peaks[first + i] * g;
+                }
+            },
+        );
     }
 
     /// Loudness range (LU) of the limited output at `pre`.
