@@ -52,11 +52,11 @@ pub fn quantize(buffer: &mut AudioBuffer, depth: BitDepth) {
 /// [`quantize`] of the buffer times `gain`, (pre, g): sample n of every channel is first multiplied by
 /// pre·g[n]. One pass where a gain pass and a quantising pass would each read and write the track.
 pub fn scale_and_quantize(buffer: &mut AudioBuffer, gain: Option<(f32, &[f32])>, depth: BitDepth) {
-    let bits = depth.int_bits();
+    let scale = depth.int_bits().map(|bits| f64::from(1u32 << (bits - 1)));
     for (c, ch) in buffer.channels.iter_mut().enumerate() {
         ch.par_chunks_mut(DITHER_CHUNK).enumerate().for_each(|(k, chunk)| {
             let gain = gain.map(|(pre, g)| (pre, &g[k * DITHER_CHUNK..]));
-            let Some(bits) = bits else {
+            let Some(scale) = scale else {
                 if let Some((pre, g)) = gain {
                     chunk.iter_mut().zip(g).for_each(|(x, &g)| *x *= pre * g);
                 }
@@ -69,7 +69,7 @@ pub fn scale_and_quantize(buffer: &mut AudioBuffer, gain: Option<(f32, &[f32])>,
             for (b, block) in chunk.chunks_mut(draws.len()).enumerate() {
                 draws[..block.len()].iter_mut().for_each(|d| *d = rng.next_u64());
                 let gain = gain.map(|(pre, g)| (pre, &g[b * draws.len()..]));
-                dither_and_round(block, gain, &draws, f64::from(1u32 << (bits - 1)));
+                dither_and_round(block, gain, &draws, scale);
             }
         });
     }

@@ -288,9 +288,9 @@ fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut Loudnes
     chunks.into_par_iter().enumerate().for_each_init(
         || vec![0.0f32; CHUNK],
         |g, (c, xs)| {
+            let g = &mut g[..xs[0].len()];
+            leveler::gains_at(&gains, sub, c * CHUNK, 1, g);
             for x in xs {
-                let g = &mut g[..x.len()];
-                leveler::gains_at(&gains, sub, c * CHUNK, 1, g);
                 x.iter_mut().zip(g.iter()).for_each(|(x, &g)| *x *= g);
             }
         },

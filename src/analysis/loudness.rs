@@ -213,10 +213,11 @@ fn fill_lanes_scaled(dst: &mut [[f32; LANES]], src: &[&[f32]; LANES], gain: &[&[
     }
 }
 
-/// Two direct-form-I biquads in f64 per lane over `input` (the second with numerator (1, −2, 1)), writing Σ y² per lane for each block of
-/// `block_len` steps into `energies` (input beyond them is filtered, not summed). Arranged so the
-/// only recursive step per stage is one multiply and subtract on y[n−1] (the other terms do not
-/// wait for it); the state stays in registers through the loop.
+/// Two direct-form-I biquads in f64 per lane over `input` (the second with numerator (1, −2, 1)),
+/// writing Σ y² per lane for each block of `block_len` steps into `energies` (input beyond them is
+/// filtered, not summed). Arranged so the only recursive step per stage is one multiply and
+/// subtract on y[n−1] (the other terms do not wait for it); the state stays in registers through
+/// the loop.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn filter_lanes(stages: &[[f64; 5]; 2], state: &mut LaneState, input: &[[f32; LANES]], block_len: usize, energies: &mut [[f64; LANES]]) {
     let [[b0, b1, b2, a1, a2], [c0, c1, c2, d1, d2]] = *stages;

@@ -1,9 +1,9 @@
 //! True-peak detection by 8× oversampling (ITU-R BS.1770-4 Annex 2 asks for ≥ 4×; 8× under-reads by
 //! < 0.2 dB). The seven fractional-delay phases are 32-tap Kaiser-windowed sinc filters (β = 5: within
 //! 0.005 of the ideal delay's complex response up to 0.45 fs), run directly in the time domain with
-//! AVX-512 or AVX2/FMA where the CPU has them (a scalar path otherwise) — about half the cost of FFT convolution
-//! with longer phases — and folded by their mirror symmetry about n + ½ (see [`PhaseTable`]), which
-//! halves the multiply-adds.
+//! AVX-512 or AVX2/FMA where the CPU has them (a scalar path otherwise) — about half the cost of
+//! FFT convolution with longer phases — and folded by their mirror symmetry about n + ½ (see
+//! [`PhaseTable`]), which halves the multiply-adds.
 //!
 //! No finite interpolator is exact up to Nyquist, and a limiter driven by one pushes energy into its
 //! blind band (limited white noise read up to 1 dB low against ideal interpolation). So the detector
@@ -98,8 +98,8 @@ impl TruePeakDetector {
         Self::with_kernel(Kernel::best())
     }
 
-    /// A detector whose phases run on `kernel` (or the best one the CPU has below it); tests
-    /// compare them.
+    /// A detector whose phases run on `kernel` (or the best the CPU has below it); tests compare
+    /// them.
     pub fn with_kernel(kernel: Kernel) -> Self {
         let phases = phase_table::<PHASES, PHASE_HALF_TAPS>(PHASE_BETA);
         let conv = OverlapSave::new(2 * BLIND_HALF_TAPS, FFT_SIZE);
@@ -117,7 +117,7 @@ impl TruePeakDetector {
         let blind_first_bin = ((BLIND_BAND_START - 0.01) * FFT_SIZE as f64) as usize;
         let blind = conv.filter_spectrum(&taps)[blind_first_bin..].to_vec();
         let envelope_fft = rustfft::FftPlanner::new().plan_fft_inverse(FFT_SIZE / ENVELOPE_STEP);
-        TruePeakDetector { phases, conv, blind, blind_first_bin, envelope_fft, kernel: kernel.min(Kernel::best()) }
+        TruePeakDetector { phases, conv, blind, blind_first_bin, envelope_fft, kernel }
     }
 
     /// For each sample n, the largest absolute value of the band-limited signal over [n, n+1) on the
@@ -309,11 +309,10 @@ fn padded<'a>(x: &'a [f32], start: usize, history: usize, len: usize, scratch: &
 }
 
 /// out[i] = max(out[i], max(|x[i]|, |y_1(i)| … |y_P(i)|) + blind[i]), where `padded` holds x from
-/// H − 1 samples before the block to H after it; on `kernel`, which the caller has checked the CPU
-/// has ([`Kernel::best`]).
+/// H − 1 samples before the block to H after it; on `kernel`, or the best the CPU has below it.
 fn phase_peaks<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32], kernel: Kernel) {
-    match kernel {
-        // SAFETY (both): `kernel` is at most `Kernel::best()`, so the CPU has the features.
+    match kernel.min(Kernel::best()) {
+        // SAFETY (both): at most `Kernel::best()`, so the CPU has the features.
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => unsafe { phase_peaks_avx512(phases, padded, blind, out) },
         #[cfg(target_arch = "x86_64")]
