@@ -341,85 +341,79 @@ fn phase_peaks_scalar<const P: usize, const H: usize>(phases: &PhaseTable<P, H>,
     }
 }
 
-/// One SIMD kernel of [`phase_peaks`], for a lane type: `$lanes` outputs per lane group, G groups at
-/// a time (G·P independent accumulators), and the rest handed to `$tail`. Per tap j: two loads of
-/// x per group, their sum and difference (shared by all phases) and one FMA per row.
+/// One SIMD kernel of [`phase_peaks`], for a lane type: `$name` runs `$lanes` outputs per lane
+/// group, G groups at a time (G·P independent accumulators: `$g_meter` for the 4× meter's three
+/// phases, `$g_detector` for the 8× detector's seven), and hands the rest to `$tail`. Per tap j:
+/// two loads of x per group, their sum and difference (shared by all phases) and one FMA per row.
 macro_rules! phase_kernel {
-    ($name:ident, $features:literal, $lanes:literal, $tail:ident, load: $load:path, store: $store:path, zero: $zero:path,
-     add: $add:path, sub: $sub:path, fma: $fma:path, max: $max:path, abs: $abs:expr, coefficient: $coefficient:expr) => {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $lanes:literal, groups: ($g_meter:literal, $g_detector:literal), $tail:ident,
+     load: $load:path, store: $store:path, zero: $zero:path, add: $add:path, sub: $sub:path, fma: $fma:path, max: $max:path,
+     abs: $abs:expr, coefficient: $coefficient:expr) => {
+        $(#[$doc])*
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        unsafe fn $name<const P: usize, const H: usize, const G: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
-            #[allow(unused_imports)]
-            use std::arch::x86_64::*;
-            const LANES: usize = $lanes;
-            let n = out.len();
-            assert!(padded.len() >= n + 2 * H - 1 && blind.len() >= n);
-            let groups = n / (G * LANES);
-            for v in 0..groups {
-                let i = v * G * LANES;
-                let x = padded.as_ptr().add(i + H - 1);
-                let mut acc = [[$zero(); P]; G];
-                for (j, rows) in (1..=H).zip(phases) {
-                    for (g, acc) in acc.iter_mut().enumerate() {
-                        let a = $load(x.add(g * LANES + j));
-                        let b = $load(x.add(g * LANES + 1).sub(j));
-                        let (sum, diff) = ($add(a, b), $sub(a, b));
-                        for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
-                            *acc = $fma($coefficient(row), if r % 2 == 0 { sum } else { diff }, *acc);
+        unsafe fn $name<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
+            if P <= 3 {
+                groups::<P, H, $g_meter>(phases, padded, blind, out);
+            } else {
+                groups::<P, H, $g_detector>(phases, padded, blind, out);
+            }
+
+            #[target_feature(enable = $features)]
+            unsafe fn groups<const P: usize, const H: usize, const G: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
+                #[allow(unused_imports)]
+                use std::arch::x86_64::*;
+                const LANES: usize = $lanes;
+                let n = out.len();
+                assert!(padded.len() >= n + 2 * H - 1 && blind.len() >= n);
+                let groups = n / (G * LANES);
+                for v in 0..groups {
+                    let i = v * G * LANES;
+                    let x = padded.as_ptr().add(i + H - 1);
+                    let mut acc = [[$zero(); P]; G];
+                    for (j, rows) in (1..=H).zip(phases) {
+                        for (g, acc) in acc.iter_mut().enumerate() {
+                            let a = $load(x.add(g * LANES + j));
+                            let b = $load(x.add(g * LANES + 1).sub(j));
+                            let (sum, diff) = ($add(a, b), $sub(a, b));
+                            for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
+                                *acc = $fma($coefficient(row), if r % 2 == 0 { sum } else { diff }, *acc);
+                            }
                         }
                     }
-                }
-                for (g, acc) in acc.iter().enumerate() {
-                    let k = i + g * LANES;
-                    let mut peak = $abs($load(x.add(g * LANES)));
-                    for pair in acc.chunks(2) {
-                        let folded = pair.iter().fold($zero(), |s, &a| $add(s, $abs(a)));
-                        peak = $max(peak, folded);
+                    for (g, acc) in acc.iter().enumerate() {
+                        let k = i + g * LANES;
+                        let mut peak = $abs($load(x.add(g * LANES)));
+                        for pair in acc.chunks(2) {
+                            let folded = pair.iter().fold($zero(), |s, &a| $add(s, $abs(a)));
+                            peak = $max(peak, folded);
+                        }
+                        let e = $add(peak, $load(blind.as_ptr().add(k)));
+                        let o = out.as_mut_ptr().add(k);
+                        $store(o, $max($load(o), e));
                     }
-                    let e = $add(peak, $load(blind.as_ptr().add(k)));
-                    let o = out.as_mut_ptr().add(k);
-                    $store(o, $max($load(o), e));
                 }
+                let done = groups * G * LANES;
+                $tail(phases, &padded[done..], &blind[done..], &mut out[done..]);
             }
-            let done = groups * G * LANES;
-            $tail(phases, &padded[done..], &blind[done..], &mut out[done..]);
         }
     };
 }
 
-/// AVX2: eight lanes; G chosen so that the accumulators cover the FMA latency within the 16
-/// registers (each coefficient row is loaded whole: nine loads a tap per eight outputs).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn phase_peaks_avx2<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
-    if P <= 3 {
-        phase_peaks_avx2_groups::<P, H, 3>(phases, padded, blind, out);
-    } else {
-        phase_peaks_avx2_groups::<P, H, 1>(phases, padded, blind, out);
-    }
-}
-
-phase_kernel!(phase_peaks_avx2_groups, "avx2,fma", 8, phase_peaks_scalar,
+phase_kernel!(
+    /// AVX2: eight lanes; G chosen so that the accumulators cover the FMA latency within the 16
+    /// registers (each coefficient row is loaded whole: nine loads a tap per eight outputs).
+    phase_peaks_avx2, "avx2,fma", 8, groups: (3, 1), phase_peaks_scalar,
     load: _mm256_loadu_ps, store: _mm256_storeu_ps, zero: _mm256_setzero_ps, add: _mm256_add_ps, sub: _mm256_sub_ps,
     fma: _mm256_fmadd_ps, max: _mm256_max_ps,
     abs: |v| _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF))), coefficient: |row: &[f32; 8]| _mm256_loadu_ps(row.as_ptr()));
 
-/// AVX-512: sixteen lanes in 32 registers, enough for two (8×) or three (4×) lane groups, each
-/// coefficient broadcast from memory inside its FMA: two loads a tap per group. Groups of 32 and
-/// 48 outputs are multiples of the AVX2 kernel's 8 and 24, and every lane does that kernel's
-/// operations in its order: the results are the same to the bit.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn phase_peaks_avx512<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
-    if P <= 3 {
-        phase_peaks_avx512_groups::<P, H, 3>(phases, padded, blind, out);
-    } else {
-        phase_peaks_avx512_groups::<P, H, 2>(phases, padded, blind, out);
-    }
-}
-
-phase_kernel!(phase_peaks_avx512_groups, "avx512f,avx2,fma", 16, phase_peaks_avx2,
+phase_kernel!(
+    /// AVX-512: sixteen lanes in 32 registers, enough for three (4×) or two (8×) lane groups, each
+    /// coefficient broadcast from memory inside its FMA: two loads a tap per group. Groups of 48 and
+    /// 32 outputs are multiples of the AVX2 kernel's 24 and 8, and every lane does that kernel's
+    /// operations in its order: the results are the same to the bit.
+    phase_peaks_avx512, "avx512f,avx2,fma", 16, groups: (3, 2), phase_peaks_avx2,
     load: _mm512_loadu_ps, store: _mm512_storeu_ps, zero: _mm512_setzero_ps, add: _mm512_add_ps, sub: _mm512_sub_ps,
     fma: _mm512_fmadd_ps, max: _mm512_max_ps, abs: _mm512_abs_ps, coefficient: |row: &[f32; 8]| _mm512_set1_ps(row[0]));
 
