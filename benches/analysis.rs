@@ -9,9 +9,9 @@
 use std::time::Instant;
 
 use automaster::analysis::spectrum::{gated_spectra, GatedSpectra, StftSettings};
-use automaster::decode::decode_file;
-use automaster::gpu::stft::Track;
-use automaster::gpu::{DeviceChoice, GpuContext};
+use automaster::io::decode::decode_file;
+use automaster::analysis::gpu::stft::Track;
+use automaster::analysis::gpu::{DeviceChoice, GpuContext};
 use automaster::progress::NoProgress;
 
 const FS: u32 = 44_100;

@@ -1,28 +1,23 @@
 //! automaster: analysis-driven, reference-matching auto-mastering.
 //!
 //! Data flows one way, each arrow a plain serde value:
-//! decode → [`analysis`] → [`Profile`] → [`matching`] → [`MasteringPlan`] → [`render`] → encode + verify.
+//! [`io`] (decode) → [`analysis`] → [`Profile`] → [`matching`] → [`MasteringPlan`] → [`render`] →
+//! [`io`] (encode + atomic write); [`jobs`] tie them together for the CLI and [`report`] draws them.
+//! Modules import only those below them: `dsp` and `model` at the bottom, then `io` and
+//! `analysis`, `matching`, `render`, `report`, `jobs`.
 pub mod analysis;
 pub mod audio;
-pub mod decode;
 pub mod dsp;
-pub mod dynamics_stage;
-pub mod encode;
 pub mod error;
 pub mod fpenv;
-pub mod gpu;
-pub mod leveler;
-mod json;
+pub mod io;
+pub mod jobs;
 pub mod matching;
-pub mod pipeline;
-pub mod plan;
-pub mod profile;
+pub mod model;
 pub mod progress;
 pub mod render;
 pub mod report;
-mod wav;
 
 pub use audio::AudioBuffer;
 pub use error::{Error, Result};
-pub use plan::MasteringPlan;
-pub use profile::Profile;
+pub use model::{MasteringPlan, Profile};

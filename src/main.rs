@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use automaster::analysis::device::SpectrumDevice;
-use automaster::encode::{write_atomically, BitDepth};
-use automaster::gpu::DeviceChoice;
-use automaster::matching::MatchSettings;
-use automaster::pipeline::{self, MasterJob, ReportJob, ReportOut, Summary};
+use automaster::io::encode::write_atomically;
+use automaster::model::BitDepth;
+use automaster::analysis::gpu::DeviceChoice;
+use automaster::model::MatchSettings;
+use automaster::jobs::{self, MasterJob, ReportJob, ReportOut, Summary};
 use automaster::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -256,7 +257,7 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
                 device: &device,
                 report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
             };
-            let mastered = pipeline::master(&job, progress)?;
+            let mastered = jobs::master(&job, progress)?;
             report(&mastered.summary, a.out.json)?;
             if let (Some(data), false) = (&mastered.report, a.out.json) {
                 print!("{}", automaster::report::terminal_table(data));
@@ -266,7 +267,7 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
         Command::Report(a) => {
             let device = a.device.open()?;
             let job = ReportJob { inputs: &a.files, reference: a.reference.as_deref(), device: &device, out: ReportOut { html: a.output.as_deref(), json: a.json.as_deref() } };
-            let data = pipeline::report(&job, progress)?;
+            let data = jobs::report(&job, progress)?;
             print!("{}", automaster::report::terminal_table(&data));
             for path in a.output.iter().chain(&a.json) {
                 println!("wrote {}", path.display());
@@ -274,7 +275,7 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
             Ok(())
         }
         Command::Render(a) => {
-            let summary = pipeline::render_with_plan(&a.target, &a.plan, &a.output, a.out.bit_depth, progress)?;
+            let summary = jobs::render_with_plan(&a.target, &a.plan, &a.output, a.out.bit_depth, progress)?;
             report(&summary, a.out.json)
         }
         Command::Analyze(a) => analyze(&a, progress),
@@ -345,14 +346,14 @@ fn analyze(a: &AnalyzeArgs, progress: &dyn Progress) -> Result<()> {
     let several = a.files.len() > 1;
     if let Some(out) = &a.output {
         let inputs: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
-        pipeline::check_output(out, &inputs)?;
+        jobs::check_output(out, &inputs)?;
         if several && !out.is_dir() {
             bail!("{}: with several inputs, -o must be an existing folder", out.display());
         }
     }
     let device = a.device.open()?;
     let mut all = Vec::new();
-    for (file, profile) in a.files.iter().zip(pipeline::analyze_files(&a.files, &device, progress)?) {
+    for (file, profile) in a.files.iter().zip(jobs::analyze_files(&a.files, &device, progress)?) {
         let json = profile.to_json();
         match &a.output {
             Some(out) => {
@@ -399,7 +400,7 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         device,
         report: ReportOut { html: Some(&report_path), json: None },
     };
-    let summary = pipeline::master(&job, progress)?.summary;
+    let summary = jobs::master(&job, progress)?.summary;
     let json = serde_json::to_string_pretty(&summary)?;
     write_atomically(&summary_path, |f| std::io::Write::write_all(f, json.as_bytes()).map_err(|e| e.to_string()))?;
     report(&summary, false)?;

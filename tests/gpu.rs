@@ -4,10 +4,10 @@
 mod common;
 
 use automaster::analysis::spectrum::{dynamics_band_bins, gated_spectra, GatedSpectra, StftSettings};
-use automaster::gpu::cpu::{frame_power::frame_power, reduce_groups::reduce_groups, stft_power::stft_power};
-use automaster::gpu::shaders::stft_threads;
-use automaster::gpu::stft::{tables, ReduceParams, StftParams, Track, FRAMES_PER_GROUP, MAX_BANDS};
-use automaster::gpu::{DeviceChoice, GpuContext};
+use automaster::analysis::gpu::cpu::{frame_power::frame_power, reduce_groups::reduce_groups, stft_power::stft_power};
+use automaster::analysis::gpu::shaders::stft_threads;
+use automaster::analysis::gpu::stft::{tables, ReduceParams, StftParams, Track, FRAMES_PER_GROUP, MAX_BANDS};
+use automaster::analysis::gpu::{DeviceChoice, GpuContext};
 use common::Rng;
 
 fn gpu() -> Option<GpuContext> {
@@ -290,7 +290,8 @@ fn gpu_matches_its_cpu_ports() {
 #[test]
 fn profiles_and_plans_agree_between_devices() {
     use automaster::analysis::device::SpectrumDevice;
-    use automaster::matching::{match_profiles, MatchSettings};
+    use automaster::matching::match_profiles;
+use automaster::model::MatchSettings;
     use automaster::progress::NoProgress;
     let Some(_) = gpu() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -302,8 +303,8 @@ fn profiles_and_plans_agree_between_devices() {
         common::write_wav_f32(&path, &channels, fs);
         paths.push(path);
     }
-    let on_gpu = automaster::pipeline::analyze_files(&paths, &SpectrumDevice::new(DeviceChoice::Gpu).unwrap(), &NoProgress).unwrap();
-    let on_cpu = automaster::pipeline::analyze_files(&paths, &SpectrumDevice::cpu(), &NoProgress).unwrap();
+    let on_gpu = automaster::jobs::analyze_files(&paths, &SpectrumDevice::new(DeviceChoice::Gpu).unwrap(), &NoProgress).unwrap();
+    let on_cpu = automaster::jobs::analyze_files(&paths, &SpectrumDevice::cpu(), &NoProgress).unwrap();
     for (g, c) in on_gpu.iter().zip(&on_cpu) {
         assert_eq!(g.spectrum.frames_used, c.spectrum.frames_used);
         for (a, b) in g.spectrum.mid_db.iter().zip(&c.spectrum.mid_db).chain(g.spectrum.side_db.iter().zip(&c.spectrum.side_db)) {
@@ -323,7 +324,7 @@ fn profiles_and_plans_agree_between_devices() {
         assert!((a - b).abs() <= 0.001, "EQ {a} vs {b} dB");
     }
     assert_eq!(pg.loudness, pc.loudness);
-    let spreads = |p: &automaster::plan::MasteringPlan| p.dynamics.goal.as_ref().map(|g| g.spread_db.clone());
+    let spreads = |p: &automaster::model::MasteringPlan| p.dynamics.goal.as_ref().map(|g| g.spread_db.clone());
     if let (Some(a), Some(b)) = (spreads(&pg), spreads(&pc)) {
         assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 0.001), "dynamics goals {a:?} vs {b:?}");
     } else {

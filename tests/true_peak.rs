@@ -4,7 +4,7 @@ mod common;
 
 use automaster::dsp::limiter::LimiterSettings;
 use automaster::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
-use automaster::encode::BitDepth;
+use automaster::model::BitDepth;
 use automaster::render::limit;
 use automaster::AudioBuffer;
 use common::*;

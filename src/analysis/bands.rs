@@ -69,3 +69,26 @@ pub fn has_information(level_db: f64) -> bool {
 pub fn same_grid(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * x.abs())
 }
+
+/// Gaussian smoothing in dB along log₂ frequency with standard deviation `sigma_oct`, over the bands
+/// that have information.
+pub fn smooth(freqs: &[f64], values: &[Option<f64>], sigma_oct: f64) -> Vec<Option<f64>> {
+    let oct: Vec<f64> = freqs.iter().map(|f| f.log2()).collect();
+    (0..values.len())
+        .map(|i| {
+            values[i]?;
+            let (mut acc, mut wsum) = (0.0, 0.0);
+            for (j, v) in values.iter().enumerate() {
+                if let Some(v) = v {
+                    let d = (oct[j] - oct[i]) / sigma_oct;
+                    if d.abs() < 4.0 {
+                        let w = (-0.5 * d * d).exp();
+                        acc += w * v;
+                        wsum += w;
+                    }
+                }
+            }
+            Some(acc / wsum)
+        })
+        .collect()
+}

@@ -1,4 +1,4 @@
-//! Where the gated STFT runs: the GPU (batched, see `crate::gpu::stft`) or the CPU. A GPU that
+//! Where the gated STFT runs: the GPU (batched, see `crate::analysis::gpu::stft`) or the CPU. A GPU that
 //! fails mid-run — an adapter error, a lost device — costs a warning, not the run: the CPU path
 //! then computes what the GPU did not deliver.
 use std::sync::{Mutex, OnceLock};
@@ -7,8 +7,8 @@ use std::thread::JoinHandle;
 use super::spectrum::{GatedSpectra, StftSettings};
 use crate::audio::AudioBuffer;
 use crate::error::Result;
-use crate::gpu::stft::Track;
-use crate::gpu::{DeviceChoice, GpuContext};
+use crate::analysis::gpu::stft::Track;
+use crate::analysis::gpu::{DeviceChoice, GpuContext};
 use crate::progress::Progress;
 
 pub struct SpectrumDevice {

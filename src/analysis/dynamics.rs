@@ -5,7 +5,7 @@
 //! profiles speak the same language.
 use super::bands::{has_information, BandGrid};
 use super::spectrum::GatedSpectra;
-use crate::profile::{BandDynamics, DynamicsProfile};
+use crate::model::{BandDynamics, DynamicsProfile};
 
 /// Short-term window, as EBU R128's short-term loudness (3 s).
 pub const SHORT_TERM_S: f64 = 3.0;

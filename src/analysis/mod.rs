@@ -1,7 +1,8 @@
 //! decode → **analysis** → `Profile`. The gated spectra come from the CPU (`spectrum`) or, batched,
-//! from the GPU (`device`, `crate::gpu`); everything else is computed here on the CPU.
+//! from the GPU (`device`, `crate::analysis::gpu`); everything else is computed here on the CPU.
 pub mod bands;
 pub mod device;
+pub mod gpu;
 pub mod dynamics;
 pub mod loudness;
 pub mod spectrum;
@@ -10,7 +11,7 @@ use crate::audio::AudioBuffer;
 use crate::dsp::to_db;
 use crate::dsp::true_peak::bs1770_peaks;
 use crate::error::{Error, Result};
-use crate::profile::{LoudnessProfile, Profile, SpectralProfile, StereoProfile, PROFILE_SCHEMA_VERSION};
+use crate::model::{LoudnessProfile, Profile, SpectralProfile, StereoProfile, PROFILE_SCHEMA_VERSION};
 use crate::progress::Progress;
 use bands::{has_information, BandGrid};
 use spectrum::{gated_spectra, StftSettings};

@@ -2,6 +2,7 @@
 //! rate; `process`-style methods never allocate.
 pub mod band_split;
 pub mod compressor;
+pub mod leveler_curve;
 pub mod limiter;
 pub mod linear_phase_eq;
 pub mod multiband;

@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::spectrogram::Spectrogram;
 use crate::analysis::bands::{has_information, LEVEL_FLOOR_DB};
 use crate::dsp::compressor::CompressorSettings;
-use crate::dynamics_stage::BandReport;
+use crate::render::dynamics::BandReport;
 use crate::error::{Error, Result};
-use crate::leveler::LevelerReport;
-use crate::plan::MasteringPlan;
-use crate::profile::{BandDynamics, Profile};
+use crate::render::leveler::LevelerReport;
+use crate::model::MasteringPlan;
+use crate::model::{BandDynamics, Profile};
 use crate::render::{side_curve, RenderReport};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;

@@ -15,12 +15,12 @@ use crate::dsp::compressor::CompressorSettings;
 use crate::dsp::multiband::{pooled_power, BandEnvelopes, Multiband, MultibandSettings};
 use crate::dsp::{from_db, to_db};
 use crate::error::Result;
-use crate::leveler::LevelerReport;
+use crate::render::leveler::LevelerReport;
 use crate::analysis::bands::{has_information, BandGrid};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::window::hann_periodic;
-use crate::matching::smooth;
-use crate::plan::{DynamicsGoal, DynamicsPlan, EqPlan, StereoPlan};
+use crate::analysis::bands::smooth;
+use crate::model::{DynamicsGoal, DynamicsPlan, EqPlan, StereoPlan};
 use crate::render::{apply_eq, side_curve};
 
 /// Bounds that keep the stage from pumping or crushing: the steepest compression and expansion the

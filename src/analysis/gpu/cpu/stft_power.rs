@@ -1,7 +1,7 @@
 //! CPU port of shaders/stft_power.wgsl: the same loops, one workgroup at a time, its invocations
 //! run one after another between barriers. Complex values are `[re, im]` like `vec2<f32>`.
 use super::mid_or_side;
-use crate::gpu::stft::{StftParams, FRAMES_PER_GROUP, MAX_BANDS};
+use crate::analysis::gpu::stft::{StftParams, FRAMES_PER_GROUP, MAX_BANDS};
 
 type C = [f32; 2];
 

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::dsp::limiter::LimiterSettings;
 use crate::dsp::multiband::MultibandSettings;
-use crate::leveler::LevelerSettings;
+use crate::dsp::leveler_curve::LevelerSettings;
 use crate::dsp::linear_phase_eq::EqCurve;
 use crate::error::{Error, Result};
-use crate::json::{load_versioned, to_pretty};
-use crate::matching::MatchSettings;
+use crate::model::json::{load_versioned, to_pretty};
+use crate::model::match_settings::MatchSettings;
 
 pub const PLAN_SCHEMA_VERSION: u32 = 2;
 
@@ -70,7 +70,7 @@ pub struct DynamicsGoal {
     pub amount: f64,
     /// The loudness range (LU) to move the whole output's toward by `amount`: the reference's.
     /// Render predicts what EQ, stage and limiter leave of the target's own and fits the leveller
-    /// (`crate::leveler`) to make up the difference. `None` (older plans): bands alone.
+    /// (`crate::render::leveler`) to make up the difference. `None` (older plans): bands alone.
     #[serde(default)]
     pub loudness_range_lu: Option<f64>,
 }

@@ -48,9 +48,9 @@ pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> 
     Ok(buffer)
 }
 
-/// Plain PCM WAV, the usual mastering input, by the fast path in [`crate::wav`].
+/// Plain PCM WAV, the usual mastering input, by the fast path in [`crate::io::wav`].
 fn decode_pcm_wav(path: &Path, progress: &dyn Progress) -> Option<Result<AudioBuffer>> {
-    crate::wav::read_pcm(path, LOSSLESS_TRUNCATION_SLACK_FRAMES, |frames| progress.start(&format!("decode {}", file_name(path)), frames))
+    crate::io::wav::read_pcm(path, LOSSLESS_TRUNCATION_SLACK_FRAMES, |frames| progress.start(&format!("decode {}", file_name(path)), frames))
 }
 
 pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {

@@ -1,39 +1,11 @@
-//! WAV output: quantisation with TPDF dither, and an atomic write (temporary file, then rename) so
-//! an interrupted run never leaves a half-written output behind.
-use std::io::{BufWriter, Write};
-use std::path::Path;
-
+//! Quantisation to the output's bit depth with TPDF dither, the render's last step; the limiter's
+//! gain is applied in the same pass.
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
-use crate::error::{Error, Result};
-use crate::wav::{write_pcm, PcmFormat};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum BitDepth {
-    #[value(name = "16")]
-    #[serde(rename = "16")]
-    Int16,
-    #[value(name = "24")]
-    #[serde(rename = "24")]
-    Int24,
-    #[value(name = "32f")]
-    #[serde(rename = "32f")]
-    Float32,
-}
-
-impl BitDepth {
-    fn int_bits(self) -> Option<u16> {
-        match self {
-            BitDepth::Int16 => Some(16),
-            BitDepth::Int24 => Some(24),
-            BitDepth::Float32 => None,
-        }
-    }
-}
+use crate::model::BitDepth;
 
 /// Fixed seed: dither is part of the deterministic render (same plan + input → same bits).
 const DITHER_SEED: u64 = 0x6175_746f_6d61_7374;
@@ -96,89 +68,6 @@ fn dither_and_round(block: &mut [f32], gain: Option<(f32, &[f32])>, draws: &[u64
         Some((pre, g)) => block.iter_mut().zip(draws).zip(g).for_each(|((x, &r), &g)| *x = round(*x * (pre * g), r)),
         None => block.iter_mut().zip(draws).for_each(|(x, &r)| *x = round(*x, r)),
     }
-}
-
-/// Writes `buffer` (already quantised for integer formats) to `path` as WAV, atomically.
-pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<()> {
-    stage_wav(path, buffer, depth)?.commit()
-}
-
-/// [`write_wav`] up to the rename: the WAV is complete and on disk in a temporary file beside
-/// `path`, which [`StagedWrite::commit`] puts in place (dropped uncommitted, it is removed).
-pub fn stage_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<StagedWrite> {
-    let format = match depth {
-        BitDepth::Int16 => PcmFormat::I16,
-        BitDepth::Int24 => PcmFormat::I24,
-        BitDepth::Float32 => PcmFormat::F32,
-    };
-    stage(path, |file| {
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        write_pcm(&mut out, buffer, format).and_then(|()| out.flush()).map_err(|e| e.to_string())
-    })
-}
-
-/// Writes through a temporary file in the destination's folder, then renames it over `path`.
-/// Fails now, before any work, if `path` could not be written by [`write_atomically`] (its folder
-/// missing or read-only, or it is a folder): a probe temporary file is created and removed.
-pub fn check_writable(path: &Path) -> Result<()> {
-    let fail = |reason: String| Error::Write { path: path.into(), reason };
-    if path.is_dir() {
-        return Err(fail("it is a directory".into()));
-    }
-    tempfile::Builder::new().prefix(".automaster-").suffix(".part").tempfile_in(folder_of(path)).map(drop).map_err(|e| fail(e.to_string()))
-}
-
-fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Writes through a temporary file in the destination's folder, then renames it over `path`.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
-) -> Result<()> {
-    stage(path, write)?.commit()
-}
-
-/// A finished output in its temporary file, not yet renamed over its destination.
-pub struct StagedWrite {
-    file: tempfile::NamedTempFile,
-    path: std::path::PathBuf,
-}
-
-impl StagedWrite {
-    /// Renames the temporary file over the destination.
-    pub fn commit(self) -> Result<()> {
-        let path = self.path;
-        self.file.persist(&path).map_err(|e| Error::Write { path, reason: e.error.to_string() })?;
-        Ok(())
-    }
-}
-
-/// The temporary file written by `write` and synced, with ordinary permissions.
-fn stage(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>) -> Result<StagedWrite> {
-    let fail = |reason: String| Error::Write { path: path.into(), reason };
-    let dir = folder_of(path);
-    if path.is_dir() {
-        return Err(fail("it is a directory".into()));
-    }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".automaster-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| fail(e.to_string()))?;
-    write(tmp.as_file_mut()).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
-    // Temporary files are created private (0600); the finished output gets ordinary permissions.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(|e| fail(e.to_string()))?;
-    }
-    Ok(StagedWrite { file: tmp, path: path.into() })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! CPU port of shaders/frame_power.wgsl.
 use super::mid_or_side;
-use crate::gpu::stft::StftParams;
+use crate::analysis::gpu::stft::StftParams;
 
 const POWER_THREADS: u32 = 256;
 

@@ -1,5 +1,5 @@
 //! CPU port of shaders/reduce_groups.wgsl.
-use crate::gpu::stft::ReduceParams;
+use crate::analysis::gpu::stft::ReduceParams;
 
 pub fn reduce_groups(params: &ReduceParams, partials: &[f32], totals: &mut [f32]) {
     for i in 0..params.values {

@@ -2,6 +2,10 @@
 //! guessing) the limited output, the true-peak limiter, dither, and verification of the very samples
 //! that will be written. Deterministic: the same plan on the same input gives bit-identical output;
 //! the output has exactly the input's length and alignment.
+pub mod dither;
+pub mod dynamics;
+pub mod leveler;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -11,12 +15,14 @@ use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::true_peak::TruePeakDetector;
 use crate::dsp::{fast_max, from_db, max_of, min_of, to_db};
-use crate::encode::{scale_and_quantize, BitDepth};
+use crate::model::BitDepth;
+use dither::scale_and_quantize;
 use crate::error::{Error, Result};
-use crate::dynamics_stage::{DynamicsReport, DynamicsStage};
+use crate::render::dynamics::{DynamicsReport, DynamicsStage};
 use crate::analysis::dynamics::SHORT_TERM_S;
-use crate::leveler::{self, LevelerReport, LevelerSettings};
-use crate::plan::{EqPlan, MasteringPlan, StereoPlan};
+use crate::dsp::leveler_curve::LevelerSettings;
+use leveler::LevelerReport;
+use crate::model::{EqPlan, MasteringPlan, StereoPlan};
 use crate::progress::Progress;
 
 /// The output must land this close to the loudness target (LU).

@@ -3,13 +3,13 @@
 //! for everything we size). Validated by naga in the tests for every FFT size.
 
 const SHARED: &[(&str, &str)] = &[
-    ("shared/complex.wgsl", include_str!("../../shaders/shared/complex.wgsl")),
-    ("shared/stft_frame.wgsl", include_str!("../../shaders/shared/stft_frame.wgsl")),
+    ("shared/complex.wgsl", include_str!("../../../shaders/shared/complex.wgsl")),
+    ("shared/stft_frame.wgsl", include_str!("../../../shaders/shared/stft_frame.wgsl")),
 ];
 
-pub const FRAME_POWER: &str = include_str!("../../shaders/frame_power.wgsl");
-pub const STFT_POWER: &str = include_str!("../../shaders/stft_power.wgsl");
-pub const REDUCE_GROUPS: &str = include_str!("../../shaders/reduce_groups.wgsl");
+pub const FRAME_POWER: &str = include_str!("../../../shaders/frame_power.wgsl");
+pub const STFT_POWER: &str = include_str!("../../../shaders/stft_power.wgsl");
+pub const REDUCE_GROUPS: &str = include_str!("../../../shaders/reduce_groups.wgsl");
 
 /// Invocations per workgroup of `stft_power` for an FFT of `fft_size` real points: 256, or fewer
 /// so that each keeps at least four values (one radix-4 butterfly).

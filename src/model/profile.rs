@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::bands::{has_information, same_grid, LEVEL_FLOOR_DB};
 use crate::error::{Error, Result};
-use crate::json::{load_versioned, to_pretty};
+use crate::model::json::{load_versioned, to_pretty};
 
 pub const PROFILE_SCHEMA_VERSION: u32 = 2;
 

@@ -1,0 +1,94 @@
+//! WAV output and atomic writes (temporary file, then rename) so
+//! an interrupted run never leaves a half-written output behind.
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+
+use crate::audio::AudioBuffer;
+use crate::error::{Error, Result};
+use crate::model::BitDepth;
+use crate::io::wav::{write_pcm, PcmFormat};
+
+/// Writes `buffer` (already quantised for integer formats) to `path` as WAV, atomically.
+pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<()> {
+    stage_wav(path, buffer, depth)?.commit()
+}
+
+/// [`write_wav`] up to the rename: the WAV is complete and on disk in a temporary file beside
+/// `path`, which [`StagedWrite::commit`] puts in place (dropped uncommitted, it is removed).
+pub fn stage_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<StagedWrite> {
+    let format = match depth {
+        BitDepth::Int16 => PcmFormat::I16,
+        BitDepth::Int24 => PcmFormat::I24,
+        BitDepth::Float32 => PcmFormat::F32,
+    };
+    stage(path, |file| {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        write_pcm(&mut out, buffer, format).and_then(|()| out.flush()).map_err(|e| e.to_string())
+    })
+}
+
+/// Writes through a temporary file in the destination's folder, then renames it over `path`.
+/// Fails now, before any work, if `path` could not be written by [`write_atomically`] (its folder
+/// missing or read-only, or it is a folder): a probe temporary file is created and removed.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let fail = |reason: String| Error::Write { path: path.into(), reason };
+    if path.is_dir() {
+        return Err(fail("it is a directory".into()));
+    }
+    tempfile::Builder::new().prefix(".automaster-").suffix(".part").tempfile_in(folder_of(path)).map(drop).map_err(|e| fail(e.to_string()))
+}
+
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes through a temporary file in the destination's folder, then renames it over `path`.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
+) -> Result<()> {
+    stage(path, write)?.commit()
+}
+
+/// A finished output in its temporary file, not yet renamed over its destination.
+pub struct StagedWrite {
+    file: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+impl StagedWrite {
+    /// Renames the temporary file over the destination.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.file.persist(&path).map_err(|e| Error::Write { path, reason: e.error.to_string() })?;
+        Ok(())
+    }
+}
+
+/// The temporary file written by `write` and synced, with ordinary permissions.
+fn stage(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>) -> Result<StagedWrite> {
+    let fail = |reason: String| Error::Write { path: path.into(), reason };
+    let dir = folder_of(path);
+    if path.is_dir() {
+        return Err(fail("it is a directory".into()));
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".automaster-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| fail(e.to_string()))?;
+    write(tmp.as_file_mut()).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+    // Temporary files are created private (0600); the finished output gets ordinary permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(StagedWrite { file: tmp, path: path.into() })
+}
+
