@@ -21,7 +21,7 @@ use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::window::hann_periodic;
 use crate::analysis::bands::smooth;
 use crate::model::{DynamicsGoal, DynamicsPlan, EqPlan, StereoPlan};
-use crate::render::{apply_eq, side_curve};
+use crate::render::eq::{apply_eq, side_curve};
 
 /// Bounds that keep the stage from pumping or crushing: the steepest compression and expansion the
 /// fit may choose, and the make-up it may add or take.
