@@ -1,6 +1,7 @@
 //! The GPU analysis: shaders against their CPU ports, the ports against an f64 DFT, and GPU spectra
-//! against the CPU path. On a machine without a Vulkan adapter these tests say so and pass, except
-//! under CI (`CI=true`), where a missing adapter fails them: CI installs lavapipe.
+//! against the CPU path. Those that need an adapter are ignored on a machine without a Vulkan
+//! driver (`build.rs` sets `no_vulkan_driver`), except under CI (`CI=true`), where a missing adapter
+//! fails them: CI installs lavapipe.
 mod common;
 
 use automaster::analysis::spectrum::{dynamics_band_bins, gated_spectra, GatedSpectra, StftSettings};
@@ -10,20 +11,16 @@ use automaster::analysis::gpu::stft::{tables, ReduceParams, StftParams, Track, F
 use automaster::analysis::gpu::{DeviceChoice, GpuContext};
 use common::Rng;
 
-fn gpu() -> Option<GpuContext> {
+/// The adapter; a test that asks for one fails without it (on a machine with no Vulkan driver at
+/// all it is ignored instead, see `build.rs`).
+fn gpu() -> GpuContext {
     match GpuContext::new(DeviceChoice::Gpu) {
-        Ok(Some(ctx)) => Some(ctx),
-        other => {
-            let why = match other {
-                Err(e) => e.to_string(),
-                _ => "no adapter".into(),
-            };
-            assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI must run the GPU tests: {why}");
-            eprintln!("skipping GPU test: {why}");
-            None
-        }
+        Ok(Some(ctx)) => ctx,
+        Ok(None) => panic!("no GPU adapter, though a Vulkan driver is installed"),
+        Err(e) => panic!("GPU: {e}"),
     }
 }
+
 
 /// A stereo test signal: noise plus a few sines, different in left and right.
 fn stereo(len: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -196,8 +193,9 @@ fn assert_spectra_agree(label: &str, a: &[f64], b: &[f64], bin_hz: f64, band_db:
 }
 
 #[test]
+#[cfg_attr(no_vulkan_driver, ignore = "no Vulkan driver on this machine (install mesa-vulkan-drivers)")]
 fn gpu_spectra_match_the_cpu_path_at_several_sizes_and_chunkings() {
-    let Some(ctx) = gpu() else { return };
+    let ctx = gpu();
     eprintln!("GPU adapter: {}", ctx.describe());
     // 44.1 kHz → 16384 points; 8 kHz → 4096; 3 kHz → 1024 (odd and even radix-4 stage counts).
     let cases = [(44_100u32, 4.0, false), (8_000, 30.0, false), (3_000, 20.0, true)];
@@ -238,8 +236,9 @@ fn gpu_spectra_match_the_cpu_path_at_several_sizes_and_chunkings() {
 /// The whole GPU sequence mirrored by the CPU ports (single chunk): frame powers, the gate,
 /// grouped spectra, the ordered reduction.
 #[test]
+#[cfg_attr(no_vulkan_driver, ignore = "no Vulkan driver on this machine (install mesa-vulkan-drivers)")]
 fn gpu_matches_its_cpu_ports() {
-    let Some(ctx) = gpu() else { return };
+    let ctx = gpu();
     let fs = 8_000;
     let channels = stereo(fs as usize * 20, 3);
     let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
@@ -288,12 +287,13 @@ fn gpu_matches_its_cpu_ports() {
 
 /// `analyze` through the GPU and through the CPU give the same profiles, and so the same plans.
 #[test]
+#[cfg_attr(no_vulkan_driver, ignore = "no Vulkan driver on this machine (install mesa-vulkan-drivers)")]
 fn profiles_and_plans_agree_between_devices() {
     use automaster::analysis::device::SpectrumDevice;
     use automaster::matching::match_profiles;
 use automaster::model::MatchSettings;
     use automaster::progress::NoProgress;
-    let Some(_) = gpu() else { return };
+    let _ = gpu();
     let dir = tempfile::tempdir().unwrap();
     let fs = 44_100;
     let mut paths = Vec::new();
