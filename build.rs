@@ -30,10 +30,16 @@ fn main() {
 
 /// A Vulkan ICD manifest where the loader looks on Linux; other systems have their own GPU APIs.
 fn has_vulkan_driver() -> bool {
-    if !cfg!(target_os = "linux") || ["VK_ICD_FILENAMES", "VK_DRIVER_FILES"].iter().any(|v| std::env::var_os(v).is_some()) {
+    if !cfg!(target_os = "linux")
+        || ["VK_ICD_FILENAMES", "VK_DRIVER_FILES"].iter().any(|v| std::env::var_os(v).is_some())
+    {
         return true;
     }
-    VULKAN_ICD_DIRS.iter().any(|d| std::fs::read_dir(d).is_ok_and(|mut entries| entries.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))))
+    VULKAN_ICD_DIRS.iter().any(|d| {
+        std::fs::read_dir(d).is_ok_and(|mut entries| {
+            entries.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))
+        })
+    })
 }
 
 fn chromium() -> Option<PathBuf> {

@@ -8,10 +8,10 @@
 //! devices' spectra agree.
 use std::time::Instant;
 
-use automaster::analysis::spectrum::{gated_spectra, GatedSpectra, StftSettings};
-use automaster::io::decode::decode_file;
 use automaster::analysis::gpu::stft::Track;
 use automaster::analysis::gpu::{DeviceChoice, GpuContext};
+use automaster::analysis::spectrum::{gated_spectra, GatedSpectra, StftSettings};
+use automaster::io::decode::decode_file;
 use automaster::progress::NoProgress;
 
 const FS: u32 = 44_100;
@@ -45,7 +45,8 @@ fn track(seconds: f64, seed: u64) -> Vec<Vec<f32>> {
 }
 
 fn write_wav(path: &std::path::Path, channels: &[Vec<f32>]) {
-    let spec = hound::WavSpec { channels: 2, sample_rate: FS, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 2, sample_rate: FS, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..channels[0].len() {
         for ch in channels {
@@ -55,11 +56,17 @@ fn write_wav(path: &std::path::Path, channels: &[Vec<f32>]) {
     w.finalize().unwrap();
 }
 
-fn analyse(device: &str, gpu: Option<&GpuContext>, tracks: &[Vec<Vec<f32>>], settings: &StftSettings) -> Vec<GatedSpectra> {
+fn analyse(
+    device: &str,
+    gpu: Option<&GpuContext>,
+    tracks: &[Vec<Vec<f32>>],
+    settings: &StftSettings,
+) -> Vec<GatedSpectra> {
     let refs: Vec<Vec<&[f32]>> = tracks.iter().map(|t| t.iter().map(Vec::as_slice).collect()).collect();
     match device {
         "gpu" => {
-            let batch: Vec<Track> = refs.iter().map(|c| Track { channels: c, sample_rate: FS, settings: settings.clone() }).collect();
+            let batch: Vec<Track> =
+                refs.iter().map(|c| Track { channels: c, sample_rate: FS, settings: settings.clone() }).collect();
             gpu.expect("GPU opened").gated_spectra(&batch, None).expect("GPU analysis")
         }
         _ => refs.iter().map(|c| gated_spectra(c, FS, settings)).collect(),
@@ -73,8 +80,16 @@ fn main() {
     let devices: Vec<String> = arg("--device", "cpu,gpu").split(',').map(str::to_string).collect();
     let seconds: f64 = arg("--seconds", "180").parse().expect("seconds");
     let settings = StftSettings { fft_size: 4096, hop: 1024, relative_gate_db: -20.0 };
-    let gpu = if devices.iter().any(|d| d == "gpu") { GpuContext::new(DeviceChoice::Gpu).expect("a GPU adapter") } else { None };
-    println!("machine: {} cores; GPU: {}", std::thread::available_parallelism().map_or(1, |n| n.get()), gpu.as_ref().map_or("-".into(), GpuContext::describe));
+    let gpu = if devices.iter().any(|d| d == "gpu") {
+        GpuContext::new(DeviceChoice::Gpu).expect("a GPU adapter")
+    } else {
+        None
+    };
+    println!(
+        "machine: {} cores; GPU: {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        gpu.as_ref().map_or("-".into(), GpuContext::describe)
+    );
     println!("{seconds} s stereo tracks at {FS} Hz, FFT {} hop {}", settings.fft_size, settings.hop);
     println!("| device | tracks | decode | wall s | tracks/s | GB/s (f32 in) |");
     println!("|---|---|---|---|---|---|");
@@ -92,21 +107,31 @@ fn main() {
             let t = Instant::now();
             let spectra = analyse(device, gpu.as_ref(), &tracks[..count], &settings);
             let wall = t.elapsed().as_secs_f64();
-            println!("| {device} | {count} | excluded | {wall:.3} | {:.2} | {:.3} |", count as f64 / wall, count as f64 * bytes_per_track / wall / 1e9);
+            println!(
+                "| {device} | {count} | excluded | {wall:.3} | {:.2} | {:.3} |",
+                count as f64 / wall,
+                count as f64 * bytes_per_track / wall / 1e9
+            );
             // Decode included: the files are decoded (on the CPU) and analysed in batches of 8.
             let t = Instant::now();
             for batch in paths[..count].chunks(8) {
-                let decoded: Vec<Vec<Vec<f32>>> = batch.iter().map(|p| decode_file(p, &NoProgress).expect("decode").channels).collect();
+                let decoded: Vec<Vec<Vec<f32>>> =
+                    batch.iter().map(|p| decode_file(p, &NoProgress).expect("decode").channels).collect();
                 analyse(device, gpu.as_ref(), &decoded, &settings);
             }
             let wall = t.elapsed().as_secs_f64();
-            println!("| {device} | {count} | included | {wall:.3} | {:.2} | {:.3} |", count as f64 / wall, count as f64 * bytes_per_track / wall / 1e9);
+            println!(
+                "| {device} | {count} | included | {wall:.3} | {:.2} | {:.3} |",
+                count as f64 / wall,
+                count as f64 * bytes_per_track / wall / 1e9
+            );
             match &reference {
                 Some(r) => {
                     // Per bin, relative to the track's peak (the tests hold 2e-5; this is a sanity check).
                     for (a, b) in r.iter().zip(&spectra) {
                         let peak = a.mid_psd.iter().fold(0.0f64, |m, &v| m.max(v));
-                        let worst = a.mid_psd.iter().zip(&b.mid_psd).map(|(x, y)| (x - y).abs() / peak).fold(0.0f64, f64::max);
+                        let worst =
+                            a.mid_psd.iter().zip(&b.mid_psd).map(|(x, y)| (x - y).abs() / peak).fold(0.0f64, f64::max);
                         assert!(worst < 1e-4, "devices disagree by {worst} of the peak");
                     }
                 }

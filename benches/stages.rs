@@ -1,14 +1,14 @@
 //! Per-stage throughput on 60 s of synthetic stereo at 44.1 kHz (pink-ish noise with transients).
 //! `cargo bench --bench stages`; figures go to BENCHMARKS.md.
+use automaster::analysis::gpu::stft::Track;
+use automaster::analysis::gpu::{DeviceChoice, GpuContext};
 use automaster::analysis::loudness::{k_weighted_power, loudness_stats};
 use automaster::analysis::spectrum::{gated_spectra, StftSettings};
 use automaster::dsp::compressor::CompressorSettings;
 use automaster::dsp::limiter::{LimiterSettings, TruePeakLimiter};
-use automaster::dsp::multiband::Multiband;
 use automaster::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
+use automaster::dsp::multiband::Multiband;
 use automaster::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
-use automaster::analysis::gpu::stft::Track;
-use automaster::analysis::gpu::{DeviceChoice, GpuContext};
 use automaster::progress::NoProgress;
 use automaster::report::{ReportData, Role, Source, Spectrogram};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -87,7 +87,14 @@ fn stages(c: &mut Criterion) {
     let mut owned = x.clone();
     g.bench_function("multiband_envelopes", |b| b.iter(|| mb.envelopes(&mut owned, &[])));
     let envelopes = mb.envelopes(&mut owned, &[]);
-    let settings = CompressorSettings { threshold_db: -30.0, ratio: 2.0, rms_ms: 300.0, attack_ms: 60.0, release_ms: 250.0, ..Default::default() };
+    let settings = CompressorSettings {
+        threshold_db: -30.0,
+        ratio: 2.0,
+        rms_ms: 300.0,
+        attack_ms: 60.0,
+        release_ms: 250.0,
+        ..Default::default()
+    };
     g.bench_function("multiband_gains_one_band", |b| b.iter(|| mb.gains(&settings, &envelopes.power[1]).unwrap()));
     let gains: Vec<Option<Vec<f32>>> = envelopes.power.iter().map(|p| Some(mb.gains(&settings, p).unwrap())).collect();
     g.bench_function("multiband_apply_4_bands", |b| b.iter(|| mb.apply(&mut x.clone(), &gains, &[], &[])));
@@ -96,7 +103,10 @@ fn stages(c: &mut Criterion) {
     g.bench_function("report_spectrogram", |b| b.iter(|| Spectrogram::of(&buffer)));
     let profile = automaster::analysis::analyze(&buffer, "bench.wav", &NoProgress).unwrap();
     let sources = || {
-        [Role::Reference, Role::Input].map(|role| Source { profile: profile.clone(), role, spectrogram: Some(Spectrogram::of(&buffer)) }).into_iter().collect::<Vec<_>>()
+        [Role::Reference, Role::Input]
+            .map(|role| Source { profile: profile.clone(), role, spectrogram: Some(Spectrogram::of(&buffer)) })
+            .into_iter()
+            .collect::<Vec<_>>()
     };
     let data = ReportData::build(sources(), 0, None).unwrap();
     g.bench_function("report_html_2_inputs", |b| b.iter(|| automaster::report::to_html(&data).unwrap()));
@@ -106,7 +116,9 @@ fn stages(c: &mut Criterion) {
         Ok(Some(gpu)) => {
             eprintln!("GPU: {}", gpu.describe());
             let track = [Track { channels: &chans, sample_rate: FS, settings: stft.clone() }];
-            g.bench_function("gated_stft_mid_side_gpu", |b| b.iter(|| gpu.gated_spectra(&track, None).expect("GPU analysis")));
+            g.bench_function("gated_stft_mid_side_gpu", |b| {
+                b.iter(|| gpu.gated_spectra(&track, None).expect("GPU analysis"))
+            });
         }
         _ => eprintln!("no hardware GPU: gated_stft_mid_side_gpu skipped"),
     }

@@ -5,17 +5,21 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use automaster::analysis::device::SpectrumDevice;
-use automaster::io::encode::write_atomically;
-use automaster::model::BitDepth;
 use automaster::analysis::gpu::DeviceChoice;
-use automaster::model::MatchSettings;
+use automaster::io::encode::write_atomically;
 use automaster::jobs::{self, MasterJob, ReportJob, ReportOut, Summary};
+use automaster::model::BitDepth;
+use automaster::model::MatchSettings;
 use automaster::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Parser)]
-#[command(name = "automaster", version, about = "Reference-matching auto-mastering: make a mix sound like a reference master")]
+#[command(
+    name = "automaster",
+    version,
+    about = "Reference-matching auto-mastering: make a mix sound like a reference master"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -133,7 +137,11 @@ fn parse_loudness(s: &str) -> std::result::Result<LoudnessChoice, String> {
     if s.eq_ignore_ascii_case("reference") {
         return Ok(LoudnessChoice::Reference);
     }
-    s.trim_end_matches("LUFS").trim().parse::<f64>().map(LoudnessChoice::Lufs).map_err(|_| format!("`{s}` is neither `reference` nor a level in LUFS"))
+    s.trim_end_matches("LUFS")
+        .trim()
+        .parse::<f64>()
+        .map(LoudnessChoice::Lufs)
+        .map_err(|_| format!("`{s}` is neither `reference` nor a level in LUFS"))
 }
 
 #[derive(Args)]
@@ -199,7 +207,8 @@ impl Drop for Bar {
 impl Progress for Bars {
     fn start(&self, label: &str, total: u64) -> Box<dyn ProgressTask + '_> {
         let bar = self.0.add(if total > 0 { ProgressBar::new(total) } else { ProgressBar::new_spinner() });
-        let template = if total > 0 { "{msg:32} [{bar:30}] {percent:>3}% {elapsed}" } else { "{msg:32} {spinner} {elapsed}" };
+        let template =
+            if total > 0 { "{msg:32} [{bar:30}] {percent:>3}% {elapsed}" } else { "{msg:32} {spinner} {elapsed}" };
         bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
         bar.set_message(label.to_string());
         Box::new(Bar(bar))
@@ -266,7 +275,12 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
         }
         Command::Report(a) => {
             let device = a.device.open()?;
-            let job = ReportJob { inputs: &a.files, reference: a.reference.as_deref(), device: &device, out: ReportOut { html: a.output.as_deref(), json: a.json.as_deref() } };
+            let job = ReportJob {
+                inputs: &a.files,
+                reference: a.reference.as_deref(),
+                device: &device,
+                out: ReportOut { html: a.output.as_deref(), json: a.json.as_deref() },
+            };
             let data = jobs::report(&job, progress)?;
             print!("{}", automaster::report::terminal_table(&data));
             for path in a.output.iter().chain(&a.json) {
@@ -310,11 +324,21 @@ fn report(s: &Summary, json: bool) -> Result<()> {
     println!("  reference    {}", s.references.join(", "));
     println!(
         "  loudness     {:.1} LUFS -> {:.2} LUFS (target {:.2}); true peak {:.2} -> {:.2} dBTP (ceiling {:.1})",
-        s.loudness_before_lufs, s.loudness_after_lufs, s.loudness_target_lufs, s.true_peak_before_dbtp, s.true_peak_after_dbtp, s.ceiling_dbtp
+        s.loudness_before_lufs,
+        s.loudness_after_lufs,
+        s.loudness_target_lufs,
+        s.true_peak_before_dbtp,
+        s.true_peak_after_dbtp,
+        s.ceiling_dbtp
     );
     println!(
         "  EQ           mid {:+.1}/{:+.1} dB, side {:+.1}/{:+.1} dB; gain {:+.1} dB; limiter up to {:.1} dB",
-        s.eq.mid_max_boost_db, s.eq.mid_max_cut_db, s.eq.side_max_boost_db, s.eq.side_max_cut_db, s.render.gain_db, s.render.limit.max_gain_reduction_db
+        s.eq.mid_max_boost_db,
+        s.eq.mid_max_cut_db,
+        s.eq.side_max_boost_db,
+        s.eq.side_max_cut_db,
+        s.render.gain_db,
+        s.render.limit.max_gain_reduction_db
     );
     if let Some(d) = &s.render.dynamics {
         let bands: Vec<String> = d
@@ -323,7 +347,13 @@ fn report(s: &Summary, json: bool) -> Result<()> {
             .iter()
             .zip(&d.bands)
             .map(|(c, b)| {
-                let kind = if c.ratio > 1.0 { format!("{:.1}:1", c.ratio) } else if c.expansion_ratio > 1.0 { format!("exp {:.2}", c.expansion_ratio) } else { "off".into() };
+                let kind = if c.ratio > 1.0 {
+                    format!("{:.1}:1", c.ratio)
+                } else if c.expansion_ratio > 1.0 {
+                    format!("exp {:.2}", c.expansion_ratio)
+                } else {
+                    "off".into()
+                };
                 format!("{kind} (spread {:.1}->{:.1} dB)", b.spread_before_db, b.spread_after_db)
             })
             .collect();
@@ -375,8 +405,10 @@ fn analyze(a: &AnalyzeArgs, progress: &dyn Progress) -> Result<()> {
     Ok(())
 }
 
-const DEMO_MIX: (&str, &[u8]) =
-    ("sectoid_escape_from_chaosland_mix_excerpt.flac", include_bytes!("../references/sectoid_escape_from_chaosland_mix_excerpt.flac"));
+const DEMO_MIX: (&str, &[u8]) = (
+    "sectoid_escape_from_chaosland_mix_excerpt.flac",
+    include_bytes!("../references/sectoid_escape_from_chaosland_mix_excerpt.flac"),
+);
 const DEMO_REFERENCE: (&str, &[u8]) =
     ("sectoid_war_of_freedom_excerpt.ogg", include_bytes!("../references/sectoid_war_of_freedom_excerpt.ogg"));
 
@@ -388,7 +420,8 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         Ok(path)
     };
     let (mix, reference) = (write(DEMO_MIX)?, write(DEMO_REFERENCE)?);
-    let (output, plan, summary_path, report_path) = (dir.join("master.wav"), dir.join("plan.json"), dir.join("summary.json"), dir.join("report.html"));
+    let (output, plan, summary_path, report_path) =
+        (dir.join("master.wav"), dir.join("plan.json"), dir.join("summary.json"), dir.join("report.html"));
     let job = MasterJob {
         target: &mix,
         references: std::slice::from_ref(&reference),

@@ -1,12 +1,15 @@
 //! `Profile`s → **matching** → `MasteringPlan`: mid and side EQ corrections that move the target's
 //! tonal balance and per-band width to the reference's, the loudness target and the limiter.
 use crate::analysis::bands::{has_information, same_grid, smooth};
+use crate::analysis::spectrum::dynamics_crossovers;
 use crate::dsp::limiter::LimiterSettings;
 use crate::dsp::linear_phase_eq::EqCurve;
 use crate::error::{Error, Result};
-use crate::analysis::spectrum::dynamics_crossovers;
-use crate::model::{MatchSettings, DynamicsGoal, DynamicsPlan, EqPlan, LoudnessTarget, MasteringPlan, Provenance, StereoPlan, PLAN_SCHEMA_VERSION};
 use crate::model::Profile;
+use crate::model::{
+    DynamicsGoal, DynamicsPlan, EqPlan, LoudnessTarget, MasteringPlan, MatchSettings, Provenance, StereoPlan,
+    PLAN_SCHEMA_VERSION,
+};
 
 /// Spread differences smaller than this (dB) are not worth a compressor.
 const MIN_SPREAD_CHANGE_DB: f64 = 0.5;
@@ -39,7 +42,9 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
     };
     let stereo = target.channels == 2 && reference.channels == 2;
     // Tonal: the mid correction, applied to side as well so the side keeps its place beside the mid.
-    let tonal = |i: usize| mid_diff[i].map(|d| (d - offset).clamp(-settings.max_cut_db, settings.max_boost_db) * settings.eq_amount);
+    let tonal = |i: usize| {
+        mid_diff[i].map(|d| (d - offset).clamp(-settings.max_cut_db, settings.max_boost_db) * settings.eq_amount)
+    };
     let mid = curve(&tonal);
     // Width: what side needs beyond the tonal correction (side − mid difference, its own limits).
     let width = |i: usize| {
@@ -47,9 +52,15 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
         let total = (s - offset).clamp(-settings.side_max_cut_db, settings.side_max_boost_db);
         Some((total - (m - offset).clamp(-settings.max_cut_db, settings.max_boost_db)) * settings.width_amount)
     };
-    let (side, width) = if stereo { (mid.clone(), curve(&width)) } else { (EqCurve::flat(freqs.clone()), EqCurve::flat(freqs.clone())) };
+    let (side, width) = if stereo {
+        (mid.clone(), curve(&width))
+    } else {
+        (EqCurve::flat(freqs.clone()), EqCurve::flat(freqs.clone()))
+    };
     let bass_mono_hz = match (reference.dynamics.mono_below_hz, target.dynamics.mono_below_hz) {
-        (Some(r), t) if stereo && settings.width_amount > 0.0 && t.map_or(true, |t| t < r) => Some(r.clamp(BASS_MONO_HZ.0, BASS_MONO_HZ.1)),
+        (Some(r), t) if stereo && settings.width_amount > 0.0 && t.map_or(true, |t| t < r) => {
+            Some(r.clamp(BASS_MONO_HZ.0, BASS_MONO_HZ.1))
+        }
         _ => None,
     };
     Ok(MasteringPlan {
@@ -78,7 +89,8 @@ fn dynamics_goal(target: &Profile, reference: &Profile, settings: &MatchSettings
         return None;
     }
     let spread = |b: &crate::model::BandDynamics| b.short_term_p95_db - b.short_term_p10_db;
-    let differs = t.iter().zip(r).any(|(t, r)| (spread(r) - spread(t)).abs() * settings.dynamics_amount >= MIN_SPREAD_CHANGE_DB);
+    let differs =
+        t.iter().zip(r).any(|(t, r)| (spread(r) - spread(t)).abs() * settings.dynamics_amount >= MIN_SPREAD_CHANGE_DB);
     differs.then(|| DynamicsGoal {
         crossovers_hz,
         spread_db: r.iter().map(spread).collect(),
@@ -115,7 +127,13 @@ fn fitting_offset(freqs: &[f64], values: &[Option<f64>], max_boost: f64, max_cut
 /// 1 inside [lo, hi], raised-cosine to 0 over half an octave outside.
 fn taper(f: f64, lo: f64, hi: f64) -> f64 {
     const WIDTH_OCT: f64 = 0.5;
-    let outside = if f < lo { (lo / f).log2() } else if f > hi { (f / hi).log2() } else { 0.0 };
+    let outside = if f < lo {
+        (lo / f).log2()
+    } else if f > hi {
+        (f / hi).log2()
+    } else {
+        0.0
+    };
     if outside >= WIDTH_OCT {
         0.0
     } else {

@@ -14,7 +14,8 @@ const FS: u32 = 44_100;
 
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"].iter().find_map(|name| {
-        std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
+        std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
     })
 }
 
@@ -108,7 +109,8 @@ fn the_report_renders_in_chromium() {
     let page = p("page.html");
     std::fs::write(&page, html.replacen("<head>", &format!("<head>{HARNESS}"), 1)).unwrap();
     let url = format!("file://{}", page.display());
-    let dom = browser(&exe, &p("profile")).args(["--dump-dom", "--virtual-time-budget=5000"]).arg(&url).output().unwrap();
+    let dom =
+        browser(&exe, &p("profile")).args(["--dump-dom", "--virtual-time-budget=5000"]).arg(&url).output().unwrap();
     assert!(dom.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dom.stderr));
     let stderr = String::from_utf8_lossy(&dom.stderr);
     let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
@@ -116,7 +118,10 @@ fn the_report_renders_in_chromium() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     let start = dom.find("data-check=\"").expect("the harness ran after load") + "data-check=\"".len();
     let raw = &dom[start..start + dom[start..].find('"').unwrap()];
-    let check: serde_json::Value = serde_json::from_str(&raw.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")).unwrap();
+    let check: serde_json::Value = serde_json::from_str(
+        &raw.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"),
+    )
+    .unwrap();
     assert_eq!(check["problems"].as_array().unwrap().len(), 0, "page problems: {}", check["problems"]);
     let charts = check["charts"].as_array().unwrap();
     let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
@@ -138,7 +143,10 @@ fn the_report_renders_in_chromium() {
         assert!(ids.contains(&expected), "chart {expected} missing; charts: {ids:?}");
     }
     for c in charts {
-        assert!(c["width"].as_f64().unwrap() > 400.0 && c["height"].as_f64().unwrap() > 150.0, "chart laid out too small: {c}");
+        assert!(
+            c["width"].as_f64().unwrap() > 400.0 && c["height"].as_f64().unwrap() > 150.0,
+            "chart laid out too small: {c}"
+        );
         assert!(c["marks"].as_u64().unwrap() >= 10, "chart with nothing drawn: {c}");
         if c["id"].as_str().unwrap().starts_with("chart-spectrogram") {
             assert!(c["images"][0].as_f64().unwrap() > 10_000.0, "spectrogram image not laid out: {c}");
@@ -147,8 +155,17 @@ fn the_report_renders_in_chromium() {
 
     // A screenshot of the page is not blank: many colours, much of it not background.
     let shot = p("shot.png");
-    let run = browser(&exe, &p("profile2")).arg(format!("--screenshot={}", shot.display())).arg("--window-size=1000,5000").arg(format!("file://{}", p("report.html").display())).output().unwrap();
-    assert!(run.status.success() && shot.exists(), "chromium --screenshot failed: {}", String::from_utf8_lossy(&run.stderr));
+    let run = browser(&exe, &p("profile2"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1000,5000")
+        .arg(format!("file://{}", p("report.html").display()))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success() && shot.exists(),
+        "chromium --screenshot failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let (pixels, w, h) = decode_png(&std::fs::read(&shot).unwrap());
     let background = pixels.iter().filter(|p| p[0] > 245 && p[1] > 245 && p[2] > 245).count();
     let inked = 1.0 - background as f64 / (w * h) as f64;
@@ -164,7 +181,10 @@ fn decode_png(bytes: &[u8]) -> (Vec<[u8; 3]>, usize, usize) {
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
     let channels = info.color_type.samples();
-    let pixels = buf[..info.buffer_size()].chunks(channels).map(|c| if channels >= 3 { [c[0], c[1], c[2]] } else { [c[0]; 3] }).collect();
+    let pixels = buf[..info.buffer_size()]
+        .chunks(channels)
+        .map(|c| if channels >= 3 { [c[0], c[1], c[2]] } else { [c[0]; 3] })
+        .collect();
     (pixels, info.width as usize, info.height as usize)
 }
 

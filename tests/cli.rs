@@ -55,7 +55,8 @@ fn assert_fails(out: &Output, needle: &str, output: &Path) {
     assert!(lines[0].starts_with("error: ") && lines[0].to_lowercase().contains(&needle.to_lowercase()), "{err}");
     assert!(!output.exists(), "{} must not be written", output.display());
     let Ok(dir) = std::fs::read_dir(output.parent().unwrap()) else { return };
-    let leftovers: Vec<_> = dir.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".part")).collect();
+    let leftovers: Vec<_> =
+        dir.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".part")).collect();
     assert!(leftovers.is_empty(), "temporary files left behind");
 }
 
@@ -63,7 +64,17 @@ fn assert_fails(out: &Output, needle: &str, output: &Path) {
 fn master_writes_an_aligned_master_and_a_plan_that_re_renders_identically() {
     let f = Fixture::new();
     let (out, plan, again) = (f.path("out.wav"), f.path("plan.json"), f.path("again.wav"));
-    let o = run(&["master", s(&f.path("mix.wav")), "--reference", s(&f.path("ref.wav")), "-o", s(&out), "--plan-out", s(&plan), "--json"]);
+    let o = run(&[
+        "master",
+        s(&f.path("mix.wav")),
+        "--reference",
+        s(&f.path("ref.wav")),
+        "-o",
+        s(&out),
+        "--plan-out",
+        s(&plan),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let target = summary["loudness_target_lufs"].as_f64().unwrap();
@@ -88,7 +99,9 @@ fn master_writes_an_aligned_master_and_a_plan_that_re_renders_identically() {
     p["loudness"]["target_lufs"] = serde_json::json!(-20.0);
     std::fs::write(&plan, serde_json::to_string(&p).unwrap()).unwrap();
     let edited = f.path("edited.wav");
-    assert!(run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&edited), "--bit-depth", "16"]).status.success());
+    assert!(run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&edited), "--bit-depth", "16"])
+        .status
+        .success());
     let (e, _) = read_wav(&edited);
     assert!((ebur128_lufs(&e, FS) + 20.0).abs() <= 0.1);
 
@@ -97,8 +110,13 @@ fn master_writes_an_aligned_master_and_a_plan_that_re_renders_identically() {
     p["dynamics"]["multiband"] = serde_json::Value::Null;
     p["dynamics"]["leveler"] = serde_json::json!({"ratio": 1.5, "threshold_lufs": -10.0, "floor_lufs": -30.0});
     std::fs::write(&plan, serde_json::to_string(&p).unwrap()).unwrap();
-    assert_fails(&run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&bad)]), "dynamics.leveler acts with the dynamics stage", &bad);
-    p["dynamics"]["goal"] = serde_json::json!({"crossovers_hz": [120.0, 1000.0, 6000.0], "spread_db": [8.0, 8.0, 8.0, 8.0], "amount": 0.5});
+    assert_fails(
+        &run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&bad)]),
+        "dynamics.leveler acts with the dynamics stage",
+        &bad,
+    );
+    p["dynamics"]["goal"] =
+        serde_json::json!({"crossovers_hz": [120.0, 1000.0, 6000.0], "spread_db": [8.0, 8.0, 8.0, 8.0], "amount": 0.5});
     p["dynamics"]["leveler"]["ratio"] = serde_json::json!(5.0);
     std::fs::write(&plan, serde_json::to_string(&p).unwrap()).unwrap();
     assert_fails(&run(&["render", s(&f.path("mix.wav")), "--plan", s(&plan), "-o", s(&bad)]), "leveler: ratio 5", &bad);
@@ -117,7 +135,21 @@ fn a_saved_profile_works_as_a_reference_and_several_references_average() {
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 
     let c = f.path("c.wav");
-    let o = run(&["master", s(&f.path("mix.wav")), "-r", s(&profile), "-r", s(&f.path("mix.wav")), "--weight", "3", "--weight", "1", "-o", s(&c), "--json"]);
+    let o = run(&[
+        "master",
+        s(&f.path("mix.wav")),
+        "-r",
+        s(&profile),
+        "-r",
+        s(&f.path("mix.wav")),
+        "--weight",
+        "3",
+        "--weight",
+        "1",
+        "-o",
+        s(&c),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let mix_lufs = summary["loudness_before_lufs"].as_f64().unwrap();
@@ -186,8 +218,12 @@ fn demo_masters_the_bundled_example() {
     for name in ["master.wav", "plan.json", "summary.json", "report.html"] {
         assert!(dir.path().join(name).exists(), "{name}");
     }
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
-    assert!((summary["loudness_after_lufs"].as_f64().unwrap() - summary["loudness_target_lufs"].as_f64().unwrap()).abs() <= 0.1);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert!(
+        (summary["loudness_after_lufs"].as_f64().unwrap() - summary["loudness_target_lufs"].as_f64().unwrap()).abs()
+            <= 0.1
+    );
 }
 
 fn master_to(target: &Path, reference: &Path, out: &Path) -> Output {
@@ -209,7 +245,10 @@ fn bad_input_missing_not_audio_truncated_corrupt_empty() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     assert_fails(&master_to(&truncated, &f.path("ref.wav"), &out), "corrupt or truncated", &out);
 
-    let flac = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("references/sectoid_escape_from_chaosland_mix_excerpt.flac")).unwrap();
+    let flac = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("references/sectoid_escape_from_chaosland_mix_excerpt.flac"),
+    )
+    .unwrap();
     let mut corrupt = flac.clone();
     let mid = corrupt.len() / 2;
     for b in &mut corrupt[mid..mid + 4000] {
@@ -292,9 +331,14 @@ fn report_bad_input_and_bad_outputs() {
     assert_fails(&run(&["report", s(&f.path("mix.wav")), "-o", s(&html), "--json", s(&html)]), "its own file", &html);
     // A master whose report cannot be written fails before it writes anything.
     let (out, nowhere) = (f.path("out.wav"), f.path("no/such/dir/r.html"));
-    let o = run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&out), "--report", s(&nowhere)]);
+    let o =
+        run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&out), "--report", s(&nowhere)]);
     assert_fails(&o, "cannot write", &out);
-    assert_fails(&run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&out), "--report", s(&out)]), "its own file", &out);
+    assert_fails(
+        &run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("ref.wav")), "-o", s(&out), "--report", s(&out)]),
+        "its own file",
+        &out,
+    );
 }
 
 /// `--device gpu` without any adapter is a clear error; `auto` then analyses on the CPU. (No
@@ -304,9 +348,17 @@ fn device_gpu_without_an_adapter_fails_clearly_and_auto_falls_back() {
     let f = Fixture::new();
     let missing = if cfg!(target_os = "macos") { "dx12" } else { "metal" };
     let profile = f.path("p.json");
-    let o = bin().args(["analyze", s(&f.path("ref.wav")), "-o", s(&profile), "--device", "gpu"]).env("WGPU_BACKEND", missing).output().unwrap();
+    let o = bin()
+        .args(["analyze", s(&f.path("ref.wav")), "-o", s(&profile), "--device", "gpu"])
+        .env("WGPU_BACKEND", missing)
+        .output()
+        .unwrap();
     assert_fails(&o, "no GPU adapter found", &profile);
-    let o = bin().args(["analyze", s(&f.path("ref.wav")), "-o", s(&profile), "--device", "auto"]).env("WGPU_BACKEND", missing).output().unwrap();
+    let o = bin()
+        .args(["analyze", s(&f.path("ref.wav")), "-o", s(&profile), "--device", "auto"])
+        .env("WGPU_BACKEND", missing)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(profile.exists());
 }

@@ -14,7 +14,8 @@ fn test_curve() -> EqCurve {
         .iter()
         .map(|&f: &f64| {
             let o = (f / 1000.0).log2();
-            4.0 * (-(o + 3.3).powi(2) * 2.0).exp() - 3.0 * (-(o - 1.6).powi(2) * 4.0).exp() + 2.0 * (-(o - 3.5).powi(2)).exp()
+            4.0 * (-(o + 3.3).powi(2) * 2.0).exp() - 3.0 * (-(o - 1.6).powi(2) * 4.0).exp()
+                + 2.0 * (-(o - 3.5).powi(2)).exp()
         })
         .collect();
     EqCurve { freqs_hz: grid.centers_hz, gain_db }
@@ -42,7 +43,8 @@ fn linear_phase_eq_measured_response_equals_the_analytic_one() {
     let eq = LinearPhaseEq::new(&test_curve(), fs).unwrap();
     for f in [40.0, 125.0, 1000.0, 3150.0, 10_000.0, 16_000.0] {
         let n = fs as usize * 2;
-        let x: Vec<f32> = (0..n).map(|i| (0.25 * (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin()) as f32).collect();
+        let x: Vec<f32> =
+            (0..n).map(|i| (0.25 * (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin()) as f32).collect();
         let mut y = vec![0.0f32; n];
         eq.process(&x, &mut y);
         // Steady-state amplitude away from the edges (the filter spans 0.17 s).
@@ -73,7 +75,9 @@ fn stft_power_spectrum_matches_an_f64_reference_and_parseval() {
     let mut frames = 0;
     let mut peak_per_frame = Vec::new();
     for &s in &starts {
-        let mut t: Vec<f64> = (0..4096).map(|i| if s + i < n { 0.5 * (f64::from(l[s + i]) + f64::from(r[s + i])) * w[i] } else { 0.0 }).collect();
+        let mut t: Vec<f64> = (0..4096)
+            .map(|i| if s + i < n { 0.5 * (f64::from(l[s + i]) + f64::from(r[s + i])) * w[i] } else { 0.0 })
+            .collect();
         let mut spec = fft.make_output_vec();
         fft.process(&mut t, &mut spec).unwrap();
         peak_per_frame.push(spec.iter().map(|c| c.norm_sqr()).fold(0.0, f64::max));
@@ -101,7 +105,9 @@ fn on_bin_sine_lands_in_its_band_and_gating_drops_silence() {
     let settings = StftSettings::for_rate(fs);
     let bin_hz = f64::from(fs) / settings.fft_size as f64;
     let f = 375.0 * bin_hz; // exactly on a bin
-    let mut x: Vec<f32> = (0..fs as usize * 4).map(|i| (0.5 * (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin()) as f32).collect();
+    let mut x: Vec<f32> = (0..fs as usize * 4)
+        .map(|i| (0.5 * (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin()) as f32)
+        .collect();
     x.extend(std::iter::repeat(0.0).take(fs as usize * 4));
     let s = gated_spectra(&[&x], fs, &settings);
     let argmax = s.mid_psd.iter().enumerate().fold((0, 0.0), |m, (k, &v)| if v > m.1 { (k, v) } else { m }).0;

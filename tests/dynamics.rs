@@ -6,8 +6,8 @@ mod common;
 use automaster::analysis::analyze;
 use automaster::audio::AudioBuffer;
 use automaster::dsp::linear_phase_eq::EqCurve;
-use automaster::model::BitDepth;
 use automaster::matching::match_profiles;
+use automaster::model::BitDepth;
 use automaster::model::MatchSettings;
 use automaster::model::{DynamicsGoal, EqPlan, StereoPlan};
 use automaster::progress::NoProgress;
@@ -60,7 +60,11 @@ fn moving_mix(seconds: f64, swing_db: f64, side_gain: f32, seed: u64) -> Vec<Vec
         let k = i / section;
         let level = |k: usize| if k % 2 == 0 { swing_db / 2.0 } else { -swing_db / 2.0 };
         let pos = i % section;
-        let db = if pos < ramp && k > 0 { level(k - 1) + (level(k) - level(k - 1)) * pos as f64 / ramp as f64 } else { level(k) };
+        let db = if pos < ramp && k > 0 {
+            level(k - 1) + (level(k) - level(k - 1)) * pos as f64 / ramp as f64
+        } else {
+            level(k)
+        };
         10f64.powf(db / 20.0) as f32
     };
     let (left, right) = mix.split_at_mut(1);
@@ -87,18 +91,27 @@ fn check_recovery(label: &str, original: &[Vec<f32>], target: &[Vec<f32>]) {
     let r = analyze(&AudioBuffer::new(FS, original.to_vec()), "original", &NoProgress).unwrap();
     let plan = match_profiles(&t, &r, &MatchSettings { dynamics_amount: 1.0, ..Default::default() }).unwrap();
     assert!(plan.dynamics.goal.is_some(), "{label}: the matching asked for no dynamics change");
-    let (out, report) = render(AudioBuffer::new(FS, target.to_vec()), &plan, BitDepth::Float32, "target", &NoProgress).unwrap();
+    let (out, report) =
+        render(AudioBuffer::new(FS, target.to_vec()), &plan, BitDepth::Float32, "target", &NoProgress).unwrap();
     let lra = |c: &[Vec<f32>]| ebur128_lra(c);
     let plr = |c: &[Vec<f32>]| true_peak_db_fft16(c, FS) - ebur128_lufs(c, FS);
     let (lo, lr, lt) = (lra(&out.channels), lra(original), lra(target));
     let (po, pr) = (plr(&out.channels), plr(original));
-    eprintln!("{label}: LRA target {lt:.2} → output {lo:.2} (original {lr:.2}); PLR {po:.2} (original {pr:.2}); {:?}", report.dynamics.as_ref().map(|d| &d.bands));
+    eprintln!(
+        "{label}: LRA target {lt:.2} → output {lo:.2} (original {lr:.2}); PLR {po:.2} (original {pr:.2}); {:?}",
+        report.dynamics.as_ref().map(|d| &d.bands)
+    );
     assert!((lt - lr).abs() > 2.0, "{label}: the degradation must move LRA by more than 2 LU");
     assert!((lo - lr).abs() <= 1.0, "{label}: LRA {lo:.2} vs original {lr:.2} (target {lt:.2})");
     assert!((po - pr).abs() <= 1.0, "{label}: PLR {po:.2} vs original {pr:.2}");
     let o = analyze(&out, "output", &NoProgress).unwrap();
     for (b, (ob, rb)) in o.dynamics.bands.iter().zip(&r.dynamics.bands).enumerate() {
-        assert!((ob.width_db - rb.width_db).abs() <= 1.0, "{label}: band {b} width {:.2} vs original {:.2} dB", ob.width_db, rb.width_db);
+        assert!(
+            (ob.width_db - rb.width_db).abs() <= 1.0,
+            "{label}: band {b} width {:.2} vs original {:.2} dB",
+            ob.width_db,
+            rb.width_db
+        );
     }
 }
 
@@ -131,13 +144,21 @@ fn a_fitted_dynamics_plan_re_renders_identically() {
     let t = analyze(&buf, "mix", &NoProgress).unwrap();
     let mut plan = match_profiles(&t, &t, &MatchSettings::default()).unwrap();
     // The mix's own band spreads are about 10 dB: tighten three bands, widen one.
-    plan.dynamics.goal = Some(DynamicsGoal { crossovers_hz: vec![120.0, 1000.0, 6000.0], spread_db: vec![7.0, 7.0, 12.0, 7.0], amount: 1.0, loudness_range_lu: None });
+    plan.dynamics.goal = Some(DynamicsGoal {
+        crossovers_hz: vec![120.0, 1000.0, 6000.0],
+        spread_db: vec![7.0, 7.0, 12.0, 7.0],
+        amount: 1.0,
+        loudness_range_lu: None,
+    });
     let (a, report) = render(buf.clone(), &plan, BitDepth::Int24, "mix", &NoProgress).unwrap();
     let d = report.dynamics.expect("the stage ran");
     assert!(d.settings.bands[0].ratio > 1.0 && d.settings.bands[2].expansion_ratio > 1.0, "{:?}", d.settings);
     for (b, r) in d.bands.iter().enumerate() {
         // Each band moved toward its goal.
-        assert!((r.spread_after_db - r.spread_goal_db).abs() < (r.spread_before_db - r.spread_goal_db).abs(), "band {b}: {r:?}");
+        assert!(
+            (r.spread_after_db - r.spread_goal_db).abs() < (r.spread_before_db - r.spread_goal_db).abs(),
+            "band {b}: {r:?}"
+        );
     }
     plan.dynamics.goal = None;
     plan.dynamics.multiband = Some(d.settings);
@@ -166,15 +187,27 @@ fn the_leveller_wins_back_the_range_the_limiter_takes() {
     let spread_db: Vec<f64> = t.dynamics.bands.iter().map(|b| b.short_term_p95_db - b.short_term_p10_db).collect();
     let mut plan = match_profiles(&t, &t, &MatchSettings::default()).unwrap();
     plan.loudness.target_lufs = t.loudness.integrated_lufs + 19.0;
-    let render_with = |plan: &automaster::model::MasteringPlan| render(buf.clone(), plan, BitDepth::Int24, "mix", &NoProgress).unwrap();
-    let goal = |range: Option<f64>| Some(DynamicsGoal { crossovers_hz: vec![120.0, 1000.0, 6000.0], spread_db: spread_db.clone(), amount: 1.0, loudness_range_lu: range });
+    let render_with = |plan: &automaster::model::MasteringPlan| {
+        render(buf.clone(), plan, BitDepth::Int24, "mix", &NoProgress).unwrap()
+    };
+    let goal = |range: Option<f64>| {
+        Some(DynamicsGoal {
+            crossovers_hz: vec![120.0, 1000.0, 6000.0],
+            spread_db: spread_db.clone(),
+            amount: 1.0,
+            loudness_range_lu: range,
+        })
+    };
     plan.dynamics.goal = goal(None);
     let (bands_alone, _) = render_with(&plan);
     plan.dynamics.goal = goal(Some(own));
     let (levelled, report) = render_with(&plan);
     let (without, with) = (ebur128_lra(&bands_alone.channels), ebur128_lra(&levelled.channels));
     let d = report.dynamics.expect("the stage ran");
-    eprintln!("LRA own {own:.2}; bands alone {without:.2}; levelled {with:.2}; {:?}; limiter {:.1} dB", d.leveler, report.limit.max_gain_reduction_db);
+    eprintln!(
+        "LRA own {own:.2}; bands alone {without:.2}; levelled {with:.2}; {:?}; limiter {:.1} dB",
+        d.leveler, report.limit.max_gain_reduction_db
+    );
     assert!(own - without > 1.5, "the limiter must take range here: {own:.2} → {without:.2}");
     assert!((with - own).abs() <= 1.0, "levelled {with:.2} vs own {own:.2}");
     let leveler = d.leveler.expect("the leveller ran");
@@ -183,7 +216,12 @@ fn the_leveller_wins_back_the_range_the_limiter_takes() {
     plan.dynamics.multiband = Some(d.settings);
     plan.dynamics.leveler = Some(leveler.settings);
     let (again, _) = render_with(&plan);
-    assert!(levelled.channels.iter().flatten().zip(again.channels.iter().flatten()).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(levelled
+        .channels
+        .iter()
+        .flatten()
+        .zip(again.channels.iter().flatten())
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
 }
 
 /// The profile's band dynamics against levels known by construction: a 3 kHz tone (band 1–6 kHz)
@@ -207,7 +245,12 @@ fn profile_band_dynamics_match_known_levels() {
     // |M|² + |S|² of a tone of amplitude a in both channels: a²/2.
     let loud_db = 10.0 * (loud * loud / 2.0).log10();
     assert!((presence.short_term_p95_db - loud_db).abs() < 0.1, "P95 {} vs {loud_db}", presence.short_term_p95_db);
-    assert!((presence.short_term_p10_db - (loud_db - 10.0)).abs() < 0.1, "P10 {} vs {}", presence.short_term_p10_db, loud_db - 10.0);
+    assert!(
+        (presence.short_term_p10_db - (loud_db - 10.0)).abs() < 0.1,
+        "P10 {} vs {}",
+        presence.short_term_p10_db,
+        loud_db - 10.0
+    );
     // The bass: M = 0.75 b, S = 0.25 b, so side − mid = 20·log10(1/3) = −9.54 dB; L and R in phase.
     let lows = &p.dynamics.bands[0];
     assert!((lows.width_db - 20.0 * (1.0f64 / 3.0).log10()).abs() < 0.05, "width {}", lows.width_db);
@@ -239,12 +282,21 @@ fn the_long_term_balance_survives_the_stage_and_the_limiter() {
     let buf = AudioBuffer::new(FS, chans.clone());
     let t = analyze(&buf, "mix", &NoProgress).unwrap();
     let mut plan = match_profiles(&t, &t, &MatchSettings::default()).unwrap();
-    plan.dynamics.goal = Some(DynamicsGoal { crossovers_hz: vec![120.0, 1000.0, 6000.0], spread_db: vec![6.0, 8.0, 8.0, 8.0], amount: 1.0, loudness_range_lu: None });
+    plan.dynamics.goal = Some(DynamicsGoal {
+        crossovers_hz: vec![120.0, 1000.0, 6000.0],
+        spread_db: vec![6.0, 8.0, 8.0, 8.0],
+        amount: 1.0,
+        loudness_range_lu: None,
+    });
     plan.loudness.target_lufs = t.loudness.integrated_lufs + 20.0;
     let (out, report) = render(buf, &plan, BitDepth::Float32, "mix", &NoProgress).unwrap();
     let d = report.dynamics.expect("the stage ran");
     let (tonal, width) = balance_distance(&out.channels, &chans);
     assert!(d.compensation.is_some(), "no compensation for a mix whose balance moves with its level");
-    assert!(report.limit.max_gain_reduction_db > 6.0, "the limiter must work hard here: {:.1} dB", report.limit.max_gain_reduction_db);
+    assert!(
+        report.limit.max_gain_reduction_db > 6.0,
+        "the limiter must work hard here: {:.1} dB",
+        report.limit.max_gain_reduction_db
+    );
     assert!(tonal <= 0.55 && width <= 1.05, "balance drifted: tonal {tonal:.2} dB, width {width:.2} dB");
 }

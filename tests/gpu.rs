@@ -4,11 +4,11 @@
 //! fails them: CI installs lavapipe.
 mod common;
 
-use automaster::analysis::spectrum::{dynamics_band_bins, gated_spectra, GatedSpectra, StftSettings};
 use automaster::analysis::gpu::cpu::{frame_power::frame_power, reduce_groups::reduce_groups, stft_power::stft_power};
 use automaster::analysis::gpu::shaders::stft_threads;
 use automaster::analysis::gpu::stft::{tables, ReduceParams, StftParams, Track, FRAMES_PER_GROUP, MAX_BANDS};
 use automaster::analysis::gpu::{DeviceChoice, GpuContext};
+use automaster::analysis::spectrum::{dynamics_band_bins, gated_spectra, GatedSpectra, StftSettings};
 use common::Rng;
 
 /// The adapter; a test that asks for one fails without it (on a machine with no Vulkan driver at
@@ -20,7 +20,6 @@ fn gpu() -> GpuContext {
         Err(e) => panic!("GPU: {e}"),
     }
 }
-
 
 /// A stereo test signal: noise plus a few sines, different in left and right.
 fn stereo(len: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -42,7 +41,11 @@ fn dft_reference(channels: &[Vec<f32>], start: usize, n: usize, sign: f64) -> Ve
         .map(|j| {
             let i = start + j;
             let v = if i < channels[0].len() {
-                if channels.len() == 2 { 0.5 * (f64::from(channels[0][i]) + sign * f64::from(channels[1][i])) } else { f64::from(channels[0][i]) }
+                if channels.len() == 2 {
+                    0.5 * (f64::from(channels[0][i]) + sign * f64::from(channels[1][i]))
+                } else {
+                    f64::from(channels[0][i])
+                }
             } else {
                 0.0
             };
@@ -87,7 +90,18 @@ fn port_single_frame(channels: &[Vec<f32>], start: usize, n: usize) -> (Vec<f32>
     };
     let mut partials = vec![0.0f32; 3 * (n / 2 + 1)];
     let mut bands = vec![0.0f32; MAX_BANDS as usize];
-    stft_power(&params, n as u32, stft_threads(n) as u32, &planar(channels), &[start as u32], &window, &twiddles, &mut partials, &edges, &mut bands);
+    stft_power(
+        &params,
+        n as u32,
+        stft_threads(n) as u32,
+        &planar(channels),
+        &[start as u32],
+        &window,
+        &twiddles,
+        &mut partials,
+        &edges,
+        &mut bands,
+    );
     (partials, bands)
 }
 
@@ -118,7 +132,10 @@ fn cpu_port_matches_an_f64_dft_at_every_size() {
         for b in 0..edges.len() - 1 {
             let expected: f64 = (edges[b] as usize..edges[b + 1] as usize).map(power).sum();
             let got = f64::from(bands[b]);
-            assert!((got - expected).abs() <= 1e-5 * total, "N={n} band {b}: {got} vs {expected} (frame total {total})");
+            assert!(
+                (got - expected).abs() <= 1e-5 * total,
+                "N={n} band {b}: {got} vs {expected} (frame total {total})"
+            );
         }
     }
 }
@@ -136,7 +153,8 @@ fn cpu_port_structural_cases() {
         assert!(sums[bins + k].abs() < 1e-10, "impulse side bin {k}");
     }
     // An on-bin sine (bin 100) in the mid: Hann leaves bins 99..=101 only, 1:4:1 in amplitude² /16.
-    let sine: Vec<f32> = (0..n).map(|i| (2.0 * std::f64::consts::PI * 100.0 * i as f64 / n as f64).cos() as f32).collect();
+    let sine: Vec<f32> =
+        (0..n).map(|i| (2.0 * std::f64::consts::PI * 100.0 * i as f64 / n as f64).cos() as f32).collect();
     let (sums, bands) = port_single_frame(&[sine.clone(), sine.clone()], 0, n);
     // Bin 100 of 2048 at 44.1 kHz is 2153 Hz: all of it in the 1–6 kHz band.
     assert!((f64::from(bands[2]) / (1.5 * centre_power(n)) - 1.0).abs() < 1e-4, "sine's band sum {}", bands[2]);
@@ -215,7 +233,11 @@ fn gpu_spectra_match_the_cpu_path_at_several_sizes_and_chunkings() {
         })
         .collect();
     let refs: Vec<Vec<&[f32]>> = signals.iter().map(|c| c.iter().map(Vec::as_slice).collect()).collect();
-    let tracks: Vec<Track> = refs.iter().zip(&cases).map(|(r, &(fs, _, _))| Track { channels: r, sample_rate: fs, settings: StftSettings::for_rate(fs) }).collect();
+    let tracks: Vec<Track> = refs
+        .iter()
+        .zip(&cases)
+        .map(|(r, &(fs, _, _))| Track { channels: r, sample_rate: fs, settings: StftSettings::for_rate(fs) })
+        .collect();
     // All three in one batch (one upload each), then each again cut into chunks of ≤ 40 000 samples.
     let batched = ctx.gated_spectra(&tracks, None).unwrap();
     for (i, (track, &(fs, _, _))) in tracks.iter().zip(&cases).enumerate() {
@@ -242,7 +264,10 @@ fn gpu_matches_its_cpu_ports() {
     let fs = 8_000;
     let channels = stereo(fs as usize * 20, 3);
     let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-    let gpu = ctx.gated_spectra(&[Track { channels: &refs, sample_rate: fs, settings: StftSettings::for_rate(fs) }], None).unwrap().remove(0);
+    let gpu = ctx
+        .gated_spectra(&[Track { channels: &refs, sample_rate: fs, settings: StftSettings::for_rate(fs) }], None)
+        .unwrap()
+        .remove(0);
 
     let settings = StftSettings::for_rate(fs);
     let (n, hop) = (settings.fft_size, settings.hop);
@@ -252,11 +277,15 @@ fn gpu_matches_its_cpu_ports() {
     let frames = (len - n).div_ceil(hop) + 1;
     let edges: Vec<u32> = dynamics_band_bins(fs, n).iter().map(|&e| e as u32).collect();
     let bands = edges.len() - 1;
-    let mut params = StftParams { len: len as u32, stereo: 1, frames: frames as u32, hop: hop as u32, row: 1, ..Default::default() };
+    let mut params =
+        StftParams { len: len as u32, stereo: 1, frames: frames as u32, hop: hop as u32, row: 1, ..Default::default() };
     let mut power = vec![0.0f32; frames];
     frame_power(&params, n as u32, &samples, &window, &mut power);
     let mean = power.iter().map(|&p| f64::from(p)).sum::<f64>() / frames as f64;
-    let used: Vec<u32> = (0..frames).filter(|&i| f64::from(power[i]) >= mean * 0.01 && power[i] > 0.0).map(|i| (i * hop) as u32).collect();
+    let used: Vec<u32> = (0..frames)
+        .filter(|&i| f64::from(power[i]) >= mean * 0.01 && power[i] > 0.0)
+        .map(|i| (i * hop) as u32)
+        .collect();
     assert_eq!(used.len(), gpu.frames_used);
     params.frames = used.len() as u32;
     params.groups = params.frames.div_ceil(FRAMES_PER_GROUP);
@@ -264,9 +293,24 @@ fn gpu_matches_its_cpu_ports() {
     params.bands = bands as u32;
     let mut partials = vec![0.0f32; params.groups as usize * 3 * bins];
     let mut band_sums = vec![0.0f32; used.len() * MAX_BANDS as usize];
-    stft_power(&params, n as u32, stft_threads(n) as u32, &samples, &used, &window, &twiddles, &mut partials, &edges, &mut band_sums);
+    stft_power(
+        &params,
+        n as u32,
+        stft_threads(n) as u32,
+        &samples,
+        &used,
+        &window,
+        &twiddles,
+        &mut partials,
+        &edges,
+        &mut band_sums,
+    );
     let mut totals = vec![0.0f32; 3 * bins];
-    reduce_groups(&ReduceParams { values: (3 * bins) as u32, groups: params.groups, accumulate: 0, offset: 0 }, &partials, &mut totals);
+    reduce_groups(
+        &ReduceParams { values: (3 * bins) as u32, groups: params.groups, accumulate: 0, offset: 0 },
+        &partials,
+        &mut totals,
+    );
     // Same scaling as the GPU path's spectra.
     let w2: f64 = automaster::dsp::window::hann_periodic(n).iter().map(|w| w * w).sum();
     let scale = |k: usize| if k == 0 || k == bins - 1 { 1.0 } else { 2.0 } / (f64::from(fs) * w2 * used.len() as f64);
@@ -280,7 +324,11 @@ fn gpu_matches_its_cpu_ports() {
         let total: f64 = port[..bands].iter().map(|&v| f64::from(v) * scale).sum();
         for b in 0..bands {
             let want = f64::from(port[b]) * scale;
-            assert!((f64::from(row[b]) - want).abs() <= 1e-4 * total, "frame {f} band {b}: GPU {} vs port {want}", row[b]);
+            assert!(
+                (f64::from(row[b]) - want).abs() <= 1e-4 * total,
+                "frame {f} band {b}: GPU {} vs port {want}",
+                row[b]
+            );
         }
     }
 }
@@ -291,7 +339,7 @@ fn gpu_matches_its_cpu_ports() {
 fn profiles_and_plans_agree_between_devices() {
     use automaster::analysis::device::SpectrumDevice;
     use automaster::matching::match_profiles;
-use automaster::model::MatchSettings;
+    use automaster::model::MatchSettings;
     use automaster::progress::NoProgress;
     let _ = gpu();
     let dir = tempfile::tempdir().unwrap();
@@ -303,24 +351,38 @@ use automaster::model::MatchSettings;
         common::write_wav_f32(&path, &channels, fs);
         paths.push(path);
     }
-    let on_gpu = automaster::jobs::analyze_files(&paths, &SpectrumDevice::new(DeviceChoice::Gpu).unwrap(), &NoProgress).unwrap();
+    let on_gpu =
+        automaster::jobs::analyze_files(&paths, &SpectrumDevice::new(DeviceChoice::Gpu).unwrap(), &NoProgress).unwrap();
     let on_cpu = automaster::jobs::analyze_files(&paths, &SpectrumDevice::cpu(), &NoProgress).unwrap();
     for (g, c) in on_gpu.iter().zip(&on_cpu) {
         assert_eq!(g.spectrum.frames_used, c.spectrum.frames_used);
-        for (a, b) in g.spectrum.mid_db.iter().zip(&c.spectrum.mid_db).chain(g.spectrum.side_db.iter().zip(&c.spectrum.side_db)) {
+        for (a, b) in
+            g.spectrum.mid_db.iter().zip(&c.spectrum.mid_db).chain(g.spectrum.side_db.iter().zip(&c.spectrum.side_db))
+        {
             assert!((a - b).abs() <= 0.001, "band level {a} vs {b} dB");
         }
         assert_eq!(g.loudness, c.loudness, "loudness does not depend on the device");
         // The band dynamics come from the per-frame band powers, which the GPU computes too.
         for (a, b) in g.dynamics.bands.iter().zip(&c.dynamics.bands) {
-            for (x, y) in [(a.short_term_p10_db, b.short_term_p10_db), (a.short_term_p50_db, b.short_term_p50_db), (a.short_term_p95_db, b.short_term_p95_db), (a.crest_db, b.crest_db), (a.width_db, b.width_db)] {
+            for (x, y) in [
+                (a.short_term_p10_db, b.short_term_p10_db),
+                (a.short_term_p50_db, b.short_term_p50_db),
+                (a.short_term_p95_db, b.short_term_p95_db),
+                (a.crest_db, b.crest_db),
+                (a.width_db, b.width_db),
+            ] {
                 assert!((x - y).abs() <= 0.001, "band dynamics {x} vs {y} dB");
             }
         }
     }
     let settings = MatchSettings::default();
-    let (pg, pc) = (match_profiles(&on_gpu[0], &on_gpu[1], &settings).unwrap(), match_profiles(&on_cpu[0], &on_cpu[1], &settings).unwrap());
-    for (a, b) in pg.eq.mid.gain_db.iter().zip(&pc.eq.mid.gain_db).chain(pg.eq.side.gain_db.iter().zip(&pc.eq.side.gain_db)) {
+    let (pg, pc) = (
+        match_profiles(&on_gpu[0], &on_gpu[1], &settings).unwrap(),
+        match_profiles(&on_cpu[0], &on_cpu[1], &settings).unwrap(),
+    );
+    for (a, b) in
+        pg.eq.mid.gain_db.iter().zip(&pc.eq.mid.gain_db).chain(pg.eq.side.gain_db.iter().zip(&pc.eq.side.gain_db))
+    {
         assert!((a - b).abs() <= 0.001, "EQ {a} vs {b} dB");
     }
     assert_eq!(pg.loudness, pc.loudness);

@@ -55,7 +55,12 @@ fn tech_3341_short_term_of_a_steady_tone() {
 #[test]
 fn tech_3342_loudness_range_cases() {
     let fs = 48_000;
-    let cases: [(&[f64], f64); 4] = [(&[-20.0, -30.0], 10.0), (&[-20.0, -15.0], 5.0), (&[-40.0, -20.0], 20.0), (&[-50.0, -35.0, -20.0, -35.0, -50.0], 15.0)];
+    let cases: [(&[f64], f64); 4] = [
+        (&[-20.0, -30.0], 10.0),
+        (&[-20.0, -15.0], 5.0),
+        (&[-40.0, -20.0], 20.0),
+        (&[-50.0, -35.0, -20.0, -35.0, -50.0], 15.0),
+    ];
     for (levels, expected) in cases {
         let parts: Vec<(f64, f64)> = levels.iter().map(|&l| (20.0, l)).collect();
         let x = segments(fs, &parts);
@@ -94,7 +99,9 @@ fn measured_loudness_of_tones_follows_the_analytic_k_response() {
     for fs in [44_100u32, 96_000] {
         let k = KWeighting::new(fs);
         let tone = |f: f64| {
-            let x: Vec<f32> = (0..fs as usize * 5).map(|i| (0.1 * (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin()) as f32).collect();
+            let x: Vec<f32> = (0..fs as usize * 5)
+                .map(|i| (0.1 * (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin()) as f32)
+                .collect();
             integrated(&[x], fs)
         };
         let at_1k = tone(997.0);

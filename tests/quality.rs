@@ -5,10 +5,12 @@ mod common;
 use automaster::analysis::analyze;
 use automaster::dsp::limiter::LimiterSettings;
 use automaster::dsp::linear_phase_eq::EqCurve;
-use automaster::model::BitDepth;
 use automaster::matching::match_profiles;
+use automaster::model::BitDepth;
 use automaster::model::MatchSettings;
-use automaster::model::{DynamicsPlan, EqPlan, LoudnessTarget, MasteringPlan, Provenance, StereoPlan, PLAN_SCHEMA_VERSION};
+use automaster::model::{
+    DynamicsPlan, EqPlan, LoudnessTarget, MasteringPlan, Provenance, StereoPlan, PLAN_SCHEMA_VERSION,
+};
 use automaster::progress::NoProgress;
 use automaster::render::{render, render_alongside};
 use automaster::AudioBuffer;
@@ -16,7 +18,12 @@ use common::*;
 
 const FS: u32 = 44_100;
 
-fn master(target: &AudioBuffer, reference: &AudioBuffer, settings: &MatchSettings, depth: BitDepth) -> (AudioBuffer, MasteringPlan) {
+fn master(
+    target: &AudioBuffer,
+    reference: &AudioBuffer,
+    settings: &MatchSettings,
+    depth: BitDepth,
+) -> (AudioBuffer, MasteringPlan) {
     let t = analyze(target, "target", &NoProgress).unwrap();
     let r = analyze(reference, "reference", &NoProgress).unwrap();
     let plan = match_profiles(&t, &r, settings).unwrap();
@@ -65,15 +72,30 @@ fn recovery_a_known_eq_narrowing_and_level_drop_is_undone() {
         degraded[0][i] = (m + s) * level;
         degraded[1][i] = (m - s) * level;
     }
-    let (out, _) = master(&AudioBuffer::new(FS, degraded.clone()), &AudioBuffer::new(FS, original.clone()), &MatchSettings::default(), BitDepth::Float32);
+    let (out, _) = master(
+        &AudioBuffer::new(FS, degraded.clone()),
+        &AudioBuffer::new(FS, original.clone()),
+        &MatchSettings::default(),
+        BitDepth::Float32,
+    );
 
     let (om, os, centres) = third_octave_levels(&original, FS);
     let (dm, ds, _) = third_octave_levels(&degraded, FS);
     let (rm, rs, _) = third_octave_levels(&out.channels, FS);
     let worst = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     for (i, c) in centres.iter().enumerate() {
-        assert!((rm[i] - om[i]).abs() <= 0.5, "mid {c:.0} Hz off by {:.2} dB (degraded {:.2})", rm[i] - om[i], dm[i] - om[i]);
-        assert!((rs[i] - os[i]).abs() <= 0.5, "side {c:.0} Hz off by {:.2} dB (degraded {:.2})", rs[i] - os[i], ds[i] - os[i]);
+        assert!(
+            (rm[i] - om[i]).abs() <= 0.5,
+            "mid {c:.0} Hz off by {:.2} dB (degraded {:.2})",
+            rm[i] - om[i],
+            dm[i] - om[i]
+        );
+        assert!(
+            (rs[i] - os[i]).abs() <= 0.5,
+            "side {c:.0} Hz off by {:.2} dB (degraded {:.2})",
+            rs[i] - os[i],
+            ds[i] - os[i]
+        );
     }
     // The degradation was real: it moved bands by several dB.
     assert!(worst(&dm, &om) > 9.0 && worst(&ds, &os) > 13.0);
@@ -86,27 +108,40 @@ fn impulse_plan(target_lufs: f64) -> MasteringPlan {
     let tilt: Vec<f64> = freqs.iter().map(|f| 3.0 * (f / 1000.0).log2() / 5.0).collect();
     MasteringPlan {
         schema_version: PLAN_SCHEMA_VERSION,
-        eq: EqPlan { mid: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt.clone() }, side: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt } },
+        eq: EqPlan {
+            mid: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt.clone() },
+            side: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt },
+        },
         stereo: StereoPlan { width: EqCurve::flat(freqs), bass_mono_hz: None },
         dynamics: DynamicsPlan { multiband: None, goal: None, leveler: None },
         loudness: LoudnessTarget { target_lufs },
         limiter: LimiterSettings { ceiling_dbtp: 0.0, ..Default::default() },
-        provenance: Provenance { target: "t".into(), reference: "r".into(), target_lufs_before: 0.0, reference_lufs: 0.0, settings: MatchSettings::default() },
+        provenance: Provenance {
+            target: "t".into(),
+            reference: "r".into(),
+            target_lufs_before: 0.0,
+            reference_lufs: 0.0,
+            settings: MatchSettings::default(),
+        },
     }
 }
 
 #[test]
 fn alignment_output_length_and_impulse_position_are_preserved() {
-    for (fs, len, at) in [(44_100u32, 44_100 * 3 + 17, 50_001usize), (48_000, 48_000 * 2 + 5, 3), (96_000, 96_000 * 2, 150_000)] {
+    for (fs, len, at) in
+        [(44_100u32, 44_100 * 3 + 17, 50_001usize), (48_000, 48_000 * 2 + 5, 3), (96_000, 96_000 * 2, 150_000)]
+    {
         let mut ch = vec![0.0f32; len];
         ch[at] = 0.25;
         let buf = AudioBuffer::new(fs, vec![ch.clone(), ch]);
         let lufs = automaster::analysis::loudness::integrated_lufs(&[&buf.channels[0], &buf.channels[1]], fs).unwrap();
-        let (out, report) = render(buf.clone(), &impulse_plan(lufs), BitDepth::Float32, "impulse", &NoProgress).unwrap();
+        let (out, report) =
+            render(buf.clone(), &impulse_plan(lufs), BitDepth::Float32, "impulse", &NoProgress).unwrap();
         assert_eq!(out.frames(), len);
         assert!(report.limit.max_gain_reduction_db < 0.01, "{report:?}");
         for c in &out.channels {
-            let argmax = c.iter().enumerate().fold((0, 0.0f32), |m, (i, &v)| if v.abs() > m.1 { (i, v.abs()) } else { m }).0;
+            let argmax =
+                c.iter().enumerate().fold((0, 0.0f32), |m, (i, &v)| if v.abs() > m.1 { (i, v.abs()) } else { m }).0;
             assert_eq!(argmax, at, "fs {fs}");
         }
     }
@@ -122,7 +157,12 @@ fn determinism_two_renders_of_one_plan_are_bit_identical() {
         Biquad::bell(f64::from(FS), 500.0, 0.7, 5.0).process(ch);
     }
     normalize_peak(&mut reference, 1.0);
-    let (a, plan) = master(&target, &AudioBuffer::new(FS, reference), &MatchSettings { target_lufs: Some(-9.0), ..Default::default() }, BitDepth::Int16);
+    let (a, plan) = master(
+        &target,
+        &AudioBuffer::new(FS, reference),
+        &MatchSettings { target_lufs: Some(-9.0), ..Default::default() },
+        BitDepth::Int16,
+    );
     let (b, _) = render(target, &plan, BitDepth::Int16, "again", &NoProgress).unwrap();
     assert!(a.channels.iter().flatten().zip(b.channels.iter().flatten()).all(|(x, y)| x.to_bits() == y.to_bits()));
 }
@@ -132,7 +172,12 @@ fn mono_target_gives_a_mono_master_at_its_own_rate() {
     let mut mix = synthetic_mix(6.0, 48_000, 5);
     let mono: Vec<f32> = mix[0].iter().zip(&mix[1]).map(|(l, r)| 0.5 * (l + r)).collect();
     normalize_peak(&mut mix, 0.9);
-    let (out, _) = master(&AudioBuffer::new(48_000, vec![mono]), &AudioBuffer::new(48_000, mix), &MatchSettings::default(), BitDepth::Int24);
+    let (out, _) = master(
+        &AudioBuffer::new(48_000, vec![mono]),
+        &AudioBuffer::new(48_000, mix),
+        &MatchSettings::default(),
+        BitDepth::Int24,
+    );
     assert_eq!((out.num_channels(), out.sample_rate), (1, 48_000));
 }
 
@@ -183,15 +228,25 @@ fn the_last_output_handed_on_is_the_verified_one() {
             })
             .collect();
         let mut handed: Vec<Vec<Vec<f32>>> = Vec::new();
-        let (out, report, ()) = render_alongside(AudioBuffer::new(FS, noise), &impulse_plan(target_lufs), BitDepth::Int16, "noise", &NoProgress, |b| {
-            handed.push(b.channels.clone());
-            Ok(())
-        })
+        let (out, report, ()) = render_alongside(
+            AudioBuffer::new(FS, noise),
+            &impulse_plan(target_lufs),
+            BitDepth::Int16,
+            "noise",
+            &NoProgress,
+            |b| {
+                handed.push(b.channels.clone());
+                Ok(())
+            },
+        )
         .unwrap();
         let passes = report.limit.verify_passes;
         passes_seen += passes;
         assert_eq!(handed.len(), 1 + usize::from(passes > 0), "target {target_lufs}: {passes} verification passes");
-        assert!(handed.last() == Some(&out.channels), "target {target_lufs}: the last output handed on is not the returned one");
+        assert!(
+            handed.last() == Some(&out.channels),
+            "target {target_lufs}: the last output handed on is not the returned one"
+        );
         assert!(report.limit.output_true_peak_dbtp <= 0.0 + 1e-6 || passes == 4, "{report:?}");
     }
     assert!(passes_seen > 0, "no run took a verification pass: the second hand-on went untested");

@@ -23,7 +23,10 @@ fn report_json(dir: &Path, files: &[&Path], reference: Option<&Path>) -> ReportD
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "report failed: {}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("LUFS") && table.lines().count() >= 1 + files.len() + usize::from(reference.is_some()), "terminal table:\n{table}");
+    assert!(
+        table.contains("LUFS") && table.lines().count() >= 1 + files.len() + usize::from(reference.is_some()),
+        "terminal table:\n{table}"
+    );
     assert!(std::fs::metadata(&html).unwrap().len() > 10_000);
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
@@ -32,7 +35,8 @@ fn report_json(dir: &Path, files: &[&Path], reference: Option<&Path>) -> ReportD
 fn slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
     let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
-    points.iter().map(|(x, y)| (x - mx) * (y - my)).sum::<f64>() / points.iter().map(|(x, _)| (x - mx).powi(2)).sum::<f64>()
+    points.iter().map(|(x, y)| (x - mx) * (y - my)).sum::<f64>()
+        / points.iter().map(|(x, _)| (x - mx).powi(2)).sum::<f64>()
 }
 
 /// Pink noise against white: the level-normalised difference falls 3.01 dB per octave (10·log10 2),
@@ -66,10 +70,18 @@ fn pink_against_white_noise_differs_by_minus_3_db_per_octave() {
     // Residual around the line: the difference is a straight line, not noise.
     let mean = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
     let mx = points.iter().map(|p| p.0).sum::<f64>() / points.len() as f64;
-    let resid = (points.iter().map(|(x, y)| (y - mean - s * (x - mx)).powi(2)).sum::<f64>() / points.len() as f64).sqrt();
+    let resid =
+        (points.iter().map(|(x, y)| (y - mean - s * (x - mx)).powi(2)).sum::<f64>() / points.len() as f64).sqrt();
     assert!(resid < 0.6, "residual {resid:.2} dB");
     // The same slope on the side (independent channels: side is noise like mid).
-    let side: Vec<(f64, f64)> = pink_report.spectrum.centers_hz.iter().zip(&diff.side_db).filter(|(&f, _)| (50.0..=10_000.0).contains(&f)).map(|(&f, &d)| (f.log2(), d)).collect();
+    let side: Vec<(f64, f64)> = pink_report
+        .spectrum
+        .centers_hz
+        .iter()
+        .zip(&diff.side_db)
+        .filter(|(&f, _)| (50.0..=10_000.0).contains(&f))
+        .map(|(&f, &d)| (f.log2(), d))
+        .collect();
     assert!((slope(&side) + 3.01).abs() < 0.25, "side slope {:.2}", slope(&side));
     // Tonal distance: RMS of a −3.01 dB/octave line (mean removed) over the 1/3-octave centres
     // 1 kHz·2^(k/3), k = −13 … 12 (49.6 Hz – 16 kHz).
@@ -82,7 +94,11 @@ fn pink_against_white_noise_differs_by_minus_3_db_per_octave() {
     assert!(width < 0.5, "width distance {width:.2} between two uncorrelated noises");
     // White noise's short-term loudness sits in one bin of the distribution.
     let reference = data.reference();
-    assert!(reference.short_term.histogram_percent.iter().any(|&p| p > 90.0), "white noise histogram {:?}", reference.short_term.histogram_percent);
+    assert!(
+        reference.short_term.histogram_percent.iter().any(|&p| p > 90.0),
+        "white noise histogram {:?}",
+        reference.short_term.histogram_percent
+    );
     assert!(reference.distances.is_none() && reference.difference.is_none());
 }
 
@@ -115,7 +131,12 @@ fn a_track_against_itself_6_db_up() {
             continue;
         }
         assert!((x.spectrum.mid_db[k] - r.spectrum.mid_db[k] - six).abs() < 0.01, "mid at {f:.0} Hz");
-        assert!(diff.mid_db[k].abs() < 0.01 && diff.side_db[k].abs() < 0.01, "difference at {f:.0} Hz: {} / {}", diff.mid_db[k], diff.side_db[k]);
+        assert!(
+            diff.mid_db[k].abs() < 0.01 && diff.side_db[k].abs() < 0.01,
+            "difference at {f:.0} Hz: {} / {}",
+            diff.mid_db[k],
+            diff.side_db[k]
+        );
         assert!((x.width_db[k] - r.width_db[k]).abs() < 0.01);
     }
     assert!(diff.masked.iter().filter(|&&m| !m).count() > 100, "most bands carry information");
@@ -138,7 +159,9 @@ fn a_long_input_gives_a_bounded_report() {
             let n = (seconds * f64::from(fs)) as usize;
             let mut rng = Rng::new(9);
             // Noise with a level that moves every few seconds, so the series are not flat.
-            let x: Vec<f32> = (0..n).map(|i| (rng.next() * 0.2 * (1.0 + 0.5 * (i as f64 / f64::from(fs) * 0.7).sin())) as f32).collect();
+            let x: Vec<f32> = (0..n)
+                .map(|i| (rng.next() * 0.2 * (1.0 + 0.5 * (i as f64 / f64::from(fs) * 0.7).sin())) as f32)
+                .collect();
             let path = dir.path().join(format!("long_{seconds}.wav"));
             write_wav_f32(&path, &[x], fs);
             let data = report_json(dir.path(), &[&path], None);

@@ -29,7 +29,11 @@ fn assert_under_ceiling(name: &str, channels: Vec<Vec<f32>>, fs: u32, push_db: f
 
 fn sine(fs: u32, seconds: f64, freq: f64, phase_deg: f64, amp: f64) -> Vec<f32> {
     let n = (seconds * f64::from(fs)) as usize;
-    (0..n).map(|i| (amp * (std::f64::consts::TAU * freq * i as f64 / f64::from(fs) + phase_deg.to_radians()).sin()) as f32).collect()
+    (0..n)
+        .map(|i| {
+            (amp * (std::f64::consts::TAU * freq * i as f64 / f64::from(fs) + phase_deg.to_radians()).sin()) as f32
+        })
+        .collect()
 }
 
 #[test]
@@ -105,7 +109,8 @@ fn detector_never_under_reads_and_agrees_on_band_limited_music() {
 #[test]
 fn bs1770_meter_agrees_with_the_oracle() {
     let fs = 44_100;
-    let meter = |x: &[Vec<f32>]| 20.0 * f64::from(bs1770_true_peak(&x.iter().map(Vec::as_slice).collect::<Vec<_>>())).log10();
+    let meter =
+        |x: &[Vec<f32>]| 20.0 * f64::from(bs1770_true_peak(&x.iter().map(Vec::as_slice).collect::<Vec<_>>())).log10();
     for seed in 0..4 {
         let mut mix = synthetic_mix(3.0, fs, 200 + seed);
         normalize_peak(&mut mix, 0.9);
@@ -118,7 +123,10 @@ fn bs1770_meter_agrees_with_the_oracle() {
     // White noise has full power up to Nyquist, where any 4× meter reads low (hence the 8× detector's
     // blind band; the ebur128 crate's reads 1.5 dB low here): never above the truth, and at least
     // as close to it as another implementation of the standard.
-    let noise: Vec<f32> = { let mut rng = Rng::new(9); (0..fs as usize).map(|_| (0.5 * rng.next()) as f32).collect() };
+    let noise: Vec<f32> = {
+        let mut rng = Rng::new(9);
+        (0..fs as usize).map(|_| (0.5 * rng.next()) as f32).collect()
+    };
     let noise = [noise];
     let (o, other, oracle) = (meter(&noise), ebur128_true_peak_db(&noise, fs), true_peak_db_fft16(&noise, fs));
     assert!(o <= oracle + 0.05 && o >= other - 0.05, "white noise: {o:.3}, ebur128 {other:.3}, oracle {oracle:.3}");
@@ -134,7 +142,13 @@ fn tech_3341_true_peak_cases() {
         ("8x detector", &|s| det.true_peak(&AudioBuffer::new(fs, vec![s.to_vec(), s.to_vec()]))),
         ("BS.1770 4x meter", &|s| bs1770_true_peak(&[s, s])),
     ];
-    let cases = [(4.0, 0.0, 0.5, -6.0), (4.0, 45.0, 0.5, -6.0), (6.0, 60.0, 0.5, -6.0), (8.0, 67.5, 0.5, -6.0), (4.0, 45.0, 1.41, 3.0)];
+    let cases = [
+        (4.0, 0.0, 0.5, -6.0),
+        (4.0, 45.0, 0.5, -6.0),
+        (6.0, 60.0, 0.5, -6.0),
+        (8.0, 67.5, 0.5, -6.0),
+        (4.0, 45.0, 1.41, 3.0),
+    ];
     for (div, phase, amp, expected) in cases {
         // The standard's tones are steady: fade in and out over 10 ms so no onset transient counts.
         let mut s = sine(fs, 2.0, f64::from(fs) / div, phase, amp);
@@ -148,7 +162,10 @@ fn tech_3341_true_peak_cases() {
         for (name, meter) in &meters {
             let tp = 20.0 * f64::from(meter(&s)).log10();
             // Tech 3341 tolerance: +0.2 / −0.4 dB.
-            assert!(tp <= expected + 0.2 && tp >= expected - 0.4, "{name}, fs/{div} @{phase}°: {tp:.3} dBTP, expected {expected}");
+            assert!(
+                tp <= expected + 0.2 && tp >= expected - 0.4,
+                "{name}, fs/{div} @{phase}°: {tp:.3} dBTP, expected {expected}"
+            );
         }
     }
 }

@@ -5,10 +5,10 @@ use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use super::spectrum::{GatedSpectra, StftSettings};
-use crate::audio::AudioBuffer;
-use crate::error::Result;
 use crate::analysis::gpu::stft::Track;
 use crate::analysis::gpu::{DeviceChoice, GpuContext};
+use crate::audio::AudioBuffer;
+use crate::error::Result;
 use crate::progress::Progress;
 
 pub struct SpectrumDevice {
@@ -27,7 +27,8 @@ impl SpectrumDevice {
             DeviceChoice::Cpu => drop(device.gpu.set(None)),
             DeviceChoice::Gpu => drop(device.gpu.set(GpuContext::new(choice)?)),
             DeviceChoice::Auto => {
-                *device.opening.lock().expect("device lock") = Some(std::thread::spawn(|| GpuContext::new(DeviceChoice::Auto).ok().flatten()));
+                *device.opening.lock().expect("device lock") =
+                    Some(std::thread::spawn(|| GpuContext::new(DeviceChoice::Auto).ok().flatten()));
             }
         }
         Ok(device)
@@ -60,8 +61,17 @@ impl SpectrumDevice {
     /// is no GPU or it failed, for the CPU path to fill in.
     pub fn spectra(&self, buffers: &[&AudioBuffer], progress: &dyn Progress) -> Vec<Option<GatedSpectra>> {
         let Some(gpu) = self.gpu() else { return vec![None; buffers.len()] };
-        let channels: Vec<Vec<&[f32]>> = buffers.iter().map(|b| b.channels.iter().map(Vec::as_slice).collect()).collect();
-        let tracks: Vec<Track> = buffers.iter().zip(&channels).map(|(b, c)| Track { channels: c, sample_rate: b.sample_rate, settings: StftSettings::for_rate(b.sample_rate) }).collect();
+        let channels: Vec<Vec<&[f32]>> =
+            buffers.iter().map(|b| b.channels.iter().map(Vec::as_slice).collect()).collect();
+        let tracks: Vec<Track> = buffers
+            .iter()
+            .zip(&channels)
+            .map(|(b, c)| Track {
+                channels: c,
+                sample_rate: b.sample_rate,
+                settings: StftSettings::for_rate(b.sample_rate),
+            })
+            .collect();
         let task = progress.start(&format!("GPU spectra of {} tracks", tracks.len()), 0);
         let result = gpu.gated_spectra(&tracks, None);
         drop(task);

@@ -30,7 +30,8 @@ pub fn short_term_levels(power: &[f32], bands: usize, window: usize) -> Vec<Vec<
 pub fn levels_of(windows: &[Vec<f64>], kept: &[bool], bands: usize) -> Vec<Vec<f64>> {
     (0..bands)
         .map(|b| {
-            let mut levels: Vec<f64> = windows.iter().zip(kept).filter(|(_, &k)| k).map(|(w, _)| 10.0 * w[b].max(1e-20).log10()).collect();
+            let mut levels: Vec<f64> =
+                windows.iter().zip(kept).filter(|(_, &k)| k).map(|(w, _)| 10.0 * w[b].max(1e-20).log10()).collect();
             levels.sort_by(f64::total_cmp);
             levels
         })
@@ -39,7 +40,12 @@ pub fn levels_of(windows: &[Vec<f64>], kept: &[bool], bands: usize) -> Vec<Vec<f
 
 /// The short-term windows' mean band powers and which of them the relative gate keeps — or, with
 /// `gate` given, that gate (so a processed signal is judged on the same windows as the original).
-pub fn short_term_windows(power: &[f32], bands: usize, window: usize, gate: Option<&[bool]>) -> (Vec<Vec<f64>>, Vec<bool>) {
+pub fn short_term_windows(
+    power: &[f32],
+    bands: usize,
+    window: usize,
+    gate: Option<&[bool]>,
+) -> (Vec<Vec<f64>>, Vec<bool>) {
     let blocks = power.len() / bands;
     let window = window.clamp(1, blocks.max(1));
     let count = blocks + 1 - window.min(blocks).max(1);
@@ -79,7 +85,14 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// The dynamics section of a profile. `width_db` is the per-1/12-octave side − mid level of the
 /// profile's stereo section (for the mono low end), `true_peak_dbtp` and `max_short_term_lufs` give
 /// the PSR.
-pub fn dynamics_profile(spectra: &GatedSpectra, sample_rate: u32, grid: &BandGrid, width_db: &[f64], mid_db: &[f64], psr_db: f64) -> DynamicsProfile {
+pub fn dynamics_profile(
+    spectra: &GatedSpectra,
+    sample_rate: u32,
+    grid: &BandGrid,
+    width_db: &[f64],
+    mid_db: &[f64],
+    psr_db: f64,
+) -> DynamicsProfile {
     let edges = &spectra.band_bins;
     let bands = edges.len() - 1;
     let window = (SHORT_TERM_S / spectra.hop_s).round() as usize;
@@ -87,11 +100,16 @@ pub fn dynamics_profile(spectra: &GatedSpectra, sample_rate: u32, grid: &BandGri
     let bin_hz = spectra.bin_hz;
     let band_stats = (0..bands)
         .map(|b| {
-            let frames: Vec<f64> = spectra.band_power.chunks_exact(bands).map(|f| f64::from(f[b])).filter(|&p| p > 0.0).collect();
+            let frames: Vec<f64> =
+                spectra.band_power.chunks_exact(bands).map(|f| f64::from(f[b])).filter(|&p| p > 0.0).collect();
             let mean = frames.iter().sum::<f64>() / frames.len().max(1) as f64;
             let peak = frames.iter().fold(0.0f64, |m, &p| m.max(p));
             let range = edges[b]..edges[b + 1];
-            let (mm, ss, ms) = (sum(&spectra.mid_psd[range.clone()]), sum(&spectra.side_psd[range.clone()]), sum(&spectra.cross_psd[range]));
+            let (mm, ss, ms) = (
+                sum(&spectra.mid_psd[range.clone()]),
+                sum(&spectra.side_psd[range.clone()]),
+                sum(&spectra.cross_psd[range]),
+            );
             BandDynamics {
                 low_hz: edges[b] as f64 * bin_hz,
                 high_hz: (edges[b + 1] as f64 * bin_hz).min(f64::from(sample_rate) / 2.0),

@@ -66,7 +66,14 @@ impl KWeighting {
     /// channels). Each lane first runs over the [`SETTLE_S`] before its segment: the filter forgets
     /// its zero start state far below f64 precision, and the segmentation is fixed, so the result
     /// depends on neither thread count nor CPU.
-    pub fn block_energies(&self, channels: &[&[f32]], gain: Option<&[f32]>, pre: f32, block_len: usize, sample_rate: u32) -> Vec<f64> {
+    pub fn block_energies(
+        &self,
+        channels: &[&[f32]],
+        gain: Option<&[f32]>,
+        pre: f32,
+        block_len: usize,
+        sample_rate: u32,
+    ) -> Vec<f64> {
         assert!((1..=LANES).contains(&channels.len()));
         let count = channels[0].len() / block_len;
         let mut energies = vec![0.0f64; count];
@@ -74,7 +81,16 @@ impl KWeighting {
         let segments = LANES / channels.len();
         let per_segment = count.div_ceil(GROUPS * segments).max(1);
         energies.par_chunks_mut(per_segment * segments).enumerate().for_each(|(g, out)| {
-            let job = LaneJob { channels, gain, pre, block_len, settle, first_block: g * per_segment * segments, per_segment, segments };
+            let job = LaneJob {
+                channels,
+                gain,
+                pre,
+                block_len,
+                settle,
+                first_block: g * per_segment * segments,
+                per_segment,
+                segments,
+            };
             job.run(&self.stages, out);
         });
         energies
@@ -121,7 +137,8 @@ impl LaneJob<'_> {
         // part); lanes past the channels idle on silence.
         let lanes = self.channels.len() * self.segments;
         let first: [usize; LANES] = std::array::from_fn(|l| ((l % self.segments) * self.per_segment).min(count));
-        let end: [usize; LANES] = std::array::from_fn(|l| if l < lanes { (first[l] + self.per_segment).min(count) } else { first[l] });
+        let end: [usize; LANES] =
+            std::array::from_fn(|l| if l < lanes { (first[l] + self.per_segment).min(count) } else { first[l] });
         let origin = self.first_block * block_len;
         // Lane l's input from `offset` on (relative to its segment's start; negative: the pre-roll,
         // which reads the signal before the segment) into `buf`, zero before the signal and after
@@ -133,7 +150,8 @@ impl LaneJob<'_> {
             let spans: [(usize, usize, usize); LANES] = std::array::from_fn(|l| {
                 let start = (origin + first[l] * block_len) as isize + offset;
                 let lo = (-start).clamp(0, buf.len() as isize) as usize;
-                let hi = ((origin + end[l] * block_len) as isize - start).clamp(lo as isize, buf.len() as isize) as usize;
+                let hi =
+                    ((origin + end[l] * block_len) as isize - start).clamp(lo as isize, buf.len() as isize) as usize;
                 (lo, hi, (start + lo as isize).max(0) as usize)
             });
             let channel = |l: usize| self.channels[(l / self.segments).min(self.channels.len() - 1)];
@@ -153,17 +171,21 @@ impl LaneJob<'_> {
                     }
                     let (dst, src) = (&mut mid[from - a..to - a], &x[k + from - a..k + to - a]);
                     match self.gain {
-                        Some(g) => dst.iter_mut().zip(src).zip(&g[k + from - a..]).for_each(|((v, &x), &g)| v[l] = x * pre * g),
+                        Some(g) => {
+                            dst.iter_mut().zip(src).zip(&g[k + from - a..]).for_each(|((v, &x), &g)| v[l] = x * pre * g)
+                        }
                         None => dst.iter_mut().zip(src).for_each(|(v, &x)| v[l] = x * pre),
                     }
                 }
             }
             if lo < hi {
-                let src: [&[f32]; LANES] = std::array::from_fn(|l| &channel(l)[spans[l].2 + lo - spans[l].0..][..hi - lo]);
+                let src: [&[f32]; LANES] =
+                    std::array::from_fn(|l| &channel(l)[spans[l].2 + lo - spans[l].0..][..hi - lo]);
                 let dst = &mut buf[lo..hi];
                 match self.gain {
                     Some(g) => {
-                        let gains: [&[f32]; LANES] = std::array::from_fn(|l| &g[spans[l].2 + lo - spans[l].0..][..hi - lo]);
+                        let gains: [&[f32]; LANES] =
+                            std::array::from_fn(|l| &g[spans[l].2 + lo - spans[l].0..][..hi - lo]);
                         fill_lanes_scaled(dst, &src, &gains, pre);
                     }
                     None => fill_lanes(dst, &src, pre),
@@ -219,7 +241,13 @@ fn fill_lanes_scaled(dst: &mut [[f32; LANES]], src: &[&[f32]; LANES], gain: &[&[
 /// subtract on y[n−1] (the other terms do not wait for it); the state stays in registers through
 /// the loop.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn filter_lanes(stages: &[[f64; 5]; 2], state: &mut LaneState, input: &[[f32; LANES]], block_len: usize, energies: &mut [[f64; LANES]]) {
+fn filter_lanes(
+    stages: &[[f64; 5]; 2],
+    state: &mut LaneState,
+    input: &[[f32; LANES]],
+    block_len: usize,
+    energies: &mut [[f64; LANES]],
+) {
     let [[b0, b1, b2, a1, a2], [c0, c1, c2, d1, d2]] = *stages;
     // The high-pass's numerator is (1, −2, 1) at every rate: its products are exact, so sums and
     // differences give the same bits with two multiplies fewer a step.
@@ -268,7 +296,13 @@ pub fn k_weighted_power(channels: &[&[f32]], sample_rate: u32, step: usize) -> V
     summed_block_energies(channels, None, 1.0, step, sample_rate).into_iter().map(|e| e as f32).collect()
 }
 
-fn summed_block_energies(channels: &[&[f32]], gain: Option<&[f32]>, pre: f32, block_len: usize, sample_rate: u32) -> Vec<f64> {
+fn summed_block_energies(
+    channels: &[&[f32]],
+    gain: Option<&[f32]>,
+    pre: f32,
+    block_len: usize,
+    sample_rate: u32,
+) -> Vec<f64> {
     KWeighting::new(sample_rate).block_energies(channels, gain, pre, block_len, sample_rate)
 }
 
@@ -294,7 +328,11 @@ pub fn short_term_series(sub_blocks: &[f64], sub_len: usize) -> Vec<f64> {
         .windows(30)
         .map(|w| {
             let ms = w.iter().sum::<f64>() / (30 * sub_len) as f64;
-            if ms > 0.0 { (LUFS_OFFSET_DB + 10.0 * ms.log10()).max(ABSOLUTE_GATE_LUFS) } else { ABSOLUTE_GATE_LUFS }
+            if ms > 0.0 {
+                (LUFS_OFFSET_DB + 10.0 * ms.log10()).max(ABSOLUTE_GATE_LUFS)
+            } else {
+                ABSOLUTE_GATE_LUFS
+            }
         })
         .collect()
 }

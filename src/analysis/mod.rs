@@ -2,8 +2,8 @@
 //! from the GPU (`device`, `crate::analysis::gpu`); everything else is computed here on the CPU.
 pub mod bands;
 pub mod device;
-pub mod gpu;
 pub mod dynamics;
+pub mod gpu;
 pub mod loudness;
 pub mod spectrum;
 
@@ -22,7 +22,12 @@ pub fn analyze(buffer: &AudioBuffer, name: &str, progress: &dyn Progress) -> Res
 }
 
 /// As [`analyze`], with the gated spectra already computed (by the GPU) when `spectra` is given.
-pub fn analyze_with_spectra(buffer: &AudioBuffer, name: &str, spectra: Option<spectrum::GatedSpectra>, progress: &dyn Progress) -> Result<Profile> {
+pub fn analyze_with_spectra(
+    buffer: &AudioBuffer,
+    name: &str,
+    spectra: Option<spectrum::GatedSpectra>,
+    progress: &dyn Progress,
+) -> Result<Profile> {
     if buffer.is_silent() {
         return Err(Error::Silent { path: name.into(), what: "analyse" });
     }

@@ -63,7 +63,9 @@ pub const DYNAMICS_LOW_HZ: f64 = 20.0;
 pub fn dynamics_band_bins(sample_rate: u32, fft_size: usize) -> Vec<usize> {
     let bin_hz = f64::from(sample_rate) / fft_size as f64;
     let mut edges = vec![((DYNAMICS_LOW_HZ / bin_hz).round() as usize).max(1)];
-    edges.extend(dynamics_crossovers(sample_rate).iter().map(|&f| ((f / bin_hz).round() as usize).clamp(1, fft_size / 2)));
+    edges.extend(
+        dynamics_crossovers(sample_rate).iter().map(|&f| ((f / bin_hz).round() as usize).clamp(1, fft_size / 2)),
+    );
     edges.push(fft_size / 2 + 1);
     edges
 }
@@ -104,7 +106,9 @@ impl Sums {
     fn add(&mut self, mid: &[Complex<f32>], side: Option<&[Complex<f32>]>) {
         match side {
             Some(side) => {
-                for ((((m, s), mm), ss), ms) in mid.iter().zip(side).zip(&mut self.mid).zip(&mut self.side).zip(&mut self.cross) {
+                for ((((m, s), mm), ss), ms) in
+                    mid.iter().zip(side).zip(&mut self.mid).zip(&mut self.side).zip(&mut self.cross)
+                {
                     *mm += m.re * m.re + m.im * m.im;
                     *ss += s.re * s.re + s.im * s.im;
                     *ms += m.re * s.re + m.im * s.im;
@@ -194,7 +198,11 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
                 }
                 e += x64.remainder().iter().zip(w64.remainder()).fold(0.0, |e, (&x, &w)| e + f64::from(w * x * x));
             }
-            if stereo { 0.5 * e } else { e }
+            if stereo {
+                0.5 * e
+            } else {
+                e
+            }
         })
         .collect();
     let window: Vec<f32> = window.iter().map(|&w| w as f32).collect();
@@ -214,7 +222,8 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
         .map(|group| {
             let mut sums = Sums::new(bins);
             let mut bands = vec![0.0f32; group.len() * n_bands];
-            let (mut time, mut ms, mut ss, mut scratch) = (fft.make_input_vec(), fft.make_output_vec(), fft.make_output_vec(), fft.make_scratch_vec());
+            let (mut time, mut ms, mut ss, mut scratch) =
+                (fft.make_input_vec(), fft.make_output_vec(), fft.make_output_vec(), fft.make_scratch_vec());
             for (&start, band) in group.iter().zip(bands.chunks_exact_mut(n_bands)) {
                 windowed(channels, 1.0, start, &window, &mut time);
                 fft.process_with_scratch(&mut time, &mut ms, &mut scratch).expect("plan size");
@@ -253,7 +262,13 @@ pub(crate) fn gated_frames(power: &[f64], relative_gate_db: f64) -> Vec<usize> {
 }
 
 /// Averaged one-sided PSDs from per-bin sums over the used frames of |M|², |S|² and Re(M·S̄).
-pub(crate) fn spectra_from_sums(sums: [Vec<f64>; 3], sample_rate: u32, fft_size: usize, frames_used: usize, frames_total: usize) -> GatedSpectra {
+pub(crate) fn spectra_from_sums(
+    sums: [Vec<f64>; 3],
+    sample_rate: u32,
+    fft_size: usize,
+    frames_used: usize,
+    frames_total: usize,
+) -> GatedSpectra {
     let window = hann_periodic(fft_size);
     let bins = fft_size / 2 + 1;
     let [mid_acc, side_acc, cross_acc] = sums;

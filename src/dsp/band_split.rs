@@ -40,7 +40,12 @@ pub(crate) struct FoldedSplit {
 
 impl FoldedSplit {
     pub(crate) fn view(&self) -> BandFilters<'_> {
-        BandFilters { conv: &self.conv, latency: self.latency, base: Some(&self.base), bands: self.bands.iter().map(Vec::as_slice).collect() }
+        BandFilters {
+            conv: &self.conv,
+            latency: self.latency,
+            base: Some(&self.base),
+            bands: self.bands.iter().map(Vec::as_slice).collect(),
+        }
     }
 }
 
@@ -51,7 +56,10 @@ impl BandSplit {
         let fs = f64::from(sample_rate);
         let ascending = crossovers_hz.windows(2).all(|w| w[1].partial_cmp(&w[0]) == Some(std::cmp::Ordering::Greater));
         if crossovers_hz.is_empty() || !ascending || crossovers_hz.iter().any(|&f| !(20.0..=0.45 * fs).contains(&f)) {
-            return Err(Error::InvalidSetting(format!("crossovers {crossovers_hz:?} Hz must ascend within 20 Hz … {:.0} Hz", 0.45 * fs)));
+            return Err(Error::InvalidSetting(format!(
+                "crossovers {crossovers_hz:?} Hz must ascend within 20 Hz … {:.0} Hz",
+                0.45 * fs
+            )));
         }
         let len = ((fs * LENGTH_S) as usize).next_power_of_two() - 1;
         let centre = (len - 1) / 2;
@@ -103,7 +111,12 @@ impl BandSplit {
 
     /// The split's own filters, for stages that filter one block into several bands.
     pub(crate) fn filters(&self) -> BandFilters<'_> {
-        BandFilters { conv: self.conv(), latency: self.latency(), base: None, bands: self.bands.iter().map(|b| b.spectrum.as_slice()).collect() }
+        BandFilters {
+            conv: self.conv(),
+            latency: self.latency(),
+            base: None,
+            bands: self.bands.iter().map(|b| b.spectrum.as_slice()).collect(),
+        }
     }
 
     /// The split with the symmetric FIR `eq_taps` folded into every band, and a base path (the EQ
@@ -116,7 +129,11 @@ impl BandSplit {
         // Each filter_spectrum carries the inverse FFT's 1/N; a product of two carries it twice.
         let n = conv.fft_size() as f32;
         let eq = conv.filter_spectrum(eq_taps);
-        let bands = self.bands.iter().map(|b| conv.filter_spectrum(&b.taps).iter().zip(&eq).map(|(h, e)| h * e * n).collect()).collect();
+        let bands = self
+            .bands
+            .iter()
+            .map(|b| conv.filter_spectrum(&b.taps).iter().zip(&eq).map(|(h, e)| h * e * n).collect())
+            .collect();
         let mut delayed = vec![0.0f32; self.latency()];
         delayed.extend_from_slice(eq_taps);
         let base = conv.filter_spectrum(&delayed);

@@ -251,7 +251,8 @@ mod tests {
 
     #[test]
     fn static_curve_matches_the_formula_within_a_tenth_of_a_db_knee_included() {
-        let s = CompressorSettings { threshold_db: -24.0, ratio: 4.0, knee_db: 8.0, makeup_db: 2.0, ..Default::default() };
+        let s =
+            CompressorSettings { threshold_db: -24.0, ratio: 4.0, knee_db: 8.0, makeup_db: 2.0, ..Default::default() };
         for level in (-60..=0).map(f64::from) {
             // The formula, written out independently of static_gain_db.
             let expected_out = if level < -28.0 {
@@ -269,7 +270,14 @@ mod tests {
 
     #[test]
     fn expansion_below_threshold_follows_its_formula_and_stops_at_the_range() {
-        let s = CompressorSettings { threshold_db: -30.0, ratio: 1.0, knee_db: 6.0, expansion_ratio: 2.0, expansion_range_db: 12.0, ..Default::default() };
+        let s = CompressorSettings {
+            threshold_db: -30.0,
+            ratio: 1.0,
+            knee_db: 6.0,
+            expansion_ratio: 2.0,
+            expansion_range_db: 12.0,
+            ..Default::default()
+        };
         for level in (-60..=0).map(f64::from) {
             // Written out: hard expansion (E − 1)·(level − T) below T − w/2, the mirrored knee
             // −(E − 1)(T − level + w/2)²/(2w) within it, nothing above; floored at −12 dB.
@@ -335,7 +343,10 @@ mod tests {
             (0..FS * 10).position(|_| c.gain(quiet) > from_db(-1.0) as f32).unwrap() as f64 * 1000.0 / f64::from(FS)
         };
         let (transient, sustained) = (release_after(30), release_after(3000));
-        assert!(sustained > 2.0 * transient, "release after 3 s of overload {sustained} ms vs after 30 ms {transient} ms");
+        assert!(
+            sustained > 2.0 * transient,
+            "release after 3 s of overload {sustained} ms vs after 30 ms {transient} ms"
+        );
     }
 
     #[test]

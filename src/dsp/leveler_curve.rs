@@ -23,11 +23,17 @@ pub struct LevelerSettings {
 
 impl LevelerSettings {
     pub fn validate(&self) -> Result<()> {
-        let ok = (RATIO_BOUNDS.0..=RATIO_BOUNDS.1).contains(&self.ratio) && self.threshold_lufs.is_finite() && self.floor_lufs.is_finite() && self.floor_lufs <= self.threshold_lufs;
+        let ok = (RATIO_BOUNDS.0..=RATIO_BOUNDS.1).contains(&self.ratio)
+            && self.threshold_lufs.is_finite()
+            && self.floor_lufs.is_finite()
+            && self.floor_lufs <= self.threshold_lufs;
         if ok {
             return Ok(());
         }
-        Err(Error::InvalidSetting(format!("leveler: ratio {} must lie in {}…{} and floor_lufs {} at or below threshold_lufs {}", self.ratio, RATIO_BOUNDS.0, RATIO_BOUNDS.1, self.floor_lufs, self.threshold_lufs)))
+        Err(Error::InvalidSetting(format!(
+            "leveler: ratio {} must lie in {}…{} and floor_lufs {} at or below threshold_lufs {}",
+            self.ratio, RATIO_BOUNDS.0, RATIO_BOUNDS.1, self.floor_lufs, self.threshold_lufs
+        )))
     }
 
     /// The gain (linear) for each value of `loudness` (LUFS).

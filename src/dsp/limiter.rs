@@ -55,7 +55,11 @@ impl LimiterSettings {
         }
         check_range(
             "limiter",
-            &[("release_ms", self.release_ms), ("sustained_release_ms", self.sustained_release_ms), ("sustain_ms", self.sustain_ms)],
+            &[
+                ("release_ms", self.release_ms),
+                ("sustained_release_ms", self.sustained_release_ms),
+                ("sustain_ms", self.sustain_ms),
+            ],
             1.0..=10_000.0,
         )
     }
@@ -142,7 +146,11 @@ impl TruePeakLimiter {
                 for (start, o) in (0..out.len()).step_by(l).zip(out.chunks_mut(l)) {
                     o[0] = suffix[start];
                     let whole = o.len().min((last + 2).saturating_sub(start + l));
-                    for ((o, &s), &p) in o[1..whole.max(1)].iter_mut().zip(&suffix[start + 1..]).zip(prefix.get(start + l..).unwrap_or_default()) {
+                    for ((o, &s), &p) in o[1..whole.max(1)]
+                        .iter_mut()
+                        .zip(&suffix[start + 1..])
+                        .zip(prefix.get(start + l..).unwrap_or_default())
+                    {
                         *o = fast_max(s, p);
                     }
                     for (i, o) in o.iter_mut().enumerate().skip(whole.max(1)) {
@@ -175,11 +183,20 @@ impl TruePeakLimiter {
     /// start_j + t − warmup, and writes it from step warmup on. The curve's first piece reads
     /// peaks of 0 before the start, which leave the fresh release state as it is; its attack
     /// history is then set to the start's required gain.
-    fn pieces(&self, peaks: &[f32], pre_gain: f32, first: usize, piece: usize, ring: &mut [[f32; LANES]], out: &mut [f32]) {
+    fn pieces(
+        &self,
+        peaks: &[f32],
+        pre_gain: f32,
+        first: usize,
+        piece: usize,
+        ring: &mut [[f32; LANES]],
+        out: &mut [f32],
+    ) {
         let warmup = self.warmup;
         let k = self.ceiling / pre_gain;
         // Each lane's first sample and length.
-        let lanes: [(usize, usize); LANES] = std::array::from_fn(|j| (first + j * piece, piece.min(out.len().saturating_sub(j * piece))));
+        let lanes: [(usize, usize); LANES] =
+            std::array::from_fn(|j| (first + j * piece, piece.min(out.len().saturating_sub(j * piece))));
         // The attack history starts empty (its sum 0) and fills in the warm-up.
         ring.fill([0.0; LANES]);
         let mut state = LaneState { fast: [0.0; LANES], slow: [0.0; LANES], sum: [0.0; LANES], slot: 0, ring };
@@ -248,14 +265,23 @@ struct LaneState<'a> {
 
 /// The required gain at window peak `p` for ceiling/pre-gain `k`: the forward minimum m.
 fn required(p: f32, k: f32) -> f32 {
-    if p > k { k / p } else { 1.0 }
+    if p > k {
+        k / p
+    } else {
+        1.0
+    }
 }
 
 /// One tile of the gain curve, in place: each row's window peaks (one per lane) become gains.
 /// In the reduction domain the fast release's recursion is one multiply and one max, the slow
 /// one's two multiplies and an add: short dependency chains, and the attack's running sum a third.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn gain_lanes(k: f32, [release, sustain, sustained_release]: [f32; 3], state: &mut LaneState, tile: &mut [[f32; LANES]]) {
+fn gain_lanes(
+    k: f32,
+    [release, sustain, sustained_release]: [f32; 3],
+    state: &mut LaneState,
+    tile: &mut [[f32; LANES]],
+) {
     let LaneState { mut fast, mut slow, mut sum, mut slot, ref mut ring } = *state;
     let (sustain_in, inv_l) = (1.0 - sustain, 1.0 / ring.len() as f64);
     for row in tile {
@@ -294,7 +320,11 @@ mod tests {
             .map(|_| {
                 state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 let u = (state >> 40) as f32 / (1u64 << 24) as f32;
-                if u > 0.97 { 0.5 + 3.0 * (u - 0.97) / 0.03 } else { 0.3 * u }
+                if u > 0.97 {
+                    0.5 + 3.0 * (u - 0.97) / 0.03
+                } else {
+                    0.3 * u
+                }
             })
             .collect()
     }
@@ -317,17 +347,25 @@ mod tests {
             }
             // With the release paths inert, the result is exactly the moving average of the brute-force
             // forward minimum.
-            let fast = LimiterSettings { release_ms: 1.0, sustained_release_ms: 1.0, sustain_ms: 10_000.0, ..settings.clone() };
+            let fast = LimiterSettings {
+                release_ms: 1.0,
+                sustained_release_ms: 1.0,
+                sustain_ms: 10_000.0,
+                ..settings.clone()
+            };
             let mut lim = TruePeakLimiter::new(&fast, fs).unwrap();
             lim.release_coef = 0.0;
             lim.sustained_release_coef = 0.0;
             lim.sustain_coef = 1.0;
             lim.gain_curve(&peaks, pre, &mut gain);
             let l = lim.lookahead;
-            let req: Vec<f32> = env.iter().map(|&e| if pre * e > ceiling { ceiling / (pre * e) } else { 1.0 }).collect();
-            let min: Vec<f32> = (0..env.len()).map(|i| req[i..(i + l).min(env.len())].iter().fold(1.0f32, |m, &v| m.min(v))).collect();
+            let req: Vec<f32> =
+                env.iter().map(|&e| if pre * e > ceiling { ceiling / (pre * e) } else { 1.0 }).collect();
+            let min: Vec<f32> =
+                (0..env.len()).map(|i| req[i..(i + l).min(env.len())].iter().fold(1.0f32, |m, &v| m.min(v))).collect();
             for i in 0..env.len() {
-                let avg: f64 = (0..l).map(|k| f64::from(if i >= k { min[i - k] } else { min[0] })).sum::<f64>() / l as f64;
+                let avg: f64 =
+                    (0..l).map(|k| f64::from(if i >= k { min[i - k] } else { min[0] })).sum::<f64>() / l as f64;
                 assert!((f64::from(gain[i]) - avg).abs() < 1e-5, "sample {i}: {} vs {avg}", gain[i]);
             }
         }
@@ -347,7 +385,11 @@ mod tests {
                 let m = required(p, k);
                 let r = 1.0 - m;
                 fast = (fast * lim.release_coef).max(r);
-                slow = if r > slow { slow * lim.sustain_coef + r * (1.0 - lim.sustain_coef) } else { slow * lim.sustained_release_coef };
+                slow = if r > slow {
+                    slow * lim.sustain_coef + r * (1.0 - lim.sustain_coef)
+                } else {
+                    slow * lim.sustained_release_coef
+                };
                 let released = (1.0 - fast.max(slow)).min(m);
                 sum += f64::from(released) - f64::from(history[slot]);
                 history[slot] = released;

@@ -28,7 +28,9 @@ impl EqCurve {
             return bad("freqs_hz and gain_db must be non-empty and of equal length");
         }
         // partial_cmp: NaN frequencies are rejected too.
-        if self.freqs_hz.windows(2).any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater)) || self.freqs_hz[0] <= 0.0 {
+        if self.freqs_hz.windows(2).any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+            || self.freqs_hz[0] <= 0.0
+        {
             return bad("freqs_hz must be positive and strictly ascending");
         }
         if self.gain_db.iter().any(|g| !g.is_finite() || g.abs() > 40.0) {

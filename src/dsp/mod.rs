@@ -24,7 +24,11 @@ pub fn from_db(db: f64) -> f64 {
 /// compile to plain packed maxima.
 #[inline(always)]
 pub(crate) fn fast_max(a: f32, b: f32) -> f32 {
-    if b > a { b } else { a }
+    if b > a {
+        b
+    } else {
+        a
+    }
 }
 
 /// `fold` over `x` in parallel chunks from `init`, the chunks' results combined by `fold` too (so
@@ -64,10 +68,18 @@ pub(crate) fn one_pole(ms: f64, sample_rate: impl Into<f64>) -> f64 {
 }
 
 /// Err unless every named value lies in `range` (settings validation).
-pub(crate) fn check_range(what: &str, values: &[(&str, f64)], range: std::ops::RangeInclusive<f64>) -> crate::error::Result<()> {
+pub(crate) fn check_range(
+    what: &str,
+    values: &[(&str, f64)],
+    range: std::ops::RangeInclusive<f64>,
+) -> crate::error::Result<()> {
     for (name, v) in values {
         if !range.contains(v) {
-            return Err(crate::error::Error::InvalidSetting(format!("{what} {name} {v} must be between {} and {}", range.start(), range.end())));
+            return Err(crate::error::Error::InvalidSetting(format!(
+                "{what} {name} {v} must be between {} and {}",
+                range.start(),
+                range.end()
+            )));
         }
     }
     Ok(())

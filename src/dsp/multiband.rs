@@ -17,9 +17,9 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::band_split::BandSplit;
+use super::compressor::{Compressor, CompressorSettings};
 use super::lane_sum;
 use super::overlap_save::{BlockScratch, OverlapSave};
-use super::compressor::{Compressor, CompressorSettings};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,7 +65,12 @@ impl Multiband {
     /// the STFT hop the statistics pool them into.
     pub fn new(crossovers_hz: &[f64], sample_rate: u32) -> Result<Self> {
         let block = 1usize << (f64::from(sample_rate) * 6e-3).max(1.0).log2().floor() as u32;
-        Ok(Multiband { split: BandSplit::new(crossovers_hz, sample_rate)?, crossovers_hz: crossovers_hz.to_vec(), block, sample_rate })
+        Ok(Multiband {
+            split: BandSplit::new(crossovers_hz, sample_rate)?,
+            crossovers_hz: crossovers_hz.to_vec(),
+            block,
+            sample_rate,
+        })
     }
 
     pub fn bands(&self) -> usize {
@@ -88,7 +93,12 @@ impl Multiband {
                     (0..=n / 2).map(|k| spectrum[k * (m / n)].norm()).collect()
                 } else {
                     let bin_hz = f64::from(self.sample_rate) / n as f64;
-                    (0..=n / 2).map(|k| super::from_db(self.split.response_db(b, (k as f64 * bin_hz).max(1.0), self.sample_rate)) as f32).collect()
+                    (0..=n / 2)
+                        .map(|k| {
+                            super::from_db(self.split.response_db(b, (k as f64 * bin_hz).max(1.0), self.sample_rate))
+                                as f32
+                        })
+                        .collect()
                 }
             })
             .collect()
@@ -114,7 +124,11 @@ impl Multiband {
             let filters = folded.as_ref().map_or_else(|| self.split.filters(), |f| f.view());
             let conv = filters.conv;
             let decimated: Vec<Option<DecimatedBand>> = (0..bands)
-                .map(|b| self.crossovers_hz.get(b).and_then(|&upper| DecimatedBand::new(filters.bands[b], conv, upper, self.sample_rate, d, true)))
+                .map(|b| {
+                    self.crossovers_hz
+                        .get(b)
+                        .and_then(|&upper| DecimatedBand::new(filters.bands[b], conv, upper, self.sample_rate, d, true))
+                })
                 .collect();
             let mut own = vec![vec![0.0f32; blocks]; bands];
             // Each call covers whole control blocks and returns their values, band after band.
@@ -195,7 +209,13 @@ impl Multiband {
     /// band-limited and so is its slowly varying multiplier: its term is formed at the band's
     /// decimated rate (see [`DecimatedBand`]) and added to the base's spectrum, so the lows cost
     /// transforms 8–16 times shorter and the top band none of its own.
-    pub fn apply(&self, channels: &mut [Vec<f32>], gains: &[Option<Vec<f32>>], channel_scale: &[Vec<f32>], eq_taps: &[Option<&[f32]>]) {
+    pub fn apply(
+        &self,
+        channels: &mut [Vec<f32>],
+        gains: &[Option<Vec<f32>>],
+        channel_scale: &[Vec<f32>],
+        eq_taps: &[Option<&[f32]>],
+    ) {
         let (bands, d) = (self.bands(), self.block);
         let top = bands - 1;
         let ramp = Multiplier::ramp(d);
@@ -207,13 +227,23 @@ impl Multiband {
             let folded = eq.map(|taps| self.split.with_eq(taps));
             let filters = folded.as_ref().map_or_else(|| self.split.filters(), |f| f.view());
             let conv = filters.conv;
-            let multiplier = |b: usize| Multiplier { gains: gains[b].as_deref(), scale: channel_scale.get(c).map_or(1.0, |s| s[b]), ramp: &ramp };
+            let multiplier = |b: usize| Multiplier {
+                gains: gains[b].as_deref(),
+                scale: channel_scale.get(c).map_or(1.0, |s| s[b]),
+                ramp: &ramp,
+            };
             let top_multiplier = multiplier(top);
             // The lower bands whose multiplier differs from the top band's, each decimated if it can be.
             let lower: Vec<(usize, Option<DecimatedBand>)> = (0..top)
                 .filter(|&b| gains[b].is_some() || gains[top].is_some())
                 // By 2 the band's two shorter transforms cost what one full-size one does.
-                .map(|b| (b, DecimatedBand::new(filters.bands[b], conv, self.crossovers_hz[b], self.sample_rate, d, false).filter(|band| band.factor >= 4)))
+                .map(|b| {
+                    (
+                        b,
+                        DecimatedBand::new(filters.bands[b], conv, self.crossovers_hz[b], self.sample_rate, d, false)
+                            .filter(|band| band.factor >= 4),
+                    )
+                })
                 .collect();
             // Without an EQ the base is the input delayed to the bands' latency.
             let delayed;
@@ -243,12 +273,15 @@ impl Multiband {
                     match decimated {
                         Some(band) => {
                             let (spectrum, aux) = s.spectrum_and_aux();
-                            band.add_term(spectrum, &mut aux[0], rest, terms, history, len, |j| e.at(start + j) / e_top[j] - 1.0);
+                            band.add_term(spectrum, &mut aux[0], rest, terms, history, len, |j| {
+                                e.at(start + j) / e_top[j] - 1.0
+                            });
                         }
                         None => conv.filtered(s, filters.bands[*b], |y, aux| {
                             let [e_b, terms] = aux;
                             e.fill(start, &mut e_b[..len]);
-                            for (((t, &v), &e_b), &e_top) in terms[..len].iter_mut().zip(y).zip(&e_b[..len]).zip(&e_top) {
+                            for (((t, &v), &e_b), &e_top) in terms[..len].iter_mut().zip(y).zip(&e_b[..len]).zip(&e_top)
+                            {
                                 *t += (e_b - e_top) * v;
                             }
                         }),
@@ -349,10 +382,18 @@ impl DecimatedBand {
     /// The band whose spectrum (for `conv`) is `spectrum` and that ends at `upper_hz`, decimated by
     /// the largest power of two up to [`MAX_DECIMATION`] dividing `block` that keeps the decimated
     /// rate at 3.5 times the band's width or more; `None` when that is 1.
-    fn new(spectrum: &[Complex<f32>], conv: &OverlapSave, upper_hz: f64, sample_rate: u32, block: usize, midpoints: bool) -> Option<Self> {
+    fn new(
+        spectrum: &[Complex<f32>],
+        conv: &OverlapSave,
+        upper_hz: f64,
+        sample_rate: u32,
+        block: usize,
+        midpoints: bool,
+    ) -> Option<Self> {
         let fs = f64::from(sample_rate);
         let fits = |f: usize| fs / f as f64 >= 3.5 * (upper_hz + DECIMATION_GUARD_HZ);
-        let factor = (1..=MAX_DECIMATION.trailing_zeros()).map(|e| 1usize << e).rfind(|&f| block % f == 0 && fits(f))?;
+        let factor =
+            (1..=MAX_DECIMATION.trailing_zeros()).map(|e| 1usize << e).rfind(|&f| block % f == 0 && fits(f))?;
         let (n, history) = (conv.fft_size(), conv.filter_len() - 1);
         let m = n / factor;
         // With `midpoints`, advance by r samples (bin k times e^{2πi·k·r/N}) so that the decimated
@@ -367,7 +408,13 @@ impl DecimatedBand {
             .collect();
         filter[m / 2] = Complex::new(0.0, 0.0);
         let mut planner = RealFftPlanner::<f32>::new();
-        Some(DecimatedBand { factor, filter, inverse: planner.plan_fft_inverse(m), forward: planner.plan_fft_forward(m), first: (history + factor / 2 - r) / factor })
+        Some(DecimatedBand {
+            factor,
+            filter,
+            inverse: planner.plan_fft_inverse(m),
+            forward: planner.plan_fft_forward(m),
+            first: (history + factor / 2 - r) / factor,
+        })
     }
 
     /// The mean square per control block of `d` samples of the band in the current block of `s`,
@@ -387,7 +434,12 @@ impl DecimatedBand {
 
     /// The band's decimated samples in the current block (input spectrum `spectrum`), written into
     /// `real`; `complex` is scratch, its first M/2 + 1 values free for the caller afterwards.
-    fn samples<'a>(&self, spectrum: &[Complex<f32>], real: &'a mut [f32], complex: &mut [Complex<f32>]) -> &'a mut [f32] {
+    fn samples<'a>(
+        &self,
+        spectrum: &[Complex<f32>],
+        real: &'a mut [f32],
+        complex: &mut [Complex<f32>],
+    ) -> &'a mut [f32] {
         let half = self.filter.len() - 1;
         let (small, scratch) = complex.split_at_mut(half + 1);
         for ((i, &x), &h) in small.iter_mut().zip(spectrum).zip(&self.filter) {
@@ -395,7 +447,9 @@ impl DecimatedBand {
         }
         small[0].im = 0.0;
         let y = &mut real[..2 * half];
-        self.inverse.process_with_scratch(small, y, &mut scratch[..self.inverse.get_scratch_len()]).expect("sizes match the plan");
+        self.inverse
+            .process_with_scratch(small, y, &mut scratch[..self.inverse.get_scratch_len()])
+            .expect("sizes match the plan");
         y
     }
 
@@ -406,7 +460,16 @@ impl DecimatedBand {
     /// Around the rest of the circular frame w runs from its last value back to its first along a
     /// raised cosine, so the product has no edge there to alias. `real` and `complex` are scratch.
     #[allow(clippy::too_many_arguments)]
-    fn add_term(&self, spectrum: &[Complex<f32>], real: &mut [f32], complex: &mut [Complex<f32>], terms: &mut [Complex<f32>], history: usize, len: usize, relative: impl Fn(usize) -> f32) {
+    fn add_term(
+        &self,
+        spectrum: &[Complex<f32>],
+        real: &mut [f32],
+        complex: &mut [Complex<f32>],
+        terms: &mut [Complex<f32>],
+        history: usize,
+        len: usize,
+        relative: impl Fn(usize) -> f32,
+    ) {
         let y = self.samples(spectrum, real, complex);
         let (half, m) = (self.filter.len() - 1, y.len());
         let (n, f) = (m * self.factor, self.factor);
@@ -427,7 +490,9 @@ impl DecimatedBand {
             *v *= blend(i * f);
         }
         let (small, scratch) = complex.split_at_mut(half + 1);
-        self.forward.process_with_scratch(y, small, &mut scratch[..self.forward.get_scratch_len()]).expect("sizes match the plan");
+        self.forward
+            .process_with_scratch(y, small, &mut scratch[..self.forward.get_scratch_len()])
+            .expect("sizes match the plan");
         // The N-point spectrum of a band-limited signal is `factor` times the M-point one of its
         // decimated samples; filter spectra carry 1/N: 1/M in all.
         let norm = 1.0 / m as f32;
@@ -479,7 +544,10 @@ mod tests {
                 Some(mb.gains(&s, power).unwrap())
             })
             .collect();
-        let deepest = gains.iter().map(|g| -crate::dsp::to_db(f64::from(g.as_ref().unwrap().iter().fold(1.0f32, |m, &v| m.min(v))))).collect();
+        let deepest = gains
+            .iter()
+            .map(|g| -crate::dsp::to_db(f64::from(g.as_ref().unwrap().iter().fold(1.0f32, |m, &v| m.min(v)))))
+            .collect();
         mb.apply(chans, &gains, &[], &[]);
         deepest
     }
@@ -506,8 +574,15 @@ mod tests {
         use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
         let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
         let n = FS as usize;
-        let x: Vec<f32> = tone(70.0, 0.3, n).iter().zip(tone(2500.0, 0.2, n)).zip(tone(9000.0, 0.1, n)).map(|((a, b), c)| a + b + c).collect();
-        let eq = LinearPhaseEq::new(&EqCurve { freqs_hz: vec![100.0, 1000.0, 8000.0], gain_db: vec![6.0, -3.0, 4.0] }, FS).unwrap();
+        let x: Vec<f32> = tone(70.0, 0.3, n)
+            .iter()
+            .zip(tone(2500.0, 0.2, n))
+            .zip(tone(9000.0, 0.1, n))
+            .map(|((a, b), c)| a + b + c)
+            .collect();
+        let eq =
+            LinearPhaseEq::new(&EqCurve { freqs_hz: vec![100.0, 1000.0, 8000.0], gain_db: vec![6.0, -3.0, 4.0] }, FS)
+                .unwrap();
         let mut want = vec![0.0; n];
         eq.process(&x, &mut want);
         let blocks = n.div_ceil(mb.block());
@@ -564,7 +639,11 @@ mod tests {
         assert!((f64::from(env.power[2][mid]) / 0.25f64.powi(2) - 1.0).abs() < 0.05, "power {}", env.power[2][mid]);
         assert!((f64::from(env.channel_power[1][2][mid]) / (0.25f64.powi(2) / 2.0) - 1.0).abs() < 0.05);
         for b in [0, 1, 3] {
-            assert!(env.power[b][mid] < env.power[2][mid] * from_db(-100.0) as f32, "band {b} leaks {}", env.power[b][mid]);
+            assert!(
+                env.power[b][mid] < env.power[2][mid] * from_db(-100.0) as f32,
+                "band {b} leaks {}",
+                env.power[b][mid]
+            );
         }
     }
 
@@ -596,14 +675,19 @@ mod tests {
         let mut band = vec![0.0f32; n];
         for b in 0..mb.bands() {
             mb.split.band(b, &x, &mut band);
-            let want: Vec<f64> = band.chunks(d).map(|c| c.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / d as f64).collect();
-            let mut errs: Vec<f64> = want.iter().zip(&env.power[b]).map(|(w, &g)| (10.0 * (f64::from(g) / w).log10()).abs()).collect();
+            let want: Vec<f64> =
+                band.chunks(d).map(|c| c.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / d as f64).collect();
+            let mut errs: Vec<f64> =
+                want.iter().zip(&env.power[b]).map(|(w, &g)| (10.0 * (f64::from(g) / w).log10()).abs()).collect();
             errs.sort_by(f64::total_cmp);
             let (median, worst) = (errs[errs.len() / 2], errs[errs.len() - 1]);
             // Decimated bands: a block's mean square by the midpoint rule, off only where the
             // power steps within the block (the bursts; 0.2 dB on a 20 dB step); full-rate: exact.
             let (max_median, max_worst) = if b + 1 < mb.bands() { (0.02, 0.25) } else { (1e-3, 1e-3) };
-            assert!(median <= max_median && worst <= max_worst, "band {b}: block powers off by {median:.4} dB (median), {worst:.4} dB (worst)");
+            assert!(
+                median <= max_median && worst <= max_worst,
+                "band {b}: block powers off by {median:.4} dB (median), {worst:.4} dB (worst)"
+            );
         }
     }
 
@@ -616,11 +700,25 @@ mod tests {
         let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
         let n = FS as usize * 3;
         let x = busy_mix(n, 5, &[45.0, 90.0, 300.0, 1500.0, 5000.0, 9000.0], 1.0);
-        let eq = LinearPhaseEq::new(&EqCurve { freqs_hz: vec![60.0, 800.0, 7000.0], gain_db: vec![5.0, -4.0, 3.0] }, FS).unwrap();
+        let eq =
+            LinearPhaseEq::new(&EqCurve { freqs_hz: vec![60.0, 800.0, 7000.0], gain_db: vec![5.0, -4.0, 3.0] }, FS)
+                .unwrap();
         let d = mb.block();
         let blocks = n.div_ceil(d);
         let gains: Vec<Option<Vec<f32>>> = (0..4)
-            .map(|b| Some((0..blocks).map(|c| from_db(6.0 * (2.0 * std::f64::consts::PI * (2.0 + 1.7 * b as f64) * (c * d) as f64 / f64::from(FS)).sin()) as f32).collect()))
+            .map(|b| {
+                Some(
+                    (0..blocks)
+                        .map(|c| {
+                            from_db(
+                                6.0 * (2.0 * std::f64::consts::PI * (2.0 + 1.7 * b as f64) * (c * d) as f64
+                                    / f64::from(FS))
+                                .sin(),
+                            ) as f32
+                        })
+                        .collect(),
+                )
+            })
             .collect();
         let scale = vec![vec![1.0, 1.3, 0.8, 1.1]];
         let ramp = Multiplier::ramp(d);
@@ -639,7 +737,8 @@ mod tests {
         }
         // Away from the ends, where the reference's EQ output is cut to length and the stage's is not.
         let inner = eq.taps().len()..n - eq.taps().len();
-        let (err, sig) = inner.fold((0.0f64, 0.0f64), |(e, s), i| (e + (f64::from(got[0][i]) - want[i]).powi(2), s + want[i].powi(2)));
+        let (err, sig) = inner
+            .fold((0.0f64, 0.0f64), |(e, s), i| (e + (f64::from(got[0][i]) - want[i]).powi(2), s + want[i].powi(2)));
         let residual_db = 10.0 * (err / sig).log10();
         assert!(residual_db < -80.0, "residual {residual_db:.1} dB");
     }

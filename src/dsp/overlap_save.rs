@@ -132,9 +132,15 @@ impl OverlapSave {
         let blocks = data.len().div_ceil(hop);
         let chunk = hop * blocks.div_ceil(4 * rayon::current_num_threads()).max(1);
         // Each chunk's edges as they were: the `back` samples before it, the `ahead` after it.
-        let original = |from: isize, len: usize| -> Vec<f32> { (from..from + len as isize).map(|p| usize::try_from(p).ok().and_then(|p| data.get(p)).copied().unwrap_or(0.0)).collect() };
+        let original = |from: isize, len: usize| -> Vec<f32> {
+            (from..from + len as isize)
+                .map(|p| usize::try_from(p).ok().and_then(|p| data.get(p)).copied().unwrap_or(0.0))
+                .collect()
+        };
         let edges: Vec<(Vec<f32>, Vec<f32>)> = (0..data.len().div_ceil(chunk))
-            .map(|c| (original((c * chunk) as isize - back as isize, back), original(((c + 1) * chunk) as isize, ahead)))
+            .map(|c| {
+                (original((c * chunk) as isize - back as isize, back), original(((c + 1) * chunk) as isize, ahead))
+            })
             .collect();
         data.par_chunks_mut(chunk).zip(edges).enumerate().for_each_init(
             || (self.scratch(), vec![0.0f32; back]),
@@ -143,7 +149,11 @@ impl OverlapSave {
                 behind.copy_from_slice(&before);
                 for o in (first..end).step_by(hop) {
                     let local = o - first;
-                    let sources = [(o as isize - back as isize, &behind[..]), (o as isize, &chunk_data[local..]), (end as isize, &after[..])];
+                    let sources = [
+                        (o as isize - back as isize, &behind[..]),
+                        (o as isize, &chunk_data[local..]),
+                        (end as isize, &after[..]),
+                    ];
                     self.load_block(s, o as isize + offset, &sources);
                     // What the next block reads back, before this block overwrites it.
                     let len = hop.min(end - o);
@@ -193,7 +203,12 @@ impl OverlapSave {
 
     /// The current block filtered by `filter` (from [`Self::filter_spectrum`]): the valid samples,
     /// at least as many as the block's output; `use_result` gets them with the scratch's aux buffers.
-    pub fn filtered<R>(&self, s: &mut BlockScratch, filter: &[Complex<f32>], use_result: impl FnOnce(&[f32], &mut [Vec<f32>; 2]) -> R) -> R {
+    pub fn filtered<R>(
+        &self,
+        s: &mut BlockScratch,
+        filter: &[Complex<f32>],
+        use_result: impl FnOnce(&[f32], &mut [Vec<f32>; 2]) -> R,
+    ) -> R {
         self.filtered_with(
             s,
             |x, product, _| {
@@ -244,8 +259,12 @@ mod tests {
         let taps: Vec<f32> = (0..63).map(|k| 1.0 / (1.0 + (k as f32 - 31.0).abs())).collect();
         let conv = OverlapSave::new(taps.len(), 256);
         let h = conv.filter_spectrum(&taps);
-        let filter = |s: &mut BlockScratch, _: usize, out: &mut [f32]| conv.filtered(s, &h, |y, _| out.copy_from_slice(&y[..out.len()]));
-        for (delay, align, n) in [(31, 1, x.len()), (0, 1, x.len()), (62, 1, x.len()), (31, 64, x.len()), (31, 1, 150), (10, 16, 9_999)] {
+        let filter = |s: &mut BlockScratch, _: usize, out: &mut [f32]| {
+            conv.filtered(s, &h, |y, _| out.copy_from_slice(&y[..out.len()]))
+        };
+        for (delay, align, n) in
+            [(31, 1, x.len()), (0, 1, x.len()), (62, 1, x.len()), (31, 64, x.len()), (31, 1, 150), (10, 16, 9_999)]
+        {
             let mut want = vec![0.0f32; n];
             conv.run_aligned(&x[..n], delay, &mut want, align, filter);
             let mut got = x[..n].to_vec();

@@ -109,7 +109,11 @@ impl TruePeakDetector {
             .map(|i| {
                 let k = i as f64 - (BLIND_HALF_TAPS as f64 - 1.0);
                 let f1 = BLIND_BAND_START;
-                let h = if k == 0.0 { 1.0 - 2.0 * f1 } else { -(2.0 * std::f64::consts::PI * k * f1).sin() / (std::f64::consts::PI * k) };
+                let h = if k == 0.0 {
+                    1.0 - 2.0 * f1
+                } else {
+                    -(2.0 * std::f64::consts::PI * k * f1).sin() / (std::f64::consts::PI * k)
+                };
                 (h * kaiser(k / BLIND_HALF_TAPS as f64, BLIND_BETA)) as f32
             })
             .collect();
@@ -139,7 +143,8 @@ impl TruePeakDetector {
                 for ((b, x), h) in buf.iter_mut().zip(&s.spectrum()[first..]).zip(&self.blind) {
                     *b = x * h;
                 }
-                self.envelope_fft.process_with_scratch(buf, &mut scratch[..self.envelope_fft.get_inplace_scratch_len()]);
+                self.envelope_fft
+                    .process_with_scratch(buf, &mut scratch[..self.envelope_fft.get_inplace_scratch_len()]);
                 // The points' magnitudes, then their smoothed maxima, in aux[1] (free until the
                 // phases' padded input): contiguous f32, so both loops vectorise.
                 let [blind, work] = &mut s.aux;
@@ -150,7 +155,8 @@ impl TruePeakDetector {
                 }
                 // Envelope between points m and m+1: the largest of points m−1 … m+2 (those that
                 // exist); the interior without clipping, so the loop has no bounds to test.
-                let around = |lo: usize, hi: usize| magnitude[lo..hi.min(m_len)].iter().fold(0.0f32, |acc, &v| fast_max(acc, v));
+                let around =
+                    |lo: usize, hi: usize| magnitude[lo..hi.min(m_len)].iter().fold(0.0f32, |acc, &v| fast_max(acc, v));
                 let edges = [0, m_len - 2, m_len - 1].map(|m| (m, around(m.saturating_sub(1), m + 3)));
                 for (m, w) in smoothed[1..m_len - 2].iter_mut().zip(magnitude.windows(4)) {
                     *m = fast_max(fast_max(w[0], w[1]), fast_max(w[2], w[3]));
@@ -244,7 +250,12 @@ pub fn bs1770_peaks(channels: &[&[f32]]) -> Peaks {
     const _: () = assert!(METER_BLOCK >= METER_HALF_TAPS);
     let block_max: Vec<Vec<f32>> = channels
         .iter()
-        .map(|ch| ch.par_chunks(METER_BLOCK).with_min_len(1 << 10).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v.abs()))).collect())
+        .map(|ch| {
+            ch.par_chunks(METER_BLOCK)
+                .with_min_len(1 << 10)
+                .map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v.abs())))
+                .collect()
+        })
         .collect();
     // Phase 0 is the samples themselves: the sample peak is where the true peak starts.
     let sample_peak = block_max.iter().flatten().fold(0.0f32, |m, &v| fast_max(m, v));
@@ -252,7 +263,10 @@ pub fn bs1770_peaks(channels: &[&[f32]]) -> Peaks {
     let mut candidates: Vec<(f32, usize, usize)> = block_max
         .iter()
         .enumerate()
-        .flat_map(|(c, m)| (0..m.len()).map(move |i| (fast_max(m[i.saturating_sub(1)], fast_max(m[i], *m.get(i + 1).unwrap_or(&0.0))), c, i)))
+        .flat_map(|(c, m)| {
+            (0..m.len())
+                .map(move |i| (fast_max(m[i.saturating_sub(1)], fast_max(m[i], *m.get(i + 1).unwrap_or(&0.0))), c, i))
+        })
         .filter(|&(reach, ..)| f64::from(reach) * bound > f64::from(peak))
         .collect();
     // The loudest `first` ahead of the rest (in no order: only their maximum is wanted).
@@ -280,7 +294,8 @@ pub fn bs1770_peaks(channels: &[&[f32]]) -> Peaks {
             .reduce(|| 0.0, fast_max)
     };
     peak = fast_max(peak, run(&candidates[..first]));
-    let rest: Vec<(f32, usize, usize)> = candidates[first..].iter().copied().filter(|&(reach, ..)| f64::from(reach) * bound > f64::from(peak)).collect();
+    let rest: Vec<(f32, usize, usize)> =
+        candidates[first..].iter().copied().filter(|&(reach, ..)| f64::from(reach) * bound > f64::from(peak)).collect();
     Peaks { true_peak: fast_max(peak, run(&rest)), sample_peak }
 }
 
@@ -291,7 +306,9 @@ const METER_BLOCK: usize = 96;
 /// Σ_j (|e_j| + |o_j|)·2·max|x| (each of s_j, d_j is at most 2·max|x|).
 fn phase_gain_bound<const P: usize, const H: usize>(phases: &PhaseTable<P, H>) -> f32 {
     let row = |r: usize| phases.iter().map(|rows| rows[r][0].abs()).sum::<f32>();
-    (0..P.div_ceil(2)).map(|q| 2.0 * if 2 * q + 1 < P { row(2 * q) + row(2 * q + 1) } else { row(P - 1) }).fold(0.0, f32::max)
+    (0..P.div_ceil(2))
+        .map(|q| 2.0 * if 2 * q + 1 < P { row(2 * q) + row(2 * q + 1) } else { row(P - 1) })
+        .fold(0.0, f32::max)
 }
 
 /// x[start − history ..][..len], zero outside the signal: the signal itself where it covers the
@@ -310,7 +327,13 @@ fn padded<'a>(x: &'a [f32], start: usize, history: usize, len: usize, scratch: &
 
 /// out[i] = max(out[i], max(|x[i]|, |y_1(i)| … |y_P(i)|) + blind[i]), where `padded` holds x from
 /// H − 1 samples before the block to H after it; on `kernel`, or the best the CPU has below it.
-fn phase_peaks<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32], kernel: Kernel) {
+fn phase_peaks<const P: usize, const H: usize>(
+    phases: &PhaseTable<P, H>,
+    padded: &[f32],
+    blind: &[f32],
+    out: &mut [f32],
+    kernel: Kernel,
+) {
     match kernel.min(Kernel::best()) {
         // SAFETY (both): at most `Kernel::best()`, so the CPU has the features.
         #[cfg(target_arch = "x86_64")]
@@ -321,7 +344,12 @@ fn phase_peaks<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded
     }
 }
 
-fn phase_peaks_scalar<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
+fn phase_peaks_scalar<const P: usize, const H: usize>(
+    phases: &PhaseTable<P, H>,
+    padded: &[f32],
+    blind: &[f32],
+    out: &mut [f32],
+) {
     for (i, o) in out.iter_mut().enumerate() {
         // padded[c] = x[n]; x[n + j] = padded[c + j].
         let c = i + H - 1;
@@ -449,7 +477,11 @@ mod tests {
             })
         }
         let len = 200_000;
-        let swell: Vec<f32> = noisy_tone(len, 5, 0.9).iter().enumerate().map(|(i, v)| v * (0.05 + (i as f32 * 3e-5).sin().abs())).collect();
+        let swell: Vec<f32> = noisy_tone(len, 5, 0.9)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (0.05 + (i as f32 * 3e-5).sin().abs()))
+            .collect();
         let dense: Vec<f32> = noisy_tone(len, 6, 2.7).iter().map(|v| v.clamp(-0.6, 0.6)).collect();
         // [1, 1, −1, −1] at fs/4 and 45°: samples ±0.5, true peak 0.707, straddling a block edge.
         let mut straddle = vec![0.0f32; len];
@@ -457,7 +489,13 @@ mod tests {
             *v = if (k / 2) % 2 == 0 { 0.5 } else { -0.5 };
         }
         let quiet: Vec<f32> = swell.iter().map(|v| v * 1e-3).collect();
-        for channels in [vec![&swell[..]], vec![&swell[..], &dense[..]], vec![&straddle[..]], vec![&quiet[..], &straddle[..]], vec![&dense[..100]]] {
+        for channels in [
+            vec![&swell[..]],
+            vec![&swell[..], &dense[..]],
+            vec![&straddle[..]],
+            vec![&quiet[..], &straddle[..]],
+            vec![&dense[..100]],
+        ] {
             let (fast, all) = (bs1770_true_peak(&channels), exhaustive(&channels));
             assert_eq!(fast.to_bits(), all.to_bits(), "{fast} vs {all}");
         }
@@ -503,10 +541,12 @@ mod tests {
                     let mut want = f64::from(x[c].abs());
                     for p in 1..=P {
                         let frac = p as f64 / (P + 1) as f64;
-                        let y: f64 = (-(H as i64 - 1)..=H as i64).map(|j| {
-                            let d = frac - j as f64;
-                            sinc(d) * kaiser(d / H as f64, PHASE_BETA) * f64::from(x[(c as i64 + j) as usize])
-                        }).sum();
+                        let y: f64 = (-(H as i64 - 1)..=H as i64)
+                            .map(|j| {
+                                let d = frac - j as f64;
+                                sinc(d) * kaiser(d / H as f64, PHASE_BETA) * f64::from(x[(c as i64 + j) as usize])
+                            })
+                            .sum();
                         want = want.max(y.abs());
                     }
                     assert!((f64::from(got) - want).abs() < 2e-6, "P = {P}, {kernel:?}, sample {i}: {got} vs {want}");

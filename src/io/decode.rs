@@ -4,8 +4,8 @@ use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{
-    CodecType, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_NULL, CODEC_TYPE_OPUS,
-    CODEC_TYPE_VORBIS,
+    CodecType, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_NULL,
+    CODEC_TYPE_OPUS, CODEC_TYPE_VORBIS,
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
@@ -26,7 +26,8 @@ const LOSSY_TRUNCATION_SLACK_FRAMES: u64 = 4096;
 const LOSSLESS_TRUNCATION_SLACK_FRAMES: u64 = 64;
 
 fn is_lossy(codec: CodecType) -> bool {
-    [CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_AAC, CODEC_TYPE_VORBIS, CODEC_TYPE_OPUS].contains(&codec)
+    [CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_AAC, CODEC_TYPE_VORBIS, CODEC_TYPE_OPUS]
+        .contains(&codec)
 }
 
 /// Decodes `path` and checks it is usable: mono or stereo, not empty, every sample finite.
@@ -50,7 +51,9 @@ pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> 
 
 /// Plain PCM WAV, the usual mastering input, by the fast path in [`crate::io::wav`].
 fn decode_pcm_wav(path: &Path, progress: &dyn Progress) -> Option<Result<AudioBuffer>> {
-    crate::io::wav::read_pcm(path, LOSSLESS_TRUNCATION_SLACK_FRAMES, |frames| progress.start(&format!("decode {}", file_name(path)), frames))
+    crate::io::wav::read_pcm(path, LOSSLESS_TRUNCATION_SLACK_FRAMES, |frames| {
+        progress.start(&format!("decode {}", file_name(path)), frames)
+    })
 }
 
 pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
@@ -83,7 +86,11 @@ pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Res
         .ok_or_else(|| unsupported("no audio track".into()))?;
     let track_id = track.id;
     let expected_frames = track.codec_params.n_frames;
-    let slack = if is_lossy(track.codec_params.codec) { LOSSY_TRUNCATION_SLACK_FRAMES } else { LOSSLESS_TRUNCATION_SLACK_FRAMES };
+    let slack = if is_lossy(track.codec_params.codec) {
+        LOSSY_TRUNCATION_SLACK_FRAMES
+    } else {
+        LOSSLESS_TRUNCATION_SLACK_FRAMES
+    };
     if let Some(ch) = track.codec_params.channels {
         if ch.count() > 2 {
             return Err(Error::TooManyChannels { path: path.into(), channels: ch.count() });

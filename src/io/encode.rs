@@ -3,11 +3,10 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
-use crate::model::BitDepth;
 use crate::io::wav::{write_pcm, PcmFormat};
+use crate::model::BitDepth;
 
 /// Writes `buffer` (already quantised for integer formats) to `path` as WAV, atomically.
 pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<()> {
@@ -36,7 +35,12 @@ pub fn check_writable(path: &Path) -> Result<()> {
     if path.is_dir() {
         return Err(fail("it is a directory".into()));
     }
-    tempfile::Builder::new().prefix(".automaster-").suffix(".part").tempfile_in(folder_of(path)).map(drop).map_err(|e| fail(e.to_string()))
+    tempfile::Builder::new()
+        .prefix(".automaster-")
+        .suffix(".part")
+        .tempfile_in(folder_of(path))
+        .map(drop)
+        .map_err(|e| fail(e.to_string()))
 }
 
 fn folder_of(path: &Path) -> &Path {
@@ -70,7 +74,10 @@ impl StagedWrite {
 }
 
 /// The temporary file written by `write` and synced, with ordinary permissions.
-fn stage(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>) -> Result<StagedWrite> {
+fn stage(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
+) -> Result<StagedWrite> {
     let fail = |reason: String| Error::Write { path: path.into(), reason };
     let dir = folder_of(path);
     if path.is_dir() {
@@ -91,4 +98,3 @@ fn stage(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::result::Res
     }
     Ok(StagedWrite { file: tmp, path: path.into() })
 }
-

@@ -11,7 +11,6 @@ use crate::audio::{first_non_finite, AudioBuffer};
 use crate::error::{Error, Result};
 use crate::progress::ProgressTask;
 
-
 /// The sample encodings the fast paths move: little-endian integer PCM and IEEE float.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PcmFormat {
@@ -83,8 +82,12 @@ pub(crate) fn read_pcm<'a>(
         // Symphonia's conversions (i / 2^(bits−1)), so both decoders give the same values.
         match format {
             PcmFormat::I16 => deinterleave(data, &mut outs, |b: [u8; 2]| f32::from(i16::from_le_bytes(b)) / 32768.0),
-            PcmFormat::I24 => deinterleave(data, &mut outs, |b: [u8; 3]| (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0),
-            PcmFormat::I32 => deinterleave(data, &mut outs, |b: [u8; 4]| (f64::from(i32::from_le_bytes(b)) / 2_147_483_648.0) as f32),
+            PcmFormat::I24 => deinterleave(data, &mut outs, |b: [u8; 3]| {
+                (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0
+            }),
+            PcmFormat::I32 => {
+                deinterleave(data, &mut outs, |b: [u8; 4]| (f64::from(i32::from_le_bytes(b)) / 2_147_483_648.0) as f32)
+            }
             PcmFormat::F32 => {
                 deinterleave(data, &mut outs, f32::from_le_bytes);
                 // Integer samples are finite by construction; float ones are checked here, while
@@ -122,11 +125,15 @@ fn deinterleave<const W: usize>(data: &[u8], outs: &mut [&mut [f32]], decode: im
                 *x = sample(frame);
             }
         }),
-        [left, right] => left.par_chunks_mut(TASK_FRAMES).zip(right.par_chunks_mut(TASK_FRAMES)).zip(data.par_chunks(TASK_FRAMES * 2 * W)).for_each(|((l, r), frames)| {
-            for ((l, r), frame) in l.iter_mut().zip(r.iter_mut()).zip(frames.chunks_exact(2 * W)) {
-                (*l, *r) = (sample(&frame[..W]), sample(&frame[W..]));
-            }
-        }),
+        [left, right] => left
+            .par_chunks_mut(TASK_FRAMES)
+            .zip(right.par_chunks_mut(TASK_FRAMES))
+            .zip(data.par_chunks(TASK_FRAMES * 2 * W))
+            .for_each(|((l, r), frames)| {
+                for ((l, r), frame) in l.iter_mut().zip(r.iter_mut()).zip(frames.chunks_exact(2 * W)) {
+                    (*l, *r) = (sample(&frame[..W]), sample(&frame[W..]));
+                }
+            }),
         [] => {}
         _ => unreachable!("more than two channels are refused before decoding"),
     }
@@ -134,16 +141,25 @@ fn deinterleave<const W: usize>(data: &[u8], outs: &mut [&mut [f32]], decode: im
 
 /// Interleaves the channels' samples `start..start + out.len() / (W·channels)` into `out` as W-byte
 /// samples, one or two channels, each frame in one pass (its size then known to the compiler).
-fn interleave<const W: usize>(channels: &[Vec<f32>], start: usize, out: &mut [u8], encode: impl Fn(f32) -> [u8; W] + Sync) {
+fn interleave<const W: usize>(
+    channels: &[Vec<f32>],
+    start: usize,
+    out: &mut [u8],
+    encode: impl Fn(f32) -> [u8; W] + Sync,
+) {
     let align = W * channels.len();
     out.par_chunks_mut(TASK_FRAMES * align).enumerate().for_each(|(t, chunk)| {
         let first = start + t * TASK_FRAMES;
         match channels {
-            [mono] => chunk.chunks_exact_mut(W).zip(&mono[first..]).for_each(|(frame, &x)| frame.copy_from_slice(&encode(x))),
-            [left, right] => chunk.chunks_exact_mut(2 * W).zip(left[first..].iter().zip(&right[first..])).for_each(|(frame, (&l, &r))| {
-                frame[..W].copy_from_slice(&encode(l));
-                frame[W..].copy_from_slice(&encode(r));
-            }),
+            [mono] => {
+                chunk.chunks_exact_mut(W).zip(&mono[first..]).for_each(|(frame, &x)| frame.copy_from_slice(&encode(x)))
+            }
+            [left, right] => chunk.chunks_exact_mut(2 * W).zip(left[first..].iter().zip(&right[first..])).for_each(
+                |(frame, (&l, &r))| {
+                    frame[..W].copy_from_slice(&encode(l));
+                    frame[W..].copy_from_slice(&encode(r));
+                },
+            ),
             _ => unreachable!("buffers hold one or two channels"),
         }
     });
@@ -222,7 +238,9 @@ pub(crate) fn write_pcm(out: &mut impl Write, buffer: &AudioBuffer, format: PcmF
                 let b = ((x * 8_388_608.0) as i32).to_le_bytes();
                 [b[0], b[1], b[2]]
             }),
-            PcmFormat::I32 => interleave(channels, start, data, |x| ((f64::from(x) * 2_147_483_648.0) as i32).to_le_bytes()),
+            PcmFormat::I32 => {
+                interleave(channels, start, data, |x| ((f64::from(x) * 2_147_483_648.0) as i32).to_le_bytes())
+            }
             PcmFormat::F32 => interleave(channels, start, data, f32::to_le_bytes),
         }
         out.write_all(&bytes[..n * align])?;
@@ -284,7 +302,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // More than one read chunk, with a partial last one.
         let frames = CHUNK_FRAMES + 1234;
-        for (bits, float, channels) in [(16u16, false, 2), (24, false, 2), (32, false, 2), (32, true, 2), (16, false, 1), (24, false, 1)] {
+        for (bits, float, channels) in
+            [(16u16, false, 2), (24, false, 2), (32, false, 2), (32, true, 2), (16, false, 1), (24, false, 1)]
+        {
             let path = dir.path().join(format!("{bits}{float}{channels}.wav"));
             let mut source = signal(frames, (!float).then_some(u32::from(bits)));
             source.truncate(channels);
@@ -318,7 +338,9 @@ mod tests {
     fn writer_output_reads_back_identically_with_hound_and_symphonia() {
         let dir = tempfile::tempdir().unwrap();
         let frames = CHUNK_FRAMES + 777;
-        for (format, bits, float) in [(PcmFormat::I16, 16u16, false), (PcmFormat::I24, 24, false), (PcmFormat::F32, 32, true)] {
+        for (format, bits, float) in
+            [(PcmFormat::I16, 16u16, false), (PcmFormat::I24, 24, false), (PcmFormat::F32, 32, true)]
+        {
             for n_ch in [1, 2] {
                 let mut channels = signal(frames, (!float).then_some(u32::from(bits)));
                 channels.truncate(n_ch);
@@ -336,7 +358,8 @@ mod tests {
                 } else {
                     r.samples::<i32>().map(|v| (f64::from(v.unwrap()) / scale) as f32).collect()
                 };
-                let interleaved: Vec<f32> = (0..frames).flat_map(|i| buffer.channels.iter().map(move |c| c[i])).collect();
+                let interleaved: Vec<f32> =
+                    (0..frames).flat_map(|i| buffer.channels.iter().map(move |c| c[i])).collect();
                 assert_eq!(read, interleaved, "{bits}-bit {n_ch} ch via hound");
                 let decoded = crate::io::decode::decode_with_symphonia(&path, &NoProgress).unwrap();
                 assert_eq!(decoded, buffer, "{bits}-bit {n_ch} ch via symphonia");

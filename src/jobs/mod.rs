@@ -8,21 +8,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::analyze_with_spectra;
 use crate::analysis::device::SpectrumDevice;
+use crate::analysis::loudness::integrated_lufs;
 use crate::audio::AudioBuffer;
-use crate::io::decode::{decode_file, file_name};
 use crate::dsp::to_db;
 use crate::dsp::true_peak::bs1770_true_peak;
-use crate::io::encode::{check_writable, stage_wav, write_atomically};
-use crate::model::BitDepth;
 use crate::error::{Error, Result};
+use crate::io::decode::{decode_file, file_name};
+use crate::io::encode::{check_writable, stage_wav, write_atomically};
 use crate::matching::match_profiles;
-use crate::model::MatchSettings;
+use crate::model::BitDepth;
 use crate::model::MasteringPlan;
+use crate::model::MatchSettings;
 use crate::model::Profile;
 use crate::progress::Progress;
 use crate::render::{render_alongside, RenderReport};
 use crate::report::{ReportData, Role, Source, Spectrogram};
-use crate::analysis::loudness::integrated_lufs;
 
 /// What `master` and `render` report (the `--json` summary).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,7 +186,11 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     }
     let weights = if job.weights.is_empty() { vec![1.0; job.references.len()] } else { job.weights.to_vec() };
     if weights.len() != job.references.len() {
-        return Err(Error::InvalidSetting(format!("{} weights for {} references", weights.len(), job.references.len())));
+        return Err(Error::InvalidSetting(format!(
+            "{} weights for {} references",
+            weights.len(),
+            job.references.len()
+        )));
     }
 
     // Decode and analyse target and reference audio side by side.
@@ -199,7 +203,12 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     let (audio, target_profile) = analysed.remove(0);
     // Spectrograms of the inputs for the report, before the audio goes.
     let mut spectrograms = if job.report.wanted() {
-        std::iter::once(&audio).chain(analysed.iter().map(|(b, _)| b)).collect::<Vec<_>>().par_iter().map(|b| Spectrogram::of(b)).collect()
+        std::iter::once(&audio)
+            .chain(analysed.iter().map(|(b, _)| b))
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|b| Spectrogram::of(b))
+            .collect()
     } else {
         Vec::new()
     }
@@ -208,7 +217,13 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     let profiles: Vec<Profile> = job
         .references
         .iter()
-        .map(|r| if is_profile(r) { Profile::load(r) } else { Ok(analysed.next().expect("one profile per decoded reference")) })
+        .map(|r| {
+            if is_profile(r) {
+                Profile::load(r)
+            } else {
+                Ok(analysed.next().expect("one profile per decoded reference"))
+            }
+        })
         .collect::<Result<_>>()?;
     timings.decode_s = decode_s;
     timings.analysis_s = t.elapsed().as_secs_f64() - decode_s;
@@ -218,8 +233,19 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     let mut plan = match_profiles(&target_profile, &reference, &job.settings)?;
     timings.matching_s = t.elapsed().as_secs_f64();
     let references = profiles.iter().map(|p| p.source.clone()).collect();
-    let (mut summary, output) = render_and_write(audio, &plan, &target_name, references, target_profile.loudness.integrated_lufs,
-        target_profile.loudness.true_peak_dbtp, job.output, job.bit_depth, timings, start, progress)?;
+    let (mut summary, output) = render_and_write(
+        audio,
+        &plan,
+        &target_name,
+        references,
+        target_profile.loudness.integrated_lufs,
+        target_profile.loudness.true_peak_dbtp,
+        job.output,
+        job.bit_depth,
+        timings,
+        start,
+        progress,
+    )?;
     summary.analysis_device = job.device.describe();
     let mut report = None;
     if job.report.wanted() {
@@ -231,14 +257,21 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
             .references
             .iter()
             .zip(&profiles)
-            .map(|(r, p)| Source { profile: p.clone(), role: if profiles.len() == 1 { Role::Reference } else { Role::Input }, spectrogram: if is_profile(r) { None } else { spectrograms.next() } })
+            .map(|(r, p)| Source {
+                profile: p.clone(),
+                role: if profiles.len() == 1 { Role::Reference } else { Role::Input },
+                spectrogram: if is_profile(r) { None } else { spectrograms.next() },
+            })
             .collect();
         if profiles.len() > 1 {
             let mut average = reference.clone();
             average.source = "references (weighted average)".into();
             sources.insert(0, Source { profile: average, role: Role::Reference, spectrogram: None });
         }
-        let (master_profile, master_spectrogram) = rayon::join(|| crate::analysis::analyze(&output, &file_name(job.output), progress), || Spectrogram::of(&output));
+        let (master_profile, master_spectrogram) = rayon::join(
+            || crate::analysis::analyze(&output, &file_name(job.output), progress),
+            || Spectrogram::of(&output),
+        );
         sources.push(Source { profile: target_profile, role: Role::Original, spectrogram: target_spectrogram });
         sources.push(Source { profile: master_profile?, role: Role::Master, spectrogram: Some(master_spectrogram) });
         let data = ReportData::build(sources, 0, Some((&plan, &summary.render)))?;
@@ -262,7 +295,13 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
 }
 
 /// Re-renders `target` with a saved (possibly hand-edited) plan.
-pub fn render_with_plan(target: &Path, plan_path: &Path, output: &Path, bit_depth: BitDepth, progress: &dyn Progress) -> Result<Summary> {
+pub fn render_with_plan(
+    target: &Path,
+    plan_path: &Path,
+    output: &Path,
+    bit_depth: BitDepth,
+    progress: &dyn Progress,
+) -> Result<Summary> {
     let start = Instant::now();
     check_output(output, &[target, plan_path])?;
     let plan = MasteringPlan::load(plan_path)?;
@@ -275,11 +314,25 @@ pub fn render_with_plan(target: &Path, plan_path: &Path, output: &Path, bit_dept
     }
     let t = Instant::now();
     let channels: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
-    let before = integrated_lufs(&channels, audio.sample_rate).ok_or_else(|| Error::Silent { path: target.into(), what: "master" })?;
+    let before = integrated_lufs(&channels, audio.sample_rate)
+        .ok_or_else(|| Error::Silent { path: target.into(), what: "master" })?;
     let tp_before = to_db(f64::from(bs1770_true_peak(&channels)));
     timings.analysis_s = t.elapsed().as_secs_f64();
     let references = vec![plan.provenance.reference.clone()];
-    Ok(render_and_write(audio, &plan, &file_name(target), references, before, tp_before, output, bit_depth, timings, start, progress)?.0)
+    Ok(render_and_write(
+        audio,
+        &plan,
+        &file_name(target),
+        references,
+        before,
+        tp_before,
+        output,
+        bit_depth,
+        timings,
+        start,
+        progress,
+    )?
+    .0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -317,25 +370,28 @@ fn render_and_write(
     let (mb, mc) = extremes(&plan.eq.mid.gain_db);
     // The side filter as rendered: side EQ, width and bass mono together.
     let (sb, sc) = extremes(&crate::render::side_curve(&plan.eq.side, &plan.stereo).gain_db);
-    Ok((Summary {
-        target: name.to_string(),
-        references,
-        output: output.display().to_string(),
-        sample_rate,
-        channels,
-        duration_s,
-        bit_depth,
-        loudness_before_lufs,
-        loudness_target_lufs: plan.loudness.target_lufs,
-        loudness_after_lufs: report.output_lufs,
-        true_peak_before_dbtp,
-        true_peak_after_dbtp: report.limit.output_true_peak_dbtp,
-        ceiling_dbtp: plan.limiter.ceiling_dbtp,
-        eq: EqSummary { mid_max_boost_db: mb, mid_max_cut_db: mc, side_max_boost_db: sb, side_max_cut_db: sc },
-        analysis_device: "CPU".into(),
-        render: report,
-        timings,
-    }, out))
+    Ok((
+        Summary {
+            target: name.to_string(),
+            references,
+            output: output.display().to_string(),
+            sample_rate,
+            channels,
+            duration_s,
+            bit_depth,
+            loudness_before_lufs,
+            loudness_target_lufs: plan.loudness.target_lufs,
+            loudness_after_lufs: report.output_lufs,
+            true_peak_before_dbtp,
+            true_peak_after_dbtp: report.limit.output_true_peak_dbtp,
+            ceiling_dbtp: plan.limiter.ceiling_dbtp,
+            eq: EqSummary { mid_max_boost_db: mb, mid_max_cut_db: mc, side_max_boost_db: sb, side_max_cut_db: sc },
+            analysis_device: "CPU".into(),
+            render: report,
+            timings,
+        },
+        out,
+    ))
 }
 
 /// Files decoded at once by [`analyze_files`] (bounds memory on large catalogues).
@@ -355,7 +411,11 @@ pub fn analyze_files(paths: &[PathBuf], device: &SpectrumDevice, progress: &dyn 
 /// file's analysis then overlaps a long one's decoding); for a GPU, in one batch once all are.
 /// Returns the buffers with their profiles and the time until the last was decoded; an error is
 /// the first in `paths`' order, whichever thread met it first.
-fn decode_and_analyse(paths: &[&Path], device: &SpectrumDevice, progress: &dyn Progress) -> Result<(Vec<(AudioBuffer, Profile)>, f64)> {
+fn decode_and_analyse(
+    paths: &[&Path],
+    device: &SpectrumDevice,
+    progress: &dyn Progress,
+) -> Result<(Vec<(AudioBuffer, Profile)>, f64)> {
     let start = Instant::now();
     let done: Vec<Result<(AudioBuffer, Option<Profile>, f64)>> = paths
         .par_iter()
@@ -363,18 +423,28 @@ fn decode_and_analyse(paths: &[&Path], device: &SpectrumDevice, progress: &dyn P
             let buffer = decode_file(p, progress)?;
             let decoded_s = start.elapsed().as_secs_f64();
             // Asked once decoding is done, so that `auto`'s search for a GPU overlaps it.
-            let profile = if device.has_gpu() { None } else { Some(analyze_with_spectra(&buffer, &file_name(p), None, progress)?) };
+            let profile = if device.has_gpu() {
+                None
+            } else {
+                Some(analyze_with_spectra(&buffer, &file_name(p), None, progress)?)
+            };
             Ok((buffer, profile, decoded_s))
         })
         .collect();
     let done = done.into_iter().collect::<Result<Vec<_>>>()?;
     let decode_s = done.iter().fold(0.0f64, |m, d| m.max(d.2));
     let batched = {
-        let pending: Vec<(&AudioBuffer, String)> = done.iter().zip(paths).filter(|(d, _)| d.1.is_none()).map(|(d, p)| (&d.0, file_name(p))).collect();
+        let pending: Vec<(&AudioBuffer, String)> =
+            done.iter().zip(paths).filter(|(d, _)| d.1.is_none()).map(|(d, p)| (&d.0, file_name(p))).collect();
         analyze_buffers(&pending, device, progress)?
     };
     let mut batched = batched.into_iter();
-    Ok((done.into_iter().map(|(b, p, _)| (b, p.unwrap_or_else(|| batched.next().expect("one profile per batched track")))).collect(), decode_s))
+    Ok((
+        done.into_iter()
+            .map(|(b, p, _)| (b, p.unwrap_or_else(|| batched.next().expect("one profile per batched track"))))
+            .collect(),
+        decode_s,
+    ))
 }
 
 /// The inputs of `automaster report`: audio files or saved profiles, and the reference the others
@@ -396,9 +466,18 @@ pub fn report(job: &ReportJob, progress: &dyn Progress) -> Result<ReportData> {
     let mut sources = Vec::with_capacity(paths.len());
     for batch in paths.chunks(ANALYSIS_BATCH) {
         let audio: Vec<&Path> = batch.iter().copied().filter(|p| !is_profile(p)).collect();
-        let mut analysed = decode_and_analyse(&audio, job.device, progress)?.0.into_par_iter().map(|(b, p)| (p, Spectrogram::of(&b))).collect::<Vec<_>>().into_iter();
+        let mut analysed = decode_and_analyse(&audio, job.device, progress)?
+            .0
+            .into_par_iter()
+            .map(|(b, p)| (p, Spectrogram::of(&b)))
+            .collect::<Vec<_>>()
+            .into_iter();
         for p in batch {
-            let (profile, spectrogram) = if is_profile(p) { (Profile::load(p)?, None) } else { analysed.next().map(|(p, s)| (p, Some(s))).expect("one per file") };
+            let (profile, spectrogram) = if is_profile(p) {
+                (Profile::load(p)?, None)
+            } else {
+                analysed.next().map(|(p, s)| (p, Some(s))).expect("one per file")
+            };
             let role = if sources.is_empty() { Role::Reference } else { Role::Input };
             sources.push(Source { profile, role, spectrogram });
         }
@@ -410,8 +489,16 @@ pub fn report(job: &ReportJob, progress: &dyn Progress) -> Result<ReportData> {
 
 /// Profiles of decoded tracks: their gated spectra in one batch on the device (or none, for the
 /// CPU path), then the rest of each analysis, tracks side by side.
-fn analyze_buffers(tracks: &[(&AudioBuffer, String)], device: &SpectrumDevice, progress: &dyn Progress) -> Result<Vec<Profile>> {
+fn analyze_buffers(
+    tracks: &[(&AudioBuffer, String)],
+    device: &SpectrumDevice,
+    progress: &dyn Progress,
+) -> Result<Vec<Profile>> {
     let buffers: Vec<&AudioBuffer> = tracks.iter().map(|(b, _)| *b).collect();
     let spectra = device.spectra(&buffers, progress);
-    tracks.par_iter().zip(spectra).map(|((buffer, name), spectra)| analyze_with_spectra(buffer, name, spectra, progress)).collect()
+    tracks
+        .par_iter()
+        .zip(spectra)
+        .map(|((buffer, name), spectra)| analyze_with_spectra(buffer, name, spectra, progress))
+        .collect()
 }

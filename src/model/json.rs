@@ -10,7 +10,8 @@ pub fn load_versioned<T: DeserializeOwned>(path: &Path, what: &'static str, expe
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let bad = |reason: String| Error::BadJson { path: path.into(), what, reason };
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let version = value.get("schema_version").and_then(|v| v.as_u64()).ok_or_else(|| bad("no schema_version".into()))?;
+    let version =
+        value.get("schema_version").and_then(|v| v.as_u64()).ok_or_else(|| bad("no schema_version".into()))?;
     if version != u64::from(expected) {
         return Err(Error::SchemaVersion { what, found: version as u32, expected });
     }

@@ -4,10 +4,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dsp::limiter::LimiterSettings;
-use crate::dsp::multiband::MultibandSettings;
 use crate::dsp::leveler_curve::LevelerSettings;
+use crate::dsp::limiter::LimiterSettings;
 use crate::dsp::linear_phase_eq::EqCurve;
+use crate::dsp::multiband::MultibandSettings;
 use crate::error::{Error, Result};
 use crate::model::json::{load_versioned, to_pretty};
 use crate::model::match_settings::MatchSettings;
@@ -115,13 +115,21 @@ impl MasteringPlan {
         }
         if let Some(l) = &self.dynamics.leveler {
             if self.dynamics.multiband.is_none() && self.dynamics.goal.is_none() {
-                return Err(Error::InvalidSetting("dynamics.leveler acts with the dynamics stage: give multiband settings or a goal too".into()));
+                return Err(Error::InvalidSetting(
+                    "dynamics.leveler acts with the dynamics stage: give multiband settings or a goal too".into(),
+                ));
             }
             l.validate()?;
         }
         if let Some(g) = &self.dynamics.goal {
-            if g.spread_db.len() != g.crossovers_hz.len() + 1 || g.spread_db.iter().any(|c| !(0.0..=80.0).contains(c)) || !(0.0..=1.0).contains(&g.amount) || g.loudness_range_lu.is_some_and(|l| !(0.0..=80.0).contains(&l)) {
-                return Err(Error::InvalidSetting("dynamics goal: one spread (0 … 80 dB) per band and an amount within 0 … 1".into()));
+            if g.spread_db.len() != g.crossovers_hz.len() + 1
+                || g.spread_db.iter().any(|c| !(0.0..=80.0).contains(c))
+                || !(0.0..=1.0).contains(&g.amount)
+                || g.loudness_range_lu.is_some_and(|l| !(0.0..=80.0).contains(&l))
+            {
+                return Err(Error::InvalidSetting(
+                    "dynamics goal: one spread (0 … 80 dB) per band and an amount within 0 … 1".into(),
+                ));
             }
         }
         self.limiter.validate()?;

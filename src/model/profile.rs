@@ -92,9 +92,7 @@ pub struct BandDynamics {
 impl Profile {
     pub fn load(path: &Path) -> Result<Profile> {
         let profile: Profile = load_versioned(path, "profile", PROFILE_SCHEMA_VERSION)?;
-        profile
-            .validate()
-            .map_err(|e| Error::BadJson { path: path.into(), what: "profile", reason: e.to_string() })?;
+        profile.validate().map_err(|e| Error::BadJson { path: path.into(), what: "profile", reason: e.to_string() })?;
         Ok(profile)
     }
 
@@ -104,7 +102,12 @@ impl Profile {
 
     fn validate(&self) -> Result<()> {
         let n = self.spectrum.centers_hz.len();
-        let lens = [self.spectrum.mid_db.len(), self.spectrum.side_db.len(), self.stereo.width_db.len(), self.stereo.correlation.len()];
+        let lens = [
+            self.spectrum.mid_db.len(),
+            self.spectrum.side_db.len(),
+            self.stereo.width_db.len(),
+            self.stereo.correlation.len(),
+        ];
         if n == 0 || lens.iter().any(|&l| l != n) {
             return Err(Error::InvalidSetting("band arrays differ in length".into()));
         }
@@ -125,14 +128,21 @@ impl Profile {
         if profiles.len() == 1 {
             return Ok(first.clone());
         }
-        if weights.len() != profiles.len() || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
+        if weights.len() != profiles.len()
+            || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+            || weights.iter().sum::<f64>() <= 0.0
+        {
             return Err(Error::InvalidSetting("one non-negative weight per reference, not all zero".into()));
         }
-        if profiles.iter().any(|p| !same_grid(&p.spectrum.centers_hz, &first.spectrum.centers_hz) || p.dynamics.bands.len() != first.dynamics.bands.len()) {
+        if profiles.iter().any(|p| {
+            !same_grid(&p.spectrum.centers_hz, &first.spectrum.centers_hz)
+                || p.dynamics.bands.len() != first.dynamics.bands.len()
+        }) {
             return Err(Error::InvalidSetting("reference profiles use different band grids".into()));
         }
         let total: f64 = weights.iter().sum();
-        let mean = |f: &dyn Fn(&Profile) -> f64| profiles.iter().zip(weights).map(|(p, w)| f(p) * w).sum::<f64>() / total;
+        let mean =
+            |f: &dyn Fn(&Profile) -> f64| profiles.iter().zip(weights).map(|(p, w)| f(p) * w).sum::<f64>() / total;
         let lufs = mean(&|p| p.loudness.integrated_lufs);
         let band_mean = |f: &dyn Fn(&Profile) -> &Vec<f64>, relative: bool| -> Vec<f64> {
             (0..first.spectrum.centers_hz.len())
@@ -145,7 +155,11 @@ impl Profile {
                             wsum += w;
                         }
                     }
-                    if wsum > 0.0 { acc / wsum + if relative { lufs } else { 0.0 } } else { LEVEL_FLOOR_DB }
+                    if wsum > 0.0 {
+                        acc / wsum + if relative { lufs } else { 0.0 }
+                    } else {
+                        LEVEL_FLOOR_DB
+                    }
                 })
                 .collect()
         };
@@ -172,7 +186,8 @@ impl Profile {
         out.stereo.overall_correlation = mean(&|p| p.stereo.overall_correlation);
         // Short-term band levels relative to each one's loudness, like the spectra.
         for (b, band) in out.dynamics.bands.iter_mut().enumerate() {
-            let rel = |f: fn(&BandDynamics) -> f64| move |p: &Profile| f(&p.dynamics.bands[b]) - p.loudness.integrated_lufs;
+            let rel =
+                |f: fn(&BandDynamics) -> f64| move |p: &Profile| f(&p.dynamics.bands[b]) - p.loudness.integrated_lufs;
             band.short_term_p10_db = mean(&rel(|d| d.short_term_p10_db)) + lufs;
             band.short_term_p50_db = mean(&rel(|d| d.short_term_p50_db)) + lufs;
             band.short_term_p95_db = mean(&rel(|d| d.short_term_p95_db)) + lufs;
@@ -182,9 +197,11 @@ impl Profile {
         }
         out.dynamics.psr_db = mean(&|p| p.dynamics.psr_db);
         // Mono below the weighted mean of those that have a mono low end, if most (by weight) do.
-        let mono: Vec<(f64, f64)> = profiles.iter().zip(weights).filter_map(|(p, &w)| p.dynamics.mono_below_hz.map(|f| (f, w))).collect();
+        let mono: Vec<(f64, f64)> =
+            profiles.iter().zip(weights).filter_map(|(p, &w)| p.dynamics.mono_below_hz.map(|f| (f, w))).collect();
         let mono_weight: f64 = mono.iter().map(|(_, w)| w).sum();
-        out.dynamics.mono_below_hz = (mono_weight * 2.0 >= total && mono_weight > 0.0).then(|| mono.iter().map(|(f, w)| f * w).sum::<f64>() / mono_weight);
+        out.dynamics.mono_below_hz = (mono_weight * 2.0 >= total && mono_weight > 0.0)
+            .then(|| mono.iter().map(|(f, w)| f * w).sum::<f64>() / mono_weight);
         Ok(out)
     }
 }

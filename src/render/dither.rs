@@ -61,7 +61,13 @@ fn dither_and_round(block: &mut [f32], gain: Option<(f32, &[f32])>, draws: &[u64
     let round = |x: f32, r: u64| {
         let (u1, u2) = (f64::from((r >> 40) as i32) * UNIT, f64::from(((r >> 16) & 0xFF_FFFF) as i32) * UNIT);
         let q = (f64::from(x) * scale + (u1 - u2)) + ROUND - ROUND;
-        let q = if q < lo { lo } else if q > hi { hi } else { q };
+        let q = if q < lo {
+            lo
+        } else if q > hi {
+            hi
+        } else {
+            q
+        };
         (q * inv_scale) as f32
     };
     match gain {
@@ -106,7 +112,12 @@ mod tests {
                 }
             }
             let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-            assert!((avg(&on) - avg(&half)).abs() < 0.02, "signal-dependent error power: {} vs {}", avg(&on), avg(&half));
+            assert!(
+                (avg(&on) - avg(&half)).abs() < 0.02,
+                "signal-dependent error power: {} vs {}",
+                avg(&on),
+                avg(&half)
+            );
         }
     }
 

@@ -8,20 +8,20 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::bands::smooth;
+use crate::analysis::bands::{has_information, BandGrid};
 use crate::analysis::dynamics::{levels_of, percentile, short_term_windows, SHORT_TERM_S};
 use crate::analysis::spectrum::StftSettings;
 use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::compressor::CompressorSettings;
+use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::multiband::{pooled_power, BandEnvelopes, Multiband, MultibandSettings};
+use crate::dsp::window::hann_periodic;
 use crate::dsp::{from_db, to_db};
 use crate::error::Result;
-use crate::render::leveler::LevelerReport;
-use crate::analysis::bands::{has_information, BandGrid};
-use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
-use crate::dsp::window::hann_periodic;
-use crate::analysis::bands::smooth;
 use crate::model::{DynamicsGoal, DynamicsPlan, EqPlan, StereoPlan};
 use crate::render::eq::{apply_eq, side_curve};
+use crate::render::leveler::LevelerReport;
 
 /// Bounds that keep the stage from pumping or crushing: the steepest compression and expansion the
 /// fit may choose, and the make-up it may add or take.
@@ -75,7 +75,15 @@ fn band_template(band: usize, bands: usize) -> CompressorSettings {
         (b, n) if b + 1 == n => (40.0, 200.0),
         _ => (60.0, 250.0),
     };
-    CompressorSettings { attack_ms, release_ms, sustained_release_ms: 2.0 * release_ms, sustain_ms: 2000.0, knee_db: 6.0, rms_ms: 300.0, ..Default::default() }
+    CompressorSettings {
+        attack_ms,
+        release_ms,
+        sustained_release_ms: 2.0 * release_ms,
+        sustain_ms: 2000.0,
+        knee_db: 6.0,
+        rms_ms: 300.0,
+        ..Default::default()
+    }
 }
 
 /// The dynamics stage of one render: the band envelopes of the equalised signal (mid/side), the
@@ -101,7 +109,12 @@ impl DynamicsStage {
     /// Equalises `buffer` with the plan's mid/side EQ (see [`crate::render::apply_eq`]) and returns
     /// the plan's stage (`None` when it is off) with the band envelopes of the equalised signal.
     /// With the stage on, the EQ runs inside the envelopes' pass, folded into the band filters.
-    pub fn equalise(buffer: &mut AudioBuffer, plan: &DynamicsPlan, eq: &EqPlan, stereo_plan: &StereoPlan) -> Result<Option<Self>> {
+    pub fn equalise(
+        buffer: &mut AudioBuffer,
+        plan: &DynamicsPlan,
+        eq: &EqPlan,
+        stereo_plan: &StereoPlan,
+    ) -> Result<Option<Self>> {
         let crossovers = match (&plan.goal, &plan.multiband) {
             (Some(goal), _) => &goal.crossovers_hz,
             (None, Some(m)) => &m.crossovers_hz,
@@ -134,7 +147,19 @@ impl DynamicsStage {
         let pooled: Vec<Vec<f32>> = env.power.iter().map(|p| pooled_power(p, None, per)).collect();
         let interleaved: Vec<f32> = (0..pooled[0].len()).flat_map(|i| pooled.iter().map(move |p| p[i])).collect();
         let (_, gate) = short_term_windows(&interleaved, mb.bands(), window, None);
-        let mut stage = DynamicsStage { mb, env, stereo, per, window, gate, goal: plan.goal.clone(), fixed: plan.multiband.clone(), gains: Vec::new(), report: None, own: Vec::new() };
+        let mut stage = DynamicsStage {
+            mb,
+            env,
+            stereo,
+            per,
+            window,
+            gate,
+            goal: plan.goal.clone(),
+            fixed: plan.multiband.clone(),
+            gains: Vec::new(),
+            report: None,
+            own: Vec::new(),
+        };
         stage.own = (0..stage.mb.bands()).into_par_iter().map(|b| stage.spread(b, None, None)).collect();
         Ok(Some(stage))
     }
@@ -145,7 +170,12 @@ impl DynamicsStage {
         let power = &self.env.power[band];
         let pooled = match limiter_sq {
             Some(lim) => {
-                let limited: Vec<f32> = power.iter().zip(lim).enumerate().map(|(c, (&p, &l))| p * l * gain.map_or(1.0, |g| g[c] * g[c])).collect();
+                let limited: Vec<f32> = power
+                    .iter()
+                    .zip(lim)
+                    .enumerate()
+                    .map(|(c, (&p, &l))| p * l * gain.map_or(1.0, |g| g[c] * g[c]))
+                    .collect();
                 pooled_power(&limited, None, self.per)
             }
             None => pooled_power(power, gain, self.per),
@@ -165,7 +195,8 @@ impl DynamicsStage {
         let intended = self.intended_spreads();
         let settings = match &self.goal {
             Some(goal) => {
-                let aims: Vec<f64> = intended.iter().enumerate().map(|(b, i)| i + adjust_db.get(b).unwrap_or(&0.0)).collect();
+                let aims: Vec<f64> =
+                    intended.iter().enumerate().map(|(b, i)| i + adjust_db.get(b).unwrap_or(&0.0)).collect();
                 self.fit(&goal.crossovers_hz, &aims)?
             }
             None => self.fixed.clone().expect("a stage has a goal or settings"),
@@ -176,13 +207,23 @@ impl DynamicsStage {
             .enumerate()
             .map(|(b, s)| -> Result<_> {
                 let before = self.own[b];
-                let neutral = BandReport { spread_before_db: before, spread_goal_db: intended[b], spread_after_db: before, max_reduction_db: 0.0, side_gain_db: 0.0 };
+                let neutral = BandReport {
+                    spread_before_db: before,
+                    spread_goal_db: intended[b],
+                    spread_after_db: before,
+                    max_reduction_db: 0.0,
+                    side_gain_db: 0.0,
+                };
                 if is_neutral(s) {
                     return Ok((None, neutral));
                 }
                 let gains = self.mb.gains(s, &self.env.power[b])?;
                 let deepest = gains.iter().fold(f32::MAX, |m, &g| m.min(g));
-                let side_gain_db = if self.stereo { width_compensation_db(&self.env.channel_power[0][b], &self.env.channel_power[1][b], &gains) } else { 0.0 };
+                let side_gain_db = if self.stereo {
+                    width_compensation_db(&self.env.channel_power[0][b], &self.env.channel_power[1][b], &gains)
+                } else {
+                    0.0
+                };
                 let report = BandReport {
                     spread_after_db: self.spread(b, Some(&gains), None),
                     max_reduction_db: (s.makeup_db - to_db(f64::from(deepest))).max(0.0),
@@ -195,7 +236,14 @@ impl DynamicsStage {
         let (gains, bands): (Vec<_>, Vec<BandReport>) = fitted.into_iter().unzip();
         self.gains = gains;
         let rounds = self.report.as_ref().map_or(1, |r| r.rounds + 1);
-        self.report = Some(DynamicsReport { settings, bands, compensation: None, limited_spread_db: Vec::new(), rounds, leveler: None });
+        self.report = Some(DynamicsReport {
+            settings,
+            bands,
+            compensation: None,
+            limited_spread_db: Vec::new(),
+            rounds,
+            leveler: None,
+        });
         Ok(())
     }
 
@@ -264,12 +312,15 @@ impl DynamicsStage {
                                 fft.process(input, output).expect("buffers sized by the plan");
                                 gain.fill(0.0);
                                 for (b, a) in response.iter().enumerate() {
-                                    let g = self.gains[b].as_ref().map_or(1.0, |g| g[block]) * if c == 1 { side_scale[b] } else { 1.0 };
+                                    let g = self.gains[b].as_ref().map_or(1.0, |g| g[block])
+                                        * if c == 1 { side_scale[b] } else { 1.0 };
                                     for (acc, a) in gain.iter_mut().zip(a) {
                                         *acc += a * g;
                                     }
                                 }
-                                for (((x, g), b), a) in output.iter().zip(gain.iter()).zip(before.iter_mut()).zip(after.iter_mut()) {
+                                for (((x, g), b), a) in
+                                    output.iter().zip(gain.iter()).zip(before.iter_mut()).zip(after.iter_mut())
+                                {
                                     let p = x.norm_sqr();
                                     *b += p;
                                     *a += p * (g * g * limiter);
@@ -293,18 +344,28 @@ impl DynamicsStage {
             .iter()
             .map(|[before, after]| {
                 let (b, a) = (grid.levels_db(before, bin_hz), grid.levels_db(after, bin_hz));
-                let change: Vec<Option<f64>> = b.iter().zip(&a).map(|(&b, &a)| (has_information(b) && has_information(a)).then_some(b - a)).collect();
+                let change: Vec<Option<f64>> = b
+                    .iter()
+                    .zip(&a)
+                    .map(|(&b, &a)| (has_information(b) && has_information(a)).then_some(b - a))
+                    .collect();
                 let known: Vec<f64> = change.iter().flatten().copied().collect();
                 let mean = known.iter().sum::<f64>() / known.len().max(1) as f64;
                 let centred: Vec<Option<f64>> = change.iter().map(|c| c.map(|c| c - mean)).collect();
-                smooth(&grid.centers_hz, &centred, COMPENSATION_SMOOTHING_OCT).into_iter().map(|c| c.unwrap_or(0.0).clamp(-MAX_COMPENSATION_DB, MAX_COMPENSATION_DB)).collect()
+                smooth(&grid.centers_hz, &centred, COMPENSATION_SMOOTHING_OCT)
+                    .into_iter()
+                    .map(|c| c.unwrap_or(0.0).clamp(-MAX_COMPENSATION_DB, MAX_COMPENSATION_DB))
+                    .collect()
             })
             .collect();
         if curves.iter().flatten().all(|c| c.abs() < 0.05) {
             return None;
         }
         let curve = |g: &Vec<f64>| EqCurve { freqs_hz: grid.centers_hz.clone(), gain_db: g.clone() };
-        Some(EqPlan { mid: curve(&curves[0]), side: curves.get(1).map_or_else(|| EqCurve::flat(grid.centers_hz.clone()), curve) })
+        Some(EqPlan {
+            mid: curve(&curves[0]),
+            side: curves.get(1).map_or_else(|| EqCurve::flat(grid.centers_hz.clone()), curve),
+        })
     }
 
     /// Each band's spread after the prepared gains *and* the limiter (`limiter_sq`: its gain²
@@ -320,7 +381,9 @@ impl DynamicsStage {
         (0..self.mb.bands())
             .map(|b| {
                 let own = self.own[b];
-                self.goal.as_ref().map_or(own, |g| own + (g.amount * (g.spread_db[b] - own)).clamp(SPREAD_CHANGE_DB.0, SPREAD_CHANGE_DB.1))
+                self.goal.as_ref().map_or(own, |g| {
+                    own + (g.amount * (g.spread_db[b] - own)).clamp(SPREAD_CHANGE_DB.0, SPREAD_CHANGE_DB.1)
+                })
             })
             .collect()
     }
@@ -337,7 +400,11 @@ impl DynamicsStage {
         self.gains
             .iter()
             .zip(&settings.bands)
-            .map(|(g, s)| g.as_deref().map_or_else(Vec::new, |g| crate::render::deepest_db(g, per).into_iter().map(|d| d - s.makeup_db as f32).collect()))
+            .map(|(g, s)| {
+                g.as_deref().map_or_else(Vec::new, |g| {
+                    crate::render::deepest_db(g, per).into_iter().map(|d| d - s.makeup_db as f32).collect()
+                })
+            })
             .collect()
     }
 
@@ -407,7 +474,10 @@ impl DynamicsStage {
                 let mut fitted = with(0.5 * (lo + hi));
                 // Make-up: the band's mean power back where it was.
                 let gains = mb.gains_at_levels(&fitted, &levels)?;
-                let (before, after) = env.power[b].iter().zip(&gains).fold((0.0f64, 0.0f64), |(a, c), (&p, &g)| (a + f64::from(p), c + f64::from(g * g * p)));
+                let (before, after) = env.power[b]
+                    .iter()
+                    .zip(&gains)
+                    .fold((0.0f64, 0.0f64), |(a, c), (&p, &g)| (a + f64::from(p), c + f64::from(g * g * p)));
                 if after > 0.0 {
                     fitted.makeup_db = (10.0 * (before / after).log10()).clamp(-MAX_MAKEUP_DB, MAX_MAKEUP_DB);
                 }
@@ -433,7 +503,9 @@ const MAX_SIDE_GAIN_DB: f64 = 6.0;
 /// and side move differently over time (a wide chorus after a narrow verse), the gains reweigh them,
 /// and the width the EQ matched would drift.
 fn width_compensation_db(mid: &[f32], side: &[f32], gains: &[f32]) -> f64 {
-    let sums = |x: &[f32]| x.iter().zip(gains).fold((0.0f64, 0.0f64), |(a, b), (&p, &g)| (a + f64::from(p), b + f64::from(g * g * p)));
+    let sums = |x: &[f32]| {
+        x.iter().zip(gains).fold((0.0f64, 0.0f64), |(a, b), (&p, &g)| (a + f64::from(p), b + f64::from(g * g * p)))
+    };
     let ((m0, m1), (s0, s1)) = (sums(mid), sums(side));
     if m0 <= 0.0 || m1 <= 0.0 || s0 <= 0.0 || s1 <= 0.0 {
         return 0.0;

@@ -29,7 +29,9 @@ pub fn side_curve(eq: &EqCurve, stereo: &StereoPlan) -> EqCurve {
     let gain_db = eq
         .freqs_hz
         .iter()
-        .map(|&f| (eq.gain_db_at(f) + stereo.width.gain_db_at(f) + bass_mono(f)).clamp(BASS_MONO_CUT_DB, -BASS_MONO_CUT_DB))
+        .map(|&f| {
+            (eq.gain_db_at(f) + stereo.width.gain_db_at(f) + bass_mono(f)).clamp(BASS_MONO_CUT_DB, -BASS_MONO_CUT_DB)
+        })
         .map(|g| if g == 0.0 { 0.0 } else { g })
         .collect();
     EqCurve { freqs_hz: eq.freqs_hz.clone(), gain_db }
@@ -63,4 +65,3 @@ fn filter_mid_side(channels: &mut [Vec<f32>], mid: &EqCurve, side: &EqCurve, fs:
     }
     Ok(())
 }
-

@@ -37,7 +37,13 @@ pub struct LevelerReport {
 }
 
 impl LevelerReport {
-    pub fn new(settings: LevelerSettings, gains: &[f32], range_before_lu: f64, range_goal_lu: Option<f64>, range_after_lu: f64) -> Self {
+    pub fn new(
+        settings: LevelerSettings,
+        gains: &[f32],
+        range_before_lu: f64,
+        range_goal_lu: Option<f64>,
+        range_after_lu: f64,
+    ) -> Self {
         let db = |g: f32| crate::dsp::to_db(f64::from(g));
         let max_cut_db = 0.0 - gains.iter().map(|&g| db(g)).fold(0.0f64, f64::min);
         let max_boost_db = gains.iter().map(|&g| db(g)).fold(0.0f64, f64::max);
@@ -51,7 +57,12 @@ impl LevelerReport {
 /// `predict`'s.
 /// - `loudness`: the output's short-term loudness per point, from [`centred_loudness`];
 /// - `predict`: the output's loudness range with a gain per point applied.
-pub fn fit(loudness: &[f64], before: f64, goal_lu: f64, mut predict: impl FnMut(&[f32]) -> Result<f64>) -> Result<Option<LevelerSettings>> {
+pub fn fit(
+    loudness: &[f64],
+    before: f64,
+    goal_lu: f64,
+    mut predict: impl FnMut(&[f32]) -> Result<f64>,
+) -> Result<Option<LevelerSettings>> {
     let Some((threshold_lufs, floor_lufs)) = threshold_and_gate(loudness) else { return Ok(None) };
     if (goal_lu - before).abs() < MIN_CHANGE_LU {
         return Ok(None);
@@ -125,7 +136,11 @@ pub fn centred_loudness(energy: &[f64], block_len: usize, window: usize) -> Vec<
         .map(|c| {
             let (a, b) = (c.saturating_sub(half), (c + half + 1).min(energy.len()));
             let ms = (prefix[b] - prefix[a]) / ((b - a) * block_len) as f64;
-            if ms > 0.0 { LUFS_OFFSET_DB + 10.0 * ms.log10() } else { f64::NEG_INFINITY }
+            if ms > 0.0 {
+                LUFS_OFFSET_DB + 10.0 * ms.log10()
+            } else {
+                f64::NEG_INFINITY
+            }
         })
         .collect()
 }
@@ -146,12 +161,18 @@ mod tests {
     #[test]
     fn the_fitted_ratio_lands_the_predicted_range_on_the_goal() {
         let (block_len, per_s) = (441usize, 100usize);
-        let level = |t: usize| if (t / (20 * per_s)) % 2 == 0 { -8.0 } else { -16.0 + 2.0 * ((t % 700) as f64 / 700.0) };
-        let energy: Vec<f64> = (0..240 * per_s).map(|t| 10f64.powf((level(t).min(-10.0) - LUFS_OFFSET_DB) / 10.0) * block_len as f64).collect();
+        let level =
+            |t: usize| if (t / (20 * per_s)) % 2 == 0 { -8.0 } else { -16.0 + 2.0 * ((t % 700) as f64 / 700.0) };
+        let energy: Vec<f64> = (0..240 * per_s)
+            .map(|t| 10f64.powf((level(t).min(-10.0) - LUFS_OFFSET_DB) / 10.0) * block_len as f64)
+            .collect();
         let range = |gains: &[f32]| -> Result<f64> {
             let e: Vec<f64> = energy.iter().zip(gains).map(|(e, g)| e * f64::from(g * g)).collect();
             let subs: Vec<f64> = e.chunks(10).map(|c| c.iter().sum()).collect();
-            Ok(crate::analysis::loudness::loudness_range(&crate::analysis::loudness::short_term_series(&subs, 10 * block_len)))
+            Ok(crate::analysis::loudness::loudness_range(&crate::analysis::loudness::short_term_series(
+                &subs,
+                10 * block_len,
+            )))
         };
         let loudness = centred_loudness(&energy, block_len, 3 * per_s);
         let own = range(&vec![1.0; energy.len()]).unwrap();
@@ -183,7 +204,13 @@ mod tests {
     #[test]
     fn runs_of_gains_equal_the_gain_point_by_point() {
         let g: Vec<f32> = (0..37).map(|k| 0.5 + (k as f32 * 0.7).sin() * 0.3).collect();
-        for (hop, first, step, count) in [(4410, 0, 1, 200_000), (4410, 12_345, 1, 50_000), (441, 17, 10, 9_000), (100, 0, 3, 5_000), (7, 3, 1, 1_000)] {
+        for (hop, first, step, count) in [
+            (4410, 0, 1, 200_000),
+            (4410, 12_345, 1, 50_000),
+            (441, 17, 10, 9_000),
+            (100, 0, 3, 5_000),
+            (7, 3, 1, 1_000),
+        ] {
             let mut out = vec![0.0f32; count];
             gains_at(&g, hop, first, step, &mut out);
             for (i, &v) in out.iter().enumerate() {

@@ -5,9 +5,9 @@ use crate::audio::AudioBuffer;
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::true_peak::TruePeakDetector;
 use crate::dsp::{from_db, max_of, min_of, to_db};
+use crate::error::Result;
 use crate::model::BitDepth;
 use crate::render::dither::scale_and_quantize;
-use crate::error::Result;
 use crate::render::report::*;
 use crate::render::slices;
 
@@ -16,7 +16,12 @@ pub(crate) const MAX_VERIFY_PASSES: usize = 4;
 
 /// Applies `gain_db` into the true-peak limiter, quantises to `depth` and verifies the ceiling: the
 /// last stage of [`render`] on its own (used where the gain is fixed rather than found by loudness).
-pub fn limit(mut buffer: AudioBuffer, gain_db: f64, settings: &LimiterSettings, depth: BitDepth) -> Result<(AudioBuffer, LimitReport)> {
+pub fn limit(
+    mut buffer: AudioBuffer,
+    gain_db: f64,
+    settings: &LimiterSettings,
+    depth: BitDepth,
+) -> Result<(AudioBuffer, LimitReport)> {
     let mut stage = LimiterStage::new(&buffer, settings)?;
     let frames = buffer.frames();
     let (max_gain_reduction_db, _) = stage.limit(&mut buffer, gain_db, depth, frames);
@@ -45,7 +50,14 @@ impl LimiterStage {
         let (mut peaks, mut gain) = (vec![0.0f32; n], vec![0.0f32; n]);
         detector.envelope(&slices(buffer), &mut gain);
         limiter.window_peaks(&gain, &mut peaks);
-        Ok(LimiterStage { detector, limiter, ceiling: from_db(settings.ceiling_dbtp) as f32, peaks, gain, gain_pre: None })
+        Ok(LimiterStage {
+            detector,
+            limiter,
+            ceiling: from_db(settings.ceiling_dbtp) as f32,
+            peaks,
+            gain,
+            gain_pre: None,
+        })
     }
 
     pub(crate) fn gain_curve(&mut self, pre: f32) -> &[f32] {
@@ -59,7 +71,13 @@ impl LimiterStage {
     /// Applies pre-gain and limiting and quantises; returns the deepest reduction (dB) and the
     /// limiter's gain trace at one point per `trace_hop` samples. [`Self::output_peak`] and
     /// [`Self::verify`] then check the very samples to be written.
-    pub(crate) fn limit(&mut self, buffer: &mut AudioBuffer, gain_db: f64, depth: BitDepth, trace_hop: usize) -> (f64, Vec<f32>) {
+    pub(crate) fn limit(
+        &mut self,
+        buffer: &mut AudioBuffer,
+        gain_db: f64,
+        depth: BitDepth,
+        trace_hop: usize,
+    ) -> (f64, Vec<f32>) {
         let pre = from_db(gain_db) as f32;
         self.gain_curve(pre);
         let trace = deepest_db(&self.gain, trace_hop);
@@ -94,4 +112,3 @@ impl LimiterStage {
         (passes, peak)
     }
 }
-

@@ -3,15 +3,18 @@
 //! leveller is fitted on the same model.
 use rayon::prelude::*;
 
-use crate::analysis::loudness::{SHORT_TERM_HOP_S, gated_integrated, k_weighted_power, loudness_range, short_term_series, sub_block_energies_scaled, sub_block_len};
+use crate::analysis::dynamics::SHORT_TERM_S;
+use crate::analysis::loudness::{
+    gated_integrated, k_weighted_power, loudness_range, short_term_series, sub_block_energies_scaled, sub_block_len,
+    SHORT_TERM_HOP_S,
+};
 use crate::audio::AudioBuffer;
+use crate::dsp::leveler_curve::LevelerSettings;
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::{fast_max, from_db};
 use crate::error::{Error, Result};
-use crate::analysis::dynamics::SHORT_TERM_S;
-use crate::dsp::leveler_curve::LevelerSettings;
-use crate::render::leveler::{self, LevelerReport};
 use crate::model::MasteringPlan;
+use crate::render::leveler::{self, LevelerReport};
 use crate::render::limiter_stage::LimiterStage;
 use crate::render::slices;
 
@@ -26,7 +29,6 @@ pub(crate) const MAX_GAIN_DB: f64 = 40.0;
 /// Below this d(LUFS)/d(gain dB), more gain only crushes the limiter: the search stops and reports
 /// the target as unreachable under the ceiling.
 pub(crate) const MIN_USEFUL_SLOPE: f64 = 0.1;
-
 
 /// What the loudness search found.
 pub(crate) struct Search {
@@ -52,12 +54,18 @@ pub(crate) struct LevelerJob<'a> {
 /// leveller is fitted on the same model first (a closed loop on the stage's actual output: each
 /// candidate is searched for the target again, since a leveller that lowers the quiet passages asks
 /// for more gain, which the limiter takes off the loud ones) and applied to `buffer`.
-pub(crate) fn search_loudness(buffer: &mut AudioBuffer, plan: &MasteringPlan, leveler: Option<LevelerJob>, silent: impl Fn() -> Error) -> Result<(LimiterStage, Search)> {
+pub(crate) fn search_loudness(
+    buffer: &mut AudioBuffer,
+    plan: &MasteringPlan,
+    leveler: Option<LevelerJob>,
+    silent: impl Fn() -> Error,
+) -> Result<(LimiterStage, Search)> {
     let fs = buffer.sample_rate;
     // The limiter's envelope and the model's K-weighted power side by side: the window-peak pass
     // is sequential and the K-weighting two-threaded, so together they fill both cores.
     let step = LoudnessModel::step(fs);
-    let (stage, power) = rayon::join(|| LimiterStage::new(buffer, &plan.limiter), || k_weighted_power(&slices(buffer), fs, step));
+    let (stage, power) =
+        rayon::join(|| LimiterStage::new(buffer, &plan.limiter), || k_weighted_power(&slices(buffer), fs, step));
     let mut stage = stage?;
     let sub = sub_block_len(fs);
     let mut model = LoudnessModel::new(fs, power, &stage.peaks, &plan.limiter)?;
@@ -77,26 +85,40 @@ pub(crate) fn search_loudness(buffer: &mut AudioBuffer, plan: &MasteringPlan, le
             break; // the last search used the measured bias; the final verification meters the output
         }
         let pre = from_db(search.gain_db) as f32;
-        let exact = gated_integrated(&sub_block_energies_scaled(&slices(buffer), Some(stage.gain_curve(pre)), pre, fs), sub).ok_or_else(&silent)?;
+        let exact =
+            gated_integrated(&sub_block_energies_scaled(&slices(buffer), Some(stage.gain_curve(pre)), pre, fs), sub)
+                .ok_or_else(&silent)?;
         bias = exact - model_lufs;
         if !reached || (target - exact).abs() <= LOUDNESS_TOLERANCE_LU {
             break;
         }
         search.gain_db = (search.gain_db + (target - exact) / secant_slope(&search.points)).min(MAX_GAIN_DB);
     }
-    Ok((stage, Search { eq_lufs, gain_db: search.gain_db, iterations: search.iterations, reached, leveler, leveler_gain }))
+    Ok((
+        stage,
+        Search { eq_lufs, gain_db: search.gain_db, iterations: search.iterations, reached, leveler, leveler_gain },
+    ))
 }
 
 /// Fits (or takes) the leveller on the loudness model and applies it to `buffer`, the limiter's
 /// window peaks and the model: the gain moves over seconds, so the window peaks of the levelled
 /// signal are the old ones scaled (the final verification meters the samples themselves).
-pub(crate) fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &mut LoudnessModel, search: &mut ModelSearch, job: LevelerJob, target: f64, silent: &impl Fn() -> Error) -> Result<Option<(LevelerReport, Vec<f32>)>> {
+pub(crate) fn level(
+    buffer: &mut AudioBuffer,
+    stage: &mut LimiterStage,
+    model: &mut LoudnessModel,
+    search: &mut ModelSearch,
+    job: LevelerJob,
+    target: f64,
+    silent: &impl Fn() -> Error,
+) -> Result<Option<(LevelerReport, Vec<f32>)>> {
     search.run(model, target, silent)?;
     let pre = from_db(search.gain_db) as f32;
     // The leveller works on the 100 ms sub-blocks of the loudness meter, its gain interpolated
     // between their centres.
     let (sub, step) = (model.sub, model.sub / model.per_sub);
-    let loudness = leveler::centred_loudness(&model.sub_energies(pre), sub, (SHORT_TERM_S / SHORT_TERM_HOP_S).round() as usize);
+    let loudness =
+        leveler::centred_loudness(&model.sub_energies(pre), sub, (SHORT_TERM_S / SHORT_TERM_HOP_S).round() as usize);
     let heading_lu = model.loudness_range(pre);
     let goal_lu = if job.fixed.is_some() { None } else { (job.goal)(heading_lu) };
     let start_db = search.gain_db;
@@ -128,8 +150,10 @@ pub(crate) fn level(buffer: &mut AudioBuffer, stage: &mut LimiterStage, model: &
     // Each chunk's gains worked out once for the channels and the peaks.
     const CHUNK: usize = 1 << 12;
     let frames = stage.peaks.len();
-    let mut arrays: Vec<std::slice::ChunksMut<f32>> = buffer.channels.iter_mut().chain(std::iter::once(&mut stage.peaks)).map(|x| x.chunks_mut(CHUNK)).collect();
-    let chunks: Vec<Vec<&mut [f32]>> = (0..frames.div_ceil(CHUNK)).map(|_| arrays.iter_mut().filter_map(Iterator::next).collect()).collect();
+    let mut arrays: Vec<std::slice::ChunksMut<f32>> =
+        buffer.channels.iter_mut().chain(std::iter::once(&mut stage.peaks)).map(|x| x.chunks_mut(CHUNK)).collect();
+    let chunks: Vec<Vec<&mut [f32]>> =
+        (0..frames.div_ceil(CHUNK)).map(|_| arrays.iter_mut().filter_map(Iterator::next).collect()).collect();
     chunks.into_par_iter().enumerate().for_each_init(
         || vec![0.0f32; CHUNK],
         |g, (c, xs)| {
@@ -155,7 +179,12 @@ pub(crate) struct ModelSearch {
 impl ModelSearch {
     /// Moves `gain_db` until the model's loudness is within half the tolerance of `aim`; returns the
     /// model's loudness there, and false when more gain would only crush the limiter.
-    pub(crate) fn run(&mut self, model: &mut LoudnessModel, aim: f64, silent: &impl Fn() -> Error) -> Result<(f64, bool)> {
+    pub(crate) fn run(
+        &mut self,
+        model: &mut LoudnessModel,
+        aim: f64,
+        silent: &impl Fn() -> Error,
+    ) -> Result<(f64, bool)> {
         loop {
             self.iterations += 1;
             let model_lufs = model.lufs(from_db(self.gain_db) as f32).ok_or_else(silent)?;
@@ -184,7 +213,12 @@ pub(crate) struct LimiterEstimate {
 }
 
 impl LimiterEstimate {
-    pub(crate) fn new(buffer: &AudioBuffer, plan: &MasteringPlan, block: usize, silent: impl Fn() -> Error) -> Result<Self> {
+    pub(crate) fn new(
+        buffer: &AudioBuffer,
+        plan: &MasteringPlan,
+        block: usize,
+        silent: impl Fn() -> Error,
+    ) -> Result<Self> {
         let fs = buffer.sample_rate;
         let step = LoudnessModel::step(fs);
         let lookahead = TruePeakLimiter::new(&plan.limiter, fs)?.lookahead();
@@ -196,26 +230,46 @@ impl LimiterEstimate {
                 let pooled: Vec<f32> = (0..buffer.frames() / step)
                     .into_par_iter()
                     .with_min_len(1 << 12)
-                    .map(|m| buffer.channels.iter().flat_map(|c| &c[m * step..(m + 1) * step]).fold(0.0f32, |a, v| fast_max(a, v.abs())))
+                    .map(|m| {
+                        buffer
+                            .channels
+                            .iter()
+                            .flat_map(|c| &c[m * step..(m + 1) * step])
+                            .fold(0.0f32, |a, v| fast_max(a, v.abs()))
+                    })
                     .collect();
                 let reach = 1 + (lookahead - 1).div_ceil(step);
-                (0..pooled.len()).into_par_iter().with_min_len(1 << 12).map(|m| pooled[m..(m + reach).min(pooled.len())].iter().fold(0.0f32, |a, &v| fast_max(a, v))).collect::<Vec<f32>>()
+                (0..pooled.len())
+                    .into_par_iter()
+                    .with_min_len(1 << 12)
+                    .map(|m| pooled[m..(m + reach).min(pooled.len())].iter().fold(0.0f32, |a, &v| fast_max(a, v)))
+                    .collect::<Vec<f32>>()
             },
             || k_weighted_power(&slices(buffer), fs, step),
         );
         let mut model = LoudnessModel::with_peaks(fs, power, peaks, &plan.limiter)?;
         let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
-        let mut search = ModelSearch { gain_db: (plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
+        let mut search = ModelSearch {
+            gain_db: (plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB),
+            iterations: 0,
+            points: Vec::new(),
+        };
         search.run(&mut model, plan.loudness.target_lufs, &silent)?;
         model.lufs(from_db(search.gain_db) as f32);
         // Model samples (one per `step`) spread over the control blocks they fall in.
         let limiter_sq = (0..buffer.frames().div_ceil(block))
             .map(|c| {
-                let g = &model.gain[(c * block / step).min(model.gain.len())..((c + 1) * block).div_ceil(step).min(model.gain.len())];
-                if g.is_empty() { 1.0 } else { g.iter().map(|g| g * g).sum::<f32>() / g.len() as f32 }
+                let g = &model.gain
+                    [(c * block / step).min(model.gain.len())..((c + 1) * block).div_ceil(step).min(model.gain.len())];
+                if g.is_empty() {
+                    1.0
+                } else {
+                    g.iter().map(|g| g * g).sum::<f32>() / g.len() as f32
+                }
             })
             .collect();
-        let subs: Vec<f64> = model.power.chunks_exact(model.per_sub).map(|p| p.iter().map(|&p| f64::from(p)).sum()).collect();
+        let subs: Vec<f64> =
+            model.power.chunks_exact(model.per_sub).map(|p| p.iter().map(|&p| f64::from(p)).sum()).collect();
         Ok(LimiterEstimate { limiter_sq, own_range_lu: loudness_range(&short_term_series(&subs, model.sub)) })
     }
 }
@@ -245,7 +299,8 @@ impl LoudnessModel {
     /// From the K-weighted power summed per [`Self::step`] samples and the full-rate window peaks.
     pub(crate) fn new(fs: u32, power: Vec<f32>, window_peaks: &[f32], settings: &LimiterSettings) -> Result<Self> {
         let step = Self::step(fs);
-        let peaks: Vec<f32> = window_peaks.par_chunks_exact(step).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v))).collect();
+        let peaks: Vec<f32> =
+            window_peaks.par_chunks_exact(step).map(|c| c.iter().fold(0.0f32, |m, &v| fast_max(m, v))).collect();
         Self::with_peaks(fs, power, peaks, settings)
     }
 
@@ -254,7 +309,14 @@ impl LoudnessModel {
         let sub = sub_block_len(fs);
         let step = Self::step(fs);
         let rate = (f64::from(fs) / step as f64).round() as u32;
-        Ok(LoudnessModel { limiter: TruePeakLimiter::new(settings, rate)?, sub, per_sub: sub / step, gain: vec![1.0; power.len()], power, peaks })
+        Ok(LoudnessModel {
+            limiter: TruePeakLimiter::new(settings, rate)?,
+            sub,
+            per_sub: sub / step,
+            gain: vec![1.0; power.len()],
+            power,
+            peaks,
+        })
     }
 
     /// The limited output's energy per 100 ms sub-block at `pre`: pre²·Σ g²·p.

@@ -11,22 +11,27 @@ pub mod limiter_stage;
 mod loudness_search;
 pub mod report;
 
-
 use crate::analysis::loudness::{gated_integrated, sub_block_energies_scaled, sub_block_len};
 use crate::audio::AudioBuffer;
 use crate::dsp::{from_db, to_db};
-use crate::model::BitDepth;
 use crate::error::{Error, Result};
-use crate::render::dynamics::DynamicsStage;
+use crate::model::BitDepth;
 use crate::model::MasteringPlan;
 use crate::progress::Progress;
+use crate::render::dynamics::DynamicsStage;
 use crate::render::loudness_search::*;
 pub use eq::{apply_eq, side_curve};
 pub use limiter_stage::limit;
 pub use report::*;
 
 /// Renders `buffer` (consumed, processed in place) with `plan`, quantised to `depth`.
-pub fn render(buffer: AudioBuffer, plan: &MasteringPlan, depth: BitDepth, name: &str, progress: &dyn Progress) -> Result<(AudioBuffer, RenderReport)> {
+pub fn render(
+    buffer: AudioBuffer,
+    plan: &MasteringPlan,
+    depth: BitDepth,
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<(AudioBuffer, RenderReport)> {
     render_alongside(buffer, plan, depth, name, progress, |_| Ok(())).map(|(b, r, ())| (b, r))
 }
 
@@ -72,14 +77,18 @@ pub fn render_alongside<T: Send>(
     task.inc(1);
     // The leveller acts with the stage: as the plan fixed it, or fitted to the goal's range.
     let goal = |heading_lu: f64| dynamics.as_ref().and_then(|d| d.range_goal_lu(own_range_lu, heading_lu));
-    let leveler = dynamics.as_ref().filter(|d| plan.dynamics.leveler.is_some() || d.has_range_goal()).map(|_| LevelerJob { fixed: plan.dynamics.leveler.as_ref(), goal: &goal });
+    let leveler = dynamics
+        .as_ref()
+        .filter(|d| plan.dynamics.leveler.is_some() || d.has_range_goal())
+        .map(|_| LevelerJob { fixed: plan.dynamics.leveler.as_ref(), goal: &goal });
     let (mut stage, search) = search_loudness(&mut buffer, plan, leveler, silent)?;
     if let Some(r) = dynamics_report.as_mut() {
         r.leveler = search.leveler.clone();
     }
     if let (Some(d), Some(r)) = (dynamics.as_ref(), dynamics_report.as_mut()) {
         let gain = stage.gain_curve(from_db(search.gain_db) as f32);
-        let limiter_sq: Vec<f32> = gain.chunks(d.block()).map(|c| c.iter().map(|g| g * g).sum::<f32>() / c.len() as f32).collect();
+        let limiter_sq: Vec<f32> =
+            gain.chunks(d.block()).map(|c| c.iter().map(|g| g * g).sum::<f32>() / c.len() as f32).collect();
         r.limited_spread_db = d.limited_spreads(&limiter_sq);
     }
     // The trace's hop: whole control blocks of the dynamics stage, so both traces share one grid.
@@ -87,7 +96,11 @@ pub fn render_alongside<T: Send>(
     let hop = buffer.frames().div_ceil(TRACE_POINTS).div_ceil(block).max(1) * block;
     let bands_db = dynamics.as_ref().map_or_else(Vec::new, |d| d.gain_trace(hop / block));
     let sub = sub_block_len(fs);
-    let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| (0..buffer.frames().div_ceil(hop)).map(|k| to_db(f64::from(leveler::gain_at(g, sub, k * hop + hop / 2))) as f32).collect());
+    let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| {
+        (0..buffer.frames().div_ceil(hop))
+            .map(|k| to_db(f64::from(leveler::gain_at(g, sub, k * hop + hop / 2))) as f32)
+            .collect()
+    });
     drop(dynamics);
     task.inc(1);
     let (max_gain_reduction_db, limiter_db) = stage.limit(&mut buffer, search.gain_db, depth, hop);
@@ -95,8 +108,11 @@ pub fn render_alongside<T: Send>(
     // The output is written (`alongside`) while its true peak and loudness are metered; in the rare
     // case that the verification has to limit again, it is written again, so the file always holds
     // the verified samples.
-    let meter = |b: &AudioBuffer| gated_integrated(&sub_block_energies_scaled(&slices(b), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY);
-    let (written, (peak, mut output_lufs)) = rayon::join(|| alongside(&buffer), || rayon::join(|| stage.output_peak(&buffer), || meter(&buffer)));
+    let meter = |b: &AudioBuffer| {
+        gated_integrated(&sub_block_energies_scaled(&slices(b), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY)
+    };
+    let (written, (peak, mut output_lufs)) =
+        rayon::join(|| alongside(&buffer), || rayon::join(|| stage.output_peak(&buffer), || meter(&buffer)));
     let mut handed = written?;
     let (verify_passes, peak) = stage.verify(&mut buffer, depth, peak);
     if verify_passes > 0 {
@@ -124,7 +140,6 @@ pub fn render_alongside<T: Send>(
 
 /// The spread error (dB) the limiter must cause for the dynamics stage to be refitted.
 const SPREAD_TOLERANCE_DB: f64 = 0.5;
-
 
 pub(crate) fn slices(buffer: &AudioBuffer) -> Vec<&[f32]> {
     buffer.channels.iter().map(Vec::as_slice).collect()

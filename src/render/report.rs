@@ -54,4 +54,3 @@ pub struct LimitReport {
     /// Measured on the final (quantised) samples, 8× oversampled.
     pub output_true_peak_dbtp: f64,
 }
-

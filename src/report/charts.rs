@@ -64,7 +64,11 @@ fn chart_error(e: impl std::fmt::Display) -> Error {
 pub fn format_hz(f: f64) -> String {
     if f >= 1000.0 {
         let k = f / 1000.0;
-        if (k - k.round()).abs() < 1e-9 { format!("{k:.0}k") } else { format!("{k:.1}k") }
+        if (k - k.round()).abs() < 1e-9 {
+            format!("{k:.0}k")
+        } else {
+            format!("{k:.1}k")
+        }
     } else {
         format!("{f:.0}")
     }
@@ -73,7 +77,11 @@ pub fn format_hz(f: f64) -> String {
 /// An axis value without float noise (0.30000000000000004 → 0.3).
 fn format_tick(v: f64) -> String {
     let r = (v * 1000.0).round() / 1000.0;
-    if r == 0.0 { "0".into() } else { format!("{r}") }
+    if r == 0.0 {
+        "0".into()
+    } else {
+        format!("{r}")
+    }
 }
 
 pub fn format_time(s: f64) -> String {
@@ -85,12 +93,26 @@ impl LineChart<'_> {
     pub fn to_svg(&self) -> Result<String> {
         let (x0, x1) = self.x_range;
         match self.x_axis {
-            XAxis::LogHz => self.draw((x0..x1).log_scale().with_key_points(log_ticks(x0, x1)), &|v: &f64| format_hz(*v)),
+            XAxis::LogHz => {
+                self.draw((x0..x1).log_scale().with_key_points(log_ticks(x0, x1)), &|v: &f64| format_hz(*v))
+            }
             XAxis::Time => {
                 // Longer than two minutes: the axis runs in minutes, so its round ticks are 30 s,
                 // 1, 2, 5 … minutes rather than 50 s or 100 s.
                 let unit = time_unit(x1 - x0);
-                let scaled = LineChart { series: self.series.iter().map(|s| Series { points: s.points.iter().map(|&(x, y)| (x / unit, y)).collect(), name: s.name.clone(), ..*s }).collect(), x_range: (x0 / unit, x1 / unit), ..*self };
+                let scaled = LineChart {
+                    series: self
+                        .series
+                        .iter()
+                        .map(|s| Series {
+                            points: s.points.iter().map(|&(x, y)| (x / unit, y)).collect(),
+                            name: s.name.clone(),
+                            ..*s
+                        })
+                        .collect(),
+                    x_range: (x0 / unit, x1 / unit),
+                    ..*self
+                };
                 scaled.draw(x0 / unit..x1 / unit, &|v: &f64| format_time(*v * unit))
             }
             XAxis::Linear => self.draw(x0..x1, &|v: &f64| format_tick(*v)),
@@ -135,7 +157,9 @@ impl LineChart<'_> {
                     };
                     if !labelled {
                         labelled = true;
-                        drawn.label(s.name.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
+                        drawn
+                            .label(s.name.as_str())
+                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
                     }
                 }
             }
@@ -159,16 +183,16 @@ impl LineChart<'_> {
 
 /// Runs of finite points.
 fn segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
-    points
-        .split(|(x, y)| !(x.is_finite() && y.is_finite()))
-        .filter(|s| !s.is_empty())
-        .map(<[_]>::to_vec)
-        .collect()
+    points.split(|(x, y)| !(x.is_finite() && y.is_finite())).filter(|s| !s.is_empty()).map(<[_]>::to_vec).collect()
 }
 
 /// Seconds per unit of a time axis spanning `span_s`: minutes beyond two minutes.
 fn time_unit(span_s: f64) -> f64 {
-    if span_s > 120.0 { 60.0 } else { 1.0 }
+    if span_s > 120.0 {
+        60.0
+    } else {
+        1.0
+    }
 }
 
 /// 1-2-5 ticks per decade within the range.
@@ -239,8 +263,14 @@ pub fn spectrogram_svg(s: &Spectrogram, top_db: f64) -> Result<String> {
             .map_err(chart_error)?;
         let steps = 64;
         bar.draw_series((0..steps).map(|i| {
-            let (a, b) = (bottom_db + DYNAMIC_RANGE_DB * i as f64 / steps as f64, bottom_db + DYNAMIC_RANGE_DB * (i + 1) as f64 / steps as f64);
-            Rectangle::new([(0.0, a), (1.0, b)], ViridisRGB::get_color_normalized((0.5 * (a + b)) as f32, bottom_db as f32, top_db as f32).filled())
+            let (a, b) = (
+                bottom_db + DYNAMIC_RANGE_DB * i as f64 / steps as f64,
+                bottom_db + DYNAMIC_RANGE_DB * (i + 1) as f64 / steps as f64,
+            );
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                ViridisRGB::get_color_normalized((0.5 * (a + b)) as f32, bottom_db as f32, top_db as f32).filled(),
+            )
         }))
         .map_err(chart_error)?;
         root.present().map_err(chart_error)?;
@@ -266,7 +296,8 @@ fn spectrogram_png(s: &Spectrogram, bottom_db: f64, top_db: f64) -> Result<Vec<u
     for r in (0..rows).rev() {
         for c in 0..s.columns {
             let db = s.level_db(r, c).clamp(bottom_db, top_db);
-            let RGBColor(red, green, blue) = ViridisRGB::get_color_normalized(db as f32, bottom_db as f32, top_db as f32);
+            let RGBColor(red, green, blue) =
+                ViridisRGB::get_color_normalized(db as f32, bottom_db as f32, top_db as f32);
             rgb.extend_from_slice(&[red, green, blue]);
         }
     }

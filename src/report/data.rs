@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::spectrogram::Spectrogram;
 use crate::analysis::bands::{has_information, LEVEL_FLOOR_DB};
 use crate::dsp::compressor::CompressorSettings;
-use crate::render::dynamics::BandReport;
 use crate::error::{Error, Result};
-use crate::render::leveler::LevelerReport;
 use crate::model::MasteringPlan;
 use crate::model::{BandDynamics, Profile};
+use crate::render::dynamics::BandReport;
+use crate::render::leveler::LevelerReport;
 use crate::render::{side_curve, RenderReport};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -172,14 +172,27 @@ pub struct Source {
 impl ReportData {
     /// The report of `sources`, differences and distances taken to `sources[reference]`, with what
     /// the master did when `processing` is given.
-    pub fn build(sources: Vec<Source>, reference: usize, processing: Option<(&MasteringPlan, &RenderReport)>) -> Result<ReportData> {
-        let reference_profile = sources.get(reference).ok_or_else(|| Error::InvalidSetting("a report needs a reference among its inputs".into()))?.profile.clone();
+    pub fn build(
+        sources: Vec<Source>,
+        reference: usize,
+        processing: Option<(&MasteringPlan, &RenderReport)>,
+    ) -> Result<ReportData> {
+        let reference_profile = sources
+            .get(reference)
+            .ok_or_else(|| Error::InvalidSetting("a report needs a reference among its inputs".into()))?
+            .profile
+            .clone();
         let grid = &reference_profile.spectrum.centers_hz;
         if reference_profile.spectrum.bands_per_octave % 6 != 0 {
             return Err(Error::InvalidSetting("reports need profiles on a grid of 6k bands per octave".into()));
         }
-        if let Some(s) = sources.iter().find(|s| !crate::analysis::bands::same_grid(&s.profile.spectrum.centers_hz, grid)) {
-            return Err(Error::InvalidSetting(format!("{}: its profile uses another band grid than the reference's", s.profile.source)));
+        if let Some(s) =
+            sources.iter().find(|s| !crate::analysis::bands::same_grid(&s.profile.spectrum.centers_hz, grid))
+        {
+            return Err(Error::InvalidSetting(format!(
+                "{}: its profile uses another band grid than the reference's",
+                s.profile.source
+            )));
         }
         let inputs = sources
             .into_iter()
@@ -202,25 +215,52 @@ impl ReportData {
 
 fn input_report(source: Source, reference: Option<&Profile>) -> InputReport {
     let p = &source.profile;
-    let spectrum = Spectrum { centers_hz: p.spectrum.centers_hz.clone(), mid_db: smooth_sixth_octave(&p.spectrum.mid_db), side_db: smooth_sixth_octave(&p.spectrum.side_db) };
+    let spectrum = Spectrum {
+        centers_hz: p.spectrum.centers_hz.clone(),
+        mid_db: smooth_sixth_octave(&p.spectrum.mid_db),
+        side_db: smooth_sixth_octave(&p.spectrum.side_db),
+    };
     let (distances, difference) = match reference {
         Some(r) => {
             let offset = p.loudness.integrated_lufs - r.loudness.integrated_lufs;
             let (rm, rs) = (smooth_sixth_octave(&r.spectrum.mid_db), smooth_sixth_octave(&r.spectrum.side_db));
-            let masked: Vec<bool> = (0..rm.len()).map(|i| !(has_information(spectrum.mid_db[i]) && has_information(rm[i]))).collect();
+            let masked: Vec<bool> =
+                (0..rm.len()).map(|i| !(has_information(spectrum.mid_db[i]) && has_information(rm[i]))).collect();
             let diff = |a: &[f64], b: &[f64]| -> Vec<f64> {
-                a.iter().zip(b).zip(&masked).map(|((x, y), &m)| if m || !has_information(*x) || !has_information(*y) { 0.0 } else { x - y - offset }).collect()
+                a.iter()
+                    .zip(b)
+                    .zip(&masked)
+                    .map(
+                        |((x, y), &m)| {
+                            if m || !has_information(*x) || !has_information(*y) {
+                                0.0
+                            } else {
+                                x - y - offset
+                            }
+                        },
+                    )
+                    .collect()
             };
             let (tonal_db, width_db) = distances(p, r);
             let width_db = (p.channels == 2 && r.channels == 2).then_some(width_db);
             (
                 Some(Distances { tonal_db, width_db, loudness_lu: offset }),
-                Some(SpectrumDifference { level_offset_lu: offset, mid_db: diff(&spectrum.mid_db, &rm), side_db: diff(&spectrum.side_db, &rs), masked }),
+                Some(SpectrumDifference {
+                    level_offset_lu: offset,
+                    mid_db: diff(&spectrum.mid_db, &rm),
+                    side_db: diff(&spectrum.side_db, &rs),
+                    masked,
+                }),
             )
         }
         None => (None, None),
     };
-    let width_db = spectrum.mid_db.iter().zip(&spectrum.side_db).map(|(&m, &s)| if has_information(m) { s.max(m - 120.0) - m } else { 0.0 }).collect();
+    let width_db = spectrum
+        .mid_db
+        .iter()
+        .zip(&spectrum.side_db)
+        .map(|(&m, &s)| if has_information(m) { s.max(m - 120.0) - m } else { 0.0 })
+        .collect();
     InputReport {
         name: p.source.clone(),
         role: source.role,
@@ -275,7 +315,13 @@ fn third_octave_levels(p: &Profile) -> Vec<(f64, f64)> {
     let bpo = i64::from(p.spectrum.bands_per_octave);
     let half = 2f64.powf(0.5 / bpo as f64);
     let m0 = (bpo as f64 * (centers[0] / 1000.0).log2()).round() as i64;
-    let power = |levels: &[f64], j: usize| if has_information(levels[j]) { 10f64.powf(levels[j] / 10.0) * centers[j] * (half - 1.0 / half) } else { 0.0 };
+    let power = |levels: &[f64], j: usize| {
+        if has_information(levels[j]) {
+            10f64.powf(levels[j] / 10.0) * centers[j] * (half - 1.0 / half)
+        } else {
+            0.0
+        }
+    };
     let reach = bpo / 6;
     (-30i64..=30)
         .filter(|k| (DISTANCE_LOW_HZ..=DISTANCE_HIGH_HZ).contains(&(1000.0 * 2f64.powf(*k as f64 / 3.0)).round()))
@@ -283,7 +329,9 @@ fn third_octave_levels(p: &Profile) -> Vec<(f64, f64)> {
             let i = k * bpo / 3 - m0;
             (i - reach >= 0 && ((i + reach) as usize) < centers.len()).then(|| {
                 let band = |levels: &[f64]| {
-                    let acc: f64 = (i - reach..=i + reach).map(|j| if (j - i).abs() == reach { 0.5 } else { 1.0 } * power(levels, j as usize)).sum();
+                    let acc: f64 = (i - reach..=i + reach)
+                        .map(|j| if (j - i).abs() == reach { 0.5 } else { 1.0 } * power(levels, j as usize))
+                        .sum();
                     10.0 * acc.max(1e-30).log10()
                 };
                 (band(&p.spectrum.mid_db), band(&p.spectrum.side_db))
@@ -297,7 +345,11 @@ fn third_octave_levels(p: &Profile) -> Vec<(f64, f64)> {
 /// 200 dB difference).
 fn distances(p: &Profile, r: &Profile) -> (f64, f64) {
     let floor = 10.0 * 1e-30f64.log10();
-    let both: Vec<((f64, f64), (f64, f64))> = third_octave_levels(p).into_iter().zip(third_octave_levels(r)).filter(|(x, y)| x.0 > floor && y.0 > floor).collect();
+    let both: Vec<((f64, f64), (f64, f64))> = third_octave_levels(p)
+        .into_iter()
+        .zip(third_octave_levels(r))
+        .filter(|(x, y)| x.0 > floor && y.0 > floor)
+        .collect();
     let d: Vec<f64> = both.iter().map(|(x, y)| x.0 - y.0).collect();
     let mean = d.iter().sum::<f64>() / d.len().max(1) as f64;
     let rms = |v: &mut dyn Iterator<Item = f64>| {
@@ -313,7 +365,9 @@ fn short_term(series: &[f32], hop_s: f64) -> ShortTerm {
     let per = series.len().div_ceil(MAX_SERIES_POINTS).max(1);
     let lufs = series
         .chunks(per)
-        .map(|c| (10.0 * (c.iter().map(|&l| 10f64.powf(f64::from(l) / 10.0)).sum::<f64>() / c.len() as f64).log10()) as f32)
+        .map(|c| {
+            (10.0 * (c.iter().map(|&l| 10f64.powf(f64::from(l) / 10.0)).sum::<f64>() / c.len() as f64).log10()) as f32
+        })
         .collect();
     let bins = (-HISTOGRAM_LOW_LUFS / HISTOGRAM_BIN_LU) as usize;
     let mut histogram_percent = vec![0.0; bins];
@@ -335,7 +389,18 @@ fn processing_of(plan: &MasteringPlan, render: &RenderReport, grid: &[f64], refe
                 .chain(d.settings.crossovers_hz.iter().copied())
                 .chain(std::iter::once(f64::from(reference.sample_rate) / 2.0))
                 .collect();
-            d.settings.bands.iter().zip(&d.bands).enumerate().map(|(b, (s, r))| ProcessedBand { low_hz: edges[b], high_hz: edges[b + 1], settings: s.clone(), result: r.clone() }).collect()
+            d.settings
+                .bands
+                .iter()
+                .zip(&d.bands)
+                .enumerate()
+                .map(|(b, (s, r))| ProcessedBand {
+                    low_hz: edges[b],
+                    high_hz: edges[b + 1],
+                    settings: s.clone(),
+                    result: r.clone(),
+                })
+                .collect()
         })
         .unwrap_or_default();
     Processing {
@@ -343,7 +408,9 @@ fn processing_of(plan: &MasteringPlan, render: &RenderReport, grid: &[f64], refe
         eq_mid_db: grid.iter().map(|&f| plan.eq.mid.gain_db_at(f)).collect(),
         eq_side_db: grid.iter().map(|&f| side.gain_db_at(f)).collect(),
         bass_mono_hz: plan.stereo.bass_mono_hz,
-        compensation_db: render.dynamics.as_ref().and_then(|d| d.compensation.as_ref()).map(|c| (grid.iter().map(|&f| c.mid.gain_db_at(f)).collect(), grid.iter().map(|&f| c.side.gain_db_at(f)).collect())),
+        compensation_db: render.dynamics.as_ref().and_then(|d| d.compensation.as_ref()).map(|c| {
+            (grid.iter().map(|&f| c.mid.gain_db_at(f)).collect(), grid.iter().map(|&f| c.side.gain_db_at(f)).collect())
+        }),
         gain_db: render.gain_db,
         limiter_max_reduction_db: render.limit.max_gain_reduction_db,
         dynamics,

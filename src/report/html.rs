@@ -84,7 +84,11 @@ struct Page {
 
 impl Page {
     fn figure(&mut self, id: &str, caption: &str, svg: &str) {
-        let _ = write!(self.body, r#"<figure class="chart" id="{id}"><figcaption>{}</figcaption>{svg}</figure>"#, escape(caption));
+        let _ = write!(
+            self.body,
+            r#"<figure class="chart" id="{id}"><figcaption>{}</figcaption>{svg}</figure>"#,
+            escape(caption)
+        );
     }
 }
 
@@ -98,7 +102,13 @@ pub fn to_html(data: &ReportData) -> Result<String> {
     // Header and legend.
     let _ = write!(page.body, "<header><h1>Spectral comparison</h1><p class=\"sub\">{} · differences and distances are to the reference, <b>{}</b></p><ul class=\"legend\">", escape(&data.generator), escape(&reference.name));
     for (i, input) in data.inputs.iter().enumerate() {
-        let _ = write!(page.body, r#"<li><span class="swatch" style="background:{}"></span>{} <span class="role">{}</span></li>"#, hex(colors[i]), names[i], input.role.label());
+        let _ = write!(
+            page.body,
+            r#"<li><span class="swatch" style="background:{}"></span>{} <span class="role">{}</span></li>"#,
+            hex(colors[i]),
+            names[i],
+            input.role.label()
+        );
     }
     page.body.push_str("</ul></header>");
 
@@ -115,14 +125,35 @@ pub fn to_html(data: &ReportData) -> Result<String> {
             .zip(&colors)
             .map(|(i, &c)| {
                 let levels = if pick == 0 { &i.spectrum.mid_db } else { &i.spectrum.side_db };
-                Series { name: label(i), color: c, points: grid.iter().zip(levels).map(|(&f, &l)| (f, if has_information(l) { l } else { f64::NAN })).collect(), stroke: Stroke::Solid }
+                Series {
+                    name: label(i),
+                    color: c,
+                    points: grid
+                        .iter()
+                        .zip(levels)
+                        .map(|(&f, &l)| (f, if has_information(l) { l } else { f64::NAN }))
+                        .collect(),
+                    stroke: Stroke::Solid,
+                }
             })
             .collect();
         let (_, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 10.0, 60.0);
-        let svg = LineChart { legend: Corner::LowerLeft, x_label: "frequency (Hz)", y_label: "level (dB re FS²/Hz)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (hi - 100.0, hi), series }.to_svg()?;
+        let svg = LineChart {
+            legend: Corner::LowerLeft,
+            x_label: "frequency (Hz)",
+            y_label: "level (dB re FS²/Hz)",
+            x_axis: XAxis::LogHz,
+            x_range: (f_lo, f_hi),
+            y_range: (hi - 100.0, hi),
+            series,
+        }
+        .to_svg()?;
         page.figure(id, &format!("{what} (1/6-octave smoothed)"), &svg);
     }
-    for (id, what, pick) in [("chart-mid-difference", "Mid difference to the reference", 0), ("chart-side-difference", "Side difference to the reference", 1)] {
+    for (id, what, pick) in [
+        ("chart-mid-difference", "Mid difference to the reference", 0),
+        ("chart-side-difference", "Side difference to the reference", 1),
+    ] {
         let mut series: Vec<Series> = data
             .inputs
             .iter()
@@ -130,13 +161,37 @@ pub fn to_html(data: &ReportData) -> Result<String> {
             .filter_map(|(i, &c)| {
                 let d = i.difference.as_ref()?;
                 let values = if pick == 0 { &d.mid_db } else { &d.side_db };
-                let points = grid.iter().zip(values).zip(&d.masked).map(|((&f, &v), &m)| (f, if m { f64::NAN } else { v })).collect();
-                Some(Series { name: format!("{} (level {:+.1} LU removed)", i.name, d.level_offset_lu), color: c, points, stroke: Stroke::Solid })
+                let points = grid
+                    .iter()
+                    .zip(values)
+                    .zip(&d.masked)
+                    .map(|((&f, &v), &m)| (f, if m { f64::NAN } else { v }))
+                    .collect();
+                Some(Series {
+                    name: format!("{} (level {:+.1} LU removed)", i.name, d.level_offset_lu),
+                    color: c,
+                    points,
+                    stroke: Stroke::Solid,
+                })
             })
             .collect();
         let y = symmetric(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 6.0, 30.0);
-        series.push(Series { name: format!("{} (reference)", reference.name), color: REFERENCE_COLOR, points: vec![(f_lo, 0.0), (f_hi, 0.0)], stroke: Stroke::Dashed });
-        let svg = LineChart { legend: Corner::UpperRight, x_label: "frequency (Hz)", y_label: "difference (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: y, series }.to_svg()?;
+        series.push(Series {
+            name: format!("{} (reference)", reference.name),
+            color: REFERENCE_COLOR,
+            points: vec![(f_lo, 0.0), (f_hi, 0.0)],
+            stroke: Stroke::Dashed,
+        });
+        let svg = LineChart {
+            legend: Corner::UpperRight,
+            x_label: "frequency (Hz)",
+            y_label: "difference (dB)",
+            x_axis: XAxis::LogHz,
+            x_range: (f_lo, f_hi),
+            y_range: y,
+            series,
+        }
+        .to_svg()?;
         page.figure(id, what, &svg);
     }
     page.body.push_str("</section>");
@@ -149,7 +204,8 @@ pub fn to_html(data: &ReportData) -> Result<String> {
     stereo(&mut page, data, &colors, &names)?;
     spectrograms(&mut page, data)?;
 
-    let title = format!("automaster report: {}", data.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "));
+    let title =
+        format!("automaster report: {}", data.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "));
     Ok(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>{}<footer>Generated by {}. Spectra and dynamics are measured as the profiles measure them (<code>automaster analyze</code>); the same data is available as JSON (<code>--json</code>).</footer></body></html>\n",
         escape(&title),
@@ -181,7 +237,11 @@ fn metrics_table(page: &mut Page, data: &ReportData, names: &[String]) {
         ("sample rate", |i| Some(f64::from(i.metrics.sample_rate)), "Hz"),
     ];
     for (name, value, unit) in rows {
-        let _ = write!(page.body, "<tr><th>{name}{}</th>", if unit.is_empty() { String::new() } else { format!(" <span class=\"unit\">({unit})</span>") });
+        let _ = write!(
+            page.body,
+            "<tr><th>{name}{}</th>",
+            if unit.is_empty() { String::new() } else { format!(" <span class=\"unit\">({unit})</span>") }
+        );
         for input in &data.inputs {
             let cell = match value(input) {
                 Some(v) if name == "sample rate" => format!("{v:.0}"),
@@ -199,38 +259,89 @@ fn metrics_table(page: &mut Page, data: &ReportData, names: &[String]) {
 
 fn processing(page: &mut Page, p: &Processing, (f_lo, f_hi): (f64, f64)) -> Result<()> {
     page.body.push_str("<section id=\"processing\"><h2>What the master did</h2>");
-    let curve = |name: &str, color, values: &[f64]| Series { name: name.into(), color, points: p.freqs_hz.iter().zip(values).map(|(&f, &g)| (f, g)).collect(), stroke: Stroke::Solid };
-    let mut series = vec![curve("mid EQ", PALETTE[0], &p.eq_mid_db), curve("side EQ (with width and bass mono)", PALETTE[3], &p.eq_side_db)];
+    let curve = |name: &str, color, values: &[f64]| Series {
+        name: name.into(),
+        color,
+        points: p.freqs_hz.iter().zip(values).map(|(&f, &g)| (f, g)).collect(),
+        stroke: Stroke::Solid,
+    };
+    let mut series = vec![
+        curve("mid EQ", PALETTE[0], &p.eq_mid_db),
+        curve("side EQ (with width and bass mono)", PALETTE[3], &p.eq_side_db),
+    ];
     if let Some((mid, side)) = &p.compensation_db {
         series.push(Series { stroke: Stroke::Dashed, ..curve("mid compensation (after dynamics)", PALETTE[0], mid) });
         series.push(Series { stroke: Stroke::Dashed, ..curve("side compensation (after dynamics)", PALETTE[3], side) });
     }
     let y = symmetric(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 6.0, 42.0);
-    let svg = LineChart { legend: Corner::LowerRight, x_label: "frequency (Hz)", y_label: "gain (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: y, series }.to_svg()?;
+    let svg = LineChart {
+        legend: Corner::LowerRight,
+        x_label: "frequency (Hz)",
+        y_label: "gain (dB)",
+        x_axis: XAxis::LogHz,
+        x_range: (f_lo, f_hi),
+        y_range: y,
+        series,
+    }
+    .to_svg()?;
     page.figure("chart-eq", "EQ curves applied (linear phase); dashed: the compensation that keeps the long-term balance through the dynamics stage and the limiter", &svg);
 
-    let time = |v: &[f32]| -> Vec<(f64, f64)> { v.iter().enumerate().map(|(k, &g)| ((k as f64 + 0.5) * p.trace_hop_s, f64::from(g))).collect() };
+    let time = |v: &[f32]| -> Vec<(f64, f64)> {
+        v.iter().enumerate().map(|(k, &g)| ((k as f64 + 0.5) * p.trace_hop_s, f64::from(g))).collect()
+    };
     let mut series: Vec<Series> = p
         .dynamics
         .iter()
         .zip(&p.band_gain_db)
         .enumerate()
         .filter(|(_, (_, g))| !g.is_empty())
-        .map(|(b, (band, g))| Series { name: format!("{}–{} Hz", format_hz(band.low_hz), format_hz(band.high_hz)), color: PALETTE[(b + 2) % PALETTE.len()], points: time(g), stroke: Stroke::Solid })
+        .map(|(b, (band, g))| Series {
+            name: format!("{}–{} Hz", format_hz(band.low_hz), format_hz(band.high_hz)),
+            color: PALETTE[(b + 2) % PALETTE.len()],
+            points: time(g),
+            stroke: Stroke::Solid,
+        })
         .collect();
-    series.insert(0, Series { name: "limiter".into(), color: LIMITER_COLOR, points: time(&p.limiter_gain_db), stroke: Stroke::Thin });
+    series.insert(
+        0,
+        Series { name: "limiter".into(), color: LIMITER_COLOR, points: time(&p.limiter_gain_db), stroke: Stroke::Thin },
+    );
     if !p.leveler_gain_db.is_empty() {
-        series.push(Series { name: "leveller (all bands)".into(), color: LIMITER_COLOR, points: time(&p.leveler_gain_db), stroke: Stroke::Dashed });
+        series.push(Series {
+            name: "leveller (all bands)".into(),
+            color: LIMITER_COLOR,
+            points: time(&p.leveler_gain_db),
+            stroke: Stroke::Dashed,
+        });
     }
     let duration = p.limiter_gain_db.len() as f64 * p.trace_hop_s;
     let (lo, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|q| q.1)), 3.0, 6.0);
-    let svg = LineChart { legend: Corner::LowerLeft, x_label: "time (m:ss)", y_label: "gain (dB, make-up not counted)", x_axis: XAxis::Time, x_range: (0.0, duration.max(1e-3)), y_range: (lo.min(-3.0), hi.max(1.0)), series }.to_svg()?;
-    page.figure("chart-gain-reduction", "Gain over time: the multiband compressor per band, the leveller (dashed) and the limiter", &svg);
+    let svg = LineChart {
+        legend: Corner::LowerLeft,
+        x_label: "time (m:ss)",
+        y_label: "gain (dB, make-up not counted)",
+        x_axis: XAxis::Time,
+        x_range: (0.0, duration.max(1e-3)),
+        y_range: (lo.min(-3.0), hi.max(1.0)),
+        series,
+    }
+    .to_svg()?;
+    page.figure(
+        "chart-gain-reduction",
+        "Gain over time: the multiband compressor per band, the leveller (dashed) and the limiter",
+        &svg,
+    );
 
     let _ = write!(page.body, "<table class=\"bands\"><thead><tr><th>band</th><th>mode</th><th>threshold</th><th>knee</th><th>attack / release</th><th>make-up</th><th>side gain</th><th>spread before → goal → after</th><th>deepest reduction</th></tr></thead><tbody>");
     for b in &p.dynamics {
         let s = &b.settings;
-        let mode = if s.ratio > 1.0 { format!("compress {:.2}:1", s.ratio) } else if s.expansion_ratio > 1.0 { format!("expand 1:{:.2}", s.expansion_ratio) } else { "off".into() };
+        let mode = if s.ratio > 1.0 {
+            format!("compress {:.2}:1", s.ratio)
+        } else if s.expansion_ratio > 1.0 {
+            format!("expand 1:{:.2}", s.expansion_ratio)
+        } else {
+            "off".into()
+        };
         let r = &b.result;
         let _ = write!(
             page.body,
@@ -278,23 +389,65 @@ fn processing(page: &mut Page, p: &Processing, (f_lo, f_hi): (f64, f64)) -> Resu
 
 fn loudness(page: &mut Page, data: &ReportData, colors: &[RGBColor]) -> Result<()> {
     page.body.push_str("<section id=\"loudness\"><h2>Loudness over time</h2>");
-    let with_series: Vec<(&InputReport, RGBColor)> = data.inputs.iter().zip(colors.iter().copied()).filter(|(i, _)| !i.short_term.lufs.is_empty()).collect();
-    let duration = with_series.iter().map(|(i, _)| i.short_term.lufs.len() as f64 * i.short_term.hop_s).fold(0.0, f64::max);
+    let with_series: Vec<(&InputReport, RGBColor)> =
+        data.inputs.iter().zip(colors.iter().copied()).filter(|(i, _)| !i.short_term.lufs.is_empty()).collect();
+    let duration =
+        with_series.iter().map(|(i, _)| i.short_term.lufs.len() as f64 * i.short_term.hop_s).fold(0.0, f64::max);
     // The series starts with the first complete 3 s window.
     let series: Vec<Series> = with_series
         .iter()
-        .map(|(i, c)| Series { name: label(i), color: *c, points: i.short_term.lufs.iter().enumerate().map(|(k, &l)| (3.0 + k as f64 * i.short_term.hop_s, if l > -70.0 { f64::from(l) } else { f64::NAN })).collect(), stroke: Stroke::Solid })
+        .map(|(i, c)| Series {
+            name: label(i),
+            color: *c,
+            points: i
+                .short_term
+                .lufs
+                .iter()
+                .enumerate()
+                .map(|(k, &l)| (3.0 + k as f64 * i.short_term.hop_s, if l > -70.0 { f64::from(l) } else { f64::NAN }))
+                .collect(),
+            stroke: Stroke::Solid,
+        })
         .collect();
     let (lo, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 3.0, 12.0);
-    let svg = LineChart { legend: Corner::LowerRight, x_label: "time (m:ss)", y_label: "short-term loudness (LUFS)", x_axis: XAxis::Time, x_range: (0.0, (duration + 3.0).max(1.0)), y_range: (lo.max(-70.0), hi + 3.0), series }.to_svg()?;
+    let svg = LineChart {
+        legend: Corner::LowerRight,
+        x_label: "time (m:ss)",
+        y_label: "short-term loudness (LUFS)",
+        x_axis: XAxis::Time,
+        x_range: (0.0, (duration + 3.0).max(1.0)),
+        y_range: (lo.max(-70.0), hi + 3.0),
+        series,
+    }
+    .to_svg()?;
     page.figure("chart-short-term", "Short-term (3 s) loudness over time", &svg);
 
-    let bins = |i: &InputReport| i.short_term.histogram_percent.iter().enumerate().map(|(b, &p)| (HISTOGRAM_LOW_LUFS + (b as f64 + 0.5) * HISTOGRAM_BIN_LU, p)).collect::<Vec<_>>();
-    let occupied: Vec<f64> = with_series.iter().flat_map(|(i, _)| bins(i).into_iter().filter(|b| b.1 > 0.2).map(|b| b.0)).collect();
+    let bins = |i: &InputReport| {
+        i.short_term
+            .histogram_percent
+            .iter()
+            .enumerate()
+            .map(|(b, &p)| (HISTOGRAM_LOW_LUFS + (b as f64 + 0.5) * HISTOGRAM_BIN_LU, p))
+            .collect::<Vec<_>>()
+    };
+    let occupied: Vec<f64> =
+        with_series.iter().flat_map(|(i, _)| bins(i).into_iter().filter(|b| b.1 > 0.2).map(|b| b.0)).collect();
     let (x_lo, x_hi) = range(occupied.iter().copied(), 3.0, 12.0);
-    let series: Vec<Series> = with_series.iter().map(|(i, c)| Series { name: label(i), color: *c, points: bins(i), stroke: Stroke::Solid }).collect();
+    let series: Vec<Series> = with_series
+        .iter()
+        .map(|(i, c)| Series { name: label(i), color: *c, points: bins(i), stroke: Stroke::Solid })
+        .collect();
     let top = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::max);
-    let svg = LineChart { legend: Corner::UpperRight, x_label: "short-term loudness (LUFS)", y_label: "time (%) per 1 LU", x_axis: XAxis::Linear, x_range: (x_lo - 3.0, x_hi + 3.0), y_range: (0.0, (top * 1.15).ceil()), series }.to_svg()?;
+    let svg = LineChart {
+        legend: Corner::UpperRight,
+        x_label: "short-term loudness (LUFS)",
+        y_label: "time (%) per 1 LU",
+        x_axis: XAxis::Linear,
+        x_range: (x_lo - 3.0, x_hi + 3.0),
+        y_range: (0.0, (top * 1.15).ceil()),
+        series,
+    }
+    .to_svg()?;
     page.figure("chart-loudness-distribution", "Distribution of short-term loudness", &svg);
     page.body.push_str("</section>");
     Ok(())
@@ -304,14 +457,45 @@ fn stereo(page: &mut Page, data: &ReportData, colors: &[RGBColor], names: &[Stri
     page.body.push_str("<section id=\"stereo\"><h2>Stereo image and band dynamics</h2>");
     let grid = &data.reference().spectrum.centers_hz;
     let (f_lo, f_hi) = FREQUENCY_RANGE_HZ;
-    let stereo_inputs: Vec<(&InputReport, RGBColor)> = data.inputs.iter().zip(colors.iter().copied()).filter(|(i, _)| i.metrics.channels == 2).collect();
-    let points = |i: &InputReport, values: &[f64]| grid.iter().zip(values).zip(&i.spectrum.mid_db).map(|((&f, &v), &m)| (f, if has_information(m) { v } else { f64::NAN })).collect();
-    let series: Vec<Series> = stereo_inputs.iter().map(|(i, c)| Series { name: label(i), color: *c, points: points(i, &i.width_db), stroke: Stroke::Solid }).collect();
+    let stereo_inputs: Vec<(&InputReport, RGBColor)> =
+        data.inputs.iter().zip(colors.iter().copied()).filter(|(i, _)| i.metrics.channels == 2).collect();
+    let points = |i: &InputReport, values: &[f64]| {
+        grid.iter()
+            .zip(values)
+            .zip(&i.spectrum.mid_db)
+            .map(|((&f, &v), &m)| (f, if has_information(m) { v } else { f64::NAN }))
+            .collect()
+    };
+    let series: Vec<Series> = stereo_inputs
+        .iter()
+        .map(|(i, c)| Series { name: label(i), color: *c, points: points(i, &i.width_db), stroke: Stroke::Solid })
+        .collect();
     let (lo, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)), 5.0, 20.0);
-    let svg = LineChart { legend: Corner::LowerRight, x_label: "frequency (Hz)", y_label: "side − mid (dB)", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (lo.max(-60.0), hi.min(20.0).max(lo.max(-60.0) + 10.0)), series }.to_svg()?;
+    let svg = LineChart {
+        legend: Corner::LowerRight,
+        x_label: "frequency (Hz)",
+        y_label: "side − mid (dB)",
+        x_axis: XAxis::LogHz,
+        x_range: (f_lo, f_hi),
+        y_range: (lo.max(-60.0), hi.min(20.0).max(lo.max(-60.0) + 10.0)),
+        series,
+    }
+    .to_svg()?;
     page.figure("chart-width", "Stereo width per band (side level relative to mid)", &svg);
-    let series: Vec<Series> = stereo_inputs.iter().map(|(i, c)| Series { name: label(i), color: *c, points: points(i, &i.correlation), stroke: Stroke::Solid }).collect();
-    let svg = LineChart { legend: Corner::LowerLeft, x_label: "frequency (Hz)", y_label: "L/R correlation", x_axis: XAxis::LogHz, x_range: (f_lo, f_hi), y_range: (-1.0, 1.05), series }.to_svg()?;
+    let series: Vec<Series> = stereo_inputs
+        .iter()
+        .map(|(i, c)| Series { name: label(i), color: *c, points: points(i, &i.correlation), stroke: Stroke::Solid })
+        .collect();
+    let svg = LineChart {
+        legend: Corner::LowerLeft,
+        x_label: "frequency (Hz)",
+        y_label: "L/R correlation",
+        x_axis: XAxis::LogHz,
+        x_range: (f_lo, f_hi),
+        y_range: (-1.0, 1.05),
+        series,
+    }
+    .to_svg()?;
     page.figure("chart-correlation", "L/R correlation per band", &svg);
 
     let bands = &data.reference().dynamics_bands;
@@ -342,7 +526,8 @@ fn stereo(page: &mut Page, data: &ReportData, colors: &[RGBColor], names: &[Stri
 }
 
 fn spectrograms(page: &mut Page, data: &ReportData) -> Result<()> {
-    let with: Vec<(usize, &InputReport)> = data.inputs.iter().enumerate().filter(|(_, i)| i.spectrogram.is_some()).collect();
+    let with: Vec<(usize, &InputReport)> =
+        data.inputs.iter().enumerate().filter(|(_, i)| i.spectrogram.is_some()).collect();
     if with.is_empty() {
         return Ok(());
     }
@@ -350,13 +535,19 @@ fn spectrograms(page: &mut Page, data: &ReportData) -> Result<()> {
     let top = with
         .iter()
         .filter_map(|(_, i)| i.spectrogram.as_ref())
-        .map(|s| s.levels.iter().map(|&v| s.floor_db + super::spectrogram::STEP_DB * f64::from(v)).fold(f64::MIN, f64::max))
+        .map(|s| {
+            s.levels.iter().map(|&v| s.floor_db + super::spectrogram::STEP_DB * f64::from(v)).fold(f64::MIN, f64::max)
+        })
         .fold(f64::MIN, f64::max)
         .ceil();
     page.body.push_str("<section id=\"spectrograms\"><h2>Spectrograms</h2><p>(L² + R²)/2, Hann-windowed frames averaged per column; one colour scale for all inputs.</p>");
     for (k, input) in with {
         let svg = spectrogram_svg(input.spectrogram.as_ref().expect("filtered"), top)?;
-        page.figure(&format!("chart-spectrogram-{k}"), &format!("Spectrogram: {} ({})", input.name, input.role.label()), &svg);
+        page.figure(
+            &format!("chart-spectrogram-{k}"),
+            &format!("Spectrogram: {} ({})", input.name, input.role.label()),
+            &svg,
+        );
     }
     page.body.push_str("</section>");
     Ok(())

@@ -16,12 +16,19 @@ use std::fmt::Write as _;
 pub fn terminal_table(data: &ReportData) -> String {
     let width = data.inputs.iter().map(|i| i.name.chars().count()).max().unwrap_or(4).clamp(4, 40);
     let mut out = String::new();
-    let _ = writeln!(out, "{:width$}  {:9}  {:>7}  {:>5}  {:>6}  {:>5}  {:>6}  {:>6}  {:>6}", "file", "role", "LUFS", "LRA", "dBTP", "PLR", "tonal", "width", "Δloud");
+    let _ = writeln!(
+        out,
+        "{:width$}  {:9}  {:>7}  {:>5}  {:>6}  {:>5}  {:>6}  {:>6}  {:>6}",
+        "file", "role", "LUFS", "LRA", "dBTP", "PLR", "tonal", "width", "Δloud"
+    );
     for i in &data.inputs {
         let name: String = i.name.chars().take(width).collect();
         let m = &i.metrics;
         let d = |f: fn(&data::Distances) -> Option<f64>, plus: bool| {
-            i.distances.as_ref().and_then(f).map_or_else(|| "—".to_string(), |x| if plus { format!("{x:+.2}") } else { format!("{x:.2}") })
+            i.distances
+                .as_ref()
+                .and_then(f)
+                .map_or_else(|| "—".to_string(), |x| if plus { format!("{x:+.2}") } else { format!("{x:.2}") })
         };
         let _ = writeln!(
             out,

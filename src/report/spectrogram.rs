@@ -50,14 +50,20 @@ impl Spectrogram {
         let scale = 4.0 / (window.iter().map(|&w| f64::from(w)).sum::<f64>().powi(2));
         let bin_hz = fs / n as f64;
         let top = HIGH_HZ.min(0.5 * fs * 0.98);
-        let freqs_hz: Vec<f64> = (0..ROWS).map(|r| LOW_HZ * (top / LOW_HZ).powf((r as f64 + 0.5) / ROWS as f64)).collect();
+        let freqs_hz: Vec<f64> =
+            (0..ROWS).map(|r| LOW_HZ * (top / LOW_HZ).powf((r as f64 + 0.5) / ROWS as f64)).collect();
         // Each row averages the bins inside its edges, or takes the bin nearest its centre where it
         // is narrower than a bin.
         let row_bins: Vec<(usize, usize)> = (0..ROWS)
             .map(|r| {
                 let edge = |e: f64| LOW_HZ * (top / LOW_HZ).powf(e / ROWS as f64) / bin_hz;
                 let (lo, hi) = (edge(r as f64).ceil() as usize, edge(r as f64 + 1.0).ceil() as usize);
-                if hi > lo { (lo, hi) } else { let k = (freqs_hz[r] / bin_hz).round() as usize; (k, k + 1) }
+                if hi > lo {
+                    (lo, hi)
+                } else {
+                    let k = (freqs_hz[r] / bin_hz).round() as usize;
+                    (k, k + 1)
+                }
             })
             .collect();
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
@@ -71,7 +77,11 @@ impl Spectrogram {
                     let mut acc = vec![0.0f64; n / 2 + 1];
                     for f in 0..count {
                         // Frames spread evenly over the column (one centred on it when it is short).
-                        let centre = if count == 1 { (start + end) / 2 } else { start + n / 2 + f * (end - start - n) / (count - 1) };
+                        let centre = if count == 1 {
+                            (start + end) / 2
+                        } else {
+                            start + n / 2 + f * (end - start - n) / (count - 1)
+                        };
                         let first = centre.saturating_sub(n / 2);
                         for ch in &buffer.channels {
                             for (i, (x, w)) in input.iter_mut().zip(&window).enumerate() {
@@ -84,7 +94,12 @@ impl Spectrogram {
                         }
                     }
                     let norm = scale / (count * buffer.channels.len()) as f64;
-                    row_bins.iter().map(|&(lo, hi)| acc[lo.min(n / 2)..hi.min(n / 2 + 1)].iter().sum::<f64>() / (hi - lo) as f64 * norm).collect()
+                    row_bins
+                        .iter()
+                        .map(|&(lo, hi)| {
+                            acc[lo.min(n / 2)..hi.min(n / 2 + 1)].iter().sum::<f64>() / (hi - lo) as f64 * norm
+                        })
+                        .collect()
                 },
             )
             .collect();
@@ -113,9 +128,23 @@ mod tests {
     fn a_sine_lands_in_its_row_at_full_scale() {
         let fs = 48_000u32;
         let f0 = 8.0 * 48_000.0 / 4096.0;
-        let x: Vec<f32> = (0..fs as usize).map(|i| if i < fs as usize / 2 { (2.0 * std::f64::consts::PI * f0 * i as f64 / f64::from(fs)).sin() as f32 } else { 0.0 }).collect();
+        let x: Vec<f32> = (0..fs as usize)
+            .map(|i| {
+                if i < fs as usize / 2 {
+                    (2.0 * std::f64::consts::PI * f0 * i as f64 / f64::from(fs)).sin() as f32
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         let s = Spectrogram::of(&AudioBuffer::new(fs, vec![x]));
-        let row = s.freqs_hz.iter().enumerate().min_by(|a, b| (a.1 / f0).ln().abs().total_cmp(&(b.1 / f0).ln().abs())).unwrap().0;
+        let row = s
+            .freqs_hz
+            .iter()
+            .enumerate()
+            .min_by(|a, b| (a.1 / f0).ln().abs().total_cmp(&(b.1 / f0).ln().abs()))
+            .unwrap()
+            .0;
         assert!(s.columns > 10);
         let early = s.level_db(row, 2);
         assert!((early - 0.0).abs() < 0.6, "sine row reads {early} dB");

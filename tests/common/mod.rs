@@ -55,10 +55,13 @@ pub fn synthetic_mix(seconds: f64, fs: u32, seed: u64) -> Vec<Vec<f32>> {
         let beat = t * 2.0; // 120 bpm
         let pos = beat.fract() / 2.0; // seconds since the beat
         let f0 = notes[(beat as usize / 2) % notes.len()];
-        let bass: f64 = (1..12).map(|h| (tau * f0 * h as f64 * t).sin() / h as f64).sum::<f64>() * 0.18 * (-pos * 3.0).exp();
+        let bass: f64 =
+            (1..12).map(|h| (tau * f0 * h as f64 * t).sin() / h as f64).sum::<f64>() * 0.18 * (-pos * 3.0).exp();
         let kick = 0.5 * (tau * 50.0 * pos * (1.0 + 2.0 * (-pos * 30.0).exp())).sin() * (-pos * 12.0).exp();
-        let pad_l: f64 = chord.iter().enumerate().map(|(k, f)| (tau * f * 1.003 * t + k as f64).sin()).sum::<f64>() * 0.04;
-        let pad_r: f64 = chord.iter().enumerate().map(|(k, f)| (tau * f * 0.997 * t + 2.0 * k as f64).sin()).sum::<f64>() * 0.04;
+        let pad_l: f64 =
+            chord.iter().enumerate().map(|(k, f)| (tau * f * 1.003 * t + k as f64).sin()).sum::<f64>() * 0.04;
+        let pad_r: f64 =
+            chord.iter().enumerate().map(|(k, f)| (tau * f * 0.997 * t + 2.0 * k as f64).sin()).sum::<f64>() * 0.04;
         let half = (beat * 2.0).fract() / 4.0;
         let hat = rng.next() * 0.12 * (-half * 60.0).exp();
         let hat_left = (beat * 2.0) as usize % 2 == 0;
@@ -84,7 +87,11 @@ impl Biquad {
         let c = w.cos();
         let sa = 2.0 * a.sqrt() * alpha;
         Self::norm(
-            [a * ((a + 1.0) - (a - 1.0) * c + sa), 2.0 * a * ((a - 1.0) - (a + 1.0) * c), a * ((a + 1.0) - (a - 1.0) * c - sa)],
+            [
+                a * ((a + 1.0) - (a - 1.0) * c + sa),
+                2.0 * a * ((a - 1.0) - (a + 1.0) * c),
+                a * ((a + 1.0) - (a - 1.0) * c - sa),
+            ],
             [(a + 1.0) + (a - 1.0) * c + sa, -2.0 * ((a - 1.0) + (a + 1.0) * c), (a + 1.0) + (a - 1.0) * c - sa],
         )
     }
@@ -110,7 +117,9 @@ impl Biquad {
     /// Analytic magnitude in dB.
     pub fn response_db(&self, fs: f64, f: f64) -> f64 {
         let w = std::f64::consts::TAU * f / fs;
-        let z = |c: &[f64; 3]| Complex::new(c[0] + c[1] * w.cos() + c[2] * (2.0 * w).cos(), -(c[1] * w.sin() + c[2] * (2.0 * w).sin()));
+        let z = |c: &[f64; 3]| {
+            Complex::new(c[0] + c[1] * w.cos() + c[2] * (2.0 * w).cos(), -(c[1] * w.sin() + c[2] * (2.0 * w).sin()))
+        };
         20.0 * (z(&self.b).norm() / z(&self.a).norm()).log10()
     }
 }
@@ -146,8 +155,10 @@ pub fn true_peak_db_fft16(channels: &[Vec<f32>], fs: u32) -> f64 {
 /// [40 Hz, 16 kHz], from a Welch average (Hann, 16384 points, 50 % overlap) in f64.
 pub fn third_octave_levels(channels: &[Vec<f32>], fs: u32) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let n = 16384;
-    let mid: Vec<f64> = (0..channels[0].len()).map(|i| 0.5 * (f64::from(channels[0][i]) + f64::from(channels[1][i]))).collect();
-    let side: Vec<f64> = (0..channels[0].len()).map(|i| 0.5 * (f64::from(channels[0][i]) - f64::from(channels[1][i]))).collect();
+    let mid: Vec<f64> =
+        (0..channels[0].len()).map(|i| 0.5 * (f64::from(channels[0][i]) + f64::from(channels[1][i]))).collect();
+    let side: Vec<f64> =
+        (0..channels[0].len()).map(|i| 0.5 * (f64::from(channels[0][i]) - f64::from(channels[1][i]))).collect();
     let welch = |x: &[f64]| -> Vec<f64> {
         let mut planner = RealFftPlanner::<f64>::new();
         let fft = planner.plan_fft_forward(n);
@@ -169,10 +180,16 @@ pub fn third_octave_levels(channels: &[Vec<f32>], fs: u32) -> (Vec<f64>, Vec<f64
     };
     let (pm, ps) = (welch(&mid), welch(&side));
     let bin = f64::from(fs) / n as f64;
-    let centres: Vec<f64> = (-14..=12).map(|k| 1000.0 * 2f64.powf(k as f64 / 3.0)).filter(|&c| (40.0..=16_000.0).contains(&c)).collect();
+    let centres: Vec<f64> =
+        (-14..=12).map(|k| 1000.0 * 2f64.powf(k as f64 / 3.0)).filter(|&c| (40.0..=16_000.0).contains(&c)).collect();
     let level = |p: &[f64], c: f64| {
         let (lo, hi) = (c / 2f64.powf(1.0 / 6.0), c * 2f64.powf(1.0 / 6.0));
-        let e: f64 = p.iter().enumerate().filter(|(k, _)| (*k as f64 * bin) >= lo && (*k as f64 * bin) < hi).map(|(_, v)| v).sum();
+        let e: f64 = p
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| (*k as f64 * bin) >= lo && (*k as f64 * bin) < hi)
+            .map(|(_, v)| v)
+            .sum();
         10.0 * (e + 1e-30).log10()
     };
     (centres.iter().map(|&c| level(&pm, c)).collect(), centres.iter().map(|&c| level(&ps, c)).collect(), centres)
@@ -196,7 +213,12 @@ pub fn ebur128_true_peak_db(channels: &[Vec<f32>], fs: u32) -> f64 {
 }
 
 pub fn write_wav_f32(path: &std::path::Path, channels: &[Vec<f32>], fs: u32) {
-    let spec = hound::WavSpec { channels: channels.len() as u16, sample_rate: fs, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: fs,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..channels[0].len() {
         for ch in channels {

@@ -27,7 +27,9 @@ fn may_have_hardware_gpu() -> bool {
         return true;
     }
     let has = |dir: &str, prefix: &str| {
-        std::fs::read_dir(dir).is_ok_and(|entries| entries.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with(prefix)))
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        })
     };
     has("/dev/dri", "renderD") || has("/dev", "nvidia")
 }
@@ -65,7 +67,9 @@ impl GpuContext {
         let Some(adapter) = adapters.iter().filter(usable).min_by_key(|a| rank(a)) else {
             return match choice {
                 DeviceChoice::Gpu => Err(Error::Gpu {
-                    reason: "no GPU adapter found (install a Vulkan driver, e.g. mesa-vulkan-drivers, or use --device cpu)".into(),
+                    reason:
+                        "no GPU adapter found (install a Vulkan driver, e.g. mesa-vulkan-drivers, or use --device cpu)"
+                            .into(),
                 }),
                 _ => Ok(None),
             };

@@ -35,7 +35,8 @@ pub fn assemble(source: &str, constants: &str) -> String {
     for line in source.lines() {
         match line.trim().strip_prefix("// import ") {
             Some(name) => {
-                let (_, text) = SHARED.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("unknown shader import {name}"));
+                let (_, text) =
+                    SHARED.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("unknown shader import {name}"));
                 out.push_str(text);
             }
             None => out.push_str(line),
@@ -50,7 +51,8 @@ mod tests {
     use super::*;
 
     fn validate(label: &str, source: &str) {
-        let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(source)));
+        let module =
+            naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(source)));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
             .validate(&module)
             .unwrap_or_else(|e| panic!("{label}: {e:?}"));

@@ -12,7 +12,9 @@ use wgpu::util::DeviceExt;
 
 use super::shaders::{assemble, stft_constants, FRAME_POWER, REDUCE_GROUPS, STFT_POWER};
 use super::GpuContext;
-use crate::analysis::spectrum::{band_power_scale, dynamics_band_bins, frame_starts, gated_frames, spectra_from_sums, GatedSpectra, StftSettings};
+use crate::analysis::spectrum::{
+    band_power_scale, dynamics_band_bins, frame_starts, gated_frames, spectra_from_sums, GatedSpectra, StftSettings,
+};
 use crate::dsp::window::hann_periodic;
 use crate::error::{Error, Result};
 
@@ -118,7 +120,11 @@ impl GpuContext {
         let c = stft_constants(fft_size);
         let (window, twiddles) = tables(fft_size);
         let storage = |label: &str, bytes: &[u8]| {
-            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage: wgpu::BufferUsages::STORAGE })
+            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytes,
+                usage: wgpu::BufferUsages::STORAGE,
+            })
         };
         let stages = Stages {
             fft_size,
@@ -176,7 +182,8 @@ impl GpuContext {
     }
 
     fn read_back(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
-        let staging = self.buffer("readback", (len * 4) as u64, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+        let staging =
+            self.buffer("readback", (len * 4) as u64, wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, (len * 4) as u64);
         self.queue.submit([encoder.finish()]);
@@ -195,7 +202,11 @@ impl GpuContext {
     /// zero-filled past the track's end up to `end`.
     fn upload(&self, track: &Track, start: usize, end: usize) -> wgpu::Buffer {
         let len = end - start;
-        let buffer = self.buffer("samples", (len * track.channels.len() * 4).max(4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST);
+        let buffer = self.buffer(
+            "samples",
+            (len * track.channels.len() * 4).max(4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        );
         for (c, ch) in track.channels.iter().enumerate() {
             let avail = ch.len().min(end).saturating_sub(start);
             if avail > 0 {
@@ -207,17 +218,39 @@ impl GpuContext {
 
     /// An uninitialised buffer of `size` bytes.
     fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
-        self.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage, mapped_at_creation: false })
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage,
+            mapped_at_creation: false,
+        })
     }
 
     fn uniform(&self, params: &[u8]) -> wgpu::Buffer {
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some("params"), contents: params, usage: wgpu::BufferUsages::UNIFORM })
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: params,
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
     }
 
-    fn dispatch(&self, encoder: &mut wgpu::CommandEncoder, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer], (x, y): (u32, u32)) {
-        let entries: Vec<wgpu::BindGroupEntry> =
-            buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
-        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipeline.get_bind_group_layout(0), entries: &entries });
+    fn dispatch(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+        (x, y): (u32, u32),
+    ) {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
         let mut pass = encoder.begin_compute_pass(&Default::default());
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &group, &[]);
@@ -225,7 +258,12 @@ impl GpuContext {
     }
 
     /// Step 1 for a sub-batch: every frame's windowed power, in one submission.
-    fn frame_powers<'t>(&self, tracks: &'t [Track<'t>], stages: &[Stages], max_chunk_samples: Option<usize>) -> Result<Powers<'t>> {
+    fn frame_powers<'t>(
+        &self,
+        tracks: &'t [Track<'t>],
+        stages: &[Stages],
+        max_chunk_samples: Option<usize>,
+    ) -> Result<Powers<'t>> {
         let binding = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size) as usize;
         let mut plans = Vec::with_capacity(tracks.len());
         let mut first_frame = 0;
@@ -234,16 +272,25 @@ impl GpuContext {
             let len = track.channels[0].len();
             // At least one group of frames laid end to end (see `spectra`), at most the whole track.
             let group_span = FRAMES_PER_GROUP as usize * n;
-            let chunk_samples =
-                (binding / 4 / track.channels.len()).min(max_chunk_samples.unwrap_or(usize::MAX).max(group_span)).min(len.max(group_span));
+            let chunk_samples = (binding / 4 / track.channels.len())
+                .min(max_chunk_samples.unwrap_or(usize::MAX).max(group_span))
+                .min(len.max(group_span));
             if chunk_samples < group_span {
-                return Err(Error::Gpu { reason: format!("storage bindings of {binding} bytes cannot hold {FRAMES_PER_GROUP} {n}-point frames") });
+                return Err(Error::Gpu {
+                    reason: format!(
+                        "storage bindings of {binding} bytes cannot hold {FRAMES_PER_GROUP} {n}-point frames"
+                    ),
+                });
             }
             let starts = frame_starts(len, &track.settings);
             plans.push(TrackPlan { first_frame, chunk_samples, whole: None, starts });
             first_frame += plans.last().expect("pushed").starts.len();
         }
-        let power = self.buffer("frame powers", (first_frame * 4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
+        let power = self.buffer(
+            "frame powers",
+            (first_frame * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
         let mut encoder = self.device.create_command_encoder(&Default::default());
         for (track, plan) in tracks.iter().zip(plans.iter_mut()) {
             let stage = stage_for(stages, track);
@@ -263,7 +310,12 @@ impl GpuContext {
                     first: (plan.first_frame + first) as u32,
                     ..Default::default()
                 };
-                self.dispatch(&mut encoder, &stage.frame_power, &[&self.uniform(bytemuck::bytes_of(&params)), &samples, &stage.window, &power], (x, y));
+                self.dispatch(
+                    &mut encoder,
+                    &stage.frame_power,
+                    &[&self.uniform(bytemuck::bytes_of(&params)), &samples, &stage.window, &power],
+                    (x, y),
+                );
                 if frames == plan.starts.len() {
                     plan.whole = Some(samples); // one chunk holds the whole track: step 3 reuses it
                 }
@@ -284,26 +336,40 @@ impl GpuContext {
             offsets.push(total_values);
             total_values += 3 * (track.settings.fft_size / 2 + 1);
         }
-        let totals = self.buffer("totals", (total_values * 4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
+        let totals = self.buffer(
+            "totals",
+            (total_values * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
         let mut used_frames = Vec::with_capacity(powers.tracks.len());
         let mut band_rows = Vec::with_capacity(powers.tracks.len());
         let mut band_values = 0;
         for (track, plan) in powers.tracks.iter().zip(&powers.plans) {
-            let frame_powers: Vec<f64> = values[plan.first_frame..plan.first_frame + plan.starts.len()].iter().map(|&v| f64::from(v)).collect();
+            let frame_powers: Vec<f64> =
+                values[plan.first_frame..plan.first_frame + plan.starts.len()].iter().map(|&v| f64::from(v)).collect();
             let used = gated_frames(&frame_powers, track.settings.relative_gate_db);
             band_rows.push(band_values);
             band_values += used.len() * MAX_BANDS as usize;
             used_frames.push(used);
         }
-        let band_power = self.buffer("band power", (band_values.max(1) * 4) as u64, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC);
-        for (((track, plan), &offset), (used_frames, &band_row)) in powers.tracks.iter().zip(&powers.plans).zip(&offsets).zip(used_frames.iter().zip(&band_rows)) {
+        let band_power = self.buffer(
+            "band power",
+            (band_values.max(1) * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        for (((track, plan), &offset), (used_frames, &band_row)) in
+            powers.tracks.iter().zip(&powers.plans).zip(&offsets).zip(used_frames.iter().zip(&band_rows))
+        {
             let stage = stage_for(stages, track);
             let (n, len) = (track.settings.fft_size, track.channels[0].len());
             let used: Vec<usize> = used_frames.iter().map(|&i| plan.starts[i]).collect();
             let edges: Vec<u32> = dynamics_band_bins(track.sample_rate, n).iter().map(|&e| e as u32).collect();
             let bands = edges.len() - 1;
-            let edge_buffer =
-                self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some("band edges"), contents: bytemuck::cast_slice(&edges), usage: wgpu::BufferUsages::STORAGE });
+            let edge_buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("band edges"),
+                contents: bytemuck::cast_slice(&edges),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
             let values = 3 * (n / 2 + 1);
             let group_size = FRAMES_PER_GROUP as usize;
             let mut first = 0;
@@ -325,7 +391,11 @@ impl GpuContext {
                     (whole.clone(), whole_len, used[first..end].iter().map(|&s| s as u32).collect())
                 } else if used[end - 1] + n - used[first] <= plan.chunk_samples {
                     let start = used[first];
-                    (self.upload(track, start, used[end - 1] + n), used[end - 1] + n - start, used[first..end].iter().map(|&s| (s - start) as u32).collect())
+                    (
+                        self.upload(track, start, used[end - 1] + n),
+                        used[end - 1] + n - start,
+                        used[first..end].iter().map(|&s| (s - start) as u32).collect(),
+                    )
                 } else {
                     // One group spread over more than a chunk (long gated-out stretches): its frames
                     // are laid end to end instead, zero-padded past the track's end.
@@ -343,7 +413,8 @@ impl GpuContext {
                         })
                         .collect();
                     let refs: Vec<&[f32]> = laid.iter().map(Vec::as_slice).collect();
-                    let laid_track = Track { channels: &refs, sample_rate: track.sample_rate, settings: track.settings.clone() };
+                    let laid_track =
+                        Track { channels: &refs, sample_rate: track.sample_rate, settings: track.settings.clone() };
                     (self.upload(&laid_track, 0, chunk_len), chunk_len, (0..frames).map(|f| (f * n) as u32).collect())
                 };
                 let frame_buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -366,18 +437,47 @@ impl GpuContext {
                 self.dispatch(
                     &mut encoder,
                     &stage.stft_power,
-                    &[&self.uniform(bytemuck::bytes_of(&params)), &samples, &frame_buffer, &stage.window, &stage.twiddles, &partials, &edge_buffer, &band_power],
+                    &[
+                        &self.uniform(bytemuck::bytes_of(&params)),
+                        &samples,
+                        &frame_buffer,
+                        &stage.window,
+                        &stage.twiddles,
+                        &partials,
+                        &edge_buffer,
+                        &band_power,
+                    ],
                     (x, y),
                 );
-                let reduce = ReduceParams { values: values as u32, groups: groups as u32, accumulate: u32::from(chunk_index > 0), offset: offset as u32 };
-                self.dispatch(&mut encoder, &stage.reduce, &[&self.uniform(bytemuck::bytes_of(&reduce)), &partials, &totals], ((values as u32).div_ceil(64), 1));
+                let reduce = ReduceParams {
+                    values: values as u32,
+                    groups: groups as u32,
+                    accumulate: u32::from(chunk_index > 0),
+                    offset: offset as u32,
+                };
+                self.dispatch(
+                    &mut encoder,
+                    &stage.reduce,
+                    &[&self.uniform(bytemuck::bytes_of(&reduce)), &partials, &totals],
+                    ((values as u32).div_ceil(64), 1),
+                );
                 first = end;
                 chunk_index += 1;
             }
         }
         self.queue.submit([encoder.finish()]);
         self.check()?;
-        Ok(Spectra { tracks: powers.tracks, plans: powers.plans, totals, offsets, total_values, used_frames, band_power, band_rows, band_values })
+        Ok(Spectra {
+            tracks: powers.tracks,
+            plans: powers.plans,
+            totals,
+            offsets,
+            total_values,
+            used_frames,
+            band_power,
+            band_rows,
+            band_values,
+        })
     }
 
     /// Reads a sub-batch's sums back and turns them into spectra.
@@ -398,14 +498,16 @@ impl GpuContext {
                     }
                     sums[offset + a * bins..offset + (a + 1) * bins].iter().map(|&v| f64::from(v)).collect()
                 };
-                let mut spectra = spectra_from_sums([part(0), part(1), part(2)], track.sample_rate, n, used, plan.starts.len());
+                let mut spectra =
+                    spectra_from_sums([part(0), part(1), part(2)], track.sample_rate, n, used, plan.starts.len());
                 let edges = dynamics_band_bins(track.sample_rate, n);
                 let bands = edges.len() - 1;
                 let scale = band_power_scale(n);
                 let mut band_power = vec![0.0f32; plan.starts.len() * bands];
                 for (row, &frame) in used_frames.iter().enumerate() {
                     for b in 0..bands {
-                        band_power[frame * bands + b] = (f64::from(band_sums[band_row + row * MAX_BANDS as usize + b]) * scale) as f32;
+                        band_power[frame * bands + b] =
+                            (f64::from(band_sums[band_row + row * MAX_BANDS as usize + b]) * scale) as f32;
                     }
                 }
                 spectra.hop_s = track.settings.hop as f64 / f64::from(track.sample_rate);

@@ -181,7 +181,13 @@ fn band_of(params: &StftParams, band_edges: &[u32], k: u32) -> u32 {
 }
 
 /// `reduce_bands` of the shader: every invocation's partial sums, invocation 0 first.
-fn reduce_bands(params: &StftParams, exchange: &mut [f32], row: u32, partial: &[[f32; MAX_BANDS as usize]], band_power: &mut [f32]) {
+fn reduce_bands(
+    params: &StftParams,
+    exchange: &mut [f32],
+    row: u32,
+    partial: &[[f32; MAX_BANDS as usize]],
+    band_power: &mut [f32],
+) {
     let threads = partial.len();
     for (t, p) in partial.iter().enumerate() {
         for b in 0..MAX_BANDS as usize {
