@@ -58,7 +58,7 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
         (EqCurve::flat(freqs.clone()), EqCurve::flat(freqs.clone()))
     };
     let bass_mono_hz = match (reference.dynamics.mono_below_hz, target.dynamics.mono_below_hz) {
-        (Some(r), t) if stereo && settings.width_amount > 0.0 && t.map_or(true, |t| t < r) => {
+        (Some(r), t) if stereo && settings.width_amount > 0.0 && t.is_none_or(|t| t < r) => {
             Some(r.clamp(BASS_MONO_HZ.0, BASS_MONO_HZ.1))
         }
         _ => None,

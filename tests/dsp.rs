@@ -108,7 +108,7 @@ fn on_bin_sine_lands_in_its_band_and_gating_drops_silence() {
     let mut x: Vec<f32> = (0..fs as usize * 4)
         .map(|i| (0.5 * (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin()) as f32)
         .collect();
-    x.extend(std::iter::repeat(0.0).take(fs as usize * 4));
+    x.extend(std::iter::repeat_n(0.0, fs as usize * 4));
     let s = gated_spectra(&[&x], fs, &settings);
     let argmax = s.mid_psd.iter().enumerate().fold((0, 0.0), |m, (k, &v)| if v > m.1 { (k, v) } else { m }).0;
     assert_eq!(argmax, 375);

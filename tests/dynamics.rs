@@ -58,7 +58,7 @@ fn moving_mix(seconds: f64, swing_db: f64, side_gain: f32, seed: u64) -> Vec<Vec
     let ramp = FS as usize / 2;
     let gain = |i: usize| {
         let k = i / section;
-        let level = |k: usize| if k % 2 == 0 { swing_db / 2.0 } else { -swing_db / 2.0 };
+        let level = |k: usize| if k.is_multiple_of(2) { swing_db / 2.0 } else { -swing_db / 2.0 };
         let pos = i % section;
         let db = if pos < ramp && k > 0 {
             level(k - 1) + (level(k) - level(k - 1)) * pos as f64 / ramp as f64
@@ -234,7 +234,7 @@ fn profile_band_dynamics_match_known_levels() {
     let loud = 0.3f64;
     for i in 0..n {
         let t = i as f64 / f64::from(FS);
-        let a = if (i / section) % 2 == 0 { loud } else { loud / 10f64.sqrt() };
+        let a = if (i / section).is_multiple_of(2) { loud } else { loud / 10f64.sqrt() };
         let tone = a * (std::f64::consts::TAU * 3000.0 * t).sin();
         let bass = 0.2 * (std::f64::consts::TAU * 50.0 * t).sin();
         l[i] = (tone + bass) as f32;

@@ -60,10 +60,10 @@ impl KWeighting {
     /// K-weighted energy Σ y² of `pre · gain[n] · x[n]`, summed over `channels`, over consecutive
     /// blocks of `block_len` samples (a final partial block is dropped).
     ///
-    /// The recursion is latency-bound, so the blocks are cut into [`GROUPS`] parts (run in
+    /// The recursion is latency-bound, so the blocks are cut into `GROUPS` parts (run in
     /// parallel), and each part's channels into segments at block boundaries, filtered side by side
-    /// in [`LANES`] SIMD lanes (channel c's segments in lanes c·S … c·S + S − 1, S = LANES /
-    /// channels). Each lane first runs over the [`SETTLE_S`] before its segment: the filter forgets
+    /// in `LANES` SIMD lanes (channel c's segments in lanes c·S … c·S + S − 1, S = LANES /
+    /// channels). Each lane first runs over the `SETTLE_S` before its segment: the filter forgets
     /// its zero start state far below f64 precision, and the segmentation is fixed, so the result
     /// depends on neither thread count nor CPU.
     pub fn block_energies(
@@ -337,7 +337,7 @@ pub fn short_term_series(sub_blocks: &[f64], sub_len: usize) -> Vec<f64> {
         .collect()
 }
 
-/// EBU Tech 3342 loudness range: P95 − P10 of the short-term values [`range_gated`] keeps (0 when
+/// EBU Tech 3342 loudness range: P95 − P10 of the short-term values `range_gated` keeps (0 when
 /// none).
 pub fn loudness_range(short_term: &[f64]) -> f64 {
     range_gated(short_term).map_or(0.0, |(v, _)| nearest_rank(&v, 0.95) - nearest_rank(&v, 0.10))

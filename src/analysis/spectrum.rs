@@ -70,7 +70,7 @@ pub fn dynamics_band_bins(sample_rate: u32, fft_size: usize) -> Vec<usize> {
     edges
 }
 
-/// Scale from Σ|X[k]|² over a band's bins (unnormalised FFT of the windowed frame) to the band's
+/// Scale from Σ|X\[k\]|² over a band's bins (unnormalised FFT of the windowed frame) to the band's
 /// mean-square power: Parseval, one-sided (×2), over the window's energy Σw².
 pub fn band_power_scale(fft_size: usize) -> f64 {
     let w2: f64 = hann_periodic(fft_size).iter().map(|w| w * w).sum();

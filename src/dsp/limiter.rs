@@ -4,14 +4,14 @@
 //! latency: the gain at n may depend on samples after n.
 //!
 //! Steps (each O(n)):
-//! 1. forward sliding maximum of the envelope over the look-ahead window, P[n] = max env[n .. n+L)
+//! 1. forward sliding maximum of the envelope over the look-ahead window, P\[n\] = max env[n .. n+L)
 //!    (van Herk 1992, Gil & Werman 1993), once per render;
-//! 2. the forward minimum of the required gain: m[n] = min(1, ceiling / (pre_gain · P[n]));
+//! 2. the forward minimum of the required gain: m\[n\] = min(1, ceiling / (pre_gain · P\[n\]));
 //! 3. release: a fast path and a slow "sustain" path that charges only under sustained reduction;
 //!    the gain is the lower of the two, so releases after long overloads are slow and after
 //!    transients fast (the max-of-two-release-paths idea in Giannoulis, Massberg & Reiss, JAES 2012);
 //! 4. attack: a moving average of length L. Every value averaged for n lies in a window containing n,
-//!    so each is ≤ r[n] and so is their mean: no overshoot by construction.
+//!    so each is ≤ r\[n\] and so is their mean: no overshoot by construction.
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -110,7 +110,7 @@ impl TruePeakLimiter {
         self.lookahead
     }
 
-    /// Writes into `peaks` the forward window maximum of the true-peak envelope, P[n] = max env[n ..
+    /// Writes into `peaks` the forward window maximum of the true-peak envelope, P\[n\] = max env[n ..
     /// n+L), by van Herk / Gil–Werman (block suffix and prefix maxima: ~3 comparisons a sample), in
     /// parallel chunks that each read L − 1 samples past their end. The required gain min(1,
     /// c/(g·env)) falls as env rises, so the forward minimum of the required gain is min(1, c/(g·P))
@@ -164,8 +164,8 @@ impl TruePeakLimiter {
 
     /// Writes into `gain` the per-sample gain to apply after `pre_gain`, from the window peaks of
     /// [`Self::window_peaks`]: required gain, release, attack average. The release is a recursion:
-    /// the curve is cut into [`GAIN_PIECES`] pieces that run in lockstep, one per SIMD lane, in
-    /// groups of [`LANES`] side by side; each piece starts [`Self::warmup`] samples before its
+    /// the curve is cut into `GAIN_PIECES` pieces that run in lockstep, one per SIMD lane, in
+    /// groups of `LANES` side by side; each piece starts `Self::warmup` samples before its
     /// first (the first piece exactly at the start).
     pub fn gain_curve(&mut self, window_peaks: &[f32], pre_gain: f32, gain: &mut [f32]) {
         assert_eq!(window_peaks.len(), gain.len());

@@ -7,7 +7,7 @@
 //! [`BandEnvelopes`] lets a closed loop try many settings on one analysis of the signal. The split
 //! sums to the input, so the render writes the output as the top band's multiplier times the input
 //! plus a term per lower band (see [`Multiband::apply`]); the lows are band-limited, so both passes
-//! work on them at a decimated rate (see [`DecimatedBand`]).
+//! work on them at a decimated rate (see `DecimatedBand`).
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -88,7 +88,7 @@ impl Multiband {
         let m = self.split.conv().fft_size();
         (0..self.bands())
             .map(|b| {
-                if m >= n && m % n == 0 {
+                if m >= n && m.is_multiple_of(n) {
                     let spectrum = self.split.spectrum(b);
                     (0..=n / 2).map(|k| spectrum[k * (m / n)].norm()).collect()
                 } else {
@@ -112,7 +112,7 @@ impl Multiband {
     /// The envelopes of every band of planar `channels` (a trailing partial block counts as a block),
     /// each channel c first through the symmetric FIR `eq_taps[c]` when given, folded into the
     /// bands' filters: the channel is then replaced by its equalised self, at no pass of its own.
-    /// Bands below a crossover are read decimated (see [`DecimatedBand`]): only the top band and
+    /// Bands below a crossover are read decimated (see `DecimatedBand`): only the top band and
     /// the equalised channel take full-size inverse transforms.
     pub fn envelopes(&self, channels: &mut [Vec<f32>], eq_taps: &[Option<&[f32]>]) -> BandEnvelopes {
         let (bands, n, d) = (self.bands(), channels.first().map_or(0, Vec::len), self.block);
@@ -207,7 +207,7 @@ impl Multiband {
     /// Σ_b e_b·y_b = e_top·(base + Σ_{b<top} (e_b/e_top − 1)·y_b), the bands summing to the base
     /// (the input through the EQ alone, or the input itself). A band below a crossover is
     /// band-limited and so is its slowly varying multiplier: its term is formed at the band's
-    /// decimated rate (see [`DecimatedBand`]) and added to the base's spectrum, so the lows cost
+    /// decimated rate (see `DecimatedBand`) and added to the base's spectrum, so the lows cost
     /// transforms 8–16 times shorter and the top band none of its own.
     pub fn apply(
         &self,
@@ -392,8 +392,9 @@ impl DecimatedBand {
     ) -> Option<Self> {
         let fs = f64::from(sample_rate);
         let fits = |f: usize| fs / f as f64 >= 3.5 * (upper_hz + DECIMATION_GUARD_HZ);
-        let factor =
-            (1..=MAX_DECIMATION.trailing_zeros()).map(|e| 1usize << e).rfind(|&f| block % f == 0 && fits(f))?;
+        let factor = (1..=MAX_DECIMATION.trailing_zeros())
+            .map(|e| 1usize << e)
+            .rfind(|&f| block.is_multiple_of(f) && fits(f))?;
         let (n, history) = (conv.fft_size(), conv.filter_len() - 1);
         let m = n / factor;
         // With `midpoints`, advance by r samples (bin k times e^{2πi·k·r/N}) so that the decimated

@@ -89,7 +89,7 @@ impl OverlapSave {
     }
 
     /// Splits `output` into blocks; for each, loads the input spectrum such that the linear convolution
-    /// z = input * h satisfies output[n] ↔ z[n + delay], and calls `per_block(scratch, start, out_block)`
+    /// z = input * h satisfies output\[n\] ↔ z\[n + delay\], and calls `per_block(scratch, start, out_block)`
     /// (`start`: the block's first output index), which combines one or more [`Self::filtered`]
     /// results into `out_block`. Input beyond its ends reads as 0.
     pub fn run<F>(&self, input: &[f32], delay: usize, output: &mut [f32], per_block: F)

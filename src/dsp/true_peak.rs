@@ -3,7 +3,7 @@
 //! 0.005 of the ideal delay's complex response up to 0.45 fs), run directly in the time domain with
 //! AVX-512 or AVX2/FMA where the CPU has them (a scalar path otherwise) — about half the cost of
 //! FFT convolution with longer phases — and folded by their mirror symmetry about n + ½ (see
-//! [`PhaseTable`]), which halves the multiply-adds.
+//! `PhaseTable`), which halves the multiply-adds.
 //!
 //! No finite interpolator is exact up to Nyquist, and a limiter driven by one pushes energy into its
 //! blind band (limited white noise read up to 1 dB low against ideal interpolation). So the detector
@@ -381,10 +381,13 @@ macro_rules! phase_kernel {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         unsafe fn $name<const P: usize, const H: usize>(phases: &PhaseTable<P, H>, padded: &[f32], blind: &[f32], out: &mut [f32]) {
-            if P <= 3 {
-                groups::<P, H, $g_meter>(phases, padded, blind, out);
-            } else {
-                groups::<P, H, $g_detector>(phases, padded, blind, out);
+            // SAFETY: `groups` needs the features this function's caller guarantees.
+            unsafe {
+                if P <= 3 {
+                    groups::<P, H, $g_meter>(phases, padded, blind, out);
+                } else {
+                    groups::<P, H, $g_detector>(phases, padded, blind, out);
+                }
             }
 
             #[target_feature(enable = $features)]
@@ -394,35 +397,39 @@ macro_rules! phase_kernel {
                 const LANES: usize = $lanes;
                 let n = out.len();
                 assert!(padded.len() >= n + 2 * H - 1 && blind.len() >= n);
-                let groups = n / (G * LANES);
-                for v in 0..groups {
-                    let i = v * G * LANES;
-                    let x = padded.as_ptr().add(i + H - 1);
-                    let mut acc = [[$zero(); P]; G];
-                    for (j, rows) in (1..=H).zip(phases) {
-                        for (g, acc) in acc.iter_mut().enumerate() {
-                            let a = $load(x.add(g * LANES + j));
-                            let b = $load(x.add(g * LANES + 1).sub(j));
-                            let (sum, diff) = ($add(a, b), $sub(a, b));
-                            for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
-                                *acc = $fma($coefficient(row), if r % 2 == 0 { sum } else { diff }, *acc);
+                // SAFETY: the features are the caller's guarantee; every load and store lies within
+                // `padded`, `blind` and `out` by the assertion above (groups cover whole outputs only).
+                unsafe {
+                    let groups = n / (G * LANES);
+                    for v in 0..groups {
+                        let i = v * G * LANES;
+                        let x = padded.as_ptr().add(i + H - 1);
+                        let mut acc = [[$zero(); P]; G];
+                        for (j, rows) in (1..=H).zip(phases) {
+                            for (g, acc) in acc.iter_mut().enumerate() {
+                                let a = $load(x.add(g * LANES + j));
+                                let b = $load(x.add(g * LANES + 1).sub(j));
+                                let (sum, diff) = ($add(a, b), $sub(a, b));
+                                for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
+                                    *acc = $fma($coefficient(row), if r % 2 == 0 { sum } else { diff }, *acc);
+                                }
                             }
                         }
-                    }
-                    for (g, acc) in acc.iter().enumerate() {
-                        let k = i + g * LANES;
-                        let mut peak = $abs($load(x.add(g * LANES)));
-                        for pair in acc.chunks(2) {
-                            let folded = pair.iter().fold($zero(), |s, &a| $add(s, $abs(a)));
-                            peak = $max(peak, folded);
+                        for (g, acc) in acc.iter().enumerate() {
+                            let k = i + g * LANES;
+                            let mut peak = $abs($load(x.add(g * LANES)));
+                            for pair in acc.chunks(2) {
+                                let folded = pair.iter().fold($zero(), |s, &a| $add(s, $abs(a)));
+                                peak = $max(peak, folded);
+                            }
+                            let e = $add(peak, $load(blind.as_ptr().add(k)));
+                            let o = out.as_mut_ptr().add(k);
+                            $store(o, $max($load(o), e));
                         }
-                        let e = $add(peak, $load(blind.as_ptr().add(k)));
-                        let o = out.as_mut_ptr().add(k);
-                        $store(o, $max($load(o), e));
                     }
+                    let done = groups * G * LANES;
+                    $tail(phases, &padded[done..], &blind[done..], &mut out[done..]);
                 }
-                let done = groups * G * LANES;
-                $tail(phases, &padded[done..], &blind[done..], &mut out[done..]);
             }
         }
     };

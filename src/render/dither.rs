@@ -22,7 +22,7 @@ pub fn quantize(buffer: &mut AudioBuffer, depth: BitDepth) {
 }
 
 /// [`quantize`] of the buffer times `gain`, (pre, g): sample n of every channel is first multiplied by
-/// pre·g[n]. One pass where a gain pass and a quantising pass would each read and write the track.
+/// pre·g\[n\]. One pass where a gain pass and a quantising pass would each read and write the track.
 pub fn scale_and_quantize(buffer: &mut AudioBuffer, gain: Option<(f32, &[f32])>, depth: BitDepth) {
     let scale = depth.int_bits().map(|bits| f64::from(1u32 << (bits - 1)));
     for (c, ch) in buffer.channels.iter_mut().enumerate() {

@@ -248,7 +248,7 @@ impl DynamicsStage {
     }
 
     /// Applies the prepared gains to `buffer` (left/right), in mid/side so that each band's side can
-    /// take its width correction, with the compensation EQ of [`Self::compensation`] for the limiter
+    /// take its width correction, with the compensation EQ of `Self::compensation` for the limiter
     /// gain² `limiter_sq` (per control block) folded into the bands' filters; returns the report (`limited_spread_db` is the
     /// caller's to fill).
     pub fn apply(&self, buffer: &mut AudioBuffer, limiter_sq: &[f32]) -> Result<DynamicsReport> {

@@ -52,7 +52,7 @@ impl LevelerReport {
 }
 
 /// The settings that bring the predicted range from `before` to `goal_lu`, or `None` when that is
-/// within [`MIN_CHANGE_LU`], when the best the bounds allow moves the range by less (a track too
+/// within `MIN_CHANGE_LU`, when the best the bounds allow moves the range by less (a track too
 /// short for a short-term window, a steady one), or when everything is silent; errors are
 /// `predict`'s.
 /// - `loudness`: the output's short-term loudness per point, from [`centred_loudness`];
@@ -161,8 +161,13 @@ mod tests {
     #[test]
     fn the_fitted_ratio_lands_the_predicted_range_on_the_goal() {
         let (block_len, per_s) = (441usize, 100usize);
-        let level =
-            |t: usize| if (t / (20 * per_s)) % 2 == 0 { -8.0 } else { -16.0 + 2.0 * ((t % 700) as f64 / 700.0) };
+        let level = |t: usize| {
+            if (t / (20 * per_s)).is_multiple_of(2) {
+                -8.0
+            } else {
+                -16.0 + 2.0 * ((t % 700) as f64 / 700.0)
+            }
+        };
         let energy: Vec<f64> = (0..240 * per_s)
             .map(|t| 10f64.powf((level(t).min(-10.0) - LUFS_OFFSET_DB) / 10.0) * block_len as f64)
             .collect();

@@ -15,7 +15,7 @@ use crate::render::slices;
 pub(crate) const MAX_VERIFY_PASSES: usize = 4;
 
 /// Applies `gain_db` into the true-peak limiter, quantises to `depth` and verifies the ceiling: the
-/// last stage of [`render`] on its own (used where the gain is fixed rather than found by loudness).
+/// last stage of [`render`](crate::render::render) on its own (used where the gain is fixed rather than found by loudness).
 pub fn limit(
     mut buffer: AudioBuffer,
     gain_db: f64,

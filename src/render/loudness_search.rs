@@ -293,7 +293,7 @@ impl LoudnessModel {
     /// Full-rate samples per model sample: the largest of 10, 6, 5, 3, 2 dividing a sub-block.
     pub(crate) fn step(fs: u32) -> usize {
         let sub = sub_block_len(fs);
-        [10, 6, 5, 3, 2].into_iter().find(|d| sub % d == 0).unwrap_or(1)
+        [10, 6, 5, 3, 2].into_iter().find(|d| sub.is_multiple_of(*d)).unwrap_or(1)
     }
 
     /// From the K-weighted power summed per [`Self::step`] samples and the full-rate window peaks.

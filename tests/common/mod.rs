@@ -64,7 +64,7 @@ pub fn synthetic_mix(seconds: f64, fs: u32, seed: u64) -> Vec<Vec<f32>> {
             chord.iter().enumerate().map(|(k, f)| (tau * f * 0.997 * t + 2.0 * k as f64).sin()).sum::<f64>() * 0.04;
         let half = (beat * 2.0).fract() / 4.0;
         let hat = rng.next() * 0.12 * (-half * 60.0).exp();
-        let hat_left = (beat * 2.0) as usize % 2 == 0;
+        let hat_left = ((beat * 2.0) as usize).is_multiple_of(2);
         let bed = 0.5 * bed_common[i];
         l[i] = (bass + kick + pad_l + if hat_left { hat } else { 0.3 * hat } + bed + 0.35 * bed_l[i]) as f32;
         r[i] = (bass + kick + pad_r + if hat_left { 0.3 * hat } else { hat } + bed + 0.35 * bed_r[i]) as f32;
