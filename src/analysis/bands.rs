@@ -2,8 +2,7 @@
 //! per-bin power spectral density into band levels.
 use serde::{Deserialize, Serialize};
 
-/// Band levels below this (dB re FS²/Hz) carry no information (silence, above Nyquist).
-pub const LEVEL_FLOOR_DB: f64 = -200.0;
+pub use crate::model::profile::{has_information, same_grid, LEVEL_FLOOR_DB};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BandGrid {
@@ -59,15 +58,6 @@ impl BandGrid {
             })
             .collect()
     }
-}
-
-pub fn has_information(level_db: f64) -> bool {
-    level_db > LEVEL_FLOOR_DB + 50.0
-}
-
-/// Whether two band-centre lists describe the same grid (exact up to JSON round-off).
-pub fn same_grid(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * x.abs())
 }
 
 /// Gaussian smoothing in dB along log₂ frequency with standard deviation `sigma_oct`, over the bands

@@ -70,7 +70,7 @@ pub struct DynamicsGoal {
     pub amount: f64,
     /// The loudness range (LU) to move the whole output's toward by `amount`: the reference's.
     /// Render predicts what EQ, stage and limiter leave of the target's own and fits the leveller
-    /// (`crate::render::leveler`) to make up the difference. `None` (older plans): bands alone.
+    /// (the render's leveller) to make up the difference. `None` (older plans): bands alone.
     #[serde(default)]
     pub loudness_range_lu: Option<f64>,
 }

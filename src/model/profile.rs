@@ -4,11 +4,23 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::bands::{has_information, same_grid, LEVEL_FLOOR_DB};
 use crate::error::{Error, Result};
 use crate::model::json::{load_versioned, to_pretty};
 
 pub const PROFILE_SCHEMA_VERSION: u32 = 2;
+
+/// Band levels below this (dB re FS²/Hz) carry no information (silence, above Nyquist).
+pub const LEVEL_FLOOR_DB: f64 = -200.0;
+
+/// Whether a band level carries information (well above the floor).
+pub fn has_information(level_db: f64) -> bool {
+    level_db > LEVEL_FLOOR_DB + 50.0
+}
+
+/// Whether two band-centre lists describe the same grid (exact up to JSON round-off).
+pub fn same_grid(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9 * x.abs())
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
