@@ -24,13 +24,8 @@ fn arg(name: &str, default: &str) -> String {
 /// A deterministic stereo track: filtered noise with a slow level contour, partly correlated.
 fn track(seconds: f64, seed: u64) -> Vec<Vec<f32>> {
     let n = (seconds * f64::from(FS)) as usize;
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    let mut rng = automaster::testing::Rng::new(seed);
+    let mut next = move || rng.unit() as f32 - 0.5;
     let (mut l, mut r) = (vec![0.0f32; n], vec![0.0f32; n]);
     let (mut a, mut b) = (0.0f32, 0.0f32);
     for i in 0..n {

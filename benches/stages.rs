@@ -17,14 +17,13 @@ const FS: u32 = 44_100;
 
 fn signal(seconds: usize) -> Vec<Vec<f32>> {
     let n = seconds * FS as usize;
-    let mut state = 0x1234_5678_u64;
+    let mut rng = automaster::testing::Rng::new(0x1234_5678);
     let mut lp = [0.0f32; 2];
     (0..2)
         .map(|c| {
             (0..n)
                 .map(|i| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let white = ((state >> 40) as f32 / (1u64 << 23) as f32) - 1.0;
+                    let white = rng.next() as f32;
                     lp[c] = 0.97 * lp[c] + 0.03 * white;
                     let hit = if i % 22_050 < 200 { 0.8 } else { 0.0 };
                     0.5 * lp[c] * 8.0 + 0.1 * white + hit * white

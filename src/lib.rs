@@ -41,6 +41,8 @@ pub mod model;
 pub mod progress;
 pub mod render;
 pub mod report;
+#[doc(hidden)]
+pub mod testing;
 
 pub use analysis::analyze;
 pub use audio::AudioBuffer;

@@ -216,17 +216,8 @@ fn analysis_does_not_depend_on_thread_count() {
 fn the_last_output_handed_on_is_the_verified_one() {
     let mut passes_seen = 0;
     for (seed, target_lufs) in [(11u64, -4.0), (12, -3.0), (13, -2.0)] {
-        let mut state = seed;
-        let noise: Vec<Vec<f32>> = (0..2)
-            .map(|_| {
-                (0..FS as usize * 3)
-                    .map(|_| {
-                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 1.8
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut rng = Rng::new(seed);
+        let noise: Vec<Vec<f32>> = (0..2).map(|_| rng.noise(FS as usize * 3, 0.9)).collect();
         let mut handed: Vec<Vec<Vec<f32>>> = Vec::new();
         let (out, report, ()) = render_alongside(
             AudioBuffer::new(FS, noise),

@@ -397,14 +397,9 @@ mod tests {
     #[test]
     fn segmented_lanes_match_the_sequential_filter() {
         let fs = 48_000;
-        let mut state = 7u64;
+        let mut rng = crate::testing::Rng::new(7);
         let mut noise = |len: usize, f: f32| -> Vec<f32> {
-            (0..len)
-                .map(|i| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    0.3 * ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) + 0.5 * (i as f32 * f).sin()
-                })
-                .collect()
+            (0..len).map(|i| 0.3 * (rng.unit() as f32 - 0.5) + 0.5 * (i as f32 * f).sin()).collect()
         };
         let len = fs as usize * 7 + 123;
         let (left, right) = (noise(len, 0.0031), noise(len, 0.0173));

@@ -5,7 +5,7 @@ use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
-use crate::dsp::lane_sum;
+use crate::dsp::simd::lane_sum;
 use crate::dsp::window::hann_periodic;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -165,13 +165,7 @@ mod tests {
         }
         // Measured: noise split and re-summed comes back within ±0.05 dB in every third-octave
         // (and, since the sum is exact, sample for sample).
-        let mut state = 7u32;
-        let x: Vec<f32> = (0..FS as usize * 2)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            })
-            .collect();
+        let x = crate::testing::Rng::new(7).noise(FS as usize * 2, 0.5);
         let mut sum = vec![0.0f32; x.len()];
         let mut band = vec![0.0f32; x.len()];
         for b in 0..split.bands() {

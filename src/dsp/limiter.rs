@@ -15,7 +15,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{check_range, fast_max, from_db, one_pole};
+use super::simd::fast_max;
+use super::{check_range, from_db, one_pole};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,11 +316,10 @@ mod tests {
 
     /// A deterministic, spiky envelope: quiet floor with random peaks of random height.
     fn envelope(n: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed;
+        let mut rng = crate::testing::Rng::new(seed);
         (0..n)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let u = (state >> 40) as f32 / (1u64 << 24) as f32;
+                let u = rng.unit() as f32;
                 if u > 0.97 {
                     0.5 + 3.0 * (u - 0.97) / 0.03
                 } else {

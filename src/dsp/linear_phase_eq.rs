@@ -130,15 +130,15 @@ impl SymmetricFir {
 
     pub(crate) fn process(&self, input: &[f32], output: &mut [f32]) {
         assert_eq!(input.len(), output.len());
-        self.conv.run(input, self.latency(), output, |s, _, out| self.copy_filtered(s, out));
+        self.conv.run(input, self.latency(), output, || (), |s, _, _, out| self.copy_filtered(s, out));
     }
 
     pub(crate) fn process_in_place(&self, x: &mut [f32]) {
-        self.conv.run_aligned_in_place(x, self.latency(), 1, |s, _, out| self.copy_filtered(s, out));
+        self.conv.run_aligned_in_place(x, self.latency(), 1, || (), |s, _, _, out| self.copy_filtered(s, out));
     }
 
     fn copy_filtered(&self, s: &mut BlockScratch, out: &mut [f32]) {
-        self.conv.filtered(s, &self.spectrum, |y, _| out.copy_from_slice(&y[..out.len()]));
+        self.conv.filtered(s, &self.spectrum, |y| out.copy_from_slice(&y[..out.len()]));
     }
 }
 

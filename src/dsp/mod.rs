@@ -7,8 +7,11 @@ pub mod limiter;
 pub mod linear_phase_eq;
 pub mod multiband;
 pub mod overlap_save;
+pub mod simd;
 pub mod true_peak;
 pub mod window;
+
+use simd::fast_max;
 
 /// Linear amplitude to dB (floored at −400 dB so silence stays finite).
 pub fn to_db(linear: f64) -> f64 {
@@ -20,35 +23,11 @@ pub fn from_db(db: f64) -> f64 {
     10f64.powf(db / 20.0)
 }
 
-/// max without f32::max's NaN handling (inputs are finite: decode rejects NaN/∞), so the loops
-/// compile to plain packed maxima.
-#[inline(always)]
-pub(crate) fn fast_max(a: f32, b: f32) -> f32 {
-    if b > a {
-        b
-    } else {
-        a
-    }
-}
-
 /// `fold` over `x` in parallel chunks from `init`, the chunks' results combined by `fold` too (so
 /// it must be associative and take its own results: max, min).
 fn parallel_fold(x: &[f32], init: f32, fold: impl Fn(f32, f32) -> f32 + Sync) -> f32 {
     use rayon::prelude::*;
     x.par_chunks(1 << 16).map(|c| c.iter().fold(init, |m, &v| fold(m, v))).reduce(|| init, &fold)
-}
-
-/// Σ term(v) over `x` in eight interleaved partial sums, the remainder added after: one running sum
-/// is a chain of dependent adds that does not vectorise.
-pub(crate) fn lane_sum<T: Copy>(x: &[T], term: impl Fn(T) -> f32) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let mut chunks = x.chunks_exact(8);
-    for c in &mut chunks {
-        for (l, &v) in lanes.iter_mut().zip(c) {
-            *l += term(v);
-        }
-    }
-    chunks.remainder().iter().fold(lanes.iter().sum(), |s, &v| s + term(v))
 }
 
 /// The largest value of `x` (0 when empty or all negative).

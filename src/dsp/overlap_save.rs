@@ -13,27 +13,20 @@ pub struct OverlapSave {
     inverse: Arc<dyn ComplexToReal<f32>>,
 }
 
-/// Per-thread buffers; allocated once per worker, never inside the block loop.
+/// The convolver's per-worker buffers; allocated once per worker, never inside the block loop.
+/// Callers that need buffers of their own pass a constructor of their own scratch type beside it
+/// (see [`OverlapSave::run`]).
 pub struct BlockScratch {
     time: Vec<f32>,
     spectrum: Vec<Complex<f32>>,
     product: Vec<Complex<f32>>,
     fft: Vec<Complex<f32>>,
-    /// Two buffers of FFT length for callers that combine several filtered results.
-    pub aux: [Vec<f32>; 2],
-    /// A complex buffer of twice the FFT size, for callers' own transforms of the block's spectrum.
-    pub aux_complex: Vec<Complex<f32>>,
 }
 
 impl BlockScratch {
     /// The current block's input spectrum (unnormalised forward FFT).
     pub fn spectrum(&self) -> &[Complex<f32>] {
         &self.spectrum
-    }
-
-    /// The block's spectrum beside the aux buffers, to read one while writing the other.
-    pub fn spectrum_and_aux(&mut self) -> (&[Complex<f32>], &mut [Vec<f32>; 2]) {
-        (&self.spectrum, &mut self.aux)
     }
 }
 
@@ -83,34 +76,46 @@ impl OverlapSave {
             spectrum: self.forward.make_output_vec(),
             product: self.forward.make_output_vec(),
             fft: self.forward.make_scratch_vec().into_iter().chain(self.inverse.make_scratch_vec()).collect(),
-            aux: [vec![0.0; self.fft_size], vec![0.0; self.fft_size]],
-            aux_complex: vec![Complex::new(0.0, 0.0); 2 * self.fft_size],
         }
     }
 
     /// Splits `output` into blocks; for each, loads the input spectrum such that the linear convolution
-    /// z = input * h satisfies output\[n\] ↔ z\[n + delay\], and calls `per_block(scratch, start, out_block)`
-    /// (`start`: the block's first output index), which combines one or more [`Self::filtered`]
-    /// results into `out_block`. Input beyond its ends reads as 0.
-    pub fn run<F>(&self, input: &[f32], delay: usize, output: &mut [f32], per_block: F)
-    where
-        F: Fn(&mut BlockScratch, usize, &mut [f32]) + Sync,
+    /// z = input * h satisfies output\[n\] ↔ z\[n + delay\], and calls `per_block(scratch, own, start,
+    /// out_block)` (`own`: the caller's buffers, one made by `own_scratch` per worker; `start`: the
+    /// block's first output index), which combines one or more [`Self::filtered`] results into
+    /// `out_block`. Input beyond its ends reads as 0.
+    pub fn run<S: Send, F>(
+        &self,
+        input: &[f32],
+        delay: usize,
+        output: &mut [f32],
+        own_scratch: impl Fn() -> S + Sync,
+        per_block: F,
+    ) where
+        F: Fn(&mut BlockScratch, &mut S, usize, &mut [f32]) + Sync,
     {
-        self.run_aligned(input, delay, output, 1, per_block);
+        self.run_aligned(input, delay, output, 1, own_scratch, per_block);
     }
 
     /// As [`Self::run`], with every block's output length (and so its start) a multiple of `align`
     /// (≤ the hop): callers that reduce blocks of `align` samples then never share one between calls.
-    pub fn run_aligned<F>(&self, input: &[f32], delay: usize, output: &mut [f32], align: usize, per_block: F)
-    where
-        F: Fn(&mut BlockScratch, usize, &mut [f32]) + Sync,
+    pub fn run_aligned<S: Send, F>(
+        &self,
+        input: &[f32],
+        delay: usize,
+        output: &mut [f32],
+        align: usize,
+        own_scratch: impl Fn() -> S + Sync,
+        per_block: F,
+    ) where
+        F: Fn(&mut BlockScratch, &mut S, usize, &mut [f32]) + Sync,
     {
         let hop = self.aligned_hop(align);
         output.par_chunks_mut(hop).enumerate().for_each_init(
-            || self.scratch(),
-            |s, (block, out)| {
+            || (self.scratch(), own_scratch()),
+            |(s, own), (block, out)| {
                 self.load_block(s, (block * hop) as isize + self.reach(delay).0, &[(0, input)]);
-                per_block(s, block * hop, out);
+                per_block(s, own, block * hop, out);
             },
         );
     }
@@ -120,9 +125,15 @@ impl OverlapSave {
     /// chunks in parallel; what a block reads that is already overwritten (the end of the block
     /// before, or a neighbouring chunk's edge) comes from copies taken before it was. Every block
     /// sees the original input, so the output is bit-identical to [`Self::run_aligned`]'s.
-    pub fn run_aligned_in_place<F>(&self, data: &mut [f32], delay: usize, align: usize, per_block: F)
-    where
-        F: Fn(&mut BlockScratch, usize, &mut [f32]) + Sync,
+    pub fn run_aligned_in_place<S: Send, F>(
+        &self,
+        data: &mut [f32],
+        delay: usize,
+        align: usize,
+        own_scratch: impl Fn() -> S + Sync,
+        per_block: F,
+    ) where
+        F: Fn(&mut BlockScratch, &mut S, usize, &mut [f32]) + Sync,
     {
         let hop = self.aligned_hop(align);
         let (offset, back) = self.reach(delay);
@@ -143,8 +154,8 @@ impl OverlapSave {
             })
             .collect();
         data.par_chunks_mut(chunk).zip(edges).enumerate().for_each_init(
-            || (self.scratch(), vec![0.0f32; back]),
-            |(s, behind), (c, (chunk_data, (before, after)))| {
+            || (self.scratch(), own_scratch(), vec![0.0f32; back]),
+            |(s, own, behind), (c, (chunk_data, (before, after)))| {
                 let (first, end) = (c * chunk, c * chunk + chunk_data.len());
                 behind.copy_from_slice(&before);
                 for o in (first..end).step_by(hop) {
@@ -160,7 +171,7 @@ impl OverlapSave {
                     if len == hop && back > 0 {
                         behind.copy_from_slice(&chunk_data[local + hop - back..local + hop]);
                     }
-                    per_block(s, o, &mut chunk_data[local..local + len]);
+                    per_block(s, own, o, &mut chunk_data[local..local + len]);
                 }
             },
         );
@@ -202,16 +213,16 @@ impl OverlapSave {
     }
 
     /// The current block filtered by `filter` (from [`Self::filter_spectrum`]): the valid samples,
-    /// at least as many as the block's output; `use_result` gets them with the scratch's aux buffers.
+    /// at least as many as the block's output, handed to `use_result`.
     pub fn filtered<R>(
         &self,
         s: &mut BlockScratch,
         filter: &[Complex<f32>],
-        use_result: impl FnOnce(&[f32], &mut [Vec<f32>; 2]) -> R,
+        use_result: impl FnOnce(&[f32]) -> R,
     ) -> R {
         self.filtered_with(
             s,
-            |x, product, _| {
+            |x, product| {
                 for ((p, &x), &h) in product.iter_mut().zip(x).zip(filter) {
                     *p = x * h;
                 }
@@ -220,15 +231,15 @@ impl OverlapSave {
         )
     }
 
-    /// As [`Self::filtered`], with the spectrum to invert written by `fill(input spectrum, product,
-    /// aux_complex)` (scaled like a product with a filter spectrum: 1/N folded in).
+    /// As [`Self::filtered`], with the spectrum to invert written by `fill(input spectrum, product)`
+    /// (scaled like a product with a filter spectrum: 1/N folded in).
     pub fn filtered_with<R>(
         &self,
         s: &mut BlockScratch,
-        fill: impl FnOnce(&[Complex<f32>], &mut [Complex<f32>], &[Complex<f32>]),
-        use_result: impl FnOnce(&[f32], &mut [Vec<f32>; 2]) -> R,
+        fill: impl FnOnce(&[Complex<f32>], &mut [Complex<f32>]),
+        use_result: impl FnOnce(&[f32]) -> R,
     ) -> R {
-        fill(&s.spectrum, &mut s.product, &s.aux_complex);
+        fill(&s.spectrum, &mut s.product);
         // Real signals: DC and Nyquist bins are real; clear rounding residue so the c2r FFT accepts them.
         s.product[0].im = 0.0;
         let last = s.product.len() - 1;
@@ -237,7 +248,7 @@ impl OverlapSave {
         self.inverse
             .process_with_scratch(&mut s.product, &mut s.time, &mut s.fft[..inv_scratch_len])
             .expect("sizes match the plan");
-        use_result(&s.time[self.filter_len - 1..], &mut s.aux)
+        use_result(&s.time[self.filter_len - 1..])
     }
 }
 
@@ -249,26 +260,20 @@ mod tests {
     /// neighbour (in its chunk or the next) already overwrote would change the output.
     #[test]
     fn in_place_output_is_bit_identical_to_the_out_of_place_one() {
-        let mut state = 1u32;
-        let x: Vec<f32> = (0..50_021)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
-            })
-            .collect();
+        let x = crate::testing::Rng::new(1).noise(50_021, 0.5);
         let taps: Vec<f32> = (0..63).map(|k| 1.0 / (1.0 + (k as f32 - 31.0).abs())).collect();
         let conv = OverlapSave::new(taps.len(), 256);
         let h = conv.filter_spectrum(&taps);
-        let filter = |s: &mut BlockScratch, _: usize, out: &mut [f32]| {
-            conv.filtered(s, &h, |y, _| out.copy_from_slice(&y[..out.len()]))
+        let filter = |s: &mut BlockScratch, _: &mut (), _: usize, out: &mut [f32]| {
+            conv.filtered(s, &h, |y| out.copy_from_slice(&y[..out.len()]))
         };
         for (delay, align, n) in
             [(31, 1, x.len()), (0, 1, x.len()), (62, 1, x.len()), (31, 64, x.len()), (31, 1, 150), (10, 16, 9_999)]
         {
             let mut want = vec![0.0f32; n];
-            conv.run_aligned(&x[..n], delay, &mut want, align, filter);
+            conv.run_aligned(&x[..n], delay, &mut want, align, || (), filter);
             let mut got = x[..n].to_vec();
-            conv.run_aligned_in_place(&mut got, delay, align, filter);
+            conv.run_aligned_in_place(&mut got, delay, align, || (), filter);
             assert!(got == want, "delay {delay}, align {align}, {n} samples");
         }
     }

@@ -255,13 +255,8 @@ mod tests {
 
     /// A stereo test signal with full-scale extremes, quantised to `bits` when integer.
     fn signal(frames: usize, bits: Option<u32>) -> Vec<Vec<f32>> {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut rng = crate::testing::Rng::new(1);
+        let mut next = move || rng.next();
         (0..2)
             .map(|_| {
                 let mut ch: Vec<f32> = (0..frames).map(|_| next() as f32).collect();

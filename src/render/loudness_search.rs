@@ -9,9 +9,10 @@ use crate::analysis::loudness::{
     SHORT_TERM_HOP_S,
 };
 use crate::audio::AudioBuffer;
+use crate::dsp::from_db;
 use crate::dsp::leveler_curve::LevelerSettings;
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
-use crate::dsp::{fast_max, from_db};
+use crate::dsp::simd::fast_max;
 use crate::error::{Error, Result};
 use crate::model::MasteringPlan;
 use crate::render::leveler::{self, LevelerReport};

@@ -5,18 +5,8 @@
 use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 
-/// Small deterministic PRNG (PCG-style LCG), uniform in [−1, 1).
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-    }
-}
+/// The seeded PRNG of all tests and benches (uniform in [−1, 1) from `next`).
+pub use automaster::testing::Rng;
 
 /// Pink-ish noise by the Voss–McCartney / Kellet filter on white noise (−3 dB/octave within ~0.5 dB).
 pub fn pink(n: usize, rng: &mut Rng) -> Vec<f64> {
