@@ -23,7 +23,7 @@ fn signal(seconds: usize) -> Vec<Vec<f32>> {
         .map(|c| {
             (0..n)
                 .map(|i| {
-                    let white = rng.next() as f32;
+                    let white = rng.signed() as f32;
                     lp[c] = 0.97 * lp[c] + 0.03 * white;
                     let hit = if i % 22_050 < 200 { 0.8 } else { 0.0 };
                     0.5 * lp[c] * 8.0 + 0.1 * white + hit * white

@@ -1,6 +1,8 @@
 //! Planar f32 audio, the form every stage works on.
 use rayon::prelude::*;
 
+use crate::parallel::GRAIN;
+
 /// Planar audio: one `Vec<f32>` per channel, all of the same length.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioBuffer {
@@ -50,8 +52,7 @@ pub fn to_left_right(mid: &mut [f32], side: &mut [f32]) {
 /// (a, b) ← f(a, b) sample by sample, in parallel chunks: a full pass over two whole-track channels
 /// is memory-bound work for both cores.
 fn in_pairs(a: &mut [f32], b: &mut [f32], f: impl Fn(f32, f32) -> (f32, f32) + Sync) {
-    const CHUNK: usize = 1 << 16;
-    a.par_chunks_mut(CHUNK).zip(b.par_chunks_mut(CHUNK)).for_each(|(a, b)| {
+    a.par_chunks_mut(GRAIN).zip(b.par_chunks_mut(GRAIN)).for_each(|(a, b)| {
         for (a, b) in a.iter_mut().zip(b) {
             (*a, *b) = f(*a, *b);
         }

@@ -38,6 +38,7 @@ pub mod io;
 pub mod jobs;
 pub mod matching;
 pub mod model;
+pub mod parallel;
 pub mod progress;
 pub mod render;
 pub mod report;

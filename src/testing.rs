@@ -19,12 +19,12 @@ impl Rng {
     }
 
     /// Uniform in [−1, 1).
-    pub fn next(&mut self) -> f64 {
+    pub fn signed(&mut self) -> f64 {
         2.0 * self.unit() - 1.0
     }
 
     /// `len` samples uniform in [−amplitude, amplitude).
     pub fn noise(&mut self, len: usize, amplitude: f32) -> Vec<f32> {
-        (0..len).map(|_| amplitude * self.next() as f32).collect()
+        (0..len).map(|_| amplitude * self.signed() as f32).collect()
     }
 }

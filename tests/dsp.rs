@@ -61,8 +61,8 @@ fn stft_power_spectrum_matches_an_f64_reference_and_parseval() {
     let settings = StftSettings { fft_size: 4096, hop: 2048, relative_gate_db: -200.0 };
     let mut rng = Rng::new(5);
     let n: usize = 4096 * 8;
-    let l: Vec<f32> = (0..n).map(|_| (rng.next() * 0.5) as f32).collect();
-    let r: Vec<f32> = l.iter().map(|&v| v * 0.3 + (rng.next() * 0.1) as f32).collect();
+    let l: Vec<f32> = (0..n).map(|_| (rng.signed() * 0.5) as f32).collect();
+    let r: Vec<f32> = l.iter().map(|&v| v * 0.3 + (rng.signed() * 0.1) as f32).collect();
     let ours = gated_spectra(&[&l, &r], fs, &settings);
 
     // f64 reference of the same definition: mid = (L+R)/2, periodic Hann, one-sided PSD, averaged.

@@ -28,8 +28,8 @@ fn stereo(len: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut r = vec![0.0f32; len];
     for i in 0..len {
         let t = i as f64;
-        l[i] = (0.3 * (2.0 * rng.next() - 1.0) + 0.5 * (t * 0.031).sin()) as f32;
-        r[i] = (0.2 * (2.0 * rng.next() - 1.0) + 0.4 * (t * 0.113).sin() + 0.3 * (t * 0.031).sin()) as f32;
+        l[i] = (0.3 * rng.signed() + 0.5 * (t * 0.031).sin()) as f32;
+        r[i] = (0.2 * rng.signed() + 0.4 * (t * 0.113).sin() + 0.3 * (t * 0.031).sin()) as f32;
     }
     vec![l, r]
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 /// Top-level modules by layer, lowest first; a module may import those in earlier rows, and in its
 /// own row only where the row is the primitives'.
 const LAYERS: [&[&str]; 8] = [
-    &["audio", "error", "progress", "fpenv", "testing", "dsp"],
+    &["audio", "error", "progress", "fpenv", "parallel", "testing", "dsp"],
     &["model"],
     &["io"],
     &["analysis"],

@@ -185,7 +185,7 @@ fn mono_target_gives_a_mono_master_at_its_own_rate() {
 fn pink_versus_white_gives_a_minus_3_db_per_octave_correction() {
     let n = FS as usize * 20;
     let mut rng = Rng::new(9);
-    let white: Vec<f32> = (0..n).map(|_| (rng.next() * 0.3) as f32).collect();
+    let white: Vec<f32> = (0..n).map(|_| (rng.signed() * 0.3) as f32).collect();
     let pinkn: Vec<f32> = pink(n, &mut rng).iter().map(|&v| v as f32).collect();
     let t = analyze(&AudioBuffer::new(FS, vec![white]), "white", &NoProgress).unwrap();
     let r = analyze(&AudioBuffer::new(FS, vec![pinkn]), "pink", &NoProgress).unwrap();

@@ -46,7 +46,7 @@ fn pink_against_white_noise_differs_by_minus_3_db_per_octave() {
     let dir = tempfile::tempdir().unwrap();
     let n = 10 * FS as usize;
     let mut rng = Rng::new(5);
-    let white: Vec<Vec<f32>> = (0..2).map(|_| (0..n).map(|_| (0.3 * rng.next()) as f32).collect()).collect();
+    let white: Vec<Vec<f32>> = (0..2).map(|_| (0..n).map(|_| (0.3 * rng.signed()) as f32).collect()).collect();
     let mut pinkn: Vec<Vec<f32>> = (0..2).map(|_| pink(n, &mut rng).into_iter().map(|v| v as f32).collect()).collect();
     normalize_peak(&mut pinkn, 0.5);
     let (w, p) = (dir.path().join("white.wav"), dir.path().join("pink.wav"));
@@ -160,7 +160,7 @@ fn a_long_input_gives_a_bounded_report() {
             let mut rng = Rng::new(9);
             // Noise with a level that moves every few seconds, so the series are not flat.
             let x: Vec<f32> = (0..n)
-                .map(|i| (rng.next() * 0.2 * (1.0 + 0.5 * (i as f64 / f64::from(fs) * 0.7).sin())) as f32)
+                .map(|i| (rng.signed() * 0.2 * (1.0 + 0.5 * (i as f64 / f64::from(fs) * 0.7).sin())) as f32)
                 .collect();
             let path = dir.path().join(format!("long_{seconds}.wav"));
             write_wav_f32(&path, &[x], fs);

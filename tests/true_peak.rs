@@ -62,8 +62,8 @@ fn drum_transients_pushed_20_db() {
         .map(|i| {
             let t = (i % 11_025) as f64 / f64::from(fs);
             let body = (std::f64::consts::TAU * 60.0 * t).sin() * (-t * 25.0).exp();
-            let click = rng.next() * (-t * 400.0).exp();
-            (0.3 * body + 0.3 * click + 0.01 * rng.next()) as f32
+            let click = rng.signed() * (-t * 400.0).exp();
+            (0.3 * body + 0.3 * click + 0.01 * rng.signed()) as f32
         })
         .collect();
     let right: Vec<f32> = hits.iter().rev().copied().collect();
@@ -74,8 +74,8 @@ fn drum_transients_pushed_20_db() {
 fn full_scale_noise_pushed_6_db() {
     let fs = 44_100;
     let mut rng = Rng::new(11);
-    let l: Vec<f32> = (0..fs as usize * 3).map(|_| rng.next() as f32).collect();
-    let r: Vec<f32> = (0..fs as usize * 3).map(|_| rng.next() as f32).collect();
+    let l: Vec<f32> = (0..fs as usize * 3).map(|_| rng.signed() as f32).collect();
+    let r: Vec<f32> = (0..fs as usize * 3).map(|_| rng.signed() as f32).collect();
     assert_under_ceiling("full-scale noise", vec![l, r], fs, 6.0);
 }
 
@@ -125,7 +125,7 @@ fn bs1770_meter_agrees_with_the_oracle() {
     // as close to it as another implementation of the standard.
     let noise: Vec<f32> = {
         let mut rng = Rng::new(9);
-        (0..fs as usize).map(|_| (0.5 * rng.next()) as f32).collect()
+        (0..fs as usize).map(|_| (0.5 * rng.signed()) as f32).collect()
     };
     let noise = [noise];
     let (o, other, oracle) = (meter(&noise), ebur128_true_peak_db(&noise, fs), true_peak_db_fft16(&noise, fs));

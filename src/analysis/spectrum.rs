@@ -2,10 +2,10 @@
 //! spectrum, averaged over the loud frames of a track.
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
-use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
 use crate::dsp::simd::lane_sum;
+use crate::dsp::stft::{add_to_totals, Stft};
 use crate::dsp::window::hann_periodic;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,11 +87,7 @@ fn frame_band_power(mid: &[Complex<f32>], side: Option<&[Complex<f32>]>, edges: 
     }
 }
 
-const FRAMES_PER_GROUP: usize = 16;
-
-/// Per-bin sums of |M|², |S|² and Re(M·S̄) over one group's frames, in f32 (at most
-/// [`FRAMES_PER_GROUP`] terms each: a relative error of ~1e-6), added to the f64 totals group by
-/// group in order.
+/// Per-bin sums of |M|², |S|² and Re(M·S̄) over one group's frames (see [`Stft::grouped`]).
 struct Sums {
     mid: Vec<f32>,
     side: Vec<f32>,
@@ -124,9 +120,7 @@ impl Sums {
 
     fn add_to(&self, total: &mut [Vec<f64>; 3]) {
         for (a, b) in total.iter_mut().zip([&self.mid, &self.side, &self.cross]) {
-            for (x, &y) in a.iter_mut().zip(b) {
-                *x += f64::from(y);
-            }
+            add_to_totals(a, b);
         }
     }
 }
@@ -205,48 +199,40 @@ pub fn gated_spectra(channels: &[&[f32]], sample_rate: u32, settings: &StftSetti
             }
         })
         .collect();
-    let window: Vec<f32> = window.iter().map(|&w| w as f32).collect();
     let used_frames = gated_frames(&power, settings.relative_gate_db);
     let used: Vec<usize> = used_frames.iter().map(|&i| starts[i]).collect();
     let edges = dynamics_band_bins(sample_rate, n);
     let n_bands = edges.len() - 1;
     let scale = band_power_scale(n);
 
-    let mut planner = RealFftPlanner::<f32>::new();
-    let fft = planner.plan_fft_forward(n);
-    let bins = n / 2 + 1;
-    // Fixed groups of frames, each summed in order, then the groups in order: the f64 sums (and so
-    // profiles and plans) do not depend on how rayon schedules the work.
-    let groups: Vec<(Sums, Vec<f32>)> = used
-        .par_chunks(FRAMES_PER_GROUP)
-        .map(|group| {
-            let mut sums = Sums::new(bins);
-            let mut bands = vec![0.0f32; group.len() * n_bands];
-            let (mut time, mut ms, mut ss, mut scratch) =
-                (fft.make_input_vec(), fft.make_output_vec(), fft.make_output_vec(), fft.make_scratch_vec());
-            for (&start, band) in group.iter().zip(bands.chunks_exact_mut(n_bands)) {
-                windowed(channels, 1.0, start, &window, &mut time);
-                fft.process_with_scratch(&mut time, &mut ms, &mut scratch).expect("plan size");
-                if stereo {
-                    windowed(channels, -1.0, start, &window, &mut time);
-                    fft.process_with_scratch(&mut time, &mut ss, &mut scratch).expect("plan size");
-                }
-                sums.add(&ms, stereo.then_some(ss.as_slice()));
-                frame_band_power(&ms, stereo.then_some(ss.as_slice()), &edges, scale, band);
-            }
-            (sums, bands)
-        })
-        .collect();
+    let stft = Stft::new(n);
+    let bins = stft.bins();
     let mut total = [vec![0.0f64; bins], vec![0.0f64; bins], vec![0.0f64; bins]];
     let mut band_power = vec![0.0f32; starts.len() * n_bands];
     let mut frames = used_frames.iter();
-    for (sums, bands) in &groups {
-        sums.add_to(&mut total);
-        for band in bands.chunks_exact(n_bands) {
-            let f = *frames.next().expect("one band row per used frame");
-            band_power[f * n_bands..(f + 1) * n_bands].copy_from_slice(band);
-        }
-    }
+    stft.grouped(
+        &used,
+        || (stft.frame(), stft.frame()),
+        |(mid, side), group| {
+            let mut sums = Sums::new(bins);
+            let mut bands = vec![0.0f32; group.len() * n_bands];
+            for (&start, band) in group.iter().zip(bands.chunks_exact_mut(n_bands)) {
+                let ms = stft.transform(mid, |dst, window| windowed(channels, 1.0, start, window, dst));
+                let ss =
+                    stereo.then(|| stft.transform(side, |dst, window| windowed(channels, -1.0, start, window, dst)));
+                sums.add(ms, ss);
+                frame_band_power(ms, ss, &edges, scale, band);
+            }
+            (sums, bands)
+        },
+        |(sums, bands)| {
+            sums.add_to(&mut total);
+            for band in bands.chunks_exact(n_bands) {
+                let f = *frames.next().expect("one band row per used frame");
+                band_power[f * n_bands..(f + 1) * n_bands].copy_from_slice(band);
+            }
+        },
+    );
     let mut spectra = spectra_from_sums(total, sample_rate, n, used.len(), starts.len());
     spectra.hop_s = settings.hop as f64 / f64::from(sample_rate);
     spectra.band_bins = edges;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::simd::fast_max;
 use super::{check_range, from_db, one_pole};
 use crate::error::{Error, Result};
+use crate::parallel::GRAIN;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimiterSettings {
@@ -118,12 +119,11 @@ impl TruePeakLimiter {
     /// for every pre-gain g: this is done once per render, not once per loudness iteration.
     pub fn window_peaks(&self, env: &[f32], peaks: &mut [f32]) {
         assert_eq!(env.len(), peaks.len());
-        const CHUNK: usize = 1 << 16;
         let (n, l) = (env.len(), self.lookahead);
-        peaks.par_chunks_mut(CHUNK).enumerate().for_each_init(
+        peaks.par_chunks_mut(GRAIN).enumerate().for_each_init(
             || (Vec::new(), Vec::new()),
             |(suffix, prefix): &mut (Vec<f32>, Vec<f32>), (c, out)| {
-                let seg = &env[c * CHUNK..(c * CHUNK + out.len() + l - 1).min(n)];
+                let seg = &env[c * GRAIN..(c * GRAIN + out.len() + l - 1).min(n)];
                 // Blocks of L from the segment's start: suffix[j] = max seg[j .. end of j's block),
                 // prefix[j] = max seg[start of j's block ..= j].
                 suffix.resize(seg.len(), 0.0);

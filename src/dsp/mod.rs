@@ -8,9 +8,11 @@ pub mod linear_phase_eq;
 pub mod multiband;
 pub mod overlap_save;
 pub mod simd;
+pub mod stft;
 pub mod true_peak;
 pub mod window;
 
+use crate::parallel::parallel_fold;
 use simd::fast_max;
 
 /// Linear amplitude to dB (floored at −400 dB so silence stays finite).
@@ -21,13 +23,6 @@ pub fn to_db(linear: f64) -> f64 {
 /// dB to linear amplitude.
 pub fn from_db(db: f64) -> f64 {
     10f64.powf(db / 20.0)
-}
-
-/// `fold` over `x` in parallel chunks from `init`, the chunks' results combined by `fold` too (so
-/// it must be associative and take its own results: max, min).
-fn parallel_fold(x: &[f32], init: f32, fold: impl Fn(f32, f32) -> f32 + Sync) -> f32 {
-    use rayon::prelude::*;
-    x.par_chunks(1 << 16).map(|c| c.iter().fold(init, |m, &v| fold(m, v))).reduce(|| init, &fold)
 }
 
 /// The largest value of `x` (0 when empty or all negative).

@@ -42,7 +42,7 @@ impl SimdLevel {
 /// max without f32::max's NaN handling (inputs are finite: decode rejects NaN/∞), so the loops
 /// compile to plain packed maxima.
 #[inline(always)]
-pub(crate) fn fast_max(a: f32, b: f32) -> f32 {
+pub fn fast_max(a: f32, b: f32) -> f32 {
     if b > a {
         b
     } else {
@@ -52,7 +52,7 @@ pub(crate) fn fast_max(a: f32, b: f32) -> f32 {
 
 /// Σ term(v) over `x` in eight interleaved partial sums, the remainder added after: one running sum
 /// is a chain of dependent adds that does not vectorise.
-pub(crate) fn lane_sum<T: Copy>(x: &[T], term: impl Fn(T) -> f32) -> f32 {
+pub fn lane_sum<T: Copy>(x: &[T], term: impl Fn(T) -> f32) -> f32 {
     let mut lanes = [0.0f32; 8];
     let mut chunks = x.chunks_exact(8);
     for c in &mut chunks {

@@ -256,7 +256,7 @@ mod tests {
     /// A stereo test signal with full-scale extremes, quantised to `bits` when integer.
     fn signal(frames: usize, bits: Option<u32>) -> Vec<Vec<f32>> {
         let mut rng = crate::testing::Rng::new(1);
-        let mut next = move || rng.next();
+        let mut next = move || rng.signed();
         (0..2)
             .map(|_| {
                 let mut ch: Vec<f32> = (0..frames).map(|_| next() as f32).collect();

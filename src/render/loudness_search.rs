@@ -15,6 +15,7 @@ use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::simd::fast_max;
 use crate::error::{Error, Result};
 use crate::model::MasteringPlan;
+use crate::parallel::GRAIN;
 use crate::render::leveler::{self, LevelerReport};
 use crate::render::limiter_stage::LimiterStage;
 use crate::render::slices;
@@ -149,17 +150,16 @@ pub(crate) fn level(
     search.gain_db = start_db;
     search.points.clear();
     // Each chunk's gains worked out once for the channels and the peaks.
-    const CHUNK: usize = 1 << 12;
     let frames = stage.peaks.len();
     let mut arrays: Vec<std::slice::ChunksMut<f32>> =
-        buffer.channels.iter_mut().chain(std::iter::once(&mut stage.peaks)).map(|x| x.chunks_mut(CHUNK)).collect();
+        buffer.channels.iter_mut().chain(std::iter::once(&mut stage.peaks)).map(|x| x.chunks_mut(GRAIN)).collect();
     let chunks: Vec<Vec<&mut [f32]>> =
-        (0..frames.div_ceil(CHUNK)).map(|_| arrays.iter_mut().filter_map(Iterator::next).collect()).collect();
+        (0..frames.div_ceil(GRAIN)).map(|_| arrays.iter_mut().filter_map(Iterator::next).collect()).collect();
     chunks.into_par_iter().enumerate().for_each_init(
-        || vec![0.0f32; CHUNK],
+        || vec![0.0f32; GRAIN],
         |g, (c, xs)| {
             let g = &mut g[..xs[0].len()];
-            leveler::gains_at(&gains, sub, c * CHUNK, 1, g);
+            leveler::gains_at(&gains, sub, c * GRAIN, 1, g);
             for x in xs {
                 x.iter_mut().zip(g.iter()).for_each(|(x, &g)| *x *= g);
             }
@@ -230,7 +230,7 @@ impl LimiterEstimate {
                 // little above it).
                 let pooled: Vec<f32> = (0..buffer.frames() / step)
                     .into_par_iter()
-                    .with_min_len(1 << 12)
+                    .with_min_len((GRAIN / step).max(1))
                     .map(|m| {
                         buffer
                             .channels
@@ -242,7 +242,7 @@ impl LimiterEstimate {
                 let reach = 1 + (lookahead - 1).div_ceil(step);
                 (0..pooled.len())
                     .into_par_iter()
-                    .with_min_len(1 << 12)
+                    .with_min_len((GRAIN / step).max(1))
                     .map(|m| pooled[m..(m + reach).min(pooled.len())].iter().fold(0.0f32, |a, &v| fast_max(a, v)))
                     .collect::<Vec<f32>>()
             },
@@ -337,11 +337,12 @@ impl LoudnessModel {
     /// the leveller's `gains` (per `hop` samples, see [`leveler::gain_at`]), taken at each model
     /// sample's centre (`step` samples apart): power scaled by its square, peaks by it.
     pub(crate) fn scale_into(&self, gains: &[f32], hop: usize, step: usize, into: &mut LoudnessModel) {
-        const CHUNK: usize = 1 << 12;
-        into.power.par_chunks_mut(CHUNK).zip(into.peaks.par_chunks_mut(CHUNK)).enumerate().for_each_init(
-            || vec![0.0f32; CHUNK],
+        // Chunks of model steps covering GRAIN samples each.
+        let chunk = (GRAIN / step).max(1);
+        into.power.par_chunks_mut(chunk).zip(into.peaks.par_chunks_mut(chunk)).enumerate().for_each_init(
+            || vec![0.0f32; chunk],
             |g, (c, (power, peaks))| {
-                let (first, g) = (c * CHUNK, &mut g[..power.len()]);
+                let (first, g) = (c * chunk, &mut g[..power.len()]);
                 leveler::gains_at(gains, hop, first * step + step / 2, step, g);
                 for (i, ((p, k), &g)) in power.iter_mut().zip(peaks.iter_mut()).zip(g.iter()).enumerate() {
                     *p = self.power[first + i] * g * g;

@@ -3,11 +3,10 @@
 //! to [`FRAMES_PER_COLUMN`] Hann-windowed frames spread evenly across its span, so an hour costs what
 //! a few minutes cost (a picture of the track, not a measurement; the profiles measure).
 use rayon::prelude::*;
-use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
-use crate::dsp::window::hann_periodic;
+use crate::dsp::stft::Stft;
 
 pub const MAX_COLUMNS: usize = 600;
 pub const ROWS: usize = 160;
@@ -45,9 +44,9 @@ impl Spectrogram {
         let frames = buffer.frames();
         let columns = frames.div_ceil(n / 2).clamp(1, MAX_COLUMNS);
         let span = frames as f64 / columns as f64;
-        let window: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
+        let stft = Stft::new(n);
         // |X|² of a full-scale sine on a bin is (Σw / 2)²: scale so that it reads 0 dB.
-        let scale = 4.0 / (window.iter().map(|&w| f64::from(w)).sum::<f64>().powi(2));
+        let scale = 4.0 / (stft.window().iter().map(|&w| f64::from(w)).sum::<f64>().powi(2));
         let bin_hz = fs / n as f64;
         let top = HIGH_HZ.min(0.5 * fs * 0.98);
         let freqs_hz: Vec<f64> =
@@ -66,12 +65,11 @@ impl Spectrogram {
                 }
             })
             .collect();
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
         let power: Vec<Vec<f64>> = (0..columns)
             .into_par_iter()
             .map_init(
-                || (fft.make_input_vec(), fft.make_output_vec(), fft.make_scratch_vec()),
-                |(input, output, scratch), c| {
+                || stft.frame(),
+                |frame, c| {
                     let (start, end) = ((c as f64 * span) as usize, ((c + 1) as f64 * span) as usize);
                     let count = if end - start > n { FRAMES_PER_COLUMN } else { 1 };
                     let mut acc = vec![0.0f64; n / 2 + 1];
@@ -84,11 +82,7 @@ impl Spectrogram {
                         };
                         let first = centre.saturating_sub(n / 2);
                         for ch in &buffer.channels {
-                            for (i, (x, w)) in input.iter_mut().zip(&window).enumerate() {
-                                *x = ch.get(first + i).map_or(0.0, |&s| s * w);
-                            }
-                            fft.process_with_scratch(input, output, scratch).expect("buffers sized by the plan");
-                            for (a, z) in acc.iter_mut().zip(output.iter()) {
+                            for (a, z) in acc.iter_mut().zip(stft.of_slice(frame, ch, first)) {
                                 *a += f64::from(z.norm_sqr());
                             }
                         }

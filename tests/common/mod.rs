@@ -5,7 +5,7 @@
 use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 
-/// The seeded PRNG of all tests and benches (uniform in [−1, 1) from `next`).
+/// The seeded PRNG of all tests and benches (uniform in [−1, 1) from `signed`).
 pub use automaster::testing::Rng;
 
 /// Pink-ish noise by the Voss–McCartney / Kellet filter on white noise (−3 dB/octave within ~0.5 dB).
@@ -13,7 +13,7 @@ pub fn pink(n: usize, rng: &mut Rng) -> Vec<f64> {
     let mut b = [0.0f64; 7];
     (0..n)
         .map(|_| {
-            let w = rng.next();
+            let w = rng.signed();
             b[0] = 0.99886 * b[0] + w * 0.0555179;
             b[1] = 0.99332 * b[1] + w * 0.0750759;
             b[2] = 0.96900 * b[2] + w * 0.1538520;
@@ -53,7 +53,7 @@ pub fn synthetic_mix(seconds: f64, fs: u32, seed: u64) -> Vec<Vec<f32>> {
         let pad_r: f64 =
             chord.iter().enumerate().map(|(k, f)| (tau * f * 0.997 * t + 2.0 * k as f64).sin()).sum::<f64>() * 0.04;
         let half = (beat * 2.0).fract() / 4.0;
-        let hat = rng.next() * 0.12 * (-half * 60.0).exp();
+        let hat = rng.signed() * 0.12 * (-half * 60.0).exp();
         let hat_left = ((beat * 2.0) as usize).is_multiple_of(2);
         let bed = 0.5 * bed_common[i];
         l[i] = (bass + kick + pad_l + if hat_left { hat } else { 0.3 * hat } + bed + 0.35 * bed_l[i]) as f32;

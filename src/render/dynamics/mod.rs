@@ -5,35 +5,27 @@
 //! bisected until the spread lands on the goal. Make-up then restores each band's mean power, so the
 //! tonal balance the EQ set stays; a side gain per band keeps its width. The render then measures
 //! what the limiter would take from the spreads and refits once to leave room for it.
+mod compensation;
+mod fit;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::bands::smooth;
-use crate::analysis::bands::{has_information, BandGrid};
+use self::compensation::width_compensation_db;
 use crate::analysis::dynamics::{levels_of, percentile, short_term_windows, SHORT_TERM_S};
 use crate::analysis::spectrum::StftSettings;
 use crate::audio::{to_left_right, to_mid_side, AudioBuffer};
 use crate::dsp::compressor::CompressorSettings;
 use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use crate::dsp::multiband::{pooled_power, BandEnvelopes, Multiband, MultibandSettings};
-use crate::dsp::window::hann_periodic;
 use crate::dsp::{from_db, to_db};
 use crate::error::Result;
 use crate::model::{DynamicsGoal, DynamicsPlan, EqPlan, StereoPlan};
 use crate::render::eq::{apply_eq, side_curve};
 use crate::render::leveler::LevelerReport;
 
-/// Bounds that keep the stage from pumping or crushing: the steepest compression and expansion the
-/// fit may choose, and the make-up it may add or take.
-const MAX_RATIO: f64 = 4.0;
-const MAX_EXPANSION_RATIO: f64 = 2.0;
-const MAX_MAKEUP_DB: f64 = 12.0;
-/// Bisection steps of the fit (the ratio's range is resolved to 1/128).
-const FIT_STEPS: usize = 7;
-/// Spread changes smaller than this (dB) leave a band alone.
-const MIN_CHANGE_DB: f64 = 0.25;
 /// Bounds of the spread change the stage aims at: it may tighten a lot, widen a little.
-const SPREAD_CHANGE_DB: (f64, f64) = (-12.0, 6.0);
+pub(super) const SPREAD_CHANGE_DB: (f64, f64) = (-12.0, 6.0);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DynamicsReport {
@@ -62,28 +54,6 @@ pub struct BandReport {
     pub max_reduction_db: f64,
     /// Side gain that keeps the band's width through the time-varying gain, dB.
     pub side_gain_db: f64,
-}
-
-/// Time constants per band, low to high. The stage matches how band levels move over seconds (the
-/// short-term spread), so it is a levelling compressor: an RMS detector over 400 ms (momentary
-/// loudness's window) feeds the gain computer, whose attack and release are a fraction of a second
-/// (longer after sustained reduction, so dense passages do not pump); the lows a little slower, the
-/// highs a little faster.
-fn band_template(band: usize, bands: usize) -> CompressorSettings {
-    let (attack_ms, release_ms) = match (band, bands) {
-        (0, _) => (80.0, 300.0),
-        (b, n) if b + 1 == n => (40.0, 200.0),
-        _ => (60.0, 250.0),
-    };
-    CompressorSettings {
-        attack_ms,
-        release_ms,
-        sustained_release_ms: 2.0 * release_ms,
-        sustain_ms: 2000.0,
-        knee_db: 6.0,
-        rms_ms: 300.0,
-        ..Default::default()
-    }
 }
 
 /// The dynamics stage of one render: the band envelopes of the equalised signal (mid/side), the
@@ -166,7 +136,7 @@ impl DynamicsStage {
 
     /// Band `band`'s short-term levels (ascending) with `gain` (control rate) and, when given,
     /// `limiter_sq` (the limiter's gain², averaged over each control block) applied.
-    fn band_levels(&self, band: usize, gain: Option<&[f32]>, limiter_sq: Option<&[f32]>) -> Vec<f64> {
+    pub(super) fn band_levels(&self, band: usize, gain: Option<&[f32]>, limiter_sq: Option<&[f32]>) -> Vec<f64> {
         let power = &self.env.power[band];
         let pooled = match limiter_sq {
             Some(lim) => {
@@ -184,7 +154,7 @@ impl DynamicsStage {
         levels_of(&windows, &kept, 1).remove(0)
     }
 
-    fn spread(&self, band: usize, gain: Option<&[f32]>, limiter_sq: Option<&[f32]>) -> f64 {
+    pub(super) fn spread(&self, band: usize, gain: Option<&[f32]>, limiter_sq: Option<&[f32]>) -> f64 {
         let levels = self.band_levels(band, gain, limiter_sq);
         percentile(&levels, 95.0) - percentile(&levels, 10.0)
     }
@@ -273,101 +243,6 @@ impl DynamicsStage {
         Ok(report)
     }
 
-    /// The static mid and side EQ that keeps the long-term spectrum the EQ set. Time-varying gains
-    /// reweigh the moments of the track against each other, and with them the spectra those moments
-    /// have (a band compressed where its loud passages are brighter comes out darker; a limiter that
-    /// works hardest in bass-heavy choruses thins the bass), which per-band make-up cannot see. With
-    /// gains slow against a frame, the output in bin k of frame t is X(k, t) · Σ_b A_b(k) g_b(t) ·
-    /// l(t) (A_b: the bands' responses, summing to 1; l: the limiter), so one pass over the input's
-    /// spectra gives the long-term spectrum before and after; their ratio per 1/12 octave, its mean
-    /// removed (loudness is set later), smoothed and bounded to ±6 dB, is the EQ. `None` when nothing
-    /// changes by 0.05 dB.
-    /// `channels`: the stage's input in mid/side (or mono); `side_scale`: each band's side gain.
-    fn compensation(&self, channels: &[Vec<f32>], fs: u32, limiter_sq: &[f32], side_scale: &[f32]) -> Option<EqPlan> {
-        let n = ((4096.0 * f64::from(fs) / 48_000.0).round() as usize).next_power_of_two();
-        let (bins, bin_hz) = (n / 2 + 1, f64::from(fs) / n as f64);
-        let response = self.mb.band_magnitudes(n);
-        let window: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
-        let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(n);
-        // Per channel: Σ|X|² and Σ|X|²·|G|², per bin; each fixed group of frames summed in f32,
-        // the groups added to the f64 totals in order, so the sums do not depend on scheduling.
-        let blocks = self.env.power[0].len();
-        let frames: Vec<usize> = (0..channels[0].len() / n).collect();
-        let mut sums = vec![[vec![0.0f64; bins], vec![0.0f64; bins]]; channels.len()];
-        // A batch of groups at a time, so an hour-long track does not hold all its groups' sums.
-        for batch in frames.chunks(COMPENSATION_FRAMES_PER_GROUP * 64) {
-            let groups: Vec<Vec<[Vec<f32>; 2]>> = batch
-                .par_chunks(COMPENSATION_FRAMES_PER_GROUP)
-                .map_init(
-                    || (fft.make_input_vec(), fft.make_output_vec(), vec![0.0f32; bins]),
-                    |(input, output, gain), group| {
-                        let mut part = vec![[vec![0.0f32; bins], vec![0.0f32; bins]]; channels.len()];
-                        for &f in group {
-                            let block = ((f * n + n / 2) / self.mb.block()).min(blocks - 1);
-                            let limiter = limiter_sq.get(block).copied().unwrap_or(1.0);
-                            for (c, (ch, [before, after])) in channels.iter().zip(&mut part).enumerate() {
-                                for (x, (s, w)) in input.iter_mut().zip(ch[f * n..(f + 1) * n].iter().zip(&window)) {
-                                    *x = s * w;
-                                }
-                                fft.process(input, output).expect("buffers sized by the plan");
-                                gain.fill(0.0);
-                                for (b, a) in response.iter().enumerate() {
-                                    let g = self.gains[b].as_ref().map_or(1.0, |g| g[block])
-                                        * if c == 1 { side_scale[b] } else { 1.0 };
-                                    for (acc, a) in gain.iter_mut().zip(a) {
-                                        *acc += a * g;
-                                    }
-                                }
-                                for (((x, g), b), a) in
-                                    output.iter().zip(gain.iter()).zip(before.iter_mut()).zip(after.iter_mut())
-                                {
-                                    let p = x.norm_sqr();
-                                    *b += p;
-                                    *a += p * (g * g * limiter);
-                                }
-                            }
-                        }
-                        part
-                    },
-                )
-                .collect();
-            for group in &groups {
-                for (total, part) in sums.iter_mut().flatten().zip(group.iter().flatten()) {
-                    for (t, &p) in total.iter_mut().zip(part) {
-                        *t += f64::from(p);
-                    }
-                }
-            }
-        }
-        let grid = BandGrid::standard();
-        let curves: Vec<Vec<f64>> = sums
-            .iter()
-            .map(|[before, after]| {
-                let (b, a) = (grid.levels_db(before, bin_hz), grid.levels_db(after, bin_hz));
-                let change: Vec<Option<f64>> = b
-                    .iter()
-                    .zip(&a)
-                    .map(|(&b, &a)| (has_information(b) && has_information(a)).then_some(b - a))
-                    .collect();
-                let known: Vec<f64> = change.iter().flatten().copied().collect();
-                let mean = known.iter().sum::<f64>() / known.len().max(1) as f64;
-                let centred: Vec<Option<f64>> = change.iter().map(|c| c.map(|c| c - mean)).collect();
-                smooth(&grid.centers_hz, &centred, COMPENSATION_SMOOTHING_OCT)
-                    .into_iter()
-                    .map(|c| c.unwrap_or(0.0).clamp(-MAX_COMPENSATION_DB, MAX_COMPENSATION_DB))
-                    .collect()
-            })
-            .collect();
-        if curves.iter().flatten().all(|c| c.abs() < 0.05) {
-            return None;
-        }
-        let curve = |g: &Vec<f64>| EqCurve { freqs_hz: grid.centers_hz.clone(), gain_db: g.clone() };
-        Some(EqPlan {
-            mid: curve(&curves[0]),
-            side: curves.get(1).map_or_else(|| EqCurve::flat(grid.centers_hz.clone()), curve),
-        })
-    }
-
     /// Each band's spread after the prepared gains *and* the limiter (`limiter_sq`: its gain²
     /// averaged over each control block of [`Self::block`] samples).
     pub fn limited_spreads(&self, limiter_sq: &[f32]) -> Vec<f64> {
@@ -429,88 +304,6 @@ impl DynamicsStage {
     pub fn has_goal(&self) -> bool {
         self.goal.is_some()
     }
-
-    /// Fits every band to its spread `aims` (bands are independent: each has its own detector).
-    fn fit(&self, crossovers_hz: &[f64], aims: &[f64]) -> Result<MultibandSettings> {
-        let (mb, env) = (&self.mb, &self.env);
-        let bands = (0..mb.bands())
-            .into_par_iter()
-            .map(|b| -> Result<CompressorSettings> {
-                let mut s = band_template(b, mb.bands());
-                let target = aims[b];
-                let change = target - self.own[b];
-                if change.abs() < MIN_CHANGE_DB {
-                    return Ok(s);
-                }
-                // Compression from the quiet end of the band's short-term levels (P10) up, expansion
-                // from the loud end (P95) down: the whole spread then scales by the ratio, a linear
-                // map of the target's level distribution onto the reference's.
-                let levels = self.band_levels(b, None, None);
-                if levels.is_empty() {
-                    return Ok(s);
-                }
-                s.threshold_db = percentile(&levels, if change < 0.0 { 10.0 } else { 95.0 }).clamp(-80.0, 0.0);
-                let with = |x: f64| {
-                    let mut t = s.clone();
-                    if change < 0.0 {
-                        t.ratio = 1.0 + x * (MAX_RATIO - 1.0);
-                    } else {
-                        t.expansion_ratio = 1.0 + x * (MAX_EXPANSION_RATIO - 1.0);
-                    }
-                    t
-                };
-                // Spread falls with the compression ratio and rises with the expansion ratio.
-                let (mut lo, mut hi) = (0.0, 1.0);
-                let levels = mb.detector_levels(&s, &env.power[b])?; // the steps change the curve only
-                for _ in 0..FIT_STEPS {
-                    let x = 0.5 * (lo + hi);
-                    let got = self.spread(b, Some(&mb.gains_at_levels(&with(x), &levels)?), None);
-                    if (got > target) == (change < 0.0) {
-                        lo = x;
-                    } else {
-                        hi = x;
-                    }
-                }
-                let mut fitted = with(0.5 * (lo + hi));
-                // Make-up: the band's mean power back where it was.
-                let gains = mb.gains_at_levels(&fitted, &levels)?;
-                let (before, after) = env.power[b]
-                    .iter()
-                    .zip(&gains)
-                    .fold((0.0f64, 0.0f64), |(a, c), (&p, &g)| (a + f64::from(p), c + f64::from(g * g * p)));
-                if after > 0.0 {
-                    fitted.makeup_db = (10.0 * (before / after).log10()).clamp(-MAX_MAKEUP_DB, MAX_MAKEUP_DB);
-                }
-                Ok(fitted)
-            })
-            .collect::<Result<_>>()?;
-        Ok(MultibandSettings { crossovers_hz: crossovers_hz.to_vec(), bands })
-    }
-}
-
-/// Frames the compensation's STFT sums in f32 before adding them to its f64 totals (a relative
-/// error of ~1e-6 at most).
-const COMPENSATION_FRAMES_PER_GROUP: usize = 16;
-
-/// The compensation EQ's smoothing (Gaussian σ along log frequency, octaves) and bound.
-const COMPENSATION_SMOOTHING_OCT: f64 = 1.0 / 12.0;
-const MAX_COMPENSATION_DB: f64 = 6.0;
-
-/// Largest side correction that keeps a band's width where it was, dB.
-const MAX_SIDE_GAIN_DB: f64 = 6.0;
-
-/// The side gain that keeps a band's width (Σ|S|² / Σ|M|²) through time-varying `gains`: where mid
-/// and side move differently over time (a wide chorus after a narrow verse), the gains reweigh them,
-/// and the width the EQ matched would drift.
-fn width_compensation_db(mid: &[f32], side: &[f32], gains: &[f32]) -> f64 {
-    let sums = |x: &[f32]| {
-        x.iter().zip(gains).fold((0.0f64, 0.0f64), |(a, b), (&p, &g)| (a + f64::from(p), b + f64::from(g * g * p)))
-    };
-    let ((m0, m1), (s0, s1)) = (sums(mid), sums(side));
-    if m0 <= 0.0 || m1 <= 0.0 || s0 <= 0.0 || s1 <= 0.0 {
-        return 0.0;
-    }
-    (10.0 * ((s0 / m0) / (s1 / m1)).log10()).clamp(-MAX_SIDE_GAIN_DB, MAX_SIDE_GAIN_DB)
 }
 
 /// The filters for the first `channels` of the mid and side `curves` (`None` for a flat one).
