@@ -8,11 +8,11 @@
 //! devices' spectra agree.
 use std::time::Instant;
 
-use automaster::analysis::gpu::stft::Track;
-use automaster::analysis::gpu::{DeviceChoice, GpuContext};
-use automaster::analysis::spectrum::{gated_spectra, GatedSpectra, StftSettings};
-use automaster::io::decode::decode_file;
-use automaster::progress::NoProgress;
+use automaster::internals::analysis::gpu::stft::Track;
+use automaster::internals::analysis::gpu::{DeviceChoice, GpuContext};
+use automaster::internals::analysis::spectrum::{gated_spectra, GatedSpectra, StftSettings};
+use automaster::internals::io::decode::decode_file;
+use automaster::internals::progress::NoProgress;
 
 const FS: u32 = 44_100;
 
@@ -24,7 +24,7 @@ fn arg(name: &str, default: &str) -> String {
 /// A deterministic stereo track: filtered noise with a slow level contour, partly correlated.
 fn track(seconds: f64, seed: u64) -> Vec<Vec<f32>> {
     let n = (seconds * f64::from(FS)) as usize;
-    let mut rng = automaster::testing::Rng::new(seed);
+    let mut rng = automaster::internals::testing::Rng::new(seed);
     let mut next = move || rng.unit() as f32 - 0.5;
     let (mut l, mut r) = (vec![0.0f32; n], vec![0.0f32; n]);
     let (mut a, mut b) = (0.0f32, 0.0f32);
@@ -69,8 +69,8 @@ fn analyse(
 }
 
 fn main() {
-    // As the binary runs (see `automaster::fpenv`).
-    automaster::fpenv::flush_subnormals_everywhere().expect("rayon's pool not yet built");
+    // As the binary runs (see `automaster::internals::fpenv`).
+    automaster::internals::fpenv::flush_subnormals_everywhere().expect("rayon's pool not yet built");
     let counts: Vec<usize> = arg("--tracks", "1,10,100").split(',').map(|v| v.parse().expect("track count")).collect();
     let devices: Vec<String> = arg("--device", "cpu,gpu").split(',').map(str::to_string).collect();
     let seconds: f64 = arg("--seconds", "180").parse().expect("seconds");

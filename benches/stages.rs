@@ -1,23 +1,23 @@
 //! Per-stage throughput on 60 s of synthetic stereo at 44.1 kHz (pink-ish noise with transients).
 //! `cargo bench --bench stages`; figures go to BENCHMARKS.md.
-use automaster::analysis::gpu::stft::Track;
-use automaster::analysis::gpu::{DeviceChoice, GpuContext};
-use automaster::analysis::loudness::{k_weighted_power, loudness_stats};
-use automaster::analysis::spectrum::{gated_spectra, StftSettings};
-use automaster::dsp::compressor::CompressorSettings;
-use automaster::dsp::limiter::{LimiterSettings, TruePeakLimiter};
-use automaster::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
-use automaster::dsp::multiband::Multiband;
-use automaster::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
-use automaster::progress::NoProgress;
-use automaster::report::{ReportData, Role, Source, Spectrogram};
+use automaster::internals::analysis::gpu::stft::Track;
+use automaster::internals::analysis::gpu::{DeviceChoice, GpuContext};
+use automaster::internals::analysis::loudness::{k_weighted_power, loudness_stats};
+use automaster::internals::analysis::spectrum::{gated_spectra, StftSettings};
+use automaster::internals::dsp::compressor::CompressorSettings;
+use automaster::internals::dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use automaster::internals::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
+use automaster::internals::dsp::multiband::Multiband;
+use automaster::internals::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
+use automaster::internals::progress::NoProgress;
+use automaster::internals::report::{ReportData, Role, Source, Spectrogram};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const FS: u32 = 44_100;
 
 fn signal(seconds: usize) -> Vec<Vec<f32>> {
     let n = seconds * FS as usize;
-    let mut rng = automaster::testing::Rng::new(0x1234_5678);
+    let mut rng = automaster::internals::testing::Rng::new(0x1234_5678);
     let mut lp = [0.0f32; 2];
     (0..2)
         .map(|c| {
@@ -34,9 +34,9 @@ fn signal(seconds: usize) -> Vec<Vec<f32>> {
 }
 
 fn stages(c: &mut Criterion) {
-    // As the binary runs (see `automaster::fpenv`): the limiter benches' quiet stretches would
+    // As the binary runs (see `automaster::internals::fpenv`): the limiter benches' quiet stretches would
     // otherwise time subnormal arithmetic.
-    automaster::fpenv::flush_subnormals_everywhere().expect("rayon's pool not yet built");
+    automaster::internals::fpenv::flush_subnormals_everywhere().expect("rayon's pool not yet built");
     let x = signal(60);
     let chans: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
     let samples = (x.len() * x[0].len()) as u64;
@@ -59,7 +59,7 @@ fn stages(c: &mut Criterion) {
     let mut long_gain = vec![0.0f32; long_peaks.len()];
     g.bench_function("limiter_gain_curve_5min", |b| b.iter(|| limiter.gain_curve(&long_peaks, 4.0, &mut long_gain)));
 
-    let grid = automaster::analysis::bands::BandGrid::standard();
+    let grid = automaster::internals::analysis::bands::BandGrid::standard();
     let curve = EqCurve {
         gain_db: grid.centers_hz.iter().map(|f| 3.0 * (f / 1000.0).log2().sin()).collect(),
         freqs_hz: grid.centers_hz,
@@ -100,7 +100,7 @@ fn stages(c: &mut Criterion) {
     // A report's own costs: the bounded spectrogram, and the page from two analysed inputs.
     let buffer = automaster::AudioBuffer::new(FS, x.clone());
     g.bench_function("report_spectrogram", |b| b.iter(|| Spectrogram::of(&buffer)));
-    let profile = automaster::analysis::analyze(&buffer, "bench.wav", &NoProgress).unwrap();
+    let profile = automaster::internals::analysis::analyze(&buffer, "bench.wav", &NoProgress).unwrap();
     let sources = || {
         [Role::Reference, Role::Input]
             .map(|role| Source { profile: profile.clone(), role, spectrogram: Some(Spectrogram::of(&buffer)) })
@@ -108,7 +108,7 @@ fn stages(c: &mut Criterion) {
             .collect::<Vec<_>>()
     };
     let data = ReportData::build(sources(), 0, None).unwrap();
-    g.bench_function("report_html_2_inputs", |b| b.iter(|| automaster::report::to_html(&data).unwrap()));
+    g.bench_function("report_html_2_inputs", |b| b.iter(|| automaster::internals::report::to_html(&data).unwrap()));
     // The same STFT on a hardware GPU, when there is one (`--device auto`'s choice; a software
     // adapter would only measure the CPU again, slowly).
     match GpuContext::new(DeviceChoice::Auto) {

@@ -4,8 +4,7 @@
 //! `cargo run --release --example master -- MIX REFERENCE OUT.wav`
 use std::path::PathBuf;
 
-use automaster::progress::NoProgress;
-use automaster::{analyze, decode_file, match_profiles, render, write_wav, BitDepth, MatchSettings};
+use automaster::{analyze, decode_file, match_profiles, render, write_wav, BitDepth, MatchSettings, NoProgress};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();

@@ -1,10 +1,9 @@
 //! automaster: analysis-driven, reference-matching auto-mastering.
 //!
-//! Data flows one way, each arrow a plain serde value:
-//! [`io`] (decode) → [`analysis`] → [`Profile`] → [`matching`] → [`MasteringPlan`] → [`render`](mod@render) →
-//! [`io`] (encode + atomic write); [`jobs`] tie them together for the CLI and [`report`] draws them.
-//! Modules import only those below them: `dsp` and `model` at the bottom, then `io` and
-//! `analysis`, `matching`, `render`, `report`, `jobs`.
+//! Data flows one way, each arrow a plain serde value: decode → analysis → [`Profile`] → matching
+//! → [`MasteringPlan`] → render → encode (written atomically). Inside the crate, modules import
+//! only those below them (`dsp` and `model` at the bottom, then `io`, `analysis`, `matching`,
+//! `render`, `report`, `jobs`; docs/ARCHITECTURE.md).
 //!
 //! The facade: [`decode_file`] → [`analyze`] → [`match_profiles`] → [`render()`] → [`write_wav`], with
 //! their documents ([`Profile`], [`MatchSettings`], [`MasteringPlan`], [`RenderReport`]) and the one
@@ -12,8 +11,7 @@
 //! louder):
 //!
 //! ```
-//! use automaster::{analyze, match_profiles, render, AudioBuffer, BitDepth, MatchSettings};
-//! use automaster::progress::NoProgress;
+//! use automaster::{analyze, match_profiles, render, AudioBuffer, BitDepth, MatchSettings, NoProgress};
 //!
 //! let fs = 48_000;
 //! let tone = |gain: f32| -> Vec<f32> {
@@ -29,21 +27,20 @@
 //! assert!(report.limit.output_true_peak_dbtp <= plan.limiter.ceiling_dbtp);
 //! # Ok::<(), automaster::Error>(())
 //! ```
-pub mod analysis;
-pub mod audio;
-pub mod dsp;
-pub mod error;
-pub mod fpenv;
-pub mod io;
-pub mod jobs;
-pub mod matching;
-pub mod model;
-pub mod parallel;
-pub mod progress;
-pub mod render;
-pub mod report;
-#[doc(hidden)]
-pub mod testing;
+mod analysis;
+mod audio;
+mod dsp;
+mod error;
+mod fpenv;
+mod io;
+mod jobs;
+mod matching;
+mod model;
+mod parallel;
+mod progress;
+mod render;
+mod report;
+mod testing;
 
 pub use analysis::analyze;
 pub use audio::AudioBuffer;
@@ -52,4 +49,53 @@ pub use io::decode::decode_file;
 pub use io::encode::write_wav;
 pub use matching::match_profiles;
 pub use model::{BitDepth, MasteringPlan, MatchSettings, Profile};
+pub use progress::{NoProgress, Progress};
 pub use render::{render, RenderReport};
+
+/// Every module, for the crate's own binary, tests and benches: not part of the library's API,
+/// and free to change between any two versions.
+#[doc(hidden)]
+pub mod internals {
+    pub mod analysis {
+        pub use crate::analysis::*;
+    }
+    pub mod audio {
+        pub use crate::audio::*;
+    }
+    pub mod dsp {
+        pub use crate::dsp::*;
+    }
+    pub mod error {
+        pub use crate::error::*;
+    }
+    pub mod fpenv {
+        pub use crate::fpenv::*;
+    }
+    pub mod io {
+        pub use crate::io::*;
+    }
+    pub mod jobs {
+        pub use crate::jobs::*;
+    }
+    pub mod matching {
+        pub use crate::matching::*;
+    }
+    pub mod model {
+        pub use crate::model::*;
+    }
+    pub mod parallel {
+        pub use crate::parallel::*;
+    }
+    pub mod progress {
+        pub use crate::progress::*;
+    }
+    pub mod render {
+        pub use crate::render::*;
+    }
+    pub mod report {
+        pub use crate::report::*;
+    }
+    pub mod testing {
+        pub use crate::testing::*;
+    }
+}

@@ -4,13 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use automaster::analysis::device::SpectrumDevice;
-use automaster::analysis::gpu::DeviceChoice;
-use automaster::io::encode::write_atomically;
-use automaster::jobs::{self, MasterJob, ReportJob, ReportOut, Summary};
-use automaster::model::BitDepth;
-use automaster::model::MatchSettings;
-use automaster::progress::{NoProgress, Progress, ProgressTask};
+use automaster::internals::analysis::device::SpectrumDevice;
+use automaster::internals::analysis::gpu::DeviceChoice;
+use automaster::internals::io::encode::write_atomically;
+use automaster::internals::jobs::{self, MasterJob, ReportJob, ReportOut, Summary};
+use automaster::internals::model::BitDepth;
+use automaster::internals::model::MatchSettings;
+use automaster::internals::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -230,7 +230,7 @@ fn main() -> ExitCode {
     }
     // Subnormals flushed to zero on every thread (see `fpenv`): silence would otherwise slow the
     // recursions several-fold on Intel cores. Before anything starts rayon's pool.
-    if let Err(e) = automaster::fpenv::flush_subnormals_everywhere() {
+    if let Err(e) = automaster::internals::fpenv::flush_subnormals_everywhere() {
         eprintln!("warning: subnormal floats stay on: {e}");
     }
     let cli = Cli::parse();
@@ -269,7 +269,7 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
             let mastered = jobs::master(&job, progress)?;
             report(&mastered.summary, a.out.json)?;
             if let (Some(data), false) = (&mastered.report, a.out.json) {
-                print!("{}", automaster::report::terminal_table(data));
+                print!("{}", automaster::internals::report::terminal_table(data));
             }
             Ok(())
         }
@@ -282,7 +282,7 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
                 out: ReportOut { html: a.output.as_deref(), json: a.json.as_deref() },
             };
             let data = jobs::report(&job, progress)?;
-            print!("{}", automaster::report::terminal_table(&data));
+            print!("{}", automaster::internals::report::terminal_table(&data));
             for path in a.output.iter().chain(&a.json) {
                 println!("wrote {}", path.display());
             }

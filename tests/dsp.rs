@@ -1,9 +1,9 @@
 //! Filters and spectra against analytic responses and f64 references.
 mod common;
 
-use automaster::analysis::bands::BandGrid;
-use automaster::analysis::spectrum::{gated_spectra, StftSettings};
-use automaster::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
+use automaster::internals::analysis::bands::BandGrid;
+use automaster::internals::analysis::spectrum::{gated_spectra, StftSettings};
+use automaster::internals::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
 use common::*;
 use realfft::RealFftPlanner;
 

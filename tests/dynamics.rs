@@ -3,15 +3,15 @@
 //! oracles judge: the `ebur128` crate for loudness and loudness range, a 16× FFT meter for true peak.
 mod common;
 
-use automaster::analysis::analyze;
-use automaster::audio::AudioBuffer;
-use automaster::dsp::linear_phase_eq::EqCurve;
-use automaster::matching::match_profiles;
-use automaster::model::BitDepth;
-use automaster::model::MatchSettings;
-use automaster::model::{DynamicsGoal, EqPlan, StereoPlan};
-use automaster::progress::NoProgress;
-use automaster::render::{apply_eq, render};
+use automaster::internals::analysis::analyze;
+use automaster::internals::audio::AudioBuffer;
+use automaster::internals::dsp::linear_phase_eq::EqCurve;
+use automaster::internals::matching::match_profiles;
+use automaster::internals::model::BitDepth;
+use automaster::internals::model::MatchSettings;
+use automaster::internals::model::{DynamicsGoal, EqPlan, StereoPlan};
+use automaster::internals::progress::NoProgress;
+use automaster::internals::render::{apply_eq, render};
 use common::*;
 
 const FS: u32 = 44_100;
@@ -26,7 +26,7 @@ fn tone(freq_hz: f64, n: usize) -> Vec<f32> {
 
 #[test]
 fn bass_mono_removes_low_side_only_and_leaves_mono_alone() {
-    let grid: Vec<f64> = automaster::analysis::bands::BandGrid::standard().centers_hz;
+    let grid: Vec<f64> = automaster::internals::analysis::bands::BandGrid::standard().centers_hz;
     let eq = EqPlan { mid: EqCurve::flat(grid.clone()), side: EqCurve::flat(grid.clone()) };
     let stereo = StereoPlan { width: EqCurve::flat(grid), bass_mono_hz: Some(120.0) };
     let n = FS as usize * 2;
@@ -187,7 +187,7 @@ fn the_leveller_wins_back_the_range_the_limiter_takes() {
     let spread_db: Vec<f64> = t.dynamics.bands.iter().map(|b| b.short_term_p95_db - b.short_term_p10_db).collect();
     let mut plan = match_profiles(&t, &t, &MatchSettings::default()).unwrap();
     plan.loudness.target_lufs = t.loudness.integrated_lufs + 19.0;
-    let render_with = |plan: &automaster::model::MasteringPlan| {
+    let render_with = |plan: &automaster::internals::model::MasteringPlan| {
         render(buf.clone(), plan, BitDepth::Int24, "mix", &NoProgress).unwrap()
     };
     let goal = |range: Option<f64>| {

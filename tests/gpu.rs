@@ -4,11 +4,15 @@
 //! fails them: CI installs lavapipe.
 mod common;
 
-use automaster::analysis::gpu::cpu::{frame_power::frame_power, reduce_groups::reduce_groups, stft_power::stft_power};
-use automaster::analysis::gpu::shaders::stft_threads;
-use automaster::analysis::gpu::stft::{tables, ReduceParams, StftParams, Track, FRAMES_PER_GROUP, MAX_BANDS};
-use automaster::analysis::gpu::{DeviceChoice, GpuContext};
-use automaster::analysis::spectrum::{dynamics_band_bins, gated_spectra, GatedSpectra, StftSettings};
+use automaster::internals::analysis::gpu::cpu::{
+    frame_power::frame_power, reduce_groups::reduce_groups, stft_power::stft_power,
+};
+use automaster::internals::analysis::gpu::shaders::stft_threads;
+use automaster::internals::analysis::gpu::stft::{
+    tables, ReduceParams, StftParams, Track, FRAMES_PER_GROUP, MAX_BANDS,
+};
+use automaster::internals::analysis::gpu::{DeviceChoice, GpuContext};
+use automaster::internals::analysis::spectrum::{dynamics_band_bins, gated_spectra, GatedSpectra, StftSettings};
 use common::Rng;
 
 /// The adapter; a test that asks for one fails without it (on a machine with no Vulkan driver at
@@ -36,7 +40,7 @@ fn stereo(len: usize, seed: u64) -> Vec<Vec<f32>> {
 
 /// f64 DFT of the windowed mid or side of the frame at `start` (zero past the end), bins 0..=N/2.
 fn dft_reference(channels: &[Vec<f32>], start: usize, n: usize, sign: f64) -> Vec<(f64, f64)> {
-    let window = automaster::dsp::window::hann_periodic(n);
+    let window = automaster::internals::dsp::window::hann_periodic(n);
     let x: Vec<f64> = (0..n)
         .map(|j| {
             let i = start + j;
@@ -167,7 +171,7 @@ fn cpu_port_structural_cases() {
     // Parseval: Σ_k |X[k]|² (one-sided, doubled except DC and Nyquist) = N Σ (w·x)².
     let channels = stereo(n, 7);
     let (sums, _) = port_single_frame(&channels, 0, n);
-    let window = automaster::dsp::window::hann_periodic(n);
+    let window = automaster::internals::dsp::window::hann_periodic(n);
     let energy: f64 = (0..n).map(|j| (0.5 * f64::from(channels[0][j] + channels[1][j]) * window[j]).powi(2)).sum();
     let spectral: f64 = (0..bins).map(|k| f64::from(sums[k]) * if k == 0 || k == bins - 1 { 1.0 } else { 2.0 }).sum();
     assert!((spectral / (n as f64 * energy) - 1.0).abs() < 1e-5, "Parseval: {spectral} vs {}", n as f64 * energy);
@@ -196,7 +200,7 @@ fn assert_band_power_agrees(label: &str, a: &GatedSpectra, b: &GatedSpectra) {
 /// Per-bin agreement of two PSDs relative to the larger's peak, and of their 1/12-octave band
 /// levels (where the band carries information) within `band_db`.
 fn assert_spectra_agree(label: &str, a: &[f64], b: &[f64], bin_hz: f64, band_db: f64) {
-    use automaster::analysis::bands::{has_information, BandGrid};
+    use automaster::internals::analysis::bands::{has_information, BandGrid};
     let peak = a.iter().chain(b).fold(0.0f64, |m, &v| m.max(v.abs()));
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
         assert!((x - y).abs() <= 2e-5 * peak, "{label}: bin {k}: {x} vs {y} (peak {peak})");
@@ -312,14 +316,14 @@ fn gpu_matches_its_cpu_ports() {
         &mut totals,
     );
     // Same scaling as the GPU path's spectra.
-    let w2: f64 = automaster::dsp::window::hann_periodic(n).iter().map(|w| w * w).sum();
+    let w2: f64 = automaster::internals::dsp::window::hann_periodic(n).iter().map(|w| w * w).sum();
     let scale = |k: usize| if k == 0 || k == bins - 1 { 1.0 } else { 2.0 } / (f64::from(fs) * w2 * used.len() as f64);
     let port: Vec<f64> = (0..bins).map(|k| f64::from(totals[k]) * scale(k)).collect();
     assert_spectra_agree("GPU vs CPU port, mid", &gpu.mid_psd, &port, gpu.bin_hz, 0.001);
     // The frame-by-frame band sums, row by row (the gated frames in order).
     let rows: Vec<&[f32]> = gpu.band_power.chunks_exact(bands).filter(|r| r.iter().any(|&v| v > 0.0)).collect();
     assert_eq!(rows.len(), used.len());
-    let scale = automaster::analysis::spectrum::band_power_scale(n);
+    let scale = automaster::internals::analysis::spectrum::band_power_scale(n);
     for (f, (row, port)) in rows.iter().zip(band_sums.chunks_exact(MAX_BANDS as usize)).enumerate() {
         let total: f64 = port[..bands].iter().map(|&v| f64::from(v) * scale).sum();
         for b in 0..bands {
@@ -337,10 +341,10 @@ fn gpu_matches_its_cpu_ports() {
 #[test]
 #[cfg_attr(no_vulkan_driver, ignore = "no Vulkan driver on this machine (install mesa-vulkan-drivers)")]
 fn profiles_and_plans_agree_between_devices() {
-    use automaster::analysis::device::SpectrumDevice;
-    use automaster::matching::match_profiles;
-    use automaster::model::MatchSettings;
-    use automaster::progress::NoProgress;
+    use automaster::internals::analysis::device::SpectrumDevice;
+    use automaster::internals::matching::match_profiles;
+    use automaster::internals::model::MatchSettings;
+    use automaster::internals::progress::NoProgress;
     let _ = gpu();
     let dir = tempfile::tempdir().unwrap();
     let fs = 44_100;
@@ -351,9 +355,13 @@ fn profiles_and_plans_agree_between_devices() {
         common::write_wav_f32(&path, &channels, fs);
         paths.push(path);
     }
-    let on_gpu =
-        automaster::jobs::analyze_files(&paths, &SpectrumDevice::new(DeviceChoice::Gpu).unwrap(), &NoProgress).unwrap();
-    let on_cpu = automaster::jobs::analyze_files(&paths, &SpectrumDevice::cpu(), &NoProgress).unwrap();
+    let on_gpu = automaster::internals::jobs::analyze_files(
+        &paths,
+        &SpectrumDevice::new(DeviceChoice::Gpu).unwrap(),
+        &NoProgress,
+    )
+    .unwrap();
+    let on_cpu = automaster::internals::jobs::analyze_files(&paths, &SpectrumDevice::cpu(), &NoProgress).unwrap();
     for (g, c) in on_gpu.iter().zip(&on_cpu) {
         assert_eq!(g.spectrum.frames_used, c.spectrum.frames_used);
         for (a, b) in
@@ -386,7 +394,8 @@ fn profiles_and_plans_agree_between_devices() {
         assert!((a - b).abs() <= 0.001, "EQ {a} vs {b} dB");
     }
     assert_eq!(pg.loudness, pc.loudness);
-    let spreads = |p: &automaster::model::MasteringPlan| p.dynamics.goal.as_ref().map(|g| g.spread_db.clone());
+    let spreads =
+        |p: &automaster::internals::model::MasteringPlan| p.dynamics.goal.as_ref().map(|g| g.spread_db.clone());
     if let (Some(a), Some(b)) = (spreads(&pg), spreads(&pc)) {
         assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 0.001), "dynamics goals {a:?} vs {b:?}");
     } else {

@@ -4,9 +4,10 @@ use std::path::Path;
 
 /// Top-level modules by layer, lowest first; a module may import those in earlier rows, and in its
 /// own row only where the row is the primitives'.
-const LAYERS: [&[&str]; 8] = [
-    &["audio", "error", "progress", "fpenv", "parallel", "testing", "dsp"],
+const LAYERS: [&[&str]; 9] = [
+    &["audio", "error", "progress", "fpenv", "parallel", "testing"],
     &["model"],
+    &["dsp"],
     &["io"],
     &["analysis"],
     &["matching"],
@@ -63,4 +64,36 @@ fn no_module_imports_one_above_it() {
     }
     assert!(files.len() > 20, "found only {} source files", files.len());
     assert!(wrong.is_empty(), "imports against the layers:\n{}", wrong.join("\n"));
+}
+
+/// `dsp` knows no plan or profile: of the documents it reads only the settings its processors are
+/// built from, and the documents import nothing of the crate but its error.
+#[test]
+fn dsp_reads_only_settings_and_documents_import_only_the_error() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut wrong = Vec::new();
+    let primitives = LAYERS[0].iter().map(|m| m.to_string());
+    let dsp: Vec<String> = primitives.chain(["model::settings".to_string()]).collect();
+    for (dir, allowed) in [("dsp", dsp), ("model", vec!["error".to_string()])] {
+        let mut files = Vec::new();
+        rust_files(&src.join(dir), &mut files);
+        for file in files {
+            let code: String = std::fs::read_to_string(&file)
+                .unwrap()
+                .lines()
+                .map(|l| l.split("//").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for (i, _) in code.match_indices("crate::") {
+                let path: String =
+                    code[i + 7..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_' || *c == ':').collect();
+                let path = path.trim_end_matches(':');
+                let ok = path.starts_with(dir) || allowed.iter().any(|a| path.starts_with(a.as_str()));
+                if !ok {
+                    wrong.push(format!("{}: crate::{path}", file.strip_prefix(&src).unwrap().display()));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "imports a document layer may not make:\n{}", wrong.join("\n"));
 }

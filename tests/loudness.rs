@@ -2,7 +2,7 @@
 //! BS.1770-4 filter coefficients, and agreement with the independent `ebur128` crate.
 mod common;
 
-use automaster::analysis::loudness::{integrated_lufs, loudness_stats, KWeighting};
+use automaster::internals::analysis::loudness::{integrated_lufs, loudness_stats, KWeighting};
 use common::*;
 
 /// Stereo 1 kHz sine segments: (seconds, level dBFS) each; "a sine of peak amplitude 10^(L/20) per

@@ -2,17 +2,17 @@
 //! determinism. Independent oracles (f64 Welch band levels, ebur128, a 16× FFT peak meter) judge.
 mod common;
 
-use automaster::analysis::analyze;
-use automaster::dsp::limiter::LimiterSettings;
-use automaster::dsp::linear_phase_eq::EqCurve;
-use automaster::matching::match_profiles;
-use automaster::model::BitDepth;
-use automaster::model::MatchSettings;
-use automaster::model::{
+use automaster::internals::analysis::analyze;
+use automaster::internals::dsp::limiter::LimiterSettings;
+use automaster::internals::dsp::linear_phase_eq::EqCurve;
+use automaster::internals::matching::match_profiles;
+use automaster::internals::model::BitDepth;
+use automaster::internals::model::MatchSettings;
+use automaster::internals::model::{
     DynamicsPlan, EqPlan, LoudnessTarget, MasteringPlan, Provenance, StereoPlan, PLAN_SCHEMA_VERSION,
 };
-use automaster::progress::NoProgress;
-use automaster::render::{render, render_alongside};
+use automaster::internals::progress::NoProgress;
+use automaster::internals::render::{render, render_alongside};
 use automaster::AudioBuffer;
 use common::*;
 
@@ -134,7 +134,9 @@ fn alignment_output_length_and_impulse_position_are_preserved() {
         let mut ch = vec![0.0f32; len];
         ch[at] = 0.25;
         let buf = AudioBuffer::new(fs, vec![ch.clone(), ch]);
-        let lufs = automaster::analysis::loudness::integrated_lufs(&[&buf.channels[0], &buf.channels[1]], fs).unwrap();
+        let lufs =
+            automaster::internals::analysis::loudness::integrated_lufs(&[&buf.channels[0], &buf.channels[1]], fs)
+                .unwrap();
         let (out, report) =
             render(buf.clone(), &impulse_plan(lufs), BitDepth::Float32, "impulse", &NoProgress).unwrap();
         assert_eq!(out.frames(), len);

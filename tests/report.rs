@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use automaster::report::ReportData;
+use automaster::internals::report::ReportData;
 use common::*;
 
 const FS: u32 = 44_100;
@@ -166,8 +166,10 @@ fn a_long_input_gives_a_bounded_report() {
             write_wav_f32(&path, &[x], fs);
             let data = report_json(dir.path(), &[&path], None);
             let input = data.reference();
-            assert!(input.short_term.lufs.len() <= automaster::report::data::MAX_SERIES_POINTS);
-            assert!(input.spectrogram.as_ref().unwrap().columns <= automaster::report::spectrogram::MAX_COLUMNS);
+            assert!(input.short_term.lufs.len() <= automaster::internals::report::data::MAX_SERIES_POINTS);
+            assert!(
+                input.spectrogram.as_ref().unwrap().columns <= automaster::internals::report::spectrogram::MAX_COLUMNS
+            );
             std::fs::metadata(dir.path().join("report.html")).unwrap().len()
         })
         .collect();

@@ -2,10 +2,10 @@
 //! meter (tests/common): must stay ≤ ceiling + 0.1 dB. Also the detector's own accuracy.
 mod common;
 
-use automaster::dsp::limiter::LimiterSettings;
-use automaster::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
-use automaster::model::BitDepth;
-use automaster::render::limit;
+use automaster::internals::dsp::limiter::LimiterSettings;
+use automaster::internals::dsp::true_peak::{bs1770_true_peak, TruePeakDetector};
+use automaster::internals::model::BitDepth;
+use automaster::internals::render::limit;
 use automaster::AudioBuffer;
 use common::*;
 

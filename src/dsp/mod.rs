@@ -40,21 +40,3 @@ pub(crate) fn min_of(x: &[f32]) -> f32 {
 pub(crate) fn one_pole(ms: f64, sample_rate: impl Into<f64>) -> f64 {
     (-1.0 / (ms * 1e-3 * sample_rate.into())).exp()
 }
-
-/// Err unless every named value lies in `range` (settings validation).
-pub(crate) fn check_range(
-    what: &str,
-    values: &[(&str, f64)],
-    range: std::ops::RangeInclusive<f64>,
-) -> crate::error::Result<()> {
-    for (name, v) in values {
-        if !range.contains(v) {
-            return Err(crate::error::Error::InvalidSetting(format!(
-                "{what} {name} {v} must be between {} and {}",
-                range.start(),
-                range.end()
-            )));
-        }
-    }
-    Ok(())
-}

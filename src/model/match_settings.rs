@@ -2,8 +2,8 @@
 //! the plan's provenance.
 use serde::{Deserialize, Serialize};
 
-use crate::dsp::limiter::LimiterSettings;
 use crate::error::{Error, Result};
+use crate::model::settings::LimiterSettings;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchSettings {

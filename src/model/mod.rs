@@ -1,11 +1,12 @@
 //! The documents that flow between the stages: [`Profile`] (analysis → matching), [`MasteringPlan`]
-//! (matching → render) and the settings they carry. Plain versioned serde values; they import only
-//! the settings of the `dsp` primitives they configure.
+//! (matching → render) and the settings they carry, down to those each `dsp` processor is built
+//! from. Plain versioned serde values that import nothing of the crate but its error.
 pub mod bit_depth;
 mod json;
 pub mod match_settings;
 pub mod plan;
 pub mod profile;
+pub mod settings;
 
 pub use bit_depth::BitDepth;
 pub use match_settings::MatchSettings;

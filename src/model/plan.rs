@@ -4,13 +4,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dsp::leveler_curve::LevelerSettings;
-use crate::dsp::limiter::LimiterSettings;
-use crate::dsp::linear_phase_eq::EqCurve;
-use crate::dsp::multiband::MultibandSettings;
 use crate::error::{Error, Result};
 use crate::model::json::{load_versioned, to_pretty};
 use crate::model::match_settings::MatchSettings;
+use crate::model::settings::{EqCurve, LevelerSettings, LimiterSettings, MultibandSettings};
 
 pub const PLAN_SCHEMA_VERSION: u32 = 2;
 

@@ -14,8 +14,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::loudness::{nearest_rank, range_gated, LUFS_OFFSET_DB};
-use crate::dsp::leveler_curve::{LevelerSettings, RATIO_BOUNDS};
 use crate::error::Result;
+use crate::model::settings::{LevelerSettings, RATIO_BOUNDS};
 
 /// Range errors smaller than this (LU) leave the output alone.
 const MIN_CHANGE_LU: f64 = 0.25;

@@ -10,10 +10,10 @@ use crate::analysis::loudness::{
 };
 use crate::audio::AudioBuffer;
 use crate::dsp::from_db;
-use crate::dsp::leveler_curve::LevelerSettings;
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::simd::fast_max;
 use crate::error::{Error, Result};
+use crate::model::settings::LevelerSettings;
 use crate::model::MasteringPlan;
 use crate::parallel::GRAIN;
 use crate::render::leveler::{self, LevelerReport};

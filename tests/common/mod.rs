@@ -6,7 +6,7 @@ use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 
 /// The seeded PRNG of all tests and benches (uniform in [−1, 1) from `signed`).
-pub use automaster::testing::Rng;
+pub use automaster::internals::testing::Rng;
 
 /// Pink-ish noise by the Voss–McCartney / Kellet filter on white noise (−3 dB/octave within ~0.5 dB).
 pub fn pink(n: usize, rng: &mut Rng) -> Vec<f64> {

@@ -13,7 +13,6 @@ mod multiplier;
 
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
-use serde::{Deserialize, Serialize};
 
 use self::decimated::DecimatedBand;
 use self::multiplier::Multiplier;
@@ -21,28 +20,8 @@ use super::band_split::BandSplit;
 use super::compressor::{Compressor, CompressorSettings};
 use super::overlap_save::{BlockScratch, OverlapSave};
 use super::simd::lane_sum;
-use crate::error::{Error, Result};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MultibandSettings {
-    pub crossovers_hz: Vec<f64>,
-    /// One per band (crossovers + 1), low to high.
-    pub bands: Vec<CompressorSettings>,
-}
-
-impl MultibandSettings {
-    pub fn validate(&self) -> Result<()> {
-        if self.bands.len() != self.crossovers_hz.len() + 1 {
-            return Err(Error::InvalidSetting(format!(
-                "{} crossovers need {} bands of compressor settings, not {}",
-                self.crossovers_hz.len(),
-                self.crossovers_hz.len() + 1,
-                self.bands.len()
-            )));
-        }
-        self.bands.iter().try_for_each(CompressorSettings::validate)
-    }
-}
+use crate::error::Result;
+pub use crate::model::settings::MultibandSettings;
 
 /// Per band and control block: the block's mean-square power summed over the channels (its square
 /// root is the linked detector's input), and per channel.
