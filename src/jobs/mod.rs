@@ -166,80 +166,21 @@ pub struct Mastered {
 /// asked).
 pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     let start = Instant::now();
-    let mut inputs: Vec<&Path> = vec![job.target];
-    inputs.extend(job.references.iter().map(PathBuf::as_path));
-    check_output(job.output, &inputs)?;
-    if let Some(p) = job.plan_out {
-        check_output(p, &inputs)?;
-        if check_output(p, &[job.output]).is_err() {
-            return Err(Error::InvalidSetting("the plan and the audio output must be different files".into()));
-        }
-    }
-    let mut outputs = vec![job.output];
-    outputs.extend(job.plan_out);
-    // Every output writable before any work is done, so a bad path costs nothing and leaves nothing.
-    outputs.iter().try_for_each(|p| check_writable(p))?;
-    job.report.check(&inputs, &outputs)?;
-    job.settings.validate()?;
-    if job.references.is_empty() {
-        return Err(Error::InvalidSetting("at least one --reference is needed".into()));
-    }
-    let weights = if job.weights.is_empty() { vec![1.0; job.references.len()] } else { job.weights.to_vec() };
-    if weights.len() != job.references.len() {
-        return Err(Error::InvalidSetting(format!(
-            "{} weights for {} references",
-            weights.len(),
-            job.references.len()
-        )));
-    }
-
-    // Decode and analyse target and reference audio side by side.
+    let weights = job.check()?;
     let mut timings = Timings::default();
-    let target_name = file_name(job.target);
+    let inputs = MasterInputs::load(job, progress, &mut timings)?;
     let t = Instant::now();
-    let mut audio_paths = vec![job.target];
-    audio_paths.extend(job.references.iter().map(PathBuf::as_path).filter(|r| !is_profile(r)));
-    let (mut analysed, decode_s) = decode_and_analyse(&audio_paths, job.device, progress)?;
-    let (audio, target_profile) = analysed.remove(0);
-    // Spectrograms of the inputs for the report, before the audio goes.
-    let mut spectrograms = if job.report.wanted() {
-        std::iter::once(&audio)
-            .chain(analysed.iter().map(|(b, _)| b))
-            .collect::<Vec<_>>()
-            .par_iter()
-            .map(|b| Spectrogram::of(b))
-            .collect()
-    } else {
-        Vec::new()
-    }
-    .into_iter();
-    let mut analysed = analysed.into_iter().map(|(_, p)| p);
-    let profiles: Vec<Profile> = job
-        .references
-        .iter()
-        .map(|r| {
-            if is_profile(r) {
-                Profile::load(r)
-            } else {
-                Ok(analysed.next().expect("one profile per decoded reference"))
-            }
-        })
-        .collect::<Result<_>>()?;
-    timings.decode_s = decode_s;
-    timings.analysis_s = t.elapsed().as_secs_f64() - decode_s;
-
-    let t = Instant::now();
-    let reference = Profile::average(&profiles, &weights)?;
-    let mut plan = match_profiles(&target_profile, &reference, &job.settings)?;
+    let reference = Profile::average(&inputs.references, &weights)?;
+    let mut plan = match_profiles(&inputs.target, &reference, &job.settings)?;
     timings.matching_s = t.elapsed().as_secs_f64();
-    let references = profiles.iter().map(|p| p.source.clone()).collect();
+    let references = inputs.references.iter().map(|p| p.source.clone()).collect();
     let (mut summary, output) = render_and_write(
-        audio,
+        inputs.audio,
         &plan,
-        &target_name,
+        &file_name(job.target),
         references,
-        target_profile.loudness.integrated_lufs,
-        target_profile.loudness.true_peak_dbtp,
+        inputs.target.loudness.integrated_lufs,
+        inputs.target.loudness.true_peak_dbtp,
         job.output,
         job.bit_depth,
         timings,
@@ -247,51 +188,160 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
         progress,
     )?;
     summary.analysis_device = job.device.describe();
-    let mut report = None;
-    if job.report.wanted() {
+    let report = if job.report.wanted() {
         let t = Instant::now();
-        let target_spectrogram = spectrograms.next();
-        // Each reference with its spectrogram (saved profiles have none); several are compared
-        // through their average, which is what the plan matched.
-        let mut sources: Vec<Source> = job
-            .references
-            .iter()
-            .zip(&profiles)
-            .map(|(r, p)| Source {
-                profile: p.clone(),
-                role: if profiles.len() == 1 { Role::Reference } else { Role::Input },
-                spectrogram: if is_profile(r) { None } else { spectrograms.next() },
-            })
-            .collect();
-        if profiles.len() > 1 {
-            let mut average = reference.clone();
-            average.source = "references (weighted average)".into();
-            sources.insert(0, Source { profile: average, role: Role::Reference, spectrogram: None });
-        }
-        let (master_profile, master_spectrogram) = rayon::join(
-            || crate::analysis::analyze(&output, &file_name(job.output), progress),
-            || Spectrogram::of(&output),
-        );
-        sources.push(Source { profile: target_profile, role: Role::Original, spectrogram: target_spectrogram });
-        sources.push(Source { profile: master_profile?, role: Role::Master, spectrogram: Some(master_spectrogram) });
-        let data = ReportData::build(sources, 0, Some((&plan, &summary.render)))?;
+        let analysed =
+            Analysed { target: inputs.target, references: inputs.references, spectrograms: inputs.spectrograms };
+        let data = master_report(job, analysed, reference, &plan, &summary, &output, progress)?;
         job.report.write(&data)?;
         summary.timings.report_s = t.elapsed().as_secs_f64();
         summary.timings.total_s = start.elapsed().as_secs_f64();
-        report = Some(data);
-    }
+        Some(data)
+    } else {
+        None
+    };
     drop(output);
-    // The plan as rendered: the dynamics goal replaced by the settings fitted to it, so that
-    // `automaster render --plan` reproduces this output bit for bit.
-    if let Some(d) = &summary.render.dynamics {
-        plan.dynamics.multiband = Some(d.settings.clone());
-        plan.dynamics.leveler = d.leveler.as_ref().map(|l| l.settings.clone());
-        plan.dynamics.goal = None;
-    }
+    as_rendered(&mut plan, &summary.render);
     if let Some(p) = job.plan_out {
         write_atomically(p, |f| std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string()))?;
     }
     Ok(Mastered { plan, summary, report })
+}
+
+impl MasterJob<'_> {
+    /// Refuses a job that could only fail or lose something before any work is done: an output
+    /// that is an input, or not writable, no reference, weights that do not match the references.
+    /// Returns the references' weights.
+    fn check(&self) -> Result<Vec<f64>> {
+        let mut inputs: Vec<&Path> = vec![self.target];
+        inputs.extend(self.references.iter().map(PathBuf::as_path));
+        check_output(self.output, &inputs)?;
+        if let Some(p) = self.plan_out {
+            check_output(p, &inputs)?;
+            if check_output(p, &[self.output]).is_err() {
+                return Err(Error::InvalidSetting("the plan and the audio output must be different files".into()));
+            }
+        }
+        let mut outputs = vec![self.output];
+        outputs.extend(self.plan_out);
+        outputs.iter().try_for_each(|p| check_writable(p))?;
+        self.report.check(&inputs, &outputs)?;
+        self.settings.validate()?;
+        if self.references.is_empty() {
+            return Err(Error::InvalidSetting("at least one --reference is needed".into()));
+        }
+        let weights = if self.weights.is_empty() { vec![1.0; self.references.len()] } else { self.weights.to_vec() };
+        if weights.len() != self.references.len() {
+            return Err(Error::InvalidSetting(format!(
+                "{} weights for {} references",
+                weights.len(),
+                self.references.len()
+            )));
+        }
+        Ok(weights)
+    }
+}
+
+/// A master job's inputs, decoded and analysed: the target's audio and profile, the references'
+/// profiles (decoded or loaded) and, for a report, the spectrograms of the decoded ones (target
+/// first, then the decoded references in order).
+struct MasterInputs {
+    audio: AudioBuffer,
+    target: Profile,
+    references: Vec<Profile>,
+    spectrograms: Vec<Spectrogram>,
+}
+
+impl MasterInputs {
+    /// Decodes and analyses target and reference audio side by side; loads saved profiles.
+    fn load(job: &MasterJob, progress: &dyn Progress, timings: &mut Timings) -> Result<Self> {
+        let t = Instant::now();
+        let mut audio_paths = vec![job.target];
+        audio_paths.extend(job.references.iter().map(PathBuf::as_path).filter(|r| !is_profile(r)));
+        let (mut analysed, decode_s) = decode_and_analyse(&audio_paths, job.device, progress)?;
+        let (audio, target) = analysed.remove(0);
+        // Spectrograms of the inputs for the report, before the audio goes.
+        let spectrograms = if job.report.wanted() {
+            std::iter::once(&audio)
+                .chain(analysed.iter().map(|(b, _)| b))
+                .collect::<Vec<_>>()
+                .par_iter()
+                .map(|b| Spectrogram::of(b))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut analysed = analysed.into_iter().map(|(_, p)| p);
+        let references: Vec<Profile> = job
+            .references
+            .iter()
+            .map(|r| {
+                if is_profile(r) {
+                    Profile::load(r)
+                } else {
+                    Ok(analysed.next().expect("one profile per decoded reference"))
+                }
+            })
+            .collect::<Result<_>>()?;
+        timings.decode_s = decode_s;
+        timings.analysis_s = t.elapsed().as_secs_f64() - decode_s;
+        Ok(MasterInputs { audio, target, references, spectrograms })
+    }
+}
+
+/// What a master report compares, once the audio is rendered.
+struct Analysed {
+    target: Profile,
+    references: Vec<Profile>,
+    spectrograms: Vec<Spectrogram>,
+}
+
+/// The report of a master: each reference with its spectrogram (saved profiles have none; several
+/// are compared through their weighted `average`, which is what the plan matched), the original
+/// and the master (`output`, analysed here).
+fn master_report(
+    job: &MasterJob,
+    analysed: Analysed,
+    average: Profile,
+    plan: &MasteringPlan,
+    summary: &Summary,
+    output: &AudioBuffer,
+    progress: &dyn Progress,
+) -> Result<ReportData> {
+    let Analysed { target, references, spectrograms } = analysed;
+    let mut spectrograms = spectrograms.into_iter();
+    let target_spectrogram = spectrograms.next();
+    let single = references.len() == 1;
+    let mut sources: Vec<Source> = job
+        .references
+        .iter()
+        .zip(references)
+        .map(|(r, profile)| Source {
+            profile,
+            role: if single { Role::Reference } else { Role::Input },
+            spectrogram: if is_profile(r) { None } else { spectrograms.next() },
+        })
+        .collect();
+    if !single {
+        let mut average = average;
+        average.source = "references (weighted average)".into();
+        sources.insert(0, Source { profile: average, role: Role::Reference, spectrogram: None });
+    }
+    let (master_profile, master_spectrogram) =
+        rayon::join(|| crate::analysis::analyze(output, &file_name(job.output), progress), || Spectrogram::of(output));
+    sources.push(Source { profile: target, role: Role::Original, spectrogram: target_spectrogram });
+    sources.push(Source { profile: master_profile?, role: Role::Master, spectrogram: Some(master_spectrogram) });
+    ReportData::build(sources, 0, Some((plan, &summary.render)))
+}
+
+/// The plan as rendered: the dynamics goal replaced by the settings fitted to it, so that
+/// `automaster render --plan` reproduces the output bit for bit.
+fn as_rendered(plan: &mut MasteringPlan, render: &RenderReport) {
+    if let Some(d) = &render.dynamics {
+        plan.dynamics.multiband = Some(d.settings.clone());
+        plan.dynamics.leveler = d.leveler.as_ref().map(|l| l.settings.clone());
+        plan.dynamics.goal = None;
+    }
 }
 
 /// Re-renders `target` with a saved (possibly hand-edited) plan.

@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::model::BitDepth;
 use crate::model::MasteringPlan;
 use crate::progress::Progress;
-use crate::render::dynamics::DynamicsStage;
+use crate::render::dynamics::{DynamicsReport, DynamicsStage};
+use crate::render::limiter_stage::LimiterStage;
 use crate::render::loudness_search::*;
 pub use eq::{apply_eq, side_curve};
 pub use limiter_stage::limit;
@@ -44,7 +45,7 @@ pub fn render_alongside<T: Send>(
     depth: BitDepth,
     name: &str,
     progress: &dyn Progress,
-    mut alongside: impl FnMut(&AudioBuffer) -> Result<T> + Send,
+    alongside: impl FnMut(&AudioBuffer) -> Result<T> + Send,
 ) -> Result<(AudioBuffer, RenderReport, T)> {
     plan.validate()?;
     let silent = || Error::Silent { path: name.into(), what: "master" };
@@ -53,74 +54,30 @@ pub fn render_alongside<T: Send>(
     }
     let task = progress.start(&format!("render {name}"), 4);
     let fs = buffer.sample_rate;
-    let mut dynamics = DynamicsStage::equalise(&mut buffer, &plan.dynamics, &plan.eq, &plan.stereo)?;
-    let mut dynamics_report = None;
-    let mut own_range_lu = 0.0;
-    if let Some(d) = dynamics.as_mut() {
-        d.prepare(&[])?;
-        // How the limiter will act on the equalised signal at the gain the target needs: for the
-        // refit below and the stage's tonal compensation. The loudness model alone, with sample
-        // peaks for true peaks: an estimate is enough for both (the stage's own effect on the
-        // limiter is second order).
-        let estimate = LimiterEstimate::new(&buffer, plan, d.block(), silent)?;
-        own_range_lu = estimate.own_range_lu;
-        if d.has_goal() {
-            // The limiter tightens the spreads further: the stage is refitted once to leave room.
-            let limited = d.limited_spreads(&estimate.limiter_sq);
-            let adjust: Vec<f64> = limited.iter().zip(d.intended_spreads()).map(|(got, want)| want - got).collect();
-            if adjust.iter().any(|a| a.abs() > SPREAD_TOLERANCE_DB) {
-                d.prepare(&adjust)?;
-            }
-        }
-        dynamics_report = Some(d.apply(&mut buffer, &estimate.limiter_sq)?);
-    }
+    // EQ, with the dynamics stage when the plan has one.
+    let (dynamics, mut dynamics_report, own_range_lu) = equalise_and_compress(&mut buffer, plan, silent)?;
     task.inc(1);
-    // The leveller acts with the stage: as the plan fixed it, or fitted to the goal's range.
+    // Loudness: the leveller acts with the stage, as the plan fixed it or fitted to the goal's range.
     let goal = |heading_lu: f64| dynamics.as_ref().and_then(|d| d.range_goal_lu(own_range_lu, heading_lu));
     let leveler = dynamics
         .as_ref()
         .filter(|d| plan.dynamics.leveler.is_some() || d.has_range_goal())
         .map(|_| LevelerJob { fixed: plan.dynamics.leveler.as_ref(), goal: &goal });
     let (mut stage, search) = search_loudness(&mut buffer, plan, leveler, silent)?;
-    if let Some(r) = dynamics_report.as_mut() {
-        r.leveler = search.leveler.clone();
-    }
     if let (Some(d), Some(r)) = (dynamics.as_ref(), dynamics_report.as_mut()) {
+        r.leveler = search.leveler.clone();
         let gain = stage.gain_curve(from_db(search.gain_db) as f32);
         let limiter_sq: Vec<f32> =
             gain.chunks(d.block()).map(|c| c.iter().map(|g| g * g).sum::<f32>() / c.len() as f32).collect();
         r.limited_spread_db = d.limited_spreads(&limiter_sq);
     }
-    // The trace's hop: whole control blocks of the dynamics stage, so both traces share one grid.
-    let block = dynamics.as_ref().map_or(1, DynamicsStage::block);
-    let hop = buffer.frames().div_ceil(TRACE_POINTS).div_ceil(block).max(1) * block;
-    let bands_db = dynamics.as_ref().map_or_else(Vec::new, |d| d.gain_trace(hop / block));
-    let sub = sub_block_len(fs);
-    let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| {
-        (0..buffer.frames().div_ceil(hop))
-            .map(|k| to_db(f64::from(leveler::gain_at(g, sub, k * hop + hop / 2))) as f32)
-            .collect()
-    });
+    let (hop, bands_db, leveler_db) = stage_traces(buffer.frames(), fs, dynamics.as_ref(), &search);
     drop(dynamics);
     task.inc(1);
+    // The limiter with dither, then the verified output written.
     let (max_gain_reduction_db, limiter_db) = stage.limit(&mut buffer, search.gain_db, depth, hop);
     task.inc(1);
-    // The output is written (`alongside`) while its true peak and loudness are metered; in the rare
-    // case that the verification has to limit again, it is written again, so the file always holds
-    // the verified samples.
-    let meter = |b: &AudioBuffer| {
-        gated_integrated(&sub_block_energies_scaled(&slices(b), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY)
-    };
-    let (written, (peak, mut output_lufs)) =
-        rayon::join(|| alongside(&buffer), || rayon::join(|| stage.output_peak(&buffer), || meter(&buffer)));
-    let mut handed = written?;
-    let (verify_passes, peak) = stage.verify(&mut buffer, depth, peak);
-    if verify_passes > 0 {
-        drop(handed);
-        let (written, lufs) = rayon::join(|| alongside(&buffer), || meter(&buffer));
-        handed = written?;
-        output_lufs = lufs;
-    }
+    let (handed, verify_passes, peak, output_lufs) = verify_alongside(&mut buffer, &mut stage, depth, alongside)?;
     let limit = LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(peak)) };
     Ok((
         buffer,
@@ -136,6 +93,82 @@ pub fn render_alongside<T: Send>(
         },
         handed,
     ))
+}
+
+/// The plan's EQ on `buffer`, and its dynamics stage when it has one, fitted with room for the
+/// limiter: the stage (for the leveller and the traces), its report and the equalised signal's
+/// own loudness range.
+fn equalise_and_compress(
+    buffer: &mut AudioBuffer,
+    plan: &MasteringPlan,
+    silent: impl Fn() -> Error + Copy,
+) -> Result<(Option<DynamicsStage>, Option<DynamicsReport>, f64)> {
+    let Some(mut d) = DynamicsStage::equalise(buffer, &plan.dynamics, &plan.eq, &plan.stereo)? else {
+        return Ok((None, None, 0.0));
+    };
+    d.prepare(&[])?;
+    // How the limiter will act on the equalised signal at the gain the target needs: for the refit
+    // below and the stage's tonal compensation. The loudness model alone, with sample peaks for
+    // true peaks: an estimate is enough for both (the stage's own effect on the limiter is second
+    // order).
+    let estimate = LimiterEstimate::new(buffer, plan, d.block(), silent)?;
+    if d.has_goal() {
+        // The limiter tightens the spreads further: the stage is refitted once to leave room.
+        let limited = d.limited_spreads(&estimate.limiter_sq);
+        let adjust: Vec<f64> = limited.iter().zip(d.intended_spreads()).map(|(got, want)| want - got).collect();
+        if adjust.iter().any(|a| a.abs() > SPREAD_TOLERANCE_DB) {
+            d.prepare(&adjust)?;
+        }
+    }
+    let report = d.apply(buffer, &estimate.limiter_sq)?;
+    Ok((Some(d), Some(report), estimate.own_range_lu))
+}
+
+/// The traces' hop (whole control blocks of the dynamics stage, so all traces share one grid) and
+/// the bands' and the leveller's gains on it, dB.
+fn stage_traces(
+    frames: usize,
+    fs: u32,
+    dynamics: Option<&DynamicsStage>,
+    search: &Search,
+) -> (usize, Vec<Vec<f32>>, Vec<f32>) {
+    let block = dynamics.map_or(1, DynamicsStage::block);
+    let hop = frames.div_ceil(TRACE_POINTS).div_ceil(block).max(1) * block;
+    let bands_db = dynamics.map_or_else(Vec::new, |d| d.gain_trace(hop / block));
+    let sub = sub_block_len(fs);
+    let leveler_db = search.leveler_gain.as_ref().map_or_else(Vec::new, |g| {
+        (0..frames.div_ceil(hop))
+            .map(|k| to_db(f64::from(leveler::gain_at(g, sub, k * hop + hop / 2))) as f32)
+            .collect()
+    });
+    (hop, bands_db, leveler_db)
+}
+
+/// Hands the limited output to `alongside` (to be written) while its true peak and loudness are
+/// metered; in the rare case that the verification has to limit again, hands it on again, so what
+/// is written is always the verified samples. Returns the last hand-over's result, the
+/// verification passes, the output's true peak (linear) and its loudness.
+fn verify_alongside<T: Send>(
+    buffer: &mut AudioBuffer,
+    stage: &mut LimiterStage,
+    depth: BitDepth,
+    mut alongside: impl FnMut(&AudioBuffer) -> Result<T> + Send,
+) -> Result<(T, usize, f32, f64)> {
+    let (fs, sub) = (buffer.sample_rate, sub_block_len(buffer.sample_rate));
+    let meter = |b: &AudioBuffer| {
+        gated_integrated(&sub_block_energies_scaled(&slices(b), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY)
+    };
+    let (written, (peak, mut output_lufs)) =
+        rayon::join(|| alongside(buffer), || rayon::join(|| stage.output_peak(buffer), || meter(buffer)));
+    let mut handed = written?;
+    let (verify_passes, peak) = stage.verify(buffer, depth, peak);
+    if verify_passes > 0 {
+        drop(handed);
+        let (written, lufs) = rayon::join(|| alongside(buffer), || meter(buffer));
+        handed = written?;
+        output_lufs = lufs;
+    }
+    Ok((handed, verify_passes, peak, output_lufs))
 }
 
 /// The spread error (dB) the limiter must cause for the dynamics stage to be refitted.
