@@ -360,110 +360,9 @@ impl GpuContext {
         for (((track, plan), &offset), (used_frames, &band_row)) in
             powers.tracks.iter().zip(&powers.plans).zip(&offsets).zip(used_frames.iter().zip(&band_rows))
         {
-            let stage = stage_for(stages, track);
-            let (n, len) = (track.settings.fft_size, track.channels[0].len());
             let used: Vec<usize> = used_frames.iter().map(|&i| plan.starts[i]).collect();
-            let edges: Vec<u32> = dynamics_band_bins(track.sample_rate, n).iter().map(|&e| e as u32).collect();
-            let bands = edges.len() - 1;
-            let edge_buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("band edges"),
-                contents: bytemuck::cast_slice(&edges),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
-            let values = 3 * (n / 2 + 1);
-            let group_size = FRAMES_PER_GROUP as usize;
-            let mut first = 0;
-            let mut chunk_index = 0u32;
-            while first < used.len() {
-                // As many whole groups as fit in a chunk (always at least one).
-                let mut end = (first + group_size).min(used.len());
-                while end < used.len() {
-                    let next = (end + group_size).min(used.len());
-                    if used[next - 1] + n - used[first] > plan.chunk_samples {
-                        break;
-                    }
-                    end = next;
-                }
-                let frames = end - first;
-                let groups = frames.div_ceil(group_size);
-                let (samples, chunk_len, relative): (wgpu::Buffer, usize, Vec<u32>) = if let Some(whole) = &plan.whole {
-                    let whole_len = plan.starts[plan.starts.len() - 1] + n;
-                    (whole.clone(), whole_len, used[first..end].iter().map(|&s| s as u32).collect())
-                } else if used[end - 1] + n - used[first] <= plan.chunk_samples {
-                    let start = used[first];
-                    (
-                        self.upload(track, start, used[end - 1] + n),
-                        used[end - 1] + n - start,
-                        used[first..end].iter().map(|&s| (s - start) as u32).collect(),
-                    )
-                } else {
-                    // One group spread over more than a chunk (long gated-out stretches): its frames
-                    // are laid end to end instead, zero-padded past the track's end.
-                    let chunk_len = frames * n;
-                    let laid: Vec<Vec<f32>> = track
-                        .channels
-                        .iter()
-                        .map(|ch| {
-                            let mut laid = vec![0.0f32; chunk_len];
-                            for (f, &s) in used[first..end].iter().enumerate() {
-                                let avail = len.saturating_sub(s).min(n);
-                                laid[f * n..f * n + avail].copy_from_slice(&ch[s..s + avail]);
-                            }
-                            laid
-                        })
-                        .collect();
-                    let refs: Vec<&[f32]> = laid.iter().map(Vec::as_slice).collect();
-                    let laid_track =
-                        Track { channels: &refs, sample_rate: track.sample_rate, settings: track.settings.clone() };
-                    (self.upload(&laid_track, 0, chunk_len), chunk_len, (0..frames).map(|f| (f * n) as u32).collect())
-                };
-                let frame_buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("frame starts"),
-                    contents: bytemuck::cast_slice(&relative),
-                    usage: wgpu::BufferUsages::STORAGE,
-                });
-                let partials = self.buffer("partials", (groups * values * 4) as u64, wgpu::BufferUsages::STORAGE);
-                let (x, y) = dispatch_size(groups as u32);
-                let params = StftParams {
-                    len: chunk_len as u32,
-                    stereo: u32::from(track.channels.len() == 2),
-                    frames: frames as u32,
-                    hop: track.settings.hop as u32,
-                    groups: groups as u32,
-                    row: x,
-                    first: (band_row / MAX_BANDS as usize + first) as u32,
-                    bands: bands as u32,
-                };
-                self.dispatch(
-                    &mut encoder,
-                    &stage.stft_power,
-                    &[
-                        &self.uniform(bytemuck::bytes_of(&params)),
-                        &samples,
-                        &frame_buffer,
-                        &stage.window,
-                        &stage.twiddles,
-                        &partials,
-                        &edge_buffer,
-                        &band_power,
-                    ],
-                    (x, y),
-                );
-                let reduce = ReduceParams {
-                    values: values as u32,
-                    groups: groups as u32,
-                    accumulate: u32::from(chunk_index > 0),
-                    offset: offset as u32,
-                };
-                self.dispatch(
-                    &mut encoder,
-                    &stage.reduce,
-                    &[&self.uniform(bytemuck::bytes_of(&reduce)), &partials, &totals],
-                    ((values as u32).div_ceil(64), 1),
-                );
-                first = end;
-                chunk_index += 1;
-            }
+            let out = TrackOutputs { totals: &totals, offset, band_power: &band_power, band_row };
+            self.encode_track(&mut encoder, stage_for(stages, track), track, plan, &used, out);
         }
         self.queue.submit([encoder.finish()]);
         self.check()?;
@@ -478,6 +377,125 @@ impl GpuContext {
             band_rows,
             band_values,
         })
+    }
+
+    /// Encodes one track's spectra: its `used` frames (start positions) in chunks of whole groups,
+    /// each chunk's STFT power partials reduced into the track's totals.
+    fn encode_track(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        stage: &Stages,
+        track: &Track,
+        plan: &TrackPlan,
+        used: &[usize],
+        out: TrackOutputs,
+    ) {
+        let n = track.settings.fft_size;
+        let edges: Vec<u32> = dynamics_band_bins(track.sample_rate, n).iter().map(|&e| e as u32).collect();
+        let edge_buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("band edges"),
+            contents: bytemuck::cast_slice(&edges),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let values = 3 * (n / 2 + 1);
+        let group_size = FRAMES_PER_GROUP as usize;
+        let mut first = 0;
+        let mut chunk_index = 0u32;
+        while first < used.len() {
+            // As many whole groups as fit in a chunk (always at least one).
+            let mut end = (first + group_size).min(used.len());
+            while end < used.len() {
+                let next = (end + group_size).min(used.len());
+                if used[next - 1] + n - used[first] > plan.chunk_samples {
+                    break;
+                }
+                end = next;
+            }
+            let (frames, groups) = (end - first, (end - first).div_ceil(group_size));
+            let (samples, chunk_len, relative) = self.chunk_samples(track, plan, &used[first..end]);
+            let frame_buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("frame starts"),
+                contents: bytemuck::cast_slice(&relative),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
+            let partials = self.buffer("partials", (groups * values * 4) as u64, wgpu::BufferUsages::STORAGE);
+            let (x, y) = dispatch_size(groups as u32);
+            let params = StftParams {
+                len: chunk_len as u32,
+                stereo: u32::from(track.channels.len() == 2),
+                frames: frames as u32,
+                hop: track.settings.hop as u32,
+                groups: groups as u32,
+                row: x,
+                first: (out.band_row / MAX_BANDS as usize + first) as u32,
+                bands: (edges.len() - 1) as u32,
+            };
+            self.dispatch(
+                encoder,
+                &stage.stft_power,
+                &[
+                    &self.uniform(bytemuck::bytes_of(&params)),
+                    &samples,
+                    &frame_buffer,
+                    &stage.window,
+                    &stage.twiddles,
+                    &partials,
+                    &edge_buffer,
+                    out.band_power,
+                ],
+                (x, y),
+            );
+            let reduce = ReduceParams {
+                values: values as u32,
+                groups: groups as u32,
+                accumulate: u32::from(chunk_index > 0),
+                offset: out.offset as u32,
+            };
+            self.dispatch(
+                encoder,
+                &stage.reduce,
+                &[&self.uniform(bytemuck::bytes_of(&reduce)), &partials, out.totals],
+                ((values as u32).div_ceil(64), 1),
+            );
+            first = end;
+            chunk_index += 1;
+        }
+    }
+
+    /// The samples one chunk of frames (`starts`) reads, their length, and each frame's start
+    /// within them: the whole track's upload when there is one, else the span the frames cover, or
+    /// (one group spread over more than a chunk: long gated-out stretches) the frames laid end to
+    /// end, zero-padded past the track's end.
+    fn chunk_samples(&self, track: &Track, plan: &TrackPlan, starts: &[usize]) -> (wgpu::Buffer, usize, Vec<u32>) {
+        let (n, len) = (track.settings.fft_size, track.channels[0].len());
+        let (first, last) = (starts[0], starts[starts.len() - 1]);
+        if let Some(whole) = &plan.whole {
+            let whole_len = plan.starts[plan.starts.len() - 1] + n;
+            return (whole.clone(), whole_len, starts.iter().map(|&s| s as u32).collect());
+        }
+        if last + n - first <= plan.chunk_samples {
+            return (
+                self.upload(track, first, last + n),
+                last + n - first,
+                starts.iter().map(|&s| (s - first) as u32).collect(),
+            );
+        }
+        let chunk_len = starts.len() * n;
+        let laid: Vec<Vec<f32>> = track
+            .channels
+            .iter()
+            .map(|ch| {
+                let mut laid = vec![0.0f32; chunk_len];
+                for (f, &s) in starts.iter().enumerate() {
+                    let avail = len.saturating_sub(s).min(n);
+                    laid[f * n..f * n + avail].copy_from_slice(&ch[s..s + avail]);
+                }
+                laid
+            })
+            .collect();
+        let refs: Vec<&[f32]> = laid.iter().map(Vec::as_slice).collect();
+        let laid_track = Track { channels: &refs, sample_rate: track.sample_rate, settings: track.settings.clone() };
+        (self.upload(&laid_track, 0, chunk_len), chunk_len, (0..starts.len()).map(|f| (f * n) as u32).collect())
     }
 
     /// Reads a sub-batch's sums back and turns them into spectra.
@@ -538,6 +556,15 @@ struct Powers<'t> {
     plans: Vec<TrackPlan>,
     power: wgpu::Buffer,
     frames: usize,
+}
+
+/// Where a track's spectra go: its totals (from `offset`, in values) and its band-power rows
+/// (from `band_row`).
+struct TrackOutputs<'b> {
+    totals: &'b wgpu::Buffer,
+    offset: usize,
+    band_power: &'b wgpu::Buffer,
+    band_row: usize,
 }
 
 /// A sub-batch after step 3 (spectra submitted).
