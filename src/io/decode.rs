@@ -2,13 +2,13 @@
 //! symphonia into planar f32 at the file's own sample rate.
 use std::path::Path;
 
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs::{
     CodecType, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_NULL,
     CODEC_TYPE_OPUS, CODEC_TYPE_VORBIS,
 };
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -57,57 +57,28 @@ fn decode_pcm_wav(path: &Path, progress: &dyn Progress) -> Option<Result<AudioBu
 }
 
 pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::io(path, std::io::Error::other("is a directory")));
-    }
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let unsupported = |reason: String| Error::UnsupportedFormat { path: path.into(), reason };
     let corrupt = |reason: String| Error::Corrupt { path: path.into(), reason };
-
-    let format_opts = FormatOptions { enable_gapless: true, ..Default::default() };
-    let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &format_opts, &MetadataOptions::default())
-        .map_err(|e| match e {
-            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                corrupt("file ends inside its header".into())
-            }
-            other => unsupported(other.to_string()),
-        })?;
-    let mut format = probed.format;
+    let mut format = probe(path)?;
     let track = format
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| unsupported("no audio track".into()))?;
-    let track_id = track.id;
-    let expected_frames = track.codec_params.n_frames;
-    let slack = if is_lossy(track.codec_params.codec) {
-        LOSSY_TRUNCATION_SLACK_FRAMES
-    } else {
-        LOSSLESS_TRUNCATION_SLACK_FRAMES
-    };
-    if let Some(ch) = track.codec_params.channels {
+        .ok_or_else(|| Error::UnsupportedFormat { path: path.into(), reason: "no audio track".into() })?;
+    let (track_id, params) = (track.id, track.codec_params.clone());
+    let expected_frames = params.n_frames;
+    let slack = if is_lossy(params.codec) { LOSSY_TRUNCATION_SLACK_FRAMES } else { LOSSLESS_TRUNCATION_SLACK_FRAMES };
+    if let Some(ch) = params.channels {
         if ch.count() > 2 {
             return Err(Error::TooManyChannels { path: path.into(), channels: ch.count() });
         }
     }
     let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| unsupported(e.to_string()))?;
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| Error::UnsupportedFormat { path: path.into(), reason: e.to_string() })?;
 
     let task = progress.start(&format!("decode {}", file_name(path)), expected_frames.unwrap_or(0));
-    let mut channels: Vec<Vec<f32>> = Vec::new();
-    let mut sample_rate = track.codec_params.sample_rate.unwrap_or(0);
-    if let Some(n) = expected_frames {
-        let n_ch = track.codec_params.channels.map_or(2, |c| c.count());
-        channels = (0..n_ch).map(|_| Vec::with_capacity(n as usize)).collect();
-    }
-    let mut interleaved: Option<SampleBuffer<f32>> = None;
+    let mut pcm =
+        Planar::new(params.sample_rate.unwrap_or(0), expected_frames, params.channels.map_or(2, |c| c.count()));
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
@@ -120,40 +91,15 @@ pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Res
         let decoded = match decoder.decode(&packet) {
             Ok(d) => d,
             Err(e @ (SymError::DecodeError(_) | SymError::IoError(_))) => {
-                return Err(corrupt(format!("{e} near frame {}", channels.first().map_or(0, Vec::len))))
+                return Err(corrupt(format!("{e} near frame {}", pcm.frames())))
             }
             Err(e) => return Err(corrupt(e.to_string())),
         };
-        let spec = *decoded.spec();
-        let n_ch = spec.channels.count();
-        if n_ch > 2 {
-            return Err(Error::TooManyChannels { path: path.into(), channels: n_ch });
-        }
-        if channels.len() != n_ch {
-            if channels.iter().any(|c| !c.is_empty()) {
-                return Err(corrupt("channel count changes mid-stream".into()));
-            }
-            channels = vec![Vec::new(); n_ch];
-        }
-        sample_rate = spec.rate;
-        let buf = match &mut interleaved {
-            Some(b) if b.capacity() >= decoded.capacity() * n_ch => b,
-            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-        };
-        buf.copy_interleaved_ref(decoded);
-        let samples = buf.samples();
-        if n_ch == 1 {
-            channels[0].extend_from_slice(samples);
-        } else {
-            for (c, ch) in channels.iter_mut().enumerate() {
-                ch.extend(samples.iter().skip(c).step_by(n_ch));
-            }
-        }
-        task.inc((buf.samples().len() / n_ch) as u64);
+        task.inc(pcm.append(decoded, path)? as u64);
     }
     drop(task);
 
-    let buffer = AudioBuffer::new(sample_rate, channels);
+    let buffer = AudioBuffer::new(pcm.sample_rate, pcm.channels);
     let frames = buffer.frames() as u64;
     if let Some(expected) = expected_frames {
         if frames > 0 && frames + slack < expected {
@@ -161,6 +107,82 @@ pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Res
         }
     }
     Ok(buffer)
+}
+
+/// The container of `path`, probed (gapless, so encoder delay and padding are trimmed).
+fn probe(path: &Path) -> Result<Box<dyn FormatReader>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(Error::io(path, std::io::Error::other("is a directory")));
+    }
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let format_opts = FormatOptions { enable_gapless: true, ..Default::default() };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &format_opts, &MetadataOptions::default())
+        .map_err(|e| match e {
+            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Error::Corrupt { path: path.into(), reason: "file ends inside its header".into() }
+            }
+            other => Error::UnsupportedFormat { path: path.into(), reason: other.to_string() },
+        })?;
+    Ok(probed.format)
+}
+
+/// The decoded samples so far, planar, with the interleaving buffer packets pass through.
+struct Planar {
+    sample_rate: u32,
+    channels: Vec<Vec<f32>>,
+    interleaved: Option<SampleBuffer<f32>>,
+}
+
+impl Planar {
+    /// Room for the frames a header announces, when it does.
+    fn new(sample_rate: u32, expected_frames: Option<u64>, channels: usize) -> Self {
+        let channels = match expected_frames {
+            Some(n) => (0..channels).map(|_| Vec::with_capacity(n as usize)).collect(),
+            None => Vec::new(),
+        };
+        Planar { sample_rate, channels, interleaved: None }
+    }
+
+    fn frames(&self) -> usize {
+        self.channels.first().map_or(0, Vec::len)
+    }
+
+    /// Appends a decoded packet; returns its frames. Refuses more than two channels and a channel
+    /// count that changes mid-stream.
+    fn append(&mut self, decoded: AudioBufferRef, path: &Path) -> Result<usize> {
+        let spec = *decoded.spec();
+        let n_ch = spec.channels.count();
+        if n_ch > 2 {
+            return Err(Error::TooManyChannels { path: path.into(), channels: n_ch });
+        }
+        if self.channels.len() != n_ch {
+            if self.channels.iter().any(|c| !c.is_empty()) {
+                return Err(Error::Corrupt { path: path.into(), reason: "channel count changes mid-stream".into() });
+            }
+            self.channels = vec![Vec::new(); n_ch];
+        }
+        self.sample_rate = spec.rate;
+        let buf = match &mut self.interleaved {
+            Some(b) if b.capacity() >= decoded.capacity() * n_ch => b,
+            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+        };
+        buf.copy_interleaved_ref(decoded);
+        let samples = buf.samples();
+        if n_ch == 1 {
+            self.channels[0].extend_from_slice(samples);
+        } else {
+            for (c, ch) in self.channels.iter_mut().enumerate() {
+                ch.extend(samples.iter().skip(c).step_by(n_ch));
+            }
+        }
+        Ok(samples.len() / n_ch)
+    }
 }
 
 pub(crate) fn file_name(path: &Path) -> String {
