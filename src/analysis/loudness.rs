@@ -8,6 +8,8 @@
 //! against `ebur128` and against the EBU Tech 3341/3342 cases.
 use rayon::prelude::*;
 
+use crate::dsp::simd::simd_versions;
+
 /// Hop of the stored short-term loudness series (EBU Tech 3341: ≥ 10 Hz updates).
 pub const SHORT_TERM_HOP_S: f64 = 0.1;
 /// BS.1770 absolute gate; also the floor for stored short-term values (JSON has no −∞).
@@ -235,42 +237,43 @@ fn fill_lanes_scaled(dst: &mut [[f32; LANES]], src: &[&[f32]; LANES], gain: &[&[
     }
 }
 
-/// Two direct-form-I biquads in f64 per lane over `input` (the second with numerator (1, −2, 1)),
-/// writing Σ y² per lane for each block of `block_len` steps into `energies` (input beyond them is
-/// filtered, not summed). Arranged so the only recursive step per stage is one multiply and
-/// subtract on y[n−1] (the other terms do not wait for it); the state stays in registers through
-/// the loop.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn filter_lanes(
-    stages: &[[f64; 5]; 2],
-    state: &mut LaneState,
-    input: &[[f32; LANES]],
-    block_len: usize,
-    energies: &mut [[f64; LANES]],
-) {
-    let [[b0, b1, b2, a1, a2], [c0, c1, c2, d1, d2]] = *stages;
-    // The high-pass's numerator is (1, −2, 1) at every rate: its products are exact, so sums and
-    // differences give the same bits with two multiplies fewer a step.
-    assert!([c0, c1, c2] == [1.0, -2.0, 1.0], "the stage-2 numerator of BS.1770");
-    let LaneState { mut x1, mut x2, mut y1, mut y2, mut z1, mut z2 } = *state;
-    for (i, block) in input.chunks(block_len).enumerate() {
-        let mut energy = [0.0f64; LANES];
-        for x in block {
-            let x0: [f64; LANES] = std::array::from_fn(|l| f64::from(x[l]));
-            let mut y0 = [0.0f64; LANES];
-            let mut z0 = [0.0f64; LANES];
-            for l in 0..LANES {
-                y0[l] = (b0 * x0[l] + b1 * x1[l] + b2 * x2[l] - a2 * y2[l]) - a1 * y1[l];
-                z0[l] = (y0[l] - (y1[l] + y1[l]) + y2[l] - d2 * z2[l]) - d1 * z1[l];
-                energy[l] += z0[l] * z0[l];
+simd_versions! {
+    /// Two direct-form-I biquads in f64 per lane over `input` (the second with numerator (1, −2, 1)),
+    /// writing Σ y² per lane for each block of `block_len` steps into `energies` (input beyond them is
+    /// filtered, not summed). Arranged so the only recursive step per stage is one multiply and
+    /// subtract on y[n−1] (the other terms do not wait for it); the state stays in registers through
+    /// the loop.
+    fn filter_lanes(
+        stages: &[[f64; 5]; 2],
+        state: &mut LaneState,
+        input: &[[f32; LANES]],
+        block_len: usize,
+        energies: &mut [[f64; LANES]],
+    ) {
+        let [[b0, b1, b2, a1, a2], [c0, c1, c2, d1, d2]] = *stages;
+        // The high-pass's numerator is (1, −2, 1) at every rate: its products are exact, so sums and
+        // differences give the same bits with two multiplies fewer a step.
+        assert!([c0, c1, c2] == [1.0, -2.0, 1.0], "the stage-2 numerator of BS.1770");
+        let LaneState { mut x1, mut x2, mut y1, mut y2, mut z1, mut z2 } = *state;
+        for (i, block) in input.chunks(block_len).enumerate() {
+            let mut energy = [0.0f64; LANES];
+            for x in block {
+                let x0: [f64; LANES] = std::array::from_fn(|l| f64::from(x[l]));
+                let mut y0 = [0.0f64; LANES];
+                let mut z0 = [0.0f64; LANES];
+                for l in 0..LANES {
+                    y0[l] = (b0 * x0[l] + b1 * x1[l] + b2 * x2[l] - a2 * y2[l]) - a1 * y1[l];
+                    z0[l] = (y0[l] - (y1[l] + y1[l]) + y2[l] - d2 * z2[l]) - d1 * z1[l];
+                    energy[l] += z0[l] * z0[l];
+                }
+                (x2, x1, y2, y1, z2, z1) = (x1, x0, y1, y0, z1, z0);
             }
-            (x2, x1, y2, y1, z2, z1) = (x1, x0, y1, y0, z1, z0);
+            if let Some(e) = energies.get_mut(i) {
+                *e = energy;
+            }
         }
-        if let Some(e) = energies.get_mut(i) {
-            *e = energy;
-        }
+        *state = LaneState { x1, x2, y1, y2, z1, z2 };
     }
-    *state = LaneState { x1, x2, y1, y2, z1, z2 };
 }
 
 /// Length of a 100 ms sub-block in samples.

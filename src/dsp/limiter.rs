@@ -14,7 +14,7 @@
 //!    so each is ≤ r\[n\] and so is their mean: no overshoot by construction.
 use rayon::prelude::*;
 
-use super::simd::fast_max;
+use super::simd::{fast_max, simd_versions};
 use super::{from_db, one_pole};
 use crate::error::Result;
 pub use crate::model::settings::LimiterSettings;
@@ -226,41 +226,43 @@ fn required(p: f32, k: f32) -> f32 {
     }
 }
 
-/// One tile of the gain curve, in place: each row's window peaks (one per lane) become gains.
-/// In the reduction domain the fast release's recursion is one multiply and one max, the slow
-/// one's two multiplies and an add: short dependency chains, and the attack's running sum a third.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn gain_lanes(
-    k: f32,
-    [release, sustain, sustained_release]: [f32; 3],
-    state: &mut LaneState,
-    tile: &mut [[f32; LANES]],
-) {
-    let LaneState { mut fast, mut slow, mut sum, mut slot, ref mut ring } = *state;
-    let (sustain_in, inv_l) = (1.0 - sustain, 1.0 / ring.len() as f64);
-    for row in tile {
-        let mut released = [0.0f32; LANES];
-        for l in 0..LANES {
-            let m = required(row[l], k);
-            let r = 1.0 - m;
-            // Release: fast path never below r; slow path charges only under sustained reduction.
-            let decayed = fast[l] * release;
-            fast[l] = if decayed > r { decayed } else { r };
-            slow[l] = if r > slow[l] { slow[l] * sustain + r * sustain_in } else { slow[l] * sustained_release };
-            // min with m itself: exact, so no detected peak passes the ceiling by a rounding.
-            let held = 1.0 - if fast[l] > slow[l] { fast[l] } else { slow[l] };
-            released[l] = if held < m { held } else { m };
+simd_versions! {
+    /// One tile of the gain curve, in place: each row's window peaks (one per lane) become gains.
+    /// In the reduction domain the fast release's recursion is one multiply and one max, the slow
+    /// one's two multiplies and an add: short dependency chains, and the attack's running sum a third.
+    fn gain_lanes(
+        k: f32,
+        coefs: [f32; 3],
+        state: &mut LaneState,
+        tile: &mut [[f32; LANES]],
+    ) {
+        let [release, sustain, sustained_release] = coefs;
+        let LaneState { mut fast, mut slow, mut sum, mut slot, ref mut ring } = *state;
+        let (sustain_in, inv_l) = (1.0 - sustain, 1.0 / ring.len() as f64);
+        for row in tile {
+            let mut released = [0.0f32; LANES];
+            for l in 0..LANES {
+                let m = required(row[l], k);
+                let r = 1.0 - m;
+                // Release: fast path never below r; slow path charges only under sustained reduction.
+                let decayed = fast[l] * release;
+                fast[l] = if decayed > r { decayed } else { r };
+                slow[l] = if r > slow[l] { slow[l] * sustain + r * sustain_in } else { slow[l] * sustained_release };
+                // min with m itself: exact, so no detected peak passes the ceiling by a rounding.
+                let held = 1.0 - if fast[l] > slow[l] { fast[l] } else { slow[l] };
+                released[l] = if held < m { held } else { m };
+            }
+            // Attack: moving average of length L. Every value averaged for n lies in a window
+            // containing n, so each is ≤ m[n] and so is their mean: no overshoot.
+            let old = std::mem::replace(&mut ring[slot], released);
+            for l in 0..LANES {
+                sum[l] += f64::from(released[l]) - f64::from(old[l]);
+                row[l] = (sum[l] * inv_l) as f32;
+            }
+            slot = if slot + 1 == ring.len() { 0 } else { slot + 1 };
         }
-        // Attack: moving average of length L. Every value averaged for n lies in a window
-        // containing n, so each is ≤ m[n] and so is their mean: no overshoot.
-        let old = std::mem::replace(&mut ring[slot], released);
-        for l in 0..LANES {
-            sum[l] += f64::from(released[l]) - f64::from(old[l]);
-            row[l] = (sum[l] * inv_l) as f32;
-        }
-        slot = if slot + 1 == ring.len() { 0 } else { slot + 1 };
+        (state.fast, state.slow, state.sum, state.slot) = (fast, slow, sum, slot);
     }
-    (state.fast, state.slow, state.sum, state.slot) = (fast, slow, sum, slot);
 }
 
 #[cfg(test)]

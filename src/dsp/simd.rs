@@ -1,8 +1,11 @@
 //! The crate's one SIMD mechanism. Most hot loops are written for the compiler to vectorise on
 //! any CPU: contiguous slices, [`fast_max`] instead of `f32::max`'s NaN handling, [`lane_sum`]'s
-//! independent partial sums. The few kernels written with intrinsics (the true-peak phases) take a
-//! [`SimdLevel`], detected once at run time, and fall back level by level to a scalar port that
-//! tests compare them with.
+//! independent partial sums. Where the baseline instruction set holds a loop back (the dither, the
+//! K-weighting lanes, the limiter's gain lanes), `simd_versions!` compiles it a second time for
+//! AVX2/FMA and picks the version by [`SimdLevel::best`]. The few kernels written with intrinsics
+//! (the true-peak phases) take a [`SimdLevel`] and fall back level by level to a scalar port that
+//! tests compare them with. Rust never contracts a multiply and an add into an FMA on its own, so
+//! every version of a loop gives the same bits.
 use std::sync::OnceLock;
 
 /// Instruction sets a kernel may be written for, slowest first.
@@ -38,6 +41,28 @@ impl SimdLevel {
         [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512].into_iter().filter(|&k| k <= SimdLevel::best())
     }
 }
+
+/// `fn name(args) -> R { body }` compiled twice, for the baseline and for AVX2/FMA, the second
+/// chosen at run time where [`SimdLevel::best`] has it. Arguments are plain names (destructure
+/// inside the body).
+macro_rules! simd_versions {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? $body
+                if $crate::dsp::simd::SimdLevel::best() >= $crate::dsp::simd::SimdLevel::Avx2 {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body
+        }
+    };
+}
+pub(crate) use simd_versions;
 
 /// max without f32::max's NaN handling (inputs are finite: decode rejects NaN/∞), so the loops
 /// compile to plain packed maxima.

@@ -5,6 +5,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use crate::audio::AudioBuffer;
+use crate::dsp::simd::simd_versions;
 use crate::model::BitDepth;
 
 /// Fixed seed: dither is part of the deterministic render (same plan + input → same bits).
@@ -47,32 +48,33 @@ pub fn scale_and_quantize(buffer: &mut AudioBuffer, gain: Option<(f32, &[f32])>,
     }
 }
 
-/// x ← round(x'·scale + u1 − u2)/scale, clamped to [−scale, scale − 1]/scale, with x' = x·(pre·g)
-/// (x itself without a gain) and u1, u2 two independent 24-bit uniforms in [0, 1) from each draw.
-/// Every step is exact or correctly rounded (scale is a power of two), so the SIMD versions give
-/// the same bits as the baseline one.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn dither_and_round(block: &mut [f32], gain: Option<(f32, &[f32])>, draws: &[u64], scale: f64) {
-    const UNIT: f64 = 1.0 / (1u64 << 24) as f64;
-    // Adding and subtracting 1.5·2^52 rounds an f64 of magnitude < 2^51 to the nearest integer in
-    // two instructions (f64::round is a library call on baseline x86-64).
-    const ROUND: f64 = 6_755_399_441_055_744.0;
-    let (lo, hi, inv_scale) = (-scale, scale - 1.0, 1.0 / scale);
-    let round = |x: f32, r: u64| {
-        let (u1, u2) = (f64::from((r >> 40) as i32) * UNIT, f64::from(((r >> 16) & 0xFF_FFFF) as i32) * UNIT);
-        let q = (f64::from(x) * scale + (u1 - u2)) + ROUND - ROUND;
-        let q = if q < lo {
-            lo
-        } else if q > hi {
-            hi
-        } else {
-            q
+simd_versions! {
+    /// x ← round(x'·scale + u1 − u2)/scale, clamped to [−scale, scale − 1]/scale, with x' = x·(pre·g)
+    /// (x itself without a gain) and u1, u2 two independent 24-bit uniforms in [0, 1) from each draw.
+    /// Every step is exact or correctly rounded (scale is a power of two), so the SIMD versions give
+    /// the same bits as the baseline one.
+    fn dither_and_round(block: &mut [f32], gain: Option<(f32, &[f32])>, draws: &[u64], scale: f64) {
+        const UNIT: f64 = 1.0 / (1u64 << 24) as f64;
+        // Adding and subtracting 1.5·2^52 rounds an f64 of magnitude < 2^51 to the nearest integer in
+        // two instructions (f64::round is a library call on baseline x86-64).
+        const ROUND: f64 = 6_755_399_441_055_744.0;
+        let (lo, hi, inv_scale) = (-scale, scale - 1.0, 1.0 / scale);
+        let round = |x: f32, r: u64| {
+            let (u1, u2) = (f64::from((r >> 40) as i32) * UNIT, f64::from(((r >> 16) & 0xFF_FFFF) as i32) * UNIT);
+            let q = (f64::from(x) * scale + (u1 - u2)) + ROUND - ROUND;
+            let q = if q < lo {
+                lo
+            } else if q > hi {
+                hi
+            } else {
+                q
+            };
+            (q * inv_scale) as f32
         };
-        (q * inv_scale) as f32
-    };
-    match gain {
-        Some((pre, g)) => block.iter_mut().zip(draws).zip(g).for_each(|((x, &r), &g)| *x = round(*x * (pre * g), r)),
-        None => block.iter_mut().zip(draws).for_each(|(x, &r)| *x = round(*x, r)),
+        match gain {
+            Some((pre, g)) => block.iter_mut().zip(draws).zip(g).for_each(|((x, &r), &g)| *x = round(*x * (pre * g), r)),
+            None => block.iter_mut().zip(draws).for_each(|(x, &r)| *x = round(*x, r)),
+        }
     }
 }
 
