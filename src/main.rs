@@ -7,6 +7,8 @@ use anyhow::{bail, Context, Result};
 use automaster::internals::analysis::device::SpectrumDevice;
 use automaster::internals::analysis::gpu::DeviceChoice;
 use automaster::internals::io::encode::write_atomically;
+use automaster::internals::jobs::batch::manifest::Manifest;
+use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
 use automaster::internals::jobs::{self, MasterJob, ReportJob, ReportOut, Summary};
 use automaster::internals::model::BitDepth;
 use automaster::internals::model::MatchSettings;
@@ -40,6 +42,108 @@ enum Command {
     Report(ReportArgs),
     /// Master the bundled example mix against the bundled reference.
     Demo(DemoArgs),
+    /// Master a catalogue from a manifest: resumable, parallel, shardable (Slurm, Kubernetes).
+    Batch(BatchArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BatchArgs {
+    #[command(subcommand)]
+    action: Option<BatchAction>,
+    /// The manifest: CSV with a header (target, reference, output, and optionally lufs, ceiling,
+    /// eq_amount, width_amount, dynamics_amount, bit_depth), or JSON Lines (.jsonl) with those keys.
+    /// Relative paths are taken from the manifest's folder; several references are joined by `;`.
+    manifest: Option<PathBuf>,
+    /// Instead of a manifest: every file matching this glob, mastered to DIR/<name>.wav (the
+    /// manifest is written into DIR).
+    #[arg(long, conflicts_with = "manifest")]
+    targets: Option<String>,
+    /// The output folder: masters, the ledger, cached reference profiles, the catalogue.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Reference for rows without their own (audio or a saved profile); repeat to average.
+    #[arg(short, long = "reference")]
+    references: Vec<PathBuf>,
+    #[command(flatten)]
+    matching: MatchArgs,
+    /// Output sample format for rows without their own.
+    #[arg(long, value_enum, default_value = "24")]
+    bit_depth: BitDepth,
+    /// Tracks mastered at once (default: one per core, within the memory budget).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Memory the tracks in flight may hold together, e.g. 4G or 1500M (default: half of the
+    /// available memory).
+    #[arg(long, value_parser = parse_bytes)]
+    memory_budget: Option<u64>,
+    /// Master again the rows that failed in an earlier run (by default they are left failed).
+    #[arg(long)]
+    retry_failed: bool,
+    /// Stop at the first failing row.
+    #[arg(long)]
+    fail_fast: bool,
+    /// This run's shard: an index below --shards, or `auto` (SLURM_ARRAY_TASK_ID, else
+    /// JOB_COMPLETION_INDEX). Row i belongs to shard i mod N.
+    #[arg(long, value_parser = parse_shard, requires = "shards")]
+    shard: Option<ShardChoice>,
+    /// How many shards the rows are split into.
+    #[arg(long, default_value_t = 1)]
+    shards: usize,
+    /// Also a report per track (DIR/reports/<output>.html).
+    #[arg(long)]
+    reports: bool,
+    /// One JSON event per finished row on stdout (for cluster logs), then the outcome.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Subcommand)]
+enum BatchAction {
+    /// Done / failed / pending over every row of the batch in DIR (all shards).
+    Status {
+        dir: PathBuf,
+        /// The rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_shard(s: &str) -> std::result::Result<ShardChoice, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(ShardChoice::Auto);
+    }
+    s.parse().map(ShardChoice::Index).map_err(|_| format!("`{s}` is neither an index nor `auto`"))
+}
+
+fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim().to_ascii_uppercase();
+    let (number, unit) = match t.strip_suffix('G').or_else(|| t.strip_suffix("GB")) {
+        Some(n) => (n, 1u64 << 30),
+        None => match t.strip_suffix('M').or_else(|| t.strip_suffix("MB")) {
+            Some(n) => (n, 1 << 20),
+            None => (t.as_str(), 1 << 20),
+        },
+    };
+    let value: f64 = number.trim().parse().map_err(|_| format!("`{s}` is not a size like 4G or 1500M"))?;
+    if !value.is_finite() || value <= 0.0 {
+        return Err(format!("`{s}` must be more than 0"));
+    }
+    Ok((value * unit as f64) as u64)
+}
+
+/// Half of the memory the system says is available (`MemAvailable`), or 4 GiB where it cannot say.
+fn default_memory_budget() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(4 << 30, |kib| kib * 1024 / 2)
 }
 
 #[derive(Args)]
@@ -242,7 +346,7 @@ fn main() -> ExitCode {
         &bars
     };
     match run(cli.command, progress) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
             eprintln!("error: {}", chain.join(": "));
@@ -251,7 +355,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, progress: &dyn Progress) -> Result<()> {
+fn run(command: Command, progress: &dyn Progress) -> Result<ExitCode> {
+    if let Command::Batch(a) = command {
+        return batch(a, progress);
+    }
+    run_one(command, progress).map(|()| ExitCode::SUCCESS)
+}
+
+fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
     match command {
         Command::Master(a) => {
             let device = a.device.open()?;
@@ -294,6 +405,112 @@ fn run(command: Command, progress: &dyn Progress) -> Result<()> {
         }
         Command::Analyze(a) => analyze(&a, progress),
         Command::Demo(a) => demo(&a.out, &a.device.open()?, progress),
+        Command::Batch(_) => unreachable!("batch is run by `run`"),
+    }
+}
+
+fn batch(a: BatchArgs, progress: &dyn Progress) -> Result<ExitCode> {
+    if let Some(BatchAction::Status { dir, json }) = &a.action {
+        let lines = batch::status(dir)?;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&lines)?);
+        } else {
+            let count = |s: &str| lines.iter().filter(|l| l.status == s).count();
+            println!(
+                "{} rows: {} done, {} failed, {} pending",
+                lines.len(),
+                count("done"),
+                count("failed"),
+                count("pending")
+            );
+            for l in lines.iter().filter(|l| l.status == "failed") {
+                println!("  failed  {}: {}", l.output, l.error.as_deref().unwrap_or(""));
+            }
+        }
+        return Ok(if lines.iter().all(|l| l.status == "done") {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(batch::EXIT_SOME_FAILED)
+        });
+    }
+    let Some(out_dir) = a.out_dir.as_deref() else { bail!("--out-dir is needed") };
+    let manifest = match (&a.manifest, &a.targets) {
+        (Some(m), _) => Manifest::load(m, !a.references.is_empty())?,
+        (None, Some(glob)) => {
+            if a.references.is_empty() {
+                bail!("--targets needs --reference");
+            }
+            let m = Manifest::from_glob(glob)?;
+            std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+            let csv = m.to_csv()?;
+            write_atomically(&out_dir.join("manifest.csv"), |f| {
+                std::io::Write::write_all(f, csv.as_bytes()).map_err(|e| e.to_string())
+            })?;
+            m
+        }
+        (None, None) => bail!("give a manifest or --targets GLOB"),
+    };
+    let shard = match a.shard {
+        Some(choice) => Shard::new(choice, a.shards, |k| std::env::var(k).ok())?,
+        None if a.shards > 1 => bail!("--shards needs --shard"),
+        None => Shard::WHOLE,
+    };
+    let device = a.device.open()?;
+    let job = BatchJob {
+        manifest: &manifest,
+        out_dir,
+        default_references: &a.references,
+        settings: a.matching.settings(),
+        bit_depth: a.bit_depth,
+        device: &device,
+        jobs: a.jobs,
+        memory_budget: a.memory_budget.unwrap_or_else(default_memory_budget),
+        retry_failed: a.retry_failed,
+        fail_fast: a.fail_fast,
+        shard,
+        reports: a.reports,
+    };
+    let json = a.json;
+    let on_row = |e: &batch::RowEvent| {
+        if json {
+            if let Ok(line) = serde_json::to_string(e) {
+                println!("{line}");
+            }
+        } else if let Some(error) = e.error {
+            progress.warn(&format!("{} failed: {error}", e.output));
+        }
+    };
+    let outcome = batch::run(&job, &NoProgressInRows(progress), &on_row)?;
+    if json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    } else {
+        println!(
+            "{} rows: {} mastered, {} already done, {} failed, {} not run; catalogue in {}",
+            outcome.rows,
+            outcome.done,
+            outcome.skipped,
+            outcome.failed,
+            outcome.not_run,
+            out_dir.join("catalogue.csv").display()
+        );
+    }
+    Ok(if outcome.failed + outcome.not_run == 0 { ExitCode::SUCCESS } else { ExitCode::from(batch::EXIT_SOME_FAILED) })
+}
+
+/// The batch's own bar (tracks done of total) and warnings, without each track's stage bars.
+struct NoProgressInRows<'a>(&'a dyn Progress);
+
+impl Progress for NoProgressInRows<'_> {
+    fn start(&self, label: &str, total: u64) -> Box<dyn ProgressTask + '_> {
+        if label == "batch" {
+            self.0.start("tracks", total)
+        } else {
+            NoProgress.start(label, total)
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        self.0.warn(message);
     }
 }
 

@@ -109,6 +109,17 @@ pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Res
     Ok(buffer)
 }
 
+/// The frames and channels the header of `path` announces, where it does (cheap: no decoding).
+pub fn announced_size(path: &Path) -> Option<(u64, usize)> {
+    if let Ok(reader) = hound::WavReader::open(path) {
+        let spec = reader.spec();
+        return Some((u64::from(reader.duration()), usize::from(spec.channels)));
+    }
+    let format = probe(path).ok()?;
+    let track = format.tracks().iter().find(|t| t.codec_params.codec != CODEC_TYPE_NULL)?;
+    Some((track.codec_params.n_frames?, track.codec_params.channels.map_or(2, |c| c.count())))
+}
+
 /// The container of `path`, probed (gapless, so encoder delay and padding are trimmed).
 fn probe(path: &Path) -> Result<Box<dyn FormatReader>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;

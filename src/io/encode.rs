@@ -88,6 +88,9 @@ fn stage(
         .suffix(".part")
         .tempfile_in(dir)
         .map_err(|e| fail(e.to_string()))?;
+    // Locked while it is written and until it is renamed (the lock goes with the process): what
+    // `remove_stale_parts` finds unlocked, a killed run left behind.
+    tmp.as_file().try_lock().map_err(|e| fail(format!("cannot lock its temporary file: {e}")))?;
     write(tmp.as_file_mut()).map_err(fail)?;
     tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
     // Temporary files are created private (0600); the finished output gets ordinary permissions.
@@ -97,4 +100,26 @@ fn stage(
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(|e| fail(e.to_string()))?;
     }
     Ok(StagedWrite { file: tmp, path: path.into() })
+}
+
+/// Removes the temporary files (`.automaster-*.part`) under `dir` that no running process holds:
+/// those a killed run left. Returns how many were removed.
+pub fn remove_stale_parts(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(0) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            removed += remove_stale_parts(&path)?;
+        } else if name.starts_with(".automaster-") && name.ends_with(".part") {
+            let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else { continue };
+            // Unlocked: its writer is gone. (Held: a live writer, maybe another shard's.)
+            if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }

@@ -1,5 +1,7 @@
 //! The jobs a user runs — master, render, analyze — from paths to written files and a summary. The CLI
 //! only turns arguments into these calls.
+pub mod batch;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

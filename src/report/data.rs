@@ -343,7 +343,7 @@ fn third_octave_levels(p: &Profile) -> Vec<(f64, f64)> {
 /// Tonal and width distance of `p` to `r` as the yardstick defines them, over the 1/3-octave bands
 /// where both have content (a band above one file's Nyquist frequency is left out, not counted as a
 /// 200 dB difference).
-fn distances(p: &Profile, r: &Profile) -> (f64, f64) {
+pub(crate) fn distances(p: &Profile, r: &Profile) -> (f64, f64) {
     let floor = 10.0 * 1e-30f64.log10();
     let both: Vec<((f64, f64), (f64, f64))> = third_octave_levels(p)
         .into_iter()

@@ -1,0 +1,240 @@
+//! `automaster batch` as a cluster runs it: a catalogue with a broken file, a second run that skips
+//! what is done and redoes what changed, shards into one folder, temporary files a killed run
+//! left, `kill -9` at arbitrary moments, and masters byte-identical to `automaster master`.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+const FS: u32 = 44_100;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_automaster"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).args(["--device", "cpu", "--quiet"]).output().unwrap()
+}
+
+/// `automaster batch status DIR` (with `--json`: the rows).
+fn status(dir: &Path, json: bool) -> Output {
+    bin().args(["batch", "status", s(dir)]).args(json.then_some("--json")).output().unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Three 4 s mixes, a reference, a broken file and a manifest of all four.
+struct Catalogue {
+    dir: tempfile::TempDir,
+}
+
+impl Catalogue {
+    fn new() -> Self {
+        let c = Catalogue { dir: tempfile::tempdir().unwrap() };
+        for i in 0..3 {
+            let mut mix = synthetic_mix(4.0, FS, 40 + i);
+            normalize_peak(&mut mix, 0.2 + 0.1 * i as f32);
+            write_wav_f32(&c.path(&format!("mix{i}.wav")), &mix, FS);
+        }
+        let mut reference = synthetic_mix(4.0, FS, 50);
+        normalize_peak(&mut reference, 0.95);
+        write_wav_f32(&c.path("ref.wav"), &reference, FS);
+        std::fs::write(c.path("broken.wav"), b"RIFF\0\0\0\0WAVEfmt nonsense").unwrap();
+        let manifest =
+            "target,output,lufs\nmix0.wav,m0.wav,\nmix1.wav,sub/m1.wav,-12\nmix2.wav,m2.wav,\nbroken.wav,b.wav,\n";
+        std::fs::write(c.path("manifest.csv"), manifest).unwrap();
+        c
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn batch(&self, out: &Path, extra: &[&str]) -> Output {
+        let (m, r) = (self.path("manifest.csv"), self.path("ref.wav"));
+        let mut args = vec!["batch", s(&m), "--out-dir", s(out), "-r", s(&r), "--json"];
+        args.extend(extra);
+        run(&args)
+    }
+
+    /// What `automaster master` writes for row `i` alone.
+    fn alone(&self, i: usize, lufs: Option<&str>) -> Vec<u8> {
+        let out = self.path(&format!("alone{i}.wav"));
+        let (t, r) = (self.path(&format!("mix{i}.wav")), self.path("ref.wav"));
+        let mut args = vec!["master", s(&t), "-r", s(&r), "-o", s(&out)];
+        if let Some(l) = lufs {
+            args.extend(["--lufs", l]);
+        }
+        assert!(run(&args).status.success());
+        std::fs::read(out).unwrap()
+    }
+}
+
+fn outcome(o: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(text.lines().last().expect("an outcome line")).unwrap()
+}
+
+#[test]
+fn a_catalogue_with_a_broken_file_completes_and_resumes() {
+    let c = Catalogue::new();
+    let out = c.path("out");
+    let first = c.batch(&out, &[]);
+    assert_eq!(first.status.code(), Some(3), "{}", String::from_utf8_lossy(&first.stderr));
+    let o = outcome(&first);
+    assert_eq!((o["done"].as_u64(), o["failed"].as_u64()), (Some(3), Some(1)));
+    // Byte-identical to the rows mastered alone.
+    assert!(std::fs::read(out.join("m0.wav")).unwrap() == c.alone(0, None));
+    assert!(std::fs::read(out.join("sub/m1.wav")).unwrap() == c.alone(1, Some("-12")));
+    let csv = std::fs::read_to_string(out.join("catalogue.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5);
+    assert!(csv.lines().any(|l| l.contains("b.wav,failed") && l.contains("broken.wav")), "{csv}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("catalogue.json")).unwrap()).unwrap();
+    let m1 = json.as_array().unwrap().iter().find(|l| l["output"] == "sub/m1.wav").unwrap();
+    assert!((m1["loudness_after_lufs"].as_f64().unwrap() + 12.0).abs() < 0.2, "{m1}");
+    // Again: nothing to do; the failed row stays failed unless retried.
+    let again = outcome(&c.batch(&out, &[]));
+    assert_eq!(
+        (again["skipped"].as_u64(), again["done"].as_u64(), again["not_run"].as_u64()),
+        (Some(3), Some(0), Some(1))
+    );
+    let retried = outcome(&c.batch(&out, &["--retry-failed"]));
+    assert_eq!(retried["failed"].as_u64(), Some(1));
+    // A changed setting redoes its row only; a removed output is made again.
+    std::fs::write(
+        c.path("manifest.csv"),
+        "target,output,lufs\nmix0.wav,m0.wav,-14\nmix1.wav,sub/m1.wav,-12\nmix2.wav,m2.wav,\nbroken.wav,b.wav,\n",
+    )
+    .unwrap();
+    std::fs::remove_file(out.join("m2.wav")).unwrap();
+    let changed = outcome(&c.batch(&out, &[]));
+    assert_eq!((changed["done"].as_u64(), changed["skipped"].as_u64()), (Some(2), Some(1)));
+    assert!(std::fs::read(out.join("m0.wav")).unwrap() == c.alone(0, Some("-14")));
+    let status = status(&out, false);
+    assert_eq!(status.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("4 rows: 3 done, 1 failed, 0 pending"));
+}
+
+#[test]
+fn shards_share_one_folder_and_match_a_single_run() {
+    let c = Catalogue::new();
+    let (whole, sharded) = (c.path("whole"), c.path("sharded"));
+    c.batch(&whole, &[]);
+    c.batch(&sharded, &["--shard", "1", "--shards", "2"]);
+    let pending = status(&sharded, true);
+    let lines: serde_json::Value = serde_json::from_slice(&pending.stdout).unwrap();
+    let statuses: Vec<&str> = lines.as_array().unwrap().iter().map(|l| l["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["pending", "done", "pending", "failed"]);
+    // Shard 0 through the cluster's variables: Slurm's first, then Kubernetes'.
+    let (m, r) = (c.path("manifest.csv"), c.path("ref.wav"));
+    let args =
+        ["batch", s(&m), "--out-dir", s(&sharded), "-r", s(&r), "--shard", "auto", "--shards", "2", "--device", "cpu"];
+    let k8s = bin().args(args).env("JOB_COMPLETION_INDEX", "0").env_remove("SLURM_ARRAY_TASK_ID").output().unwrap();
+    assert_eq!(k8s.status.code(), Some(0), "{}", String::from_utf8_lossy(&k8s.stderr));
+    let none = bin().args(args).env_remove("JOB_COMPLETION_INDEX").env_remove("SLURM_ARRAY_TASK_ID").output().unwrap();
+    assert!(String::from_utf8_lossy(&none.stderr).contains("SLURM_ARRAY_TASK_ID"));
+    for name in ["m0.wav", "sub/m1.wav", "m2.wav"] {
+        assert!(std::fs::read(whole.join(name)).unwrap() == std::fs::read(sharded.join(name)).unwrap(), "{name}");
+    }
+    assert!(String::from_utf8_lossy(&status(&sharded, false).stdout).contains("3 done, 1 failed, 0 pending"));
+}
+
+#[test]
+fn bad_manifests_are_refused_before_any_work() {
+    let c = Catalogue::new();
+    let out = c.path("out");
+    for (manifest, message) in [
+        ("target,output,color\nmix0.wav,a.wav,red\n", "line 1: unknown column `color`"),
+        ("target,output\nmix0.wav,a.wav\nmix1.wav,a.wav\n", "line 3: output a.wav is also line 2's"),
+        ("output\na.wav\n", "no `target` column"),
+    ] {
+        std::fs::write(c.path("manifest.csv"), manifest).unwrap();
+        let o = c.batch(&out, &[]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(message), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(!out.join("a.wav").exists());
+    }
+    // An output that is an input (here the target itself, inside the output folder).
+    std::fs::write(c.path("manifest.csv"), "target,output\nmix0.wav,mix0.wav\n").unwrap();
+    let o = c.batch(c.dir.path(), &[]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is an input of line 2"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A temporary file no process holds (what `kill -9` leaves) is removed by the next run; one a live
+/// writer holds (another shard's) is left alone. Then real kills at several moments: no final name
+/// ever holds a partial file, and the next run completes the catalogue byte-identically.
+#[test]
+fn killed_runs_lose_nothing_and_leave_nothing() {
+    let c = Catalogue::new();
+    let out = c.path("out");
+    std::fs::create_dir_all(out.join("sub")).unwrap();
+    std::fs::write(out.join("sub/.automaster-dead.part"), vec![0u8; 1000]).unwrap();
+    let live = std::fs::File::create(out.join(".automaster-live.part")).unwrap();
+    live.try_lock().unwrap();
+    let o = outcome(&c.batch(&out, &[]));
+    assert_eq!(o["stale_parts_removed"].as_u64(), Some(1));
+    assert!(!out.join("sub/.automaster-dead.part").exists() && out.join(".automaster-live.part").exists());
+    drop(live);
+    let reference: Vec<Vec<u8>> =
+        ["m0.wav", "sub/m1.wav", "m2.wav"].iter().map(|n| std::fs::read(out.join(n)).unwrap()).collect();
+
+    let killed = c.path("killed");
+    let (m, r) = (c.path("manifest.csv"), c.path("ref.wav"));
+    for delay_ms in [30u64, 120, 250, 400, 700] {
+        let mut child = bin()
+            .args([
+                "batch",
+                s(&m),
+                "--out-dir",
+                s(&killed),
+                "-r",
+                s(&r),
+                "--device",
+                "cpu",
+                "--jobs",
+                "2",
+                "--retry-failed",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        for (name, want) in ["m0.wav", "sub/m1.wav", "m2.wav"].iter().zip(&reference) {
+            if let Ok(got) = std::fs::read(killed.join(name)) {
+                assert!(&got == want, "{name} after a kill at {delay_ms} ms is not the finished master");
+            }
+        }
+    }
+    let finish = outcome(&c.batch(&killed, &[]));
+    assert_eq!(finish["failed"].as_u64().unwrap() + finish["not_run"].as_u64().unwrap(), 1, "{finish}");
+    for (name, want) in ["m0.wav", "sub/m1.wav", "m2.wav"].iter().zip(&reference) {
+        assert!(&std::fs::read(killed.join(name)).unwrap() == want, "{name}");
+    }
+    let leftovers: Vec<_> = walk(&killed).into_iter().filter(|p| p.to_string_lossy().ends_with(".part")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
