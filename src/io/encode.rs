@@ -68,7 +68,12 @@ impl StagedWrite {
     /// Renames the temporary file over the destination.
     pub fn commit(self) -> Result<()> {
         let path = self.path;
-        self.file.persist(&path).map_err(|e| Error::Write { path, reason: e.error.to_string() })?;
+        self.file.persist(&path).map_err(|e| Error::Write { path: path.clone(), reason: e.error.to_string() })?;
+        // The rename itself made durable: without the folder's sync a crash can lose it.
+        #[cfg(unix)]
+        std::fs::File::open(folder_of(&path))
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::Write { path, reason: format!("cannot sync its folder: {e}") })?;
         Ok(())
     }
 }
