@@ -105,24 +105,7 @@ fn the_report_renders_in_chromium() {
         assert!(distinct_colours(&pixels) > 20, "a spectrogram of music has many colours");
     }
 
-    // The page as the browser sees it, with the harness injected at the top of <head>.
-    let page = p("page.html");
-    std::fs::write(&page, html.replacen("<head>", &format!("<head>{HARNESS}"), 1)).unwrap();
-    let url = format!("file://{}", page.display());
-    let dom =
-        browser(&exe, &p("profile")).args(["--dump-dom", "--virtual-time-budget=5000"]).arg(&url).output().unwrap();
-    assert!(dom.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dom.stderr));
-    let stderr = String::from_utf8_lossy(&dom.stderr);
-    let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
-    assert!(console.is_empty(), "console messages: {console:#?}");
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    let start = dom.find("data-check=\"").expect("the harness ran after load") + "data-check=\"".len();
-    let raw = &dom[start..start + dom[start..].find('"').unwrap()];
-    let check: serde_json::Value = serde_json::from_str(
-        &raw.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"),
-    )
-    .unwrap();
-    assert_eq!(check["problems"].as_array().unwrap().len(), 0, "page problems: {}", check["problems"]);
+    let check = rendered(&exe, dir.path(), &html);
     let charts = check["charts"].as_array().unwrap();
     let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
     for expected in [
@@ -171,6 +154,74 @@ fn the_report_renders_in_chromium() {
     let inked = 1.0 - background as f64 / (w * h) as f64;
     assert!(inked > 0.05, "screenshot is {:.1} % ink", 100.0 * inked);
     assert!(distinct_colours(&pixels) > 200, "screenshot has {} colours", distinct_colours(&pixels));
+}
+
+/// `html` as headless Chromium renders it, with the harness injected at the top of `<head>`:
+/// no console message and no page problem, and what the harness found (`charts`).
+fn rendered(exe: &Path, dir: &Path, html: &str) -> serde_json::Value {
+    let page = dir.join("page.html");
+    std::fs::write(&page, html.replacen("<head>", &format!("<head>{HARNESS}"), 1)).unwrap();
+    let url = format!("file://{}", page.display());
+    let dom = browser(exe, &dir.join("profile"))
+        .args(["--dump-dom", "--virtual-time-budget=5000"])
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(dom.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dom.stderr));
+    let stderr = String::from_utf8_lossy(&dom.stderr);
+    let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let start = dom.find("data-check=\"").expect("the harness ran after load") + "data-check=\"".len();
+    let raw = &dom[start..start + dom[start..].find('"').unwrap()];
+    let check: serde_json::Value = serde_json::from_str(
+        &raw.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"),
+    )
+    .unwrap();
+    assert_eq!(check["problems"].as_array().unwrap().len(), 0, "page problems: {}", check["problems"]);
+    check
+}
+
+/// The catalogue page of a batch with a broken file: self-contained, its chart drawn, one table
+/// row per track with its status.
+#[test]
+#[cfg_attr(no_chromium, ignore = "no Chromium on this machine (install Debian's `chromium` to run it)")]
+fn the_catalogue_renders_in_chromium() {
+    let exe = chromium().expect("no Chromium found; .ci/run installs Debian's chromium");
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    for i in 0..3 {
+        let mut mix = synthetic_mix(4.0, FS, 80 + i);
+        normalize_peak(&mut mix, 0.3);
+        write_wav_f32(&p(&format!("mix{i}.wav")), &mix, FS);
+    }
+    let mut reference = synthetic_mix(4.0, FS, 90);
+    normalize_peak(&mut reference, 0.95);
+    write_wav_f32(&p("ref.wav"), &reference, FS);
+    std::fs::write(p("bad.wav"), b"not audio").unwrap();
+    std::fs::write(p("m.csv"), "target,output\nmix0.wav,a.wav\nmix1.wav,b.wav\nbad.wav,c.wav\nmix2.wav,d.wav\n")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_automaster"))
+        .args(["batch", "--device", "cpu", "--quiet", "-r"])
+        .arg(p("ref.wav"))
+        .arg(p("m.csv"))
+        .arg("--out-dir")
+        .arg(p("out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(p("out/catalogue.html")).unwrap();
+    for fetch in ["src=\"http", "href=\"http", "url(http", "@import", "<script", "<link"] {
+        assert!(!html.contains(fetch), "the catalogue contains `{fetch}`");
+    }
+    assert_eq!(html.matches("<tr class=\"done\">").count(), 3);
+    assert_eq!(html.matches("<tr class=\"failed\">").count(), 1);
+    let check = rendered(&exe, dir.path(), &html);
+    let charts = check["charts"].as_array().unwrap();
+    assert_eq!(charts.len(), 1, "{charts:?}");
+    let c = &charts[0];
+    assert_eq!(c["id"].as_str(), Some("chart-catalogue"));
+    assert!(c["width"].as_f64().unwrap() > 400.0 && c["marks"].as_u64().unwrap() >= 10, "chart not drawn: {c}");
 }
 
 /// RGB pixels, width, height.

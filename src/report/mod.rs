@@ -1,9 +1,9 @@
 //! Spectral comparison reports: [`ReportData`] (a plain versioned serde value, built from profiles,
 //! spectrograms and, for a master, its plan and render report), drawn as one self-contained HTML
 //! page ([`to_html`]) or summarised as a terminal table ([`terminal_table`]).
-mod charts;
+pub(crate) mod charts;
 pub mod data;
-mod html;
+pub(crate) mod html;
 pub mod spectrogram;
 
 pub use data::{ReportData, Role, Source};

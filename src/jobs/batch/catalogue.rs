@@ -1,5 +1,5 @@
-//! The catalogue summary: one row per track (`catalogue.csv`, `catalogue.json` in the output
-//! folder), from the ledger, so it covers every shard's rows.
+//! The catalogue summary: one row per track (`catalogue.csv`, `catalogue.json` and the page
+//! `catalogue.html` in the output folder), from the ledger, so it covers every shard's rows.
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -60,8 +60,12 @@ pub fn lines(manifest: &Manifest, latest: &std::collections::HashMap<String, Eve
         .collect()
 }
 
-/// Writes `catalogue.csv` and `catalogue.json` into `out_dir` (each atomically).
+/// Writes `catalogue.csv`, `catalogue.json` and `catalogue.html` into `out_dir` (each atomically).
 pub fn write(out_dir: &Path, lines: &[Line]) -> Result<()> {
+    let html = to_html(lines)?;
+    write_atomically(&out_dir.join("catalogue.html"), |f| {
+        std::io::Write::write_all(f, html.as_bytes()).map_err(|e| e.to_string())
+    })?;
     let json = serde_json::to_string_pretty(lines).map_err(|e| Error::Report(e.to_string()))?;
     write_atomically(&out_dir.join("catalogue.json"), |f| {
         std::io::Write::write_all(f, json.as_bytes()).map_err(|e| e.to_string())
@@ -104,4 +108,95 @@ pub fn write(out_dir: &Path, lines: &[Line]) -> Result<()> {
     }
     let csv = w.into_inner().map_err(|e| Error::Report(e.to_string()))?;
     write_atomically(&out_dir.join("catalogue.csv"), |f| std::io::Write::write_all(f, &csv).map_err(|e| e.to_string()))
+}
+
+/// The catalogue as one self-contained page (no script, nothing fetched): counts, a chart of each
+/// track's loudness and true peak against its target and ceiling, and the table.
+pub fn to_html(lines: &[Line]) -> Result<String> {
+    use crate::report::charts::{Corner, LineChart, Series, Stroke, XAxis};
+    use crate::report::html::{escape, page, range, Page, PALETTE};
+    use std::fmt::Write as _;
+    let mut p = Page { body: String::new() };
+    let count = |s: &str| lines.iter().filter(|l| l.status == s).count();
+    let _ = write!(
+        p.body,
+        "<header><h1>Catalogue</h1><p class=\"sub\">{} tracks: {} done, {} failed, {} pending</p></header><section id=\"loudness\"><h2>Loudness and true peak</h2>",
+        lines.len(),
+        count("done"),
+        count("failed"),
+        count("pending")
+    );
+    let points = |f: &dyn Fn(&Entry) -> f64| -> Vec<(f64, f64)> {
+        lines.iter().enumerate().filter_map(|(i, l)| l.entry.as_ref().map(|e| ((i + 1) as f64, f(e)))).collect()
+    };
+    let series = vec![
+        Series {
+            name: "integrated loudness (LUFS)".into(),
+            color: PALETTE[0],
+            points: points(&|e| e.loudness_after_lufs),
+            stroke: Stroke::Solid,
+        },
+        Series {
+            name: "target (LUFS)".into(),
+            color: PALETTE[0],
+            points: points(&|e| e.loudness_target_lufs),
+            stroke: Stroke::Dashed,
+        },
+        Series {
+            name: "true peak (dBTP)".into(),
+            color: PALETTE[1],
+            points: points(&|e| e.true_peak_after_dbtp),
+            stroke: Stroke::Solid,
+        },
+        Series {
+            name: "ceiling (dBTP)".into(),
+            color: PALETTE[1],
+            points: points(&|e| e.ceiling_dbtp),
+            stroke: Stroke::Dashed,
+        },
+    ];
+    let (lo, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|q| q.1)), 3.0, 6.0);
+    let svg = LineChart {
+        legend: Corner::LowerRight,
+        x_label: "track (manifest order)",
+        y_label: "level (LUFS / dBTP)",
+        x_axis: XAxis::Linear,
+        x_range: (0.5, lines.len() as f64 + 0.5),
+        y_range: (lo, hi.max(0.0)),
+        series,
+    }
+    .to_svg()?;
+    p.figure(
+        "chart-catalogue",
+        "Each mastered track's loudness and true peak, measured on the written file, with its target and ceiling",
+        &svg,
+    );
+    p.body.push_str("</section><section id=\"tracks\"><h2>Tracks</h2><div class=\"scroll\"><table class=\"metrics\"><thead><tr><th>#</th><th>target</th><th>output</th><th>status</th><th>loudness before → after (target)</th><th>true peak</th><th>loudness range</th><th>tonal / width distance</th><th>warnings or error</th></tr></thead><tbody>");
+    for (i, l) in lines.iter().enumerate() {
+        let cells = match &l.entry {
+            Some(e) => format!(
+                "<td>{:.1} → {:.1} ({:.1}) LUFS</td><td>{:.2} dBTP</td><td>{:.1} LU</td><td>{:.2} / {} dB</td><td>{}</td>",
+                e.loudness_before_lufs,
+                e.loudness_after_lufs,
+                e.loudness_target_lufs,
+                e.true_peak_after_dbtp,
+                e.loudness_range_after_lu,
+                e.tonal_distance_db,
+                e.width_distance_db.map_or_else(|| "–".to_string(), |w| format!("{w:.2}")),
+                escape(&e.warnings.join("; "))
+            ),
+            None => format!("<td></td><td></td><td></td><td></td><td>{}</td>", escape(l.error.as_deref().unwrap_or(""))),
+        };
+        let _ = write!(
+            p.body,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{cells}</tr>",
+            escape(&l.status),
+            i + 1,
+            escape(&l.target),
+            escape(&l.output),
+            escape(&l.status)
+        );
+    }
+    p.body.push_str("</tbody></table></div></section>");
+    Ok(page("automaster catalogue", &p.body, concat!("automaster ", env!("CARGO_PKG_VERSION"))))
 }
