@@ -311,8 +311,11 @@ impl Drop for Bar {
 impl Progress for Bars {
     fn start(&self, label: &str, total: u64) -> Box<dyn ProgressTask + '_> {
         let bar = self.0.add(if total > 0 { ProgressBar::new(total) } else { ProgressBar::new_spinner() });
-        let template =
-            if total > 0 { "{msg:32} [{bar:30}] {percent:>3}% {elapsed}" } else { "{msg:32} {spinner} {elapsed}" };
+        let template = if total > 0 {
+            "{msg:32} [{bar:30}] {percent:>3}% {elapsed} (eta {eta})"
+        } else {
+            "{msg:32} {spinner} {elapsed}"
+        };
         bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
         bar.set_message(label.to_string());
         Box::new(Bar(bar))
@@ -503,7 +506,7 @@ struct NoProgressInRows<'a>(&'a dyn Progress);
 impl Progress for NoProgressInRows<'_> {
     fn start(&self, label: &str, total: u64) -> Box<dyn ProgressTask + '_> {
         if label == "batch" {
-            self.0.start("tracks", total)
+            self.0.start(&format!("{total} tracks"), total)
         } else {
             NoProgress.start(label, total)
         }
