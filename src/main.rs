@@ -300,6 +300,10 @@ impl ProgressTask for Bar {
     fn inc(&self, units: u64) {
         self.0.inc(units);
     }
+
+    fn set_detail(&self, detail: &str) {
+        self.0.set_message(detail.to_string());
+    }
 }
 
 impl Drop for Bar {
@@ -379,6 +383,7 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
                 bit_depth: a.out.bit_depth,
                 device: &device,
                 report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
+                target_profile: None,
             };
             let mastered = jobs::master(&job, progress)?;
             report(&mastered.summary, a.out.json)?;
@@ -652,6 +657,7 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         bit_depth: BitDepth::Int24,
         device,
         report: ReportOut { html: Some(&report_path), json: None },
+        target_profile: None,
     };
     let summary = jobs::master(&job, progress)?.summary;
     let json = serde_json::to_string_pretty(&summary)?;

@@ -14,6 +14,9 @@ pub trait Progress: Sync {
 /// One running stage; dropping it marks the stage finished.
 pub trait ProgressTask: Send + Sync {
     fn inc(&self, units: u64);
+
+    /// What the stage is busy with now (the tracks in flight of a batch, say).
+    fn set_detail(&self, _detail: &str) {}
 }
 
 /// Reports nothing.

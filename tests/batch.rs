@@ -238,3 +238,26 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// With a GPU, the batch analyses its targets together on it and its references on it too: each
+/// master is still byte-identical to `automaster master --device gpu` of its row alone.
+#[test]
+#[cfg_attr(no_vulkan_driver, ignore = "no Vulkan driver on this machine (install mesa-vulkan-drivers)")]
+fn gpu_batches_master_like_single_gpu_runs() {
+    let c = Catalogue::new();
+    std::fs::write(c.path("manifest.csv"), "target,output\nmix0.wav,m0.wav\nmix1.wav,m1.wav\nmix2.wav,m2.wav\n")
+        .unwrap();
+    let out = c.path("gpu");
+    let (m, r) = (c.path("manifest.csv"), c.path("ref.wav"));
+    let batch =
+        bin().args(["batch", s(&m), "--out-dir", s(&out), "-r", s(&r), "--device", "gpu", "--quiet"]).output().unwrap();
+    assert!(batch.status.success(), "{}", String::from_utf8_lossy(&batch.stderr));
+    for i in 0..3 {
+        let alone = c.path(&format!("gpu_alone{i}.wav"));
+        let t = c.path(&format!("mix{i}.wav"));
+        let o =
+            bin().args(["master", s(&t), "-r", s(&r), "-o", s(&alone), "--device", "gpu", "--quiet"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(std::fs::read(alone).unwrap() == std::fs::read(out.join(format!("m{i}.wav"))).unwrap(), "row {i}");
+    }
+}

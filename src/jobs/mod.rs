@@ -129,6 +129,9 @@ pub struct MasterJob<'a> {
     pub device: &'a SpectrumDevice,
     /// A report of reference(s), original and master, if wanted.
     pub report: ReportOut<'a>,
+    /// The target's profile when it is known already (a batch analyses its targets together on
+    /// the GPU); `None`: analysed here.
+    pub target_profile: Option<&'a Profile>,
 }
 
 /// Refuses an output that is one of the inputs (compared after resolving links and `..`).
@@ -258,10 +261,21 @@ impl MasterInputs {
     /// Decodes and analyses target and reference audio side by side; loads saved profiles.
     fn load(job: &MasterJob, progress: &dyn Progress, timings: &mut Timings) -> Result<Self> {
         let t = Instant::now();
-        let mut audio_paths = vec![job.target];
-        audio_paths.extend(job.references.iter().map(PathBuf::as_path).filter(|r| !is_profile(r)));
-        let (mut analysed, decode_s) = decode_and_analyse(&audio_paths, job.device, progress)?;
-        let (audio, target) = analysed.remove(0);
+        let references = job.references.iter().map(PathBuf::as_path).filter(|r| !is_profile(r));
+        let (audio, target, analysed, decode_s) = match job.target_profile {
+            Some(known) => {
+                let audio = decode_file(job.target, progress)?;
+                let decode_s = t.elapsed().as_secs_f64();
+                let (analysed, refs_s) = decode_and_analyse(&references.collect::<Vec<_>>(), job.device, progress)?;
+                (audio, known.clone(), analysed, decode_s + refs_s)
+            }
+            None => {
+                let audio_paths: Vec<&Path> = std::iter::once(job.target).chain(references).collect();
+                let (mut analysed, decode_s) = decode_and_analyse(&audio_paths, job.device, progress)?;
+                let (audio, target) = analysed.remove(0);
+                (audio, target, analysed, decode_s)
+            }
+        };
         // Spectrograms of the inputs for the report, before the audio goes.
         let spectrograms = if job.report.wanted() {
             std::iter::once(&audio)

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use self::catalogue::Entry;
@@ -22,6 +23,7 @@ pub use self::shard::{Shard, ShardChoice};
 use super::{file_name, master, MasterJob, ReportOut};
 use crate::analysis::analyze;
 use crate::analysis::device::SpectrumDevice;
+use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
 use crate::io::decode::{announced_size, decode_file};
 use crate::io::encode::{remove_stale_parts, write_atomically};
@@ -105,6 +107,9 @@ pub fn run(job: &BatchJob, progress: &dyn Progress, on_row: &(dyn Fn(&RowEvent) 
             _ => todo.push(work),
         }
     }
+    if job.device.has_gpu() {
+        analyse_targets_on_gpu(&mut todo, job, progress);
+    }
     let run = Runner { job, ledger: &ledger, budget: Budget::new(job.memory_budget), stop: Mutex::new(false) };
     let results = run.all(todo, progress, on_row);
     outcome.done += results.iter().filter(|r| **r == Some(true)).count();
@@ -130,7 +135,8 @@ impl References {
             rows.iter().flat_map(|r| if r.references.is_empty() { job.default_references } else { &r.references[..] });
         for path in wanted {
             if !known.contains_key(path) {
-                known.insert(path.clone(), Self::profile(path, &cache, progress).map_err(|e| e.to_string()));
+                known
+                    .insert(path.clone(), Self::profile(path, &cache, job.device, progress).map_err(|e| e.to_string()));
             }
         }
         Ok(References { known })
@@ -138,15 +144,25 @@ impl References {
 
     /// The content hash of the reference at `path` and its profile's path: the file itself when it
     /// is a profile, else the cached analysis (made now when it is not cached yet).
-    fn profile(path: &Path, cache: &Path, progress: &dyn Progress) -> Result<(String, PathBuf)> {
+    /// It is analysed on `device`, as `automaster master` would analyse it.
+    fn profile(
+        path: &Path,
+        cache: &Path,
+        device: &SpectrumDevice,
+        progress: &dyn Progress,
+    ) -> Result<(String, PathBuf)> {
         let hash = hash_file(path)?;
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
             Profile::load(path)?;
             return Ok((hash, path.to_path_buf()));
         }
-        let cached = cache.join(format!("{hash}.profile.json"));
+        // Keyed by the content and by what analysed it: the engine's version and the device (a
+        // GPU's sums round differently from the CPU's).
+        let by = blake3::hash(format!("{} {}", env!("CARGO_PKG_VERSION"), device.describe()).as_bytes()).to_hex();
+        let cached = cache.join(format!("{hash}-{}.profile.json", &by[..16]));
         if !cached.exists() {
-            let profile = analyze(&decode_file(path, progress)?, &file_name(path), progress)?;
+            let audio = decode_file(path, progress)?;
+            let profile = super::analyze_buffers(&[(&audio, file_name(path))], device, progress)?.remove(0);
             write_atomically(&cached, |f| {
                 std::io::Write::write_all(f, profile.to_json().as_bytes()).map_err(|e| e.to_string())
             })?;
@@ -189,6 +205,7 @@ impl References {
             bit_depth,
             input_hash,
             settings_hash,
+            target_profile: None,
         })
     }
 }
@@ -204,11 +221,49 @@ struct Work {
     bit_depth: BitDepth,
     input_hash: String,
     settings_hash: String,
+    /// The target's profile, when the targets were analysed together on the GPU.
+    target_profile: Option<Profile>,
 }
 
 impl Work {
     fn matches(&self, e: &Event) -> bool {
         e.input_hash == self.input_hash && e.settings_hash == self.settings_hash
+    }
+}
+
+/// Tracks the GPU analyses in one batch, at most.
+const GPU_BATCH: usize = 16;
+
+/// The targets of `todo` analysed on the GPU in batches of up to [`GPU_BATCH`] tracks whose
+/// decoded audio together takes at most half the memory budget; a target that does not decode is
+/// left to its row, which fails with the error.
+fn analyse_targets_on_gpu(todo: &mut [Work], job: &BatchJob, progress: &dyn Progress) {
+    let decoded_bytes = |w: &Work| announced_size(&w.row.target).map_or(0, |(f, c)| f * c as u64 * 4);
+    let mut rest = &mut todo[..];
+    while !rest.is_empty() {
+        let mut n = 0;
+        let mut bytes = 0;
+        while n < rest.len().min(GPU_BATCH) && (n == 0 || bytes + decoded_bytes(&rest[n]) <= job.memory_budget / 2) {
+            bytes += decoded_bytes(&rest[n]);
+            n += 1;
+        }
+        let (batch, later) = rest.split_at_mut(n);
+        let decoded: Vec<Option<AudioBuffer>> =
+            batch.par_iter().map(|w| decode_file(&w.row.target, progress).ok()).collect();
+        let tracks: Vec<(&AudioBuffer, String)> = decoded
+            .iter()
+            .zip(batch.iter())
+            .filter_map(|(b, w)| b.as_ref().map(|b| (b, file_name(&w.row.target))))
+            .collect();
+        if let Ok(profiles) = super::analyze_buffers(&tracks, job.device, progress) {
+            let mut profiles = profiles.into_iter();
+            for (w, b) in batch.iter_mut().zip(&decoded) {
+                if b.is_some() {
+                    w.target_profile = profiles.next();
+                }
+            }
+        }
+        rest = later;
     }
 }
 
@@ -278,7 +333,15 @@ impl Runner<'_> {
         let jobs = self.job.jobs.unwrap_or_else(rayon::current_num_threads).clamp(1, todo.len().max(1));
         let queue = Mutex::new(todo.into_iter().enumerate());
         let results = Mutex::new(Vec::new());
-        let task = progress.start("batch", queue.lock().expect("queue").len() as u64);
+        let total = queue.lock().expect("queue").len();
+        let task = progress.start("batch", total as u64);
+        // The bar's label: the tracks done of all, and those in flight.
+        let in_flight: Mutex<Vec<String>> = Mutex::default();
+        let show = |change: &dyn Fn(&mut Vec<String>)| {
+            let mut names = in_flight.lock().expect("in flight");
+            change(&mut names);
+            task.set_detail(&format!("{total} tracks; now {}", names.join(", ")));
+        };
         std::thread::scope(|s| {
             for _ in 0..jobs {
                 s.spawn(|| loop {
@@ -287,7 +350,9 @@ impl Runner<'_> {
                         results.lock().expect("results").push((i, None));
                         continue;
                     }
+                    show(&|names| names.push(work.key.clone()));
                     let ok = self.one(&work, progress, on_row);
+                    show(&|names| names.retain(|n| n != &work.key));
                     if !ok && self.job.fail_fast {
                         *self.stop.lock().expect("stop") = true;
                     }
@@ -348,6 +413,7 @@ impl Runner<'_> {
             bit_depth: work.bit_depth,
             device: self.job.device,
             report: ReportOut { html: report.as_deref(), json: None },
+            target_profile: work.target_profile.as_ref(),
         };
         let mastered = master(&job, progress)?;
         let written = analyze(&decode_file(&work.output, progress)?, &work.key, progress)?;
