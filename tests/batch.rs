@@ -261,3 +261,24 @@ fn gpu_batches_master_like_single_gpu_runs() {
         assert!(std::fs::read(alone).unwrap() == std::fs::read(out.join(format!("m{i}.wav"))).unwrap(), "row {i}");
     }
 }
+
+/// `--fail-fast` stops at the first failing row (the rest not run, exit 3); `--reports` leaves a
+/// report page per mastered track.
+#[test]
+fn fail_fast_stops_and_reports_are_written() {
+    let c = Catalogue::new();
+    std::fs::write(c.path("manifest.csv"), "target,output\nbroken.wav,b.wav\nmix0.wav,m0.wav\nmix1.wav,m1.wav\n")
+        .unwrap();
+    let out = c.path("out");
+    let first = c.batch(&out, &["--fail-fast", "--jobs", "1"]);
+    assert_eq!(first.status.code(), Some(3));
+    let o = outcome(&first);
+    assert_eq!((o["failed"].as_u64(), o["not_run"].as_u64(), o["done"].as_u64()), (Some(1), Some(2), Some(0)), "{o}");
+    assert!(!out.join("m0.wav").exists());
+    let second = outcome(&c.batch(&out, &["--reports"]));
+    assert_eq!(second["done"].as_u64(), Some(2), "{second}");
+    for name in ["m0.html", "m1.html"] {
+        let page = std::fs::read_to_string(out.join("reports").join(name)).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>") && page.contains("chart-eq"), "{name}");
+    }
+}
