@@ -129,31 +129,17 @@ pub fn to_html(lines: &[Line]) -> Result<String> {
     let points = |f: &dyn Fn(&Entry) -> f64| -> Vec<(f64, f64)> {
         lines.iter().enumerate().filter_map(|(i, l)| l.entry.as_ref().map(|e| ((i + 1) as f64, f(e)))).collect()
     };
+    let line = |name: &str, color, value: &dyn Fn(&Entry) -> f64, stroke| Series {
+        name: name.into(),
+        color,
+        points: points(value),
+        stroke,
+    };
     let series = vec![
-        Series {
-            name: "integrated loudness (LUFS)".into(),
-            color: PALETTE[0],
-            points: points(&|e| e.loudness_after_lufs),
-            stroke: Stroke::Solid,
-        },
-        Series {
-            name: "target (LUFS)".into(),
-            color: PALETTE[0],
-            points: points(&|e| e.loudness_target_lufs),
-            stroke: Stroke::Dashed,
-        },
-        Series {
-            name: "true peak (dBTP)".into(),
-            color: PALETTE[1],
-            points: points(&|e| e.true_peak_after_dbtp),
-            stroke: Stroke::Solid,
-        },
-        Series {
-            name: "ceiling (dBTP)".into(),
-            color: PALETTE[1],
-            points: points(&|e| e.ceiling_dbtp),
-            stroke: Stroke::Dashed,
-        },
+        line("integrated loudness (LUFS)", PALETTE[0], &|e| e.loudness_after_lufs, Stroke::Solid),
+        line("target (LUFS)", PALETTE[0], &|e| e.loudness_target_lufs, Stroke::Dashed),
+        line("true peak (dBTP)", PALETTE[1], &|e| e.true_peak_after_dbtp, Stroke::Solid),
+        line("ceiling (dBTP)", PALETTE[1], &|e| e.ceiling_dbtp, Stroke::Dashed),
     ];
     let (lo, hi) = range(series.iter().flat_map(|s| s.points.iter().map(|q| q.1)), 3.0, 6.0);
     let svg = LineChart {
