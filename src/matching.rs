@@ -5,11 +5,11 @@ use crate::analysis::spectrum::dynamics_crossovers;
 use crate::dsp::limiter::LimiterSettings;
 use crate::dsp::linear_phase_eq::EqCurve;
 use crate::error::{Error, Result};
-use crate::model::Profile;
 use crate::model::{
     DynamicsGoal, DynamicsPlan, EqPlan, LoudnessTarget, MasteringPlan, MatchSettings, Provenance, StereoPlan,
     PLAN_SCHEMA_VERSION,
 };
+use crate::model::{Profile, SpectralProfile};
 
 /// Spread differences smaller than this (dB) are not worth a compressor.
 const MIN_SPREAD_CHANGE_DB: f64 = 0.5;
@@ -29,7 +29,8 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
     let freqs = &target.spectrum.centers_hz;
     let (ts, rs) = (&target.spectrum, &reference.spectrum);
     let mid_diff = smooth(freqs, &difference(&rs.mid_db, &ts.mid_db), settings.smoothing_octaves);
-    let side_diff = smooth(freqs, &difference(&rs.side_db, &ts.side_db), settings.smoothing_octaves);
+    // Width: side − mid, reference − target, a correction of its own (smoothed more finely).
+    let width_diff = smooth(freqs, &width_difference(rs, ts), settings.width_smoothing_octaves);
     // One offset for both: loudness is matched separately, and keeping side relative to mid is what
     // carries the reference's width.
     let offset = fitting_offset(freqs, &mid_diff, settings.max_boost_db, settings.max_cut_db);
@@ -46,11 +47,11 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
         mid_diff[i].map(|d| (d - offset).clamp(-settings.max_cut_db, settings.max_boost_db) * settings.eq_amount)
     };
     let mid = curve(&tonal);
-    // Width: what side needs beyond the tonal correction (side − mid difference, its own limits).
+    // Width: what side needs beyond the tonal correction, within its own limits. It does not
+    // depend on where the tonal correction stopped: a band whose tonal correction hit a limit
+    // still gets the reference's side relative to its mid.
     let width = |i: usize| {
-        let (s, m) = (side_diff[i]?, mid_diff[i]?);
-        let total = (s - offset).clamp(-settings.side_max_cut_db, settings.side_max_boost_db);
-        Some((total - (m - offset).clamp(-settings.max_cut_db, settings.max_boost_db)) * settings.width_amount)
+        width_diff[i].map(|w| w.clamp(-settings.side_max_cut_db, settings.side_max_boost_db) * settings.width_amount)
     };
     let (side, width) = if stereo {
         (mid.clone(), curve(&width))
@@ -99,6 +100,13 @@ fn dynamics_goal(target: &Profile, reference: &Profile, settings: &MatchSettings
     })
 }
 
+/// (side − mid) of the reference − (side − mid) of the target per band, `None` where any of the
+/// four has no information.
+fn width_difference(reference: &SpectralProfile, target: &SpectralProfile) -> Vec<Option<f64>> {
+    let (mid, side) = (difference(&reference.mid_db, &target.mid_db), difference(&reference.side_db, &target.side_db));
+    mid.iter().zip(side).map(|(m, s)| Some(s? - (*m)?)).collect()
+}
+
 /// reference − target per band, `None` where either has no information.
 fn difference(reference: &[f64], target: &[f64]) -> Vec<Option<f64>> {
     reference.iter().zip(target).map(|(&r, &t)| (has_information(r) && has_information(t)).then_some(r - t)).collect()
@@ -106,7 +114,10 @@ fn difference(reference: &[f64], target: &[f64]) -> Vec<Option<f64>> {
 
 /// The level that counts as "no change". Loudness is normalised afterwards, so it is free: take the
 /// mean correction over the core range, moved as little as needed for the whole correction there to
-/// fit within [−max_cut, +max_boost]; when it cannot fit, overflow the two limits equally.
+/// fit within [−max_cut, +max_boost]; when it cannot fit, the level that leaves the least of it
+/// undone (the sum over the bands of the squares of what the limits cut off), so a shortfall spread
+/// over many bands — a whole dull top octave — weighs more than one over a narrow resonance, as it
+/// does on a fractional-octave meter and to the ear.
 fn fitting_offset(freqs: &[f64], values: &[Option<f64>], max_boost: f64, max_cut: f64) -> f64 {
     let (lo, hi) = OFFSET_RANGE_HZ;
     let sel: Vec<f64> = freqs.iter().zip(values).filter(|(&f, _)| f >= lo && f <= hi).filter_map(|(_, v)| *v).collect();
@@ -118,10 +129,22 @@ fn fitting_offset(freqs: &[f64], values: &[Option<f64>], max_boost: f64, max_cut
     // Offsets o with max − o ≤ boost and min − o ≥ −cut.
     let (o_lo, o_hi) = (max - max_boost, min + max_cut);
     if o_lo <= o_hi {
-        mean.clamp(o_lo, o_hi)
-    } else {
-        0.5 * (o_lo + o_hi)
+        return mean.clamp(o_lo, o_hi);
     }
+    // The undone part is convex in o and its slope rises with o: bisect on the slope between
+    // the offsets at which either limit alone would be met.
+    let slope =
+        |o: f64| -> f64 { sel.iter().map(|&v| (o - v - max_cut).max(0.0) - (v - o - max_boost).max(0.0)).sum() };
+    let (mut a, mut b) = (o_hi, o_lo);
+    for _ in 0..64 {
+        let m = 0.5 * (a + b);
+        if slope(m) < 0.0 {
+            a = m;
+        } else {
+            b = m;
+        }
+    }
+    0.5 * (a + b)
 }
 
 /// 1 inside [lo, hi], raised-cosine to 0 over half an octave outside.

@@ -23,11 +23,17 @@ pub struct MatchSettings {
     pub ceiling_dbtp: f64,
     pub max_boost_db: f64,
     pub max_cut_db: f64,
-    /// Limits of the width correction (side relative to mid).
+    /// Limits of the width correction: side relative to mid, on top of the tonal correction both
+    /// get (so the side's total change may reach the tonal limit plus these).
     pub side_max_boost_db: f64,
     pub side_max_cut_db: f64,
-    /// Standard deviation of the Gaussian smoothing of the correction, in octaves.
+    /// Standard deviation of the Gaussian smoothing of the tonal correction, in octaves.
     pub smoothing_octaves: f64,
+    /// The same for the width correction. Finer than the tonal one: side − mid is a ratio within
+    /// each band, so the notes that raise a band's mid and side together cancel out of it, and a
+    /// width change a third of an octave wide must come back within half a dB.
+    #[serde(default = "width_smoothing")]
+    pub width_smoothing_octaves: f64,
     /// Corrections taper to 0 dB over half an octave outside [low_hz, high_hz].
     pub low_hz: f64,
     pub high_hz: f64,
@@ -39,6 +45,10 @@ fn one() -> f64 {
 
 fn half() -> f64 {
     0.5
+}
+
+fn width_smoothing() -> f64 {
+    1.0 / 24.0
 }
 
 impl Default for MatchSettings {
@@ -54,6 +64,7 @@ impl Default for MatchSettings {
             side_max_boost_db: 12.0,
             side_max_cut_db: 24.0,
             smoothing_octaves: 1.0 / 12.0,
+            width_smoothing_octaves: width_smoothing(),
             low_hz: 25.0,
             high_hz: 18_000.0,
         }
@@ -83,8 +94,12 @@ impl MatchSettings {
                 return bad(format!("{n} {v} must be between 0 and 30"));
             }
         }
-        if !(self.smoothing_octaves > 0.0 && self.smoothing_octaves <= 2.0) {
-            return bad("smoothing_octaves must be in (0, 2]".into());
+        for (n, v) in
+            [("smoothing_octaves", self.smoothing_octaves), ("width_smoothing_octaves", self.width_smoothing_octaves)]
+        {
+            if !(v > 0.0 && v <= 2.0) {
+                return bad(format!("{n} must be in (0, 2]"));
+            }
         }
         if !(self.low_hz > 0.0 && self.low_hz < self.high_hz) {
             return bad("low_hz must be positive and below high_hz".into());

@@ -62,6 +62,34 @@ pub fn synthetic_mix(seconds: f64, fs: u32, seed: u64) -> Vec<Vec<f32>> {
     vec![l, r]
 }
 
+/// A mix whose sections move in level: 4 s sections alternating by `swing_db` around the mix's
+/// level (ramped over 0.5 s so nothing clicks), with the side scaled by `side_gain`.
+pub fn moving_mix(fs: u32, seconds: f64, swing_db: f64, side_gain: f32, seed: u64) -> Vec<Vec<f32>> {
+    let mut mix = synthetic_mix(seconds, fs, seed);
+    let n = mix[0].len();
+    let section = 4 * fs as usize;
+    let ramp = fs as usize / 2;
+    let gain = |i: usize| {
+        let k = i / section;
+        let level = |k: usize| if k.is_multiple_of(2) { swing_db / 2.0 } else { -swing_db / 2.0 };
+        let pos = i % section;
+        let db = if pos < ramp && k > 0 {
+            level(k - 1) + (level(k) - level(k - 1)) * pos as f64 / ramp as f64
+        } else {
+            level(k)
+        };
+        10f64.powf(db / 20.0) as f32
+    };
+    let (left, right) = mix.split_at_mut(1);
+    for (i, (l, r)) in left[0].iter_mut().zip(right[0].iter_mut()).enumerate().take(n) {
+        let g = gain(i);
+        let (m, s) = ((*l + *r) * 0.5, (*l - *r) * 0.5 * side_gain);
+        *l = (m + s) * g;
+        *r = (m - s) * g;
+    }
+    mix
+}
+
 /// RBJ Audio EQ Cookbook biquad (Bristow-Johnson), f64, direct form I.
 #[derive(Clone, Copy)]
 pub struct Biquad {
@@ -245,19 +273,47 @@ pub fn normalize_peak(channels: &mut [Vec<f32>], peak: f32) {
 /// codecs do to the masters users bring.
 pub fn band_limit(channels: &mut [Vec<f32>], fs: u32, cutoff_hz: f64) {
     for ch in channels {
-        let n = (ch.len() + fs as usize).next_power_of_two();
-        let mut planner = RealFftPlanner::<f64>::new();
-        let (fwd, inv) = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
-        let mut t: Vec<f64> = ch.iter().map(|&x| f64::from(x)).chain(std::iter::repeat(0.0)).take(n).collect();
-        let mut spec = fwd.make_output_vec();
-        fwd.process(&mut t, &mut spec).unwrap();
-        let k0 = (cutoff_hz / f64::from(fs) * n as f64) as usize;
-        for v in &mut spec[k0..] {
-            *v = Complex::new(0.0, 0.0);
-        }
-        inv.process(&mut spec, &mut t).unwrap();
-        for (x, v) in ch.iter_mut().zip(&t) {
-            *x = (v / n as f64) as f32;
-        }
+        shape_spectrum(ch, fs, |f| if f < cutoff_hz { 1.0 } else { 0.0 });
+    }
+}
+
+/// Zero-phase filtering by `gain(f_hz)` (linear amplitude) on the zero-padded f64 spectrum of the
+/// whole signal.
+pub fn shape_spectrum(x: &mut [f32], fs: u32, gain: impl Fn(f64) -> f64) {
+    let n = (x.len() + fs as usize).next_power_of_two();
+    let mut planner = RealFftPlanner::<f64>::new();
+    let (fwd, inv) = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
+    let mut t: Vec<f64> = x.iter().map(|&v| f64::from(v)).chain(std::iter::repeat(0.0)).take(n).collect();
+    let mut spec = fwd.make_output_vec();
+    fwd.process(&mut t, &mut spec).unwrap();
+    for (k, v) in spec.iter_mut().enumerate() {
+        *v *= gain(k as f64 * f64::from(fs) / n as f64);
+    }
+    inv.process(&mut spec, &mut t).unwrap();
+    for (y, v) in x.iter_mut().zip(&t) {
+        *y = (v / n as f64) as f32;
+    }
+}
+
+/// Applies `mid_db(f)` to the mid and `side_db(f)` to the side of a stereo signal (zero phase).
+pub fn shape_mid_side(channels: &mut [Vec<f32>], fs: u32, mid_db: impl Fn(f64) -> f64, side_db: impl Fn(f64) -> f64) {
+    let (mut m, mut s): (Vec<f32>, Vec<f32>) =
+        channels[0].iter().zip(&channels[1]).map(|(l, r)| ((l + r) * 0.5, (l - r) * 0.5)).unzip();
+    shape_spectrum(&mut m, fs, |f| 10f64.powf(mid_db(f) / 20.0));
+    shape_spectrum(&mut s, fs, |f| 10f64.powf(side_db(f) / 20.0));
+    for i in 0..m.len() {
+        channels[0][i] = m[i] + s[i];
+        channels[1][i] = m[i] - s[i];
+    }
+}
+
+/// `gain_db` across the 1/3-octave band centred on `centre_hz`, rising and falling as a raised
+/// cosine over the sixth of an octave either side.
+pub fn third_octave_bump(f_hz: f64, centre_hz: f64, gain_db: f64) -> f64 {
+    let outside = ((f_hz.max(1e-3) / centre_hz).log2().abs() - 1.0 / 6.0).max(0.0) * 6.0;
+    if outside >= 1.0 {
+        0.0
+    } else {
+        gain_db * 0.5 * (1.0 + (std::f64::consts::PI * outside).cos())
     }
 }

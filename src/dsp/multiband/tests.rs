@@ -51,7 +51,7 @@ fn ratio_one_is_flat_within_005_db_from_20_hz_to_20_khz() {
 fn a_folded_eq_with_unit_gains_is_the_eq_alone() {
     use crate::dsp::linear_phase_eq::{EqCurve, LinearPhaseEq};
     let mb = Multiband::new(&CROSSOVERS, FS).unwrap();
-    let n = FS as usize;
+    let n = 2 * FS as usize;
     let x: Vec<f32> = tone(70.0, 0.3, n)
         .iter()
         .zip(tone(2500.0, 0.2, n))
