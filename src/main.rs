@@ -219,6 +219,11 @@ struct MatchArgs {
     /// True-peak ceiling in dBTP.
     #[arg(long, default_value_t = -1.0, allow_hyphen_values = true)]
     ceiling: f64,
+    /// The most peak reduction, in dB, that the soft clipper and the limiter together may use at
+    /// the highest peak to reach the loudness target (default: as much as it needs). When it is
+    /// not enough, the summary says by how much the target was missed.
+    #[arg(long, value_name = "DB")]
+    max_limiting_db: Option<f64>,
     /// How much of the EQ correction to apply, in percent.
     #[arg(long, default_value_t = 100.0)]
     eq_amount: f64,
@@ -535,6 +540,7 @@ impl MatchArgs {
             dynamics_amount: self.dynamics_amount / 100.0,
             target_lufs,
             ceiling_dbtp: self.ceiling,
+            max_limiting_db: self.max_limiting_db,
             ..Default::default()
         }
     }
@@ -565,6 +571,13 @@ fn report(s: &Summary, json: bool) -> Result<()> {
         s.render.gain_db,
         s.render.limit.max_gain_reduction_db
     );
+    let clipper = s.render.clipper.as_ref().map_or("clipper off".to_string(), |c| {
+        format!("clipper up to {:.1} dB ({:.1} s above 3 dB)", c.max_reduction_db, c.seconds_above_3db)
+    });
+    println!(
+        "  peaks        {clipper}, limiter up to {:.1} dB ({:.1} s above 3 dB)",
+        s.render.limit.max_gain_reduction_db, s.render.limit.seconds_above_3db
+    );
     if let Some(d) = &s.render.dynamics {
         let bands: Vec<String> = d
             .settings
@@ -590,8 +603,10 @@ fn report(s: &Summary, json: bool) -> Result<()> {
             );
         }
     }
-    if !s.render.loudness_target_reached {
-        println!("  warning      the loudness target cannot be reached under the {:.1} dBTP ceiling without crushing the mix", s.ceiling_dbtp);
+    if let Some(short) = &s.render.loudness_shortfall {
+        println!("  warning      loudness target missed by {:.2} LU: {}", short.missed_by_lu, short.reason.describe());
+    } else if !s.render.loudness_target_reached {
+        println!("  warning      the loudness target was not reached within 0.1 LU");
     }
     println!("  time         {:.2} s", s.timings.total_s);
     Ok(())

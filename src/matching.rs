@@ -69,7 +69,10 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
         eq: EqPlan { mid, side },
         stereo: StereoPlan { width, bass_mono_hz },
         dynamics: DynamicsPlan { multiband: None, goal: dynamics_goal(target, reference, settings), leveler: None },
-        loudness: LoudnessTarget { target_lufs: settings.target_lufs.unwrap_or(reference.loudness.integrated_lufs) },
+        loudness: LoudnessTarget {
+            target_lufs: settings.target_lufs.unwrap_or(reference.loudness.integrated_lufs),
+            max_limiting_db: settings.max_limiting_db,
+        },
         limiter: LimiterSettings { ceiling_dbtp: settings.ceiling_dbtp, ..Default::default() },
         provenance: Provenance {
             target: target.source.clone(),

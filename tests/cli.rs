@@ -210,6 +210,36 @@ fn a_reference_identical_to_the_target_is_allowed() {
     assert!(run(&["master", s(&f.path("mix.wav")), "-r", s(&f.path("mix.wav")), "-o", s(&out)]).status.success());
 }
 
+/// A loud target under `--max-limiting-db`: the master is written, the summary names the
+/// shortfall and its reason, the report page too, and the JSON carries both with the chain's
+/// reduction.
+#[test]
+fn a_bound_on_limiting_is_reported_in_the_summary_and_the_report() {
+    let f = Fixture::new();
+    let (mix, reference) = (f.path("mix.wav"), f.path("ref.wav"));
+    let (out, report) = (f.path("bounded.wav"), f.path("bounded.html"));
+    let args = ["master", s(&mix), "-r", s(&reference), "-o", s(&out), "--lufs", "-7"];
+    let o = run(&[&args[..], &["--max-limiting-db", "4", "--report", s(&report)]].concat());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("loudness target missed by") && text.contains("--max-limiting-db"), "{text}");
+    assert!(text.contains("limiter up to") && text.contains("s above 3 dB"), "{text}");
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(page.contains("Loudness target missed by") && page.contains("soft clipper"));
+    let o = run(&[&args[..], &["--max-limiting-db", "4", "--json"]].concat());
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let render = &summary["render"];
+    assert_eq!(render["loudness_shortfall"]["reason"], "max_limiting");
+    assert!(render["loudness_shortfall"]["missed_by_lu"].as_f64().unwrap() > 0.5);
+    assert!(render["max_gain_reduction_db"].as_f64().unwrap() <= 4.05);
+    assert!(render["seconds_above_3db"].as_f64().is_some());
+    // Without the bound the target is met, the clipper taking its share.
+    let o = run(&[&args[..], &["--json"]].concat());
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((summary["loudness_after_lufs"].as_f64().unwrap() + 7.0).abs() <= 0.1);
+    assert!(summary["render"]["clipper"]["max_reduction_db"].as_f64().unwrap() > 0.0);
+}
+
 #[test]
 fn demo_masters_the_bundled_example() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@ pub mod linear_phase_eq;
 pub mod multiband;
 pub mod overlap_save;
 pub mod simd;
+pub mod soft_clipper;
 pub mod stft;
 pub mod true_peak;
 pub mod window;

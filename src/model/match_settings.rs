@@ -21,6 +21,9 @@ pub struct MatchSettings {
     /// Loudness target; `None` means the reference's integrated loudness.
     pub target_lufs: Option<f64>,
     pub ceiling_dbtp: f64,
+    /// Bound on the chain's peak reduction (see `LoudnessTarget::max_limiting_db`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_limiting_db: Option<f64>,
     pub max_boost_db: f64,
     pub max_cut_db: f64,
     /// Limits of the width correction: side relative to mid, on top of the tonal correction both
@@ -59,6 +62,7 @@ impl Default for MatchSettings {
             dynamics_amount: 0.5,
             target_lufs: None,
             ceiling_dbtp: -1.0,
+            max_limiting_db: None,
             max_boost_db: 12.0,
             max_cut_db: 12.0,
             side_max_boost_db: 12.0,
@@ -103,6 +107,11 @@ impl MatchSettings {
         }
         if !(self.low_hz > 0.0 && self.low_hz < self.high_hz) {
             return bad("low_hz must be positive and below high_hz".into());
+        }
+        if let Some(m) = self.max_limiting_db {
+            if !(0.0..=60.0).contains(&m) {
+                return bad(format!("max limiting {m} dB must be between 0 and 60"));
+            }
         }
         LimiterSettings { ceiling_dbtp: self.ceiling_dbtp, ..Default::default() }.validate()
     }

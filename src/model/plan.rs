@@ -76,6 +76,10 @@ pub struct DynamicsGoal {
 pub struct LoudnessTarget {
     /// Integrated loudness the output must reach (within 0.1 LU), LUFS.
     pub target_lufs: f64,
+    /// The most peak reduction (dB, soft clipper and limiter together, at the deepest peak) the
+    /// chain may use to get there; `None`: as much as the target needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_limiting_db: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +139,11 @@ impl MasteringPlan {
                 "loudness target {} LUFS must be between -70 and 0",
                 self.loudness.target_lufs
             )));
+        }
+        if let Some(m) = self.loudness.max_limiting_db {
+            if !(0.0..=60.0).contains(&m) {
+                return Err(Error::InvalidSetting(format!("max_limiting_db {m} must be between 0 and 60")));
+            }
         }
         Ok(())
     }

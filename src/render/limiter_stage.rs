@@ -1,6 +1,8 @@
 //! The render's last stages: pre-gain into the true-peak limiter, dither, and verification of the
 //! very samples that will be written.
 
+use rayon::prelude::*;
+
 use crate::audio::AudioBuffer;
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::true_peak::TruePeakDetector;
@@ -13,6 +15,8 @@ use crate::render::slices;
 
 /// Passes of re-limiting when gain modulation or dither left a new inter-sample over.
 pub(crate) const MAX_VERIFY_PASSES: usize = 4;
+/// The reduction whose duration the report counts, dB.
+pub(crate) const COUNTED_REDUCTION_DB: f64 = 3.0;
 
 /// Applies `gain_db` into the true-peak limiter, quantises to `depth` and verifies the ceiling: the
 /// last stage of [`render`](crate::render::render) on its own (used where the gain is fixed rather than found by loudness).
@@ -24,10 +28,10 @@ pub fn limit(
 ) -> Result<(AudioBuffer, LimitReport)> {
     let mut stage = LimiterStage::new(&buffer, settings)?;
     let frames = buffer.frames();
-    let (max_gain_reduction_db, _) = stage.limit(&mut buffer, gain_db, depth, frames);
+    let (mut report, _) = stage.limit(&mut buffer, gain_db, depth, frames);
     let peak = stage.output_peak(&buffer);
-    let (verify_passes, peak) = stage.verify(&mut buffer, depth, peak);
-    Ok((buffer, LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(peak)) }))
+    (report.verify_passes, report.output_true_peak_dbtp) = stage.verify(&mut buffer, depth, peak);
+    Ok((buffer, report))
 }
 
 /// The limiter with its buffers: the look-ahead window peaks of the signal's 8× true-peak envelope
@@ -68,23 +72,32 @@ impl LimiterStage {
         &self.gain
     }
 
-    /// Applies pre-gain and limiting and quantises; returns the deepest reduction (dB) and the
-    /// limiter's gain trace at one point per `trace_hop` samples. [`Self::output_peak`] and
-    /// [`Self::verify`] then check the very samples to be written.
+    /// Applies pre-gain and limiting and quantises; returns what the limiting did (the deepest
+    /// reduction and its time above 3 dB; the verification's fields are left for
+    /// [`Self::verify`]) and the limiter's gain trace at one point per `trace_hop` samples.
+    /// [`Self::output_peak`] and [`Self::verify`] then check the very samples to be written.
     pub(crate) fn limit(
         &mut self,
         buffer: &mut AudioBuffer,
         gain_db: f64,
         depth: BitDepth,
         trace_hop: usize,
-    ) -> (f64, Vec<f32>) {
+    ) -> (LimitReport, Vec<f32>) {
         let pre = from_db(gain_db) as f32;
         self.gain_curve(pre);
         let trace = deepest_db(&self.gain, trace_hop);
         // `0.0 -` rather than negation: no reduction reads 0, not −0.
         let max_gain_reduction_db = 0.0 - to_db(f64::from(min_of(&self.gain).min(1.0)));
+        let deep = from_db(-COUNTED_REDUCTION_DB) as f32;
+        let above = self.gain.par_iter().filter(|&&g| g < deep).count();
         scale_and_quantize(buffer, Some((pre, &self.gain)), depth);
-        (max_gain_reduction_db, trace)
+        let report = LimitReport {
+            max_gain_reduction_db,
+            seconds_above_3db: above as f64 / f64::from(buffer.sample_rate),
+            verify_passes: 0,
+            output_true_peak_dbtp: f64::NEG_INFINITY,
+        };
+        (report, trace)
     }
 
     /// The true peak (8×, linear) of `buffer` as it is; its envelope stays in the stage for
@@ -98,8 +111,8 @@ impl LimiterStage {
 
     /// Given the output's true peak `peak` from [`Self::output_peak`]: where gain modulation or
     /// dither made a new over, limits again (at most [`MAX_VERIFY_PASSES`] times) and meters again.
-    /// Returns the passes taken and the final true peak.
-    pub(crate) fn verify(&mut self, buffer: &mut AudioBuffer, depth: BitDepth, mut peak: f32) -> (usize, f32) {
+    /// Returns the passes taken and the final true peak, dBTP.
+    pub(crate) fn verify(&mut self, buffer: &mut AudioBuffer, depth: BitDepth, mut peak: f32) -> (usize, f64) {
         let mut passes = 0;
         while peak > self.ceiling && passes < MAX_VERIFY_PASSES {
             passes += 1;
@@ -109,6 +122,6 @@ impl LimiterStage {
             scale_and_quantize(buffer, Some((1.0, &self.gain)), depth);
             peak = self.output_peak(buffer);
         }
-        (passes, peak)
+        (passes, to_db(f64::from(peak)))
     }
 }

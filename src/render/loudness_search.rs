@@ -9,15 +9,16 @@ use crate::analysis::loudness::{
     SHORT_TERM_HOP_S,
 };
 use crate::audio::AudioBuffer;
-use crate::dsp::from_db;
 use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::simd::fast_max;
+use crate::dsp::{from_db, max_of, to_db};
 use crate::error::{Error, Result};
 use crate::model::settings::LevelerSettings;
 use crate::model::MasteringPlan;
 use crate::parallel::GRAIN;
 use crate::render::leveler::{self, LevelerReport};
 use crate::render::limiter_stage::LimiterStage;
+use crate::render::report::ShortfallReason;
 use crate::render::slices;
 
 /// The output must land this close to the loudness target (LU).
@@ -38,6 +39,12 @@ pub(crate) struct Search {
     pub(crate) gain_db: f64,
     pub(crate) iterations: usize,
     pub(crate) reached: bool,
+    /// Why the search stopped short, when it did.
+    pub(crate) stopped: Option<ShortfallReason>,
+    /// The highest true peak (dB) the bound on limiting was measured against.
+    pub(crate) peak_db: f64,
+    /// The output's loudness at the gain found, as last measured or modelled (bias corrected).
+    pub(crate) lufs: f64,
     pub(crate) leveler: Option<LevelerReport>,
     /// The leveller's gain per loudness sub-block (see [`leveler::gain_at`]).
     pub(crate) leveler_gain: Option<Vec<f32>>,
@@ -55,11 +62,14 @@ pub(crate) struct LevelerJob<'a> {
 /// measurements of the limited output then correct the model's bias. With a `leveler` job, the
 /// leveller is fitted on the same model first (a closed loop on the stage's actual output: each
 /// candidate is searched for the target again, since a leveller that lowers the quiet passages asks
-/// for more gain, which the limiter takes off the loud ones) and applied to `buffer`.
+/// for more gain, which the limiter takes off the loud ones) and applied to `buffer`. The gain
+/// stays where the chain's reduction at the highest true peak, `peak_db` (`None`: this signal's
+/// own, before the leveller), is within the plan's `max_limiting_db`.
 pub(crate) fn search_loudness(
     buffer: &mut AudioBuffer,
     plan: &MasteringPlan,
     leveler: Option<LevelerJob>,
+    peak_db: Option<f64>,
     silent: impl Fn() -> Error,
 ) -> Result<(LimiterStage, Search)> {
     let fs = buffer.sample_rate;
@@ -69,20 +79,25 @@ pub(crate) fn search_loudness(
     let (stage, power) =
         rayon::join(|| LimiterStage::new(buffer, &plan.limiter), || k_weighted_power(&slices(buffer), fs, step));
     let mut stage = stage?;
+    let peak_db = peak_db.unwrap_or_else(|| to_db(f64::from(max_of(&stage.peaks))));
+    let max_gain_db = plan
+        .loudness
+        .max_limiting_db
+        .map_or(MAX_GAIN_DB, |m| (m + plan.limiter.ceiling_dbtp - peak_db).min(MAX_GAIN_DB));
     let sub = sub_block_len(fs);
     let mut model = LoudnessModel::new(fs, power, &stage.peaks, &plan.limiter)?;
     let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
     let target = plan.loudness.target_lufs;
-    let mut search = ModelSearch { gain_db: (target - eq_lufs).min(MAX_GAIN_DB), iterations: 0, points: Vec::new() };
+    let mut search = ModelSearch::new((target - eq_lufs).min(max_gain_db), max_gain_db);
     let (leveler, leveler_gain) = match leveler {
         Some(job) => level(buffer, &mut stage, &mut model, &mut search, job, target, &silent)?.unzip(),
         None => (None, None),
     };
     let mut bias = 0.0;
-    let mut reached = true;
+    let (mut reached, mut lufs) = (true, f64::NEG_INFINITY);
     for round in 1..=MAX_EXACT_ROUNDS {
         let (model_lufs, ok) = search.run(&mut model, target - bias, &silent)?;
-        reached = ok;
+        (reached, lufs) = (ok, model_lufs + bias);
         if round == MAX_EXACT_ROUNDS {
             break; // the last search used the measured bias; the final verification meters the output
         }
@@ -90,15 +105,26 @@ pub(crate) fn search_loudness(
         let exact =
             gated_integrated(&sub_block_energies_scaled(&slices(buffer), Some(stage.gain_curve(pre)), pre, fs), sub)
                 .ok_or_else(&silent)?;
-        bias = exact - model_lufs;
+        (bias, lufs) = (exact - model_lufs, exact);
         if !reached || (target - exact).abs() <= LOUDNESS_TOLERANCE_LU {
             break;
         }
-        search.gain_db = (search.gain_db + (target - exact) / secant_slope(&search.points)).min(MAX_GAIN_DB);
+        search.gain_db = (search.gain_db + (target - exact) / secant_slope(&search.points)).min(max_gain_db);
     }
+    let stopped = (!reached).then_some(search.stopped).flatten();
     Ok((
         stage,
-        Search { eq_lufs, gain_db: search.gain_db, iterations: search.iterations, reached, leveler, leveler_gain },
+        Search {
+            eq_lufs,
+            gain_db: search.gain_db,
+            iterations: search.iterations,
+            reached,
+            stopped,
+            peak_db,
+            lufs,
+            leveler,
+            leveler_gain,
+        },
     ))
 }
 
@@ -128,10 +154,10 @@ pub(crate) fn level(
     let unlevelled: &LoudnessModel = model;
     // Each prediction's search starts where the last one ended: the fit's steps move the ratio
     // less and less, and the gain the target needs with them.
-    let mut last_db = start_db;
+    let (mut last_db, max_gain_db) = (start_db, search.max_gain_db);
     let mut predict = |gains: &[f32]| -> Result<f64> {
         unlevelled.scale_into(gains, sub, step, &mut scratch);
-        let mut s = ModelSearch { gain_db: last_db, iterations: 0, points: Vec::new() };
+        let mut s = ModelSearch::new(last_db, max_gain_db);
         s.run(&mut scratch, target, silent)?;
         last_db = s.gain_db;
         Ok(scratch.loudness_range(from_db(s.gain_db) as f32))
@@ -173,11 +199,18 @@ pub(crate) fn level(
 /// heavy limiting) carry over from one call to the next.
 pub(crate) struct ModelSearch {
     pub(crate) gain_db: f64,
+    pub(crate) max_gain_db: f64,
     pub(crate) iterations: usize,
     pub(crate) points: Vec<(f64, f64)>,
+    /// Why the last run stopped short of its aim.
+    pub(crate) stopped: Option<ShortfallReason>,
 }
 
 impl ModelSearch {
+    pub(crate) fn new(gain_db: f64, max_gain_db: f64) -> Self {
+        ModelSearch { gain_db, max_gain_db, iterations: 0, points: Vec::new(), stopped: None }
+    }
+
     /// Moves `gain_db` until the model's loudness is within half the tolerance of `aim`; returns the
     /// model's loudness there, and false when more gain would only crush the limiter.
     pub(crate) fn run(
@@ -195,10 +228,17 @@ impl ModelSearch {
                 return Ok((model_lufs, true));
             }
             let slope = secant_slope(&self.points);
-            if err > 0.0 && (slope < MIN_USEFUL_SLOPE || self.gain_db >= MAX_GAIN_DB) {
+            if err > 0.0 && (slope < MIN_USEFUL_SLOPE || self.gain_db >= self.max_gain_db) {
+                self.stopped = Some(if self.gain_db < self.max_gain_db {
+                    ShortfallReason::Saturated
+                } else if self.max_gain_db < MAX_GAIN_DB {
+                    ShortfallReason::MaxLimiting
+                } else {
+                    ShortfallReason::GainBound
+                });
                 return Ok((model_lufs, false));
             }
-            self.gain_db = (self.gain_db + err / slope).min(MAX_GAIN_DB);
+            self.gain_db = (self.gain_db + err / slope).min(self.max_gain_db);
         }
     }
 }
@@ -250,11 +290,7 @@ impl LimiterEstimate {
         );
         let mut model = LoudnessModel::with_peaks(fs, power, peaks, &plan.limiter)?;
         let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
-        let mut search = ModelSearch {
-            gain_db: (plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB),
-            iterations: 0,
-            points: Vec::new(),
-        };
+        let mut search = ModelSearch::new((plan.loudness.target_lufs - eq_lufs).min(MAX_GAIN_DB), MAX_GAIN_DB);
         search.run(&mut model, plan.loudness.target_lufs, &silent)?;
         model.lufs(from_db(search.gain_db) as f32);
         // Model samples (one per `step`) spread over the control blocks they fall in.

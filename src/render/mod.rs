@@ -2,6 +2,7 @@
 //! guessing) the limited output, the true-peak limiter, dither, and verification of the very samples
 //! that will be written. Deterministic: the same plan on the same input gives bit-identical output;
 //! the output has exactly the input's length and alignment.
+mod clipper_stage;
 pub mod dither;
 pub mod dynamics;
 pub mod leveler;
@@ -18,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::model::BitDepth;
 use crate::model::MasteringPlan;
 use crate::progress::Progress;
+use crate::render::clipper_stage::search_and_clip;
 use crate::render::dynamics::{DynamicsReport, DynamicsStage};
 use crate::render::limiter_stage::LimiterStage;
 use crate::render::loudness_search::*;
@@ -63,7 +65,7 @@ pub fn render_alongside<T: Send>(
         .as_ref()
         .filter(|d| plan.dynamics.leveler.is_some() || d.has_range_goal())
         .map(|_| LevelerJob { fixed: plan.dynamics.leveler.as_ref(), goal: &goal });
-    let (mut stage, search) = search_loudness(&mut buffer, plan, leveler, silent)?;
+    let (mut stage, search, clipper) = search_and_clip(&mut buffer, plan, leveler, silent)?;
     if let (Some(d), Some(r)) = (dynamics.as_ref(), dynamics_report.as_mut()) {
         r.leveler = search.leveler.clone();
         let gain = stage.gain_curve(from_db(search.gain_db) as f32);
@@ -75,17 +77,25 @@ pub fn render_alongside<T: Send>(
     drop(dynamics);
     task.inc(1);
     // The limiter with dither, then the verified output written.
-    let (max_gain_reduction_db, limiter_db) = stage.limit(&mut buffer, search.gain_db, depth, hop);
+    let (mut limit, limiter_db) = stage.limit(&mut buffer, search.gain_db, depth, hop);
     task.inc(1);
-    let (handed, verify_passes, peak, output_lufs) = verify_alongside(&mut buffer, &mut stage, depth, alongside)?;
-    let limit = LimitReport { max_gain_reduction_db, verify_passes, output_true_peak_dbtp: to_db(f64::from(peak)) };
+    let (handed, output_lufs);
+    (handed, limit.verify_passes, limit.output_true_peak_dbtp, output_lufs) =
+        verify_alongside(&mut buffer, &mut stage, depth, alongside)?;
+    let missed_by_lu = plan.loudness.target_lufs - output_lufs;
+    let reached = search.reached && missed_by_lu.abs() <= 0.1;
     Ok((
         buffer,
         RenderReport {
             eq_lufs: search.eq_lufs,
             gain_db: search.gain_db,
             loudness_iterations: search.iterations,
-            loudness_target_reached: search.reached && (plan.loudness.target_lufs - output_lufs).abs() <= 0.1,
+            loudness_target_reached: reached,
+            loudness_shortfall: (!reached && missed_by_lu > 0.0).then(|| LoudnessShortfall {
+                missed_by_lu,
+                reason: search.stopped.unwrap_or(ShortfallReason::Saturated),
+            }),
+            clipper,
             limit,
             output_lufs,
             dynamics: dynamics_report,
@@ -147,13 +157,13 @@ fn stage_traces(
 /// Hands the limited output to `alongside` (to be written) while its true peak and loudness are
 /// metered; in the rare case that the verification has to limit again, hands it on again, so what
 /// is written is always the verified samples. Returns the last hand-over's result, the
-/// verification passes, the output's true peak (linear) and its loudness.
+/// verification passes, the output's true peak (dBTP) and its loudness.
 fn verify_alongside<T: Send>(
     buffer: &mut AudioBuffer,
     stage: &mut LimiterStage,
     depth: BitDepth,
     mut alongside: impl FnMut(&AudioBuffer) -> Result<T> + Send,
-) -> Result<(T, usize, f32, f64)> {
+) -> Result<(T, usize, f64, f64)> {
     let (fs, sub) = (buffer.sample_rate, sub_block_len(buffer.sample_rate));
     let meter = |b: &AudioBuffer| {
         gated_integrated(&sub_block_energies_scaled(&slices(b), None, 1.0, fs), sub).unwrap_or(f64::NEG_INFINITY)

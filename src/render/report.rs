@@ -11,8 +11,14 @@ pub struct RenderReport {
     pub eq_lufs: f64,
     pub gain_db: f64,
     pub loudness_iterations: usize,
-    /// False when the target cannot be reached under the ceiling without crushing the signal.
+    /// False when the target cannot be reached under the ceiling without crushing the signal, or
+    /// within the plan's bound on limiting; [`Self::loudness_shortfall`] then says by how much and why.
     pub loudness_target_reached: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub loudness_shortfall: Option<LoudnessShortfall>,
+    /// The soft clipper ahead of the limiter (`None`: the limiter had the peaks to itself).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub clipper: Option<ClipReport>,
     #[serde(flatten)]
     pub limit: LimitReport,
     /// Measured on the final (quantised) samples.
@@ -46,9 +52,52 @@ pub(crate) fn deepest_db(gain: &[f32], per: usize) -> Vec<f32> {
     gain.par_chunks(per.max(1)).map(|c| to_db(f64::from(min_of(c))) as f32).collect()
 }
 
+/// How far the output stayed below its loudness target, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoudnessShortfall {
+    pub missed_by_lu: f64,
+    pub reason: ShortfallReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShortfallReason {
+    /// The plan's `max_limiting_db` stopped the gain.
+    MaxLimiting,
+    /// More gain no longer made the output louder (the chain was saturated).
+    Saturated,
+    /// The make-up gain reached its 40 dB bound.
+    GainBound,
+}
+
+impl ShortfallReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ShortfallReason::MaxLimiting => "the bound on limiting (--max-limiting-db) was reached",
+            ShortfallReason::Saturated => "more gain no longer made it louder under the ceiling",
+            ShortfallReason::GainBound => "the make-up gain reached its 40 dB bound",
+        }
+    }
+}
+
+/// The soft clipper's part of the peak reduction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipReport {
+    /// How far its threshold sat below the signal's highest (true) peak, dB: the clipper's share
+    /// of the deepest reduction.
+    pub share_db: f64,
+    /// Deepest reduction of an (oversampled) sample, dB.
+    pub max_reduction_db: f64,
+    /// Time the reduction exceeded 3 dB (the most of any channel), s.
+    pub seconds_above_3db: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimitReport {
     pub max_gain_reduction_db: f64,
+    /// Time the limiter's reduction exceeded 3 dB, s.
+    #[serde(default)]
+    pub seconds_above_3db: f64,
     /// Extra limiter passes the verification needed (0 when the first pass already met the ceiling).
     pub verify_passes: usize,
     /// Measured on the final (quantised) samples, 8× oversampled.

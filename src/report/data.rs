@@ -10,7 +10,7 @@ use crate::model::MasteringPlan;
 use crate::model::{BandDynamics, Profile};
 use crate::render::dynamics::BandReport;
 use crate::render::leveler::LevelerReport;
-use crate::render::{side_curve, RenderReport};
+use crate::render::{side_curve, ClipReport, LoudnessShortfall, RenderReport};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// Points a short-term loudness series keeps at most (the report's size is bounded for any length).
@@ -140,6 +140,15 @@ pub struct Processing {
     pub compensation_db: Option<(Vec<f64>, Vec<f64>)>,
     pub gain_db: f64,
     pub limiter_max_reduction_db: f64,
+    /// Time the limiter's reduction exceeded 3 dB, s.
+    #[serde(default)]
+    pub limiter_seconds_above_3db: f64,
+    /// The soft clipper ahead of the limiter (`None`: off).
+    #[serde(default)]
+    pub clipper: Option<ClipReport>,
+    /// How far the output stayed below its loudness target, and why (`None`: it was reached).
+    #[serde(default)]
+    pub loudness_shortfall: Option<LoudnessShortfall>,
     /// The dynamics stage's bands (empty: off).
     pub dynamics: Vec<ProcessedBand>,
     /// Gain over time, dB, one point per `trace_hop_s`: the limiter's and each band's (without
@@ -413,6 +422,9 @@ fn processing_of(plan: &MasteringPlan, render: &RenderReport, grid: &[f64], refe
         }),
         gain_db: render.gain_db,
         limiter_max_reduction_db: render.limit.max_gain_reduction_db,
+        limiter_seconds_above_3db: render.limit.seconds_above_3db,
+        clipper: render.clipper.clone(),
+        loudness_shortfall: render.loudness_shortfall.clone(),
         dynamics,
         trace_hop_s: render.trace.hop_s,
         limiter_gain_db: render.trace.limiter_db.clone(),

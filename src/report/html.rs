@@ -409,13 +409,28 @@ fn dynamics_table(page: &mut Page, p: &Processing) {
             )
         },
     );
+    let clipper = p.clipper.as_ref().map_or_else(
+        || "off".to_string(),
+        |c| {
+            format!(
+                "{:.2} dB below the highest peak, deepest {:.2} dB, {:.1} s above 3 dB",
+                c.share_db, c.max_reduction_db, c.seconds_above_3db
+            )
+        },
+    );
+    let shortfall = p.loudness_shortfall.as_ref().map_or_else(String::new, |s| {
+        format!(" <strong>Loudness target missed by {:.2} LU: {}.</strong>", s.missed_by_lu, s.reason.describe())
+    });
     let _ = write!(
         page.body,
-        "</tbody></table><p class=\"note\">Loudness gain into the limiter {:+.2} dB; deepest limiting {:.2} dB; bass mono {}; leveller {}.</p></section>",
+        "</tbody></table><p class=\"note\">Loudness gain into the limiter {:+.2} dB; soft clipper {}; deepest limiting {:.2} dB, {:.1} s above 3 dB; bass mono {}; leveller {}.{}</p></section>",
         p.gain_db,
+        clipper,
         p.limiter_max_reduction_db,
+        p.limiter_seconds_above_3db,
         p.bass_mono_hz.map_or_else(|| "off".to_string(), |f| format!("below {f:.0} Hz")),
-        leveler
+        leveler,
+        shortfall
     );
 }
 

@@ -424,7 +424,11 @@ impl Runner<'_> {
         let s = &mastered.summary;
         let mut warnings = Vec::new();
         if !s.render.loudness_target_reached {
-            warnings.push(format!("loudness target {:.1} LUFS not reached", s.loudness_target_lufs));
+            let why =
+                s.render.loudness_shortfall.as_ref().map_or(String::new(), |f| {
+                    format!(" (missed by {:.2} LU: {})", f.missed_by_lu, f.reason.describe())
+                });
+            warnings.push(format!("loudness target {:.1} LUFS not reached{why}", s.loudness_target_lufs));
         }
         if s.render.limit.max_gain_reduction_db > 12.0 {
             warnings.push(format!("{:.1} dB of limiting", s.render.limit.max_gain_reduction_db));

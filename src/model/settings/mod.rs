@@ -1,11 +1,13 @@
 //! The settings the processors of `dsp` are built from: plain serde documents, each with the bounds
 //! it accepts. The plan carries them; `dsp` builds its processors from them.
+mod clipper;
 mod compressor;
 mod eq_curve;
 mod leveler;
 mod limiter;
 mod multiband;
 
+pub use clipper::ClipperSettings;
 pub use compressor::CompressorSettings;
 pub use eq_curve::EqCurve;
 pub use leveler::{LevelerSettings, MAX_BOOST_DB, MAX_CUT_DB, RATIO_BOUNDS};
