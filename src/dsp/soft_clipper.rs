@@ -23,7 +23,7 @@ const DECIMATION_CUTOFF: f64 = 0.9;
 /// The reduction that counts toward [`ClipStats::seconds_above_3db`].
 const COUNTED_REDUCTION_DB: f64 = 3.0;
 /// Input samples per block of the knee check.
-const CHECK_BLOCK: usize = 64;
+const CHECK_BLOCK: usize = 16;
 
 const TAPS: usize = 2 * HALF_TAPS + 1;
 
@@ -102,8 +102,8 @@ impl SoftClipper {
             .par_chunks_mut(GRAIN)
             .enumerate()
             .map_init(
-                || vec![0.0f32; (GRAIN + 2 * HALF_TAPS) * OVERSAMPLING],
-                |residual, (c, out)| self.chunk(input, c * GRAIN, out, residual),
+                || (vec![0.0f32; (GRAIN + 2 * HALF_TAPS) * OVERSAMPLING], vec![0u32; GRAIN + 2 * HALF_TAPS + 1]),
+                |(residual, clipped), (c, out)| self.chunk(input, c * GRAIN, out, residual, clipped),
             )
             .reduce(|| (1.0, 0), |a, b| (a.0.max(b.0), a.1 + b.1));
         ClipStats {
@@ -115,7 +115,9 @@ impl SoftClipper {
     /// Output samples `start ..` into `out`: the residual of the oversampled waveform over the
     /// samples within the decimation filter's reach, then its decimation added to the input.
     /// Returns the deepest |in|/|out| ratio and the oversampled samples reduced by more than 3 dB.
-    fn chunk(&self, x: &[f32], start: usize, out: &mut [f32], residual: &mut [f32]) -> (f32, u64) {
+    /// `clipped` counts the clipped positions before each one, so output samples out of the
+    /// decimation filter's reach of any skip it.
+    fn chunk(&self, x: &[f32], start: usize, out: &mut [f32], residual: &mut [f32], clipped: &mut [u32]) -> (f32, u64) {
         let (h, l) = (HALF_TAPS as isize, OVERSAMPLING);
         let at = |i: isize| if i >= 0 && (i as usize) < x.len() { x[i as usize] } else { 0.0 };
         let first = start as isize - h; // the residual covers input positions first … first + span
@@ -123,7 +125,9 @@ impl SoftClipper {
         let residual = &mut residual[..span * l];
         residual.fill(0.0);
         let counted_ratio = from_db(COUNTED_REDUCTION_DB) as f32;
-        let (mut max_ratio, mut counted, mut any) = (1.0f32, 0u64, false);
+        let clipped = &mut clipped[..=span];
+        clipped.fill(0);
+        let (mut max_ratio, mut counted) = (1.0f32, 0u64);
         for b in (0..span).step_by(CHECK_BLOCK) {
             let b_end = (b + CHECK_BLOCK).min(span);
             // No oversampled value of these positions can exceed the knee: nothing to clip.
@@ -148,14 +152,18 @@ impl SoftClipper {
                         let ratio = z / y;
                         max_ratio = max_ratio.max(ratio);
                         counted += u64::from(ratio > counted_ratio && n >= HALF_TAPS && n < span - HALF_TAPS);
-                        any = true;
+                        clipped[n + 1] = 1;
                     }
                 }
             }
         }
+        for n in 0..span {
+            clipped[n + 1] += clipped[n];
+        }
         for (i, o) in out.iter_mut().enumerate() {
             let x_n = x[start + i];
-            *o = if any {
+            // Positions i … i + 2H of the residual are within reach of output i.
+            *o = if clipped[i + 2 * HALF_TAPS + 1] > clipped[i] {
                 // Oversampled positions (i + H)·L − HL … (i + H)·L + HL of the residual.
                 let centre = (i + HALF_TAPS) * l;
                 let r = &residual[centre - HALF_TAPS * l..=centre + HALF_TAPS * l];
