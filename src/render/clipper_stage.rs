@@ -54,14 +54,17 @@ pub(crate) fn search_and_clip(
         let (stage, mut search) = search_loudness(buffer, plan, None, Some(first.peak_db), silent)?;
         iterations += search.iterations;
         // The share only grows: to the rule's for the gain found, and where the limiter still
-        // saturated (its part growing with the gain as fast as the loudness), by two dB per LU
-        // missing, at least one, so the clipper takes more at the same gain.
+        // saturated (its part growing with the gain as fast as the loudness) or the gain reached
+        // its bound, by two dB per LU missing, at least one, so the clipper takes more at the
+        // same gain and the output gets denser.
         let next = match search.stopped {
-            Some(ShortfallReason::Saturated) => share_db + (2.0 * (plan.loudness.target_lufs - search.lufs)).max(1.0),
+            Some(ShortfallReason::Saturated | ShortfallReason::GainBound) => {
+                share_db + (2.0 * (plan.loudness.target_lufs - search.lufs)).max(1.0)
+            }
             _ => share(search.gain_db).max(share_db),
         };
         let settled = search.reached && next - share_db <= SHARE_TOLERANCE_DB;
-        let stuck = matches!(search.stopped, Some(ShortfallReason::MaxLimiting | ShortfallReason::GainBound));
+        let stuck = search.stopped == Some(ShortfallReason::MaxLimiting);
         if settled || stuck || round == MAX_ROUNDS {
             search.iterations = iterations;
             search.leveler = first.leveler;

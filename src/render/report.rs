@@ -11,8 +11,9 @@ pub struct RenderReport {
     pub eq_lufs: f64,
     pub gain_db: f64,
     pub loudness_iterations: usize,
-    /// False when the target cannot be reached under the ceiling without crushing the signal, or
-    /// within the plan's bound on limiting; [`Self::loudness_shortfall`] then says by how much and why.
+    /// Whether the output is within 0.1 LU of its loudness target; when it fell short (the target
+    /// cannot be met under the ceiling, or within the plan's bound on limiting),
+    /// [`Self::loudness_shortfall`] says by how much and why.
     pub loudness_target_reached: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub loudness_shortfall: Option<LoudnessShortfall>,
