@@ -6,12 +6,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use automaster::internals::analysis::device::SpectrumDevice;
 use automaster::internals::analysis::gpu::DeviceChoice;
-use automaster::internals::io::encode::write_atomically;
+use automaster::internals::io::encode::{write_atomically, Container};
 use automaster::internals::jobs::batch::manifest::Manifest;
 use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
-use automaster::internals::jobs::{self, MasterJob, ReportJob, ReportOut, Summary};
-use automaster::internals::model::BitDepth;
-use automaster::internals::model::MatchSettings;
+use automaster::internals::jobs::{self, Delivery, MasterJob, PackOutput, ReportJob, ReportOut, Summary};
+use automaster::internals::model::{BitDepth, Dither, MatchSettings, OutputSpec, Platform, Tags};
 use automaster::internals::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -174,9 +173,15 @@ struct MasterArgs {
     /// Weight of each reference, in the order given (default: equal).
     #[arg(long = "weight")]
     weights: Vec<f64>,
-    /// Output WAV file.
+    /// The master: a .wav or .flac file; with several --platform, a folder for one file per
+    /// platform (<target>.<platform>.wav or .flac, each with its plan).
     #[arg(short, long)]
     output: PathBuf,
+    /// Deliver for a platform: its loudness, true-peak ceiling, sample rate and bit depth (flags
+    /// given explicitly win). Repeat, with -o DIR, for a delivery pack. `--platform list` shows
+    /// the table.
+    #[arg(long = "platform", value_name = "NAME")]
+    platforms: Vec<String>,
     /// Also write the mastering plan (JSON) here; edit it and use `automaster render`.
     #[arg(long)]
     plan_out: Option<PathBuf>,
@@ -216,9 +221,9 @@ struct MatchArgs {
     /// Loudness target: `reference` (its integrated loudness) or a level in LUFS.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_loudness)]
     loudness: Option<LoudnessChoice>,
-    /// True-peak ceiling in dBTP.
-    #[arg(long, default_value_t = -1.0, allow_hyphen_values = true)]
-    ceiling: f64,
+    /// True-peak ceiling in dBTP (default -1, or the platform's).
+    #[arg(long, allow_hyphen_values = true)]
+    ceiling: Option<f64>,
     /// The most peak reduction, in dB, that the soft clipper and the limiter together may use at
     /// the highest peak to reach the loudness target (default: as much as it needs). When it is
     /// not enough, the summary says by how much the target was missed.
@@ -255,12 +260,79 @@ fn parse_loudness(s: &str) -> std::result::Result<LoudnessChoice, String> {
 
 #[derive(Args)]
 struct OutputArgs {
-    /// Output sample format (integer formats are TPDF-dithered).
-    #[arg(long, value_enum, default_value = "24")]
-    bit_depth: BitDepth,
+    /// Output sample format (default 24, or the platform's).
+    #[arg(long, value_enum)]
+    bit_depth: Option<BitDepth>,
+    /// Output sample rate in Hz (default: the input's, or the platform's); the conversion comes
+    /// before the limiter, so the true peak is limited and verified at the output's rate.
+    #[arg(long, value_name = "HZ")]
+    sample_rate: Option<u32>,
+    /// Dither for integer formats: `auto` is noise-shaped for 16 bits at 44.1/48 kHz and TPDF
+    /// otherwise.
+    #[arg(long, value_enum, default_value = "auto")]
+    dither: Dither,
+    /// Container (default: by the output's extension, .flac for FLAC, else WAV).
+    #[arg(long, value_enum)]
+    format: Option<Container>,
+    #[command(flatten)]
+    tags: TagArgs,
     /// Print a machine-readable summary (JSON) on stdout.
     #[arg(long)]
     json: bool,
+}
+
+/// Tags written into the output, over the target's own (FLAC: Vorbis comments; WAV: ID3v2 and
+/// RIFF INFO).
+#[derive(Args)]
+struct TagArgs {
+    #[arg(long)]
+    title: Option<String>,
+    #[arg(long)]
+    artist: Option<String>,
+    #[arg(long)]
+    album: Option<String>,
+    /// Track number, optionally with the total: 3 or 3/12.
+    #[arg(long)]
+    track: Option<String>,
+    #[arg(long)]
+    date: Option<String>,
+    #[arg(long)]
+    genre: Option<String>,
+    /// International Standard Recording Code: 12 characters, e.g. GBAYE0601498 (dashes allowed).
+    #[arg(long)]
+    isrc: Option<String>,
+    #[arg(long)]
+    comment: Option<String>,
+}
+
+impl TagArgs {
+    fn tags(&self) -> Tags {
+        Tags {
+            title: self.title.clone(),
+            artist: self.artist.clone(),
+            album: self.album.clone(),
+            track: self.track.clone(),
+            date: self.date.clone(),
+            genre: self.genre.clone(),
+            isrc: self.isrc.clone(),
+            comment: self.comment.clone(),
+        }
+    }
+}
+
+impl OutputArgs {
+    /// The delivery these flags ask for, with `platform`'s rate and depth where they give none.
+    fn delivery(&self, platform: Option<&Platform>) -> Delivery {
+        Delivery {
+            spec: OutputSpec {
+                bit_depth: self.bit_depth.or(platform.map(|p| p.bit_depth)).unwrap_or(BitDepth::Int24),
+                dither: self.dither,
+                sample_rate_hz: self.sample_rate.or(platform.map(|p| p.sample_rate_hz)),
+            },
+            container: self.format,
+            tags: self.tags.tags(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -377,6 +449,15 @@ fn run(command: Command, progress: &dyn Progress) -> Result<ExitCode> {
 fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
     match command {
         Command::Master(a) => {
+            if a.platforms.iter().any(|p| p == "list") {
+                print_platforms();
+                return Ok(());
+            }
+            let platforms = a.platforms.iter().map(|p| Platform::named(p)).collect::<Result<Vec<_>, _>>()?;
+            if platforms.len() > 1 || a.output.is_dir() {
+                return master_pack(&a, &platforms, progress);
+            }
+            let platform = platforms.first();
             let device = a.device.open()?;
             let job = MasterJob {
                 target: &a.target,
@@ -384,8 +465,8 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
                 weights: &a.weights,
                 output: &a.output,
                 plan_out: a.plan_out.as_deref(),
-                settings: a.matching.settings(),
-                bit_depth: a.out.bit_depth,
+                settings: a.matching.settings(platform),
+                delivery: a.out.delivery(platform),
                 device: &device,
                 report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
                 target_profile: None,
@@ -413,7 +494,7 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
             Ok(())
         }
         Command::Render(a) => {
-            let summary = jobs::render_with_plan(&a.target, &a.plan, &a.output, a.out.bit_depth, progress)?;
+            let summary = jobs::render_with_plan(&a.target, &a.plan, &a.output, &a.out.delivery(None), progress)?;
             report(&summary, a.out.json)
         }
         Command::Analyze(a) => analyze(&a, progress),
@@ -473,7 +554,7 @@ fn batch(a: BatchArgs, progress: &dyn Progress) -> Result<ExitCode> {
         manifest: &manifest,
         out_dir,
         default_references: &a.references,
-        settings: a.matching.settings(),
+        settings: a.matching.settings(None),
         bit_depth: a.bit_depth,
         device: &device,
         jobs: a.jobs,
@@ -528,21 +609,110 @@ impl Progress for NoProgressInRows<'_> {
 }
 
 impl MatchArgs {
-    fn settings(&self) -> MatchSettings {
+    /// The settings these flags ask for, with `platform`'s loudness, ceiling and bass mono where
+    /// they give none (`--loudness reference` keeps the reference's loudness on any platform).
+    fn settings(&self, platform: Option<&Platform>) -> MatchSettings {
         let target_lufs = match self.loudness {
             Some(LoudnessChoice::Lufs(l)) => Some(l),
             Some(LoudnessChoice::Reference) => None,
-            None => self.lufs,
+            None => self.lufs.or(platform.and_then(|p| p.target_lufs)),
         };
         MatchSettings {
             eq_amount: self.eq_amount / 100.0,
             width_amount: self.width_amount / 100.0,
             dynamics_amount: self.dynamics_amount / 100.0,
             target_lufs,
-            ceiling_dbtp: self.ceiling,
+            ceiling_dbtp: self.ceiling.or(platform.map(|p| p.ceiling_dbtp)).unwrap_or(-1.0),
             max_limiting_db: self.max_limiting_db,
+            bass_mono_min_hz: platform.and_then(|p| p.bass_mono_hz),
             ..Default::default()
         }
+    }
+}
+
+/// `master` with several platforms (or `-o` a folder): one delivery per platform in the folder,
+/// from one analysis and one matching, and a table of what each got.
+fn master_pack(a: &MasterArgs, platforms: &[Platform], progress: &dyn Progress) -> Result<()> {
+    if platforms.is_empty() {
+        bail!("{} is a folder: give one or more --platform to deliver into it", a.output.display());
+    }
+    if a.plan_out.is_some() {
+        bail!("with several --platform, each delivery's plan is written beside it; --plan-out is for one output");
+    }
+    std::fs::create_dir_all(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
+    let stem = a.target.file_stem().map_or_else(|| "master".into(), |s| s.to_string_lossy().into_owned());
+    let outputs: Vec<PackOutput> = platforms
+        .iter()
+        .map(|p| {
+            let delivery = a.out.delivery(Some(p));
+            let ext = delivery.container.unwrap_or(Container::Wav).extension();
+            PackOutput {
+                name: p.name.to_string(),
+                output: a.output.join(format!("{stem}.{}.{ext}", p.name)),
+                delivery,
+                settings: a.matching.settings(Some(p)),
+            }
+        })
+        .collect();
+    let device = a.device.open()?;
+    let job = MasterJob {
+        target: &a.target,
+        references: &a.references,
+        weights: &a.weights,
+        output: &a.output,
+        plan_out: None,
+        settings: a.matching.settings(None),
+        delivery: a.out.delivery(None),
+        device: &device,
+        report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
+        target_profile: None,
+    };
+    let summaries = jobs::master_pack(&job, &outputs, progress)?;
+    if a.out.json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+        return Ok(());
+    }
+    println!("{} -> {}", a.target.display(), a.output.display());
+    println!(
+        "  {:<12} {:>9} {:>9} {:>9} {:>8} {:>6} {:>7}  file",
+        "platform", "target", "LUFS", "dBTP", "ceiling", "rate", "format"
+    );
+    for (o, s) in outputs.iter().zip(&summaries) {
+        let bits = s.bit_depth.int_bits().map_or("32f".to_string(), |b| b.to_string());
+        println!(
+            "  {:<12} {:>9.2} {:>9.2} {:>9.2} {:>8.1} {:>6} {:>7}  {}",
+            o.name,
+            s.loudness_target_lufs,
+            s.loudness_after_lufs,
+            s.true_peak_after_dbtp,
+            s.ceiling_dbtp,
+            s.sample_rate,
+            format!("{}/{bits}", s.format.extension()),
+            o.output.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        );
+        if let Some(short) = &s.render.loudness_shortfall {
+            println!(
+                "    warning: loudness target missed by {:.2} LU: {}",
+                short.missed_by_lu,
+                short.reason.describe()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_platforms() {
+    println!("{:<12} {:>7} {:>8} {:>7} {:>5}  source", "platform", "LUFS", "ceiling", "rate", "bits");
+    for p in automaster::internals::model::platform::PLATFORMS {
+        println!(
+            "{:<12} {:>7} {:>8.1} {:>7} {:>5}  {}",
+            p.name,
+            p.target_lufs.map_or("-".to_string(), |l| format!("{l:.0}")),
+            p.ceiling_dbtp,
+            p.sample_rate_hz,
+            p.bit_depth.int_bits().map_or("32f".to_string(), |b| b.to_string()),
+            p.source
+        );
     }
 }
 
@@ -553,6 +723,23 @@ fn report(s: &Summary, json: bool) -> Result<()> {
     }
     println!("{} -> {}", s.target, s.output);
     println!("  reference    {}", s.references.join(", "));
+    let bits = s.bit_depth.int_bits().map_or("32-bit float".to_string(), |b| format!("{b}-bit"));
+    let rate = if s.sample_rate == s.input_sample_rate {
+        format!("{} Hz", s.sample_rate)
+    } else {
+        format!("{} -> {} Hz", s.input_sample_rate, s.sample_rate)
+    };
+    let dither = if s.bit_depth.int_bits().is_some() {
+        format!(", {:?} dither", s.dither).to_lowercase()
+    } else {
+        String::new()
+    };
+    let tags: Vec<String> = s.tags.fields().iter().filter_map(|(k, v)| v.map(|v| format!("{k}={v}"))).collect();
+    println!(
+        "  format       {} {bits}, {rate}{dither}{}",
+        s.format.extension().to_uppercase(),
+        if tags.is_empty() { String::new() } else { format!("; tags {}", tags.join(", ")) }
+    );
     println!(
         "  loudness     {:.1} LUFS -> {:.2} LUFS (target {:.2}); true peak {:.2} -> {:.2} dBTP (ceiling {:.1})",
         s.loudness_before_lufs,
@@ -669,7 +856,7 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         output: &output,
         plan_out: Some(&plan),
         settings: MatchSettings::default(),
-        bit_depth: BitDepth::Int24,
+        delivery: BitDepth::Int24.into(),
         device,
         report: ReportOut { html: Some(&report_path), json: None },
         target_profile: None,

@@ -64,16 +64,13 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
         }
         _ => None,
     };
-    Ok(MasteringPlan {
+    let plan = MasteringPlan {
         schema_version: PLAN_SCHEMA_VERSION,
         eq: EqPlan { mid, side },
         stereo: StereoPlan { width, bass_mono_hz },
         dynamics: DynamicsPlan { multiband: None, goal: dynamics_goal(target, reference, settings), leveler: None },
-        loudness: LoudnessTarget {
-            target_lufs: settings.target_lufs.unwrap_or(reference.loudness.integrated_lufs),
-            max_limiting_db: settings.max_limiting_db,
-        },
-        limiter: LimiterSettings { ceiling_dbtp: settings.ceiling_dbtp, ..Default::default() },
+        loudness: LoudnessTarget { target_lufs: 0.0, max_limiting_db: None },
+        limiter: LimiterSettings::default(),
         provenance: Provenance {
             target: target.source.clone(),
             reference: reference.source.clone(),
@@ -81,7 +78,25 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
             reference_lufs: reference.loudness.integrated_lufs,
             settings: settings.clone(),
         },
-    })
+    };
+    retarget(&plan, settings, stereo)
+}
+
+/// `plan` delivered with other loudness, ceiling and bass-mono settings (a platform's): the
+/// tonal, width and dynamics matching stays as it is. `stereo`: whether bass mono can apply.
+pub fn retarget(plan: &MasteringPlan, settings: &MatchSettings, stereo: bool) -> Result<MasteringPlan> {
+    settings.validate()?;
+    let mut plan = plan.clone();
+    plan.loudness = LoudnessTarget {
+        target_lufs: settings.target_lufs.unwrap_or(plan.provenance.reference_lufs),
+        max_limiting_db: settings.max_limiting_db,
+    };
+    plan.limiter = LimiterSettings { ceiling_dbtp: settings.ceiling_dbtp, ..Default::default() };
+    if let (Some(min), true) = (settings.bass_mono_min_hz, stereo) {
+        plan.stereo.bass_mono_hz = Some(plan.stereo.bass_mono_hz.map_or(min, |f| f.max(min)));
+    }
+    plan.provenance.settings = settings.clone();
+    Ok(plan)
 }
 
 /// The reference's per-band spreads for the multiband stage to move the target toward, by the

@@ -224,7 +224,7 @@ fn the_last_output_handed_on_is_the_verified_one() {
         let (out, report, ()) = render_alongside(
             AudioBuffer::new(FS, noise),
             &impulse_plan(target_lufs),
-            BitDepth::Int16,
+            BitDepth::Int16.into(),
             "noise",
             &NoProgress,
             |b| {

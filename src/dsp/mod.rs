@@ -7,6 +7,7 @@ pub mod limiter;
 pub mod linear_phase_eq;
 pub mod multiband;
 pub mod overlap_save;
+pub mod resample;
 pub mod simd;
 pub mod soft_clipper;
 pub mod stft;

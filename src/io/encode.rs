@@ -1,29 +1,91 @@
-//! WAV output and atomic writes (temporary file, then rename) so
-//! an interrupted run never leaves a half-written output behind.
+//! Audio output (WAV or FLAC, tagged) and atomic writes (temporary file, then rename) so an
+//! interrupted run never leaves a half-written output behind.
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use lofty::tag::TagType;
+use serde::{Deserialize, Serialize};
+
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
+use crate::io::flac::write_flac;
+use crate::io::tags::write_tags;
 use crate::io::wav::{write_pcm, PcmFormat};
-use crate::model::BitDepth;
+use crate::model::{BitDepth, Tags};
+
+/// The container an output is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    Wav,
+    Flac,
+}
+
+impl Container {
+    /// `explicit`, else the one `path`'s extension names (`.flac`: FLAC; anything else: WAV).
+    pub fn for_path(path: &Path, explicit: Option<Container>) -> Container {
+        explicit.unwrap_or_else(|| {
+            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("flac")) {
+                Container::Flac
+            } else {
+                Container::Wav
+            }
+        })
+    }
+
+    /// Refuses a sample format the container cannot hold (FLAC is integer PCM).
+    pub fn check(self, depth: BitDepth) -> Result<()> {
+        if self == Container::Flac && depth.int_bits().is_none() {
+            return Err(Error::InvalidSetting("FLAC holds 16- or 24-bit integer samples, not 32-bit float".into()));
+        }
+        Ok(())
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Container::Wav => "wav",
+            Container::Flac => "flac",
+        }
+    }
+}
 
 /// Writes `buffer` (already quantised for integer formats) to `path` as WAV, atomically.
 pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<()> {
-    stage_wav(path, buffer, depth)?.commit()
+    stage_audio(path, buffer, depth, Container::Wav, &Tags::default())?.commit()
 }
 
-/// [`write_wav`] up to the rename: the WAV is complete and on disk in a temporary file beside
-/// `path`, which [`StagedWrite::commit`] puts in place (dropped uncommitted, it is removed).
-pub fn stage_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<StagedWrite> {
-    let format = match depth {
-        BitDepth::Int16 => PcmFormat::I16,
-        BitDepth::Int24 => PcmFormat::I24,
-        BitDepth::Float32 => PcmFormat::F32,
-    };
+/// Writes `buffer` (already quantised to `depth`) in `container` with `tags`, up to the rename: the
+/// file is complete and on disk in a temporary file beside `path`, which [`StagedWrite::commit`]
+/// puts in place (dropped uncommitted, it is removed).
+pub fn stage_audio(
+    path: &Path,
+    buffer: &AudioBuffer,
+    depth: BitDepth,
+    container: Container,
+    tags: &Tags,
+) -> Result<StagedWrite> {
+    container.check(depth)?;
     stage(path, |file| {
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        write_pcm(&mut out, buffer, format).and_then(|()| out.flush()).map_err(|e| e.to_string())
+        {
+            let mut out = BufWriter::with_capacity(1 << 20, &mut *file);
+            match (container, depth.int_bits()) {
+                (Container::Flac, Some(bits)) => write_flac(&mut out, buffer, bits)?,
+                _ => {
+                    let format = match depth {
+                        BitDepth::Int16 => PcmFormat::I16,
+                        BitDepth::Int24 => PcmFormat::I24,
+                        BitDepth::Float32 => PcmFormat::F32,
+                    };
+                    write_pcm(&mut out, buffer, format).map_err(|e| e.to_string())?;
+                }
+            }
+            out.flush().map_err(|e| e.to_string())?;
+        }
+        let kinds: &[TagType] = match container {
+            Container::Flac => &[TagType::VorbisComments],
+            Container::Wav => &[TagType::Id3v2, TagType::RiffInfo],
+        };
+        write_tags(file, tags, kinds)
     })
 }
 

@@ -16,12 +16,13 @@ use crate::dsp::to_db;
 use crate::dsp::true_peak::bs1770_true_peak;
 use crate::error::{Error, Result};
 use crate::io::decode::{decode_file, file_name};
-use crate::io::encode::{check_writable, stage_wav, write_atomically};
+use crate::io::encode::{check_writable, stage_audio, write_atomically, Container};
+use crate::io::tags::read_tags;
 use crate::matching::match_profiles;
-use crate::model::BitDepth;
 use crate::model::MasteringPlan;
 use crate::model::MatchSettings;
 use crate::model::Profile;
+use crate::model::{BitDepth, Dither, OutputSpec, Tags};
 use crate::progress::Progress;
 use crate::render::{render_alongside, RenderReport};
 use crate::report::{ReportData, Role, Source, Spectrogram};
@@ -32,10 +33,17 @@ pub struct Summary {
     pub target: String,
     pub references: Vec<String>,
     pub output: String,
+    /// The output's (after any conversion; `input_sample_rate` the target's).
     pub sample_rate: u32,
+    pub input_sample_rate: u32,
     pub channels: usize,
     pub duration_s: f64,
+    pub format: Container,
     pub bit_depth: BitDepth,
+    /// As applied (`auto` resolved).
+    pub dither: Dither,
+    /// The tags written (the target's own, with those given on top).
+    pub tags: Tags,
     pub loudness_before_lufs: f64,
     pub loudness_target_lufs: f64,
     /// Measured on the written (quantised) output.
@@ -115,6 +123,38 @@ impl ReportOut<'_> {
     }
 }
 
+/// How an output is delivered: its sample format, dither and rate, its container (`None`: by the
+/// output's extension) and tags given by the user (on top of the target's own).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub spec: OutputSpec,
+    pub container: Option<Container>,
+    pub tags: Tags,
+}
+
+impl From<BitDepth> for Delivery {
+    /// WAV or FLAC by the output's extension, at the input's rate, dither `auto`, no tags given.
+    fn from(depth: BitDepth) -> Self {
+        Delivery { spec: depth.into(), container: None, tags: Tags::default() }
+    }
+}
+
+impl Delivery {
+    /// Refuses, before any work, tags that are malformed (an ISRC that is not one) and a container
+    /// that cannot hold the sample format; returns the container for `output`.
+    pub fn check(&mut self, output: &Path) -> Result<Container> {
+        self.tags.validate()?;
+        if let Some(rate) = self.spec.sample_rate_hz {
+            if !crate::dsp::resample::RATE_RANGE_HZ.contains(&rate) {
+                return Err(Error::InvalidSetting(format!("--sample-rate {rate} Hz is outside 8000 … 384000")));
+            }
+        }
+        let container = Container::for_path(output, self.container);
+        container.check(self.spec.bit_depth)?;
+        Ok(container)
+    }
+}
+
 pub struct MasterJob<'a> {
     pub target: &'a Path,
     /// Audio files or saved profiles (`.json`).
@@ -124,7 +164,7 @@ pub struct MasterJob<'a> {
     pub output: &'a Path,
     pub plan_out: Option<&'a Path>,
     pub settings: MatchSettings,
-    pub bit_depth: BitDepth,
+    pub delivery: Delivery,
     /// Where the analyses' gated STFT runs.
     pub device: &'a SpectrumDevice,
     /// A report of reference(s), original and master, if wanted.
@@ -182,12 +222,14 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     let (mut summary, output) = render_and_write(
         inputs.audio,
         &plan,
-        &file_name(job.target),
-        references,
-        inputs.target.loudness.integrated_lufs,
-        inputs.target.loudness.true_peak_dbtp,
+        Target {
+            path: job.target,
+            references,
+            loudness_lufs: inputs.target.loudness.integrated_lufs,
+            true_peak_dbtp: inputs.target.loudness.true_peak_dbtp,
+        },
         job.output,
-        job.bit_depth,
+        &job.delivery,
         timings,
         start,
         progress,
@@ -213,7 +255,96 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     Ok(Mastered { plan, summary, report })
 }
 
+/// One delivery of a pack: its name (the platform's), where it goes, how, and the loudness,
+/// ceiling and bass-mono settings it is rendered with.
+#[derive(Debug, Clone)]
+pub struct PackOutput {
+    pub name: String,
+    pub output: PathBuf,
+    pub delivery: Delivery,
+    pub settings: MatchSettings,
+}
+
+/// Masters `job.target` once (one analysis, one matching) and delivers it in every form of
+/// `outputs`, each with its own plan beside it (`<output>.plan.json`). `job.output` and
+/// `job.plan_out` are not used.
+pub fn master_pack(job: &MasterJob, outputs: &[PackOutput], progress: &dyn Progress) -> Result<Vec<Summary>> {
+    let start = Instant::now();
+    if job.report.wanted() {
+        return Err(Error::InvalidSetting("a report is written for one output, not for a delivery pack".into()));
+    }
+    let mut inputs: Vec<&Path> = vec![job.target];
+    inputs.extend(job.references.iter().map(PathBuf::as_path));
+    let plan_path = |o: &PackOutput| {
+        o.output
+            .with_extension(format!("{}.plan.json", Container::for_path(&o.output, o.delivery.container).extension()))
+    };
+    for (k, o) in outputs.iter().enumerate() {
+        check_output(&o.output, &inputs)?;
+        check_writable(&o.output)?;
+        o.delivery.clone().check(&o.output)?;
+        o.settings.validate()?;
+        if outputs[..k].iter().any(|p| p.output == o.output) {
+            return Err(Error::InvalidSetting(format!("{} would be written twice", o.output.display())));
+        }
+    }
+    let weights = job.check_inputs()?;
+    let mut timings = Timings::default();
+    let loaded = MasterInputs::load(job, progress, &mut timings)?;
+    let t = Instant::now();
+    let reference = Profile::average(&loaded.references, &weights)?;
+    let plan = match_profiles(&loaded.target, &reference, &job.settings)?;
+    timings.matching_s = t.elapsed().as_secs_f64();
+    let stereo = loaded.target.channels == 2 && reference.channels == 2;
+    let references: Vec<String> = loaded.references.iter().map(|p| p.source.clone()).collect();
+    let mut summaries = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        let mut plan = crate::matching::retarget(&plan, &o.settings, stereo)?;
+        let target = Target {
+            path: job.target,
+            references: references.clone(),
+            loudness_lufs: loaded.target.loudness.integrated_lufs,
+            true_peak_dbtp: loaded.target.loudness.true_peak_dbtp,
+        };
+        let (mut summary, _) = render_and_write(
+            loaded.audio.clone(),
+            &plan,
+            target,
+            &o.output,
+            &o.delivery,
+            timings.clone(),
+            start,
+            progress,
+        )?;
+        summary.analysis_device = job.device.describe();
+        as_rendered(&mut plan, &summary.render);
+        write_atomically(&plan_path(o), |f| {
+            std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string())
+        })?;
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
 impl MasterJob<'_> {
+    /// The checks of [`Self::check`] that concern the inputs and settings, not the outputs;
+    /// returns the references' weights.
+    fn check_inputs(&self) -> Result<Vec<f64>> {
+        self.settings.validate()?;
+        if self.references.is_empty() {
+            return Err(Error::InvalidSetting("at least one --reference is needed".into()));
+        }
+        let weights = if self.weights.is_empty() { vec![1.0; self.references.len()] } else { self.weights.to_vec() };
+        if weights.len() != self.references.len() {
+            return Err(Error::InvalidSetting(format!(
+                "{} weights for {} references",
+                weights.len(),
+                self.references.len()
+            )));
+        }
+        Ok(weights)
+    }
+
     /// Refuses a job that could only fail or lose something before any work is done: an output
     /// that is an input, or not writable, no reference, weights that do not match the references.
     /// Returns the references' weights.
@@ -231,19 +362,8 @@ impl MasterJob<'_> {
         outputs.extend(self.plan_out);
         outputs.iter().try_for_each(|p| check_writable(p))?;
         self.report.check(&inputs, &outputs)?;
-        self.settings.validate()?;
-        if self.references.is_empty() {
-            return Err(Error::InvalidSetting("at least one --reference is needed".into()));
-        }
-        let weights = if self.weights.is_empty() { vec![1.0; self.references.len()] } else { self.weights.to_vec() };
-        if weights.len() != self.references.len() {
-            return Err(Error::InvalidSetting(format!(
-                "{} weights for {} references",
-                weights.len(),
-                self.references.len()
-            )));
-        }
-        Ok(weights)
+        self.delivery.clone().check(self.output)?;
+        self.check_inputs()
     }
 }
 
@@ -365,11 +485,13 @@ pub fn render_with_plan(
     target: &Path,
     plan_path: &Path,
     output: &Path,
-    bit_depth: BitDepth,
+    delivery: &Delivery,
     progress: &dyn Progress,
 ) -> Result<Summary> {
     let start = Instant::now();
     check_output(output, &[target, plan_path])?;
+    delivery.clone().check(output)?;
+    check_writable(output)?;
     let plan = MasteringPlan::load(plan_path)?;
     let mut timings = Timings::default();
     let t = Instant::now();
@@ -385,44 +507,42 @@ pub fn render_with_plan(
     let tp_before = to_db(f64::from(bs1770_true_peak(&channels)));
     timings.analysis_s = t.elapsed().as_secs_f64();
     let references = vec![plan.provenance.reference.clone()];
-    Ok(render_and_write(
-        audio,
-        &plan,
-        &file_name(target),
-        references,
-        before,
-        tp_before,
-        output,
-        bit_depth,
-        timings,
-        start,
-        progress,
-    )?
-    .0)
+    let target = Target { path: target, references, loudness_lufs: before, true_peak_dbtp: tp_before };
+    Ok(render_and_write(audio, &plan, target, output, delivery, timings, start, progress)?.0)
+}
+
+/// The input of a render, as the summary describes it.
+struct Target<'a> {
+    path: &'a Path,
+    references: Vec<String>,
+    loudness_lufs: f64,
+    true_peak_dbtp: f64,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn render_and_write(
     audio: AudioBuffer,
     plan: &MasteringPlan,
-    name: &str,
-    references: Vec<String>,
-    loudness_before_lufs: f64,
-    true_peak_before_dbtp: f64,
+    target: Target,
     output: &Path,
-    bit_depth: BitDepth,
+    delivery: &Delivery,
     mut timings: Timings,
     start: Instant,
     progress: &dyn Progress,
 ) -> Result<(Summary, AudioBuffer)> {
-    let (sample_rate, channels, duration_s) = (audio.sample_rate, audio.num_channels(), audio.duration_s());
+    let mut delivery = delivery.clone();
+    let container = delivery.check(output)?;
+    let tags = delivery.tags.clone().over(read_tags(target.path));
+    let name = file_name(target.path);
+    let (input_sample_rate, channels, duration_s) = (audio.sample_rate, audio.num_channels(), audio.duration_s());
+    let spec = delivery.spec;
     let t = Instant::now();
     let mut encode_s = 0.0;
     // The output is staged while it is verified and put in place once it is: the destination
     // only ever receives verified samples.
-    let (out, report, staged) = render_alongside(audio, plan, bit_depth, name, progress, |out| {
+    let (out, report, staged) = render_alongside(audio, plan, spec, &name, progress, |out| {
         let t = Instant::now();
-        let staged = stage_wav(output, out, bit_depth);
+        let staged = stage_audio(output, out, spec.bit_depth, container, &tags);
         encode_s += t.elapsed().as_secs_f64();
         staged
     })?;
@@ -438,17 +558,21 @@ fn render_and_write(
     let (sb, sc) = extremes(&crate::render::side_curve(&plan.eq.side, &plan.stereo).gain_db);
     Ok((
         Summary {
-            target: name.to_string(),
-            references,
+            target: name,
+            references: target.references,
             output: output.display().to_string(),
-            sample_rate,
+            sample_rate: out.sample_rate,
+            input_sample_rate,
             channels,
             duration_s,
-            bit_depth,
-            loudness_before_lufs,
+            format: container,
+            bit_depth: spec.bit_depth,
+            dither: spec.dither.resolve(spec.bit_depth, out.sample_rate),
+            tags,
+            loudness_before_lufs: target.loudness_lufs,
             loudness_target_lufs: plan.loudness.target_lufs,
             loudness_after_lufs: report.output_lufs,
-            true_peak_before_dbtp,
+            true_peak_before_dbtp: target.true_peak_dbtp,
             true_peak_after_dbtp: report.limit.output_true_peak_dbtp,
             ceiling_dbtp: plan.limiter.ceiling_dbtp,
             eq: EqSummary { mid_max_boost_db: mb, mid_max_cut_db: mc, side_max_boost_db: sb, side_max_cut_db: sc },

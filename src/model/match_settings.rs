@@ -37,6 +37,10 @@ pub struct MatchSettings {
     /// width change a third of an octave wide must come back within half a dB.
     #[serde(default = "width_smoothing")]
     pub width_smoothing_octaves: f64,
+    /// Bass mono at least below this frequency (a medium's need: vinyl), whatever the reference
+    /// has; `None`: as the reference has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bass_mono_min_hz: Option<f64>,
     /// Corrections taper to 0 dB over half an octave outside [low_hz, high_hz].
     pub low_hz: f64,
     pub high_hz: f64,
@@ -69,6 +73,7 @@ impl Default for MatchSettings {
             side_max_cut_db: 24.0,
             smoothing_octaves: 1.0 / 12.0,
             width_smoothing_octaves: width_smoothing(),
+            bass_mono_min_hz: None,
             low_hz: 25.0,
             high_hz: 18_000.0,
         }
@@ -111,6 +116,11 @@ impl MatchSettings {
         if let Some(m) = self.max_limiting_db {
             if !(0.0..=60.0).contains(&m) {
                 return bad(format!("max limiting {m} dB must be between 0 and 60"));
+            }
+        }
+        if let Some(f) = self.bass_mono_min_hz {
+            if !(20.0..=500.0).contains(&f) {
+                return bad(format!("bass mono frequency {f} Hz must be between 20 and 500"));
             }
         }
         LimiterSettings { ceiling_dbtp: self.ceiling_dbtp, ..Default::default() }.validate()

@@ -5,10 +5,14 @@ pub mod bit_depth;
 mod json;
 pub mod match_settings;
 pub mod plan;
+pub mod platform;
 pub mod profile;
 pub mod settings;
+pub mod tags;
 
-pub use bit_depth::BitDepth;
+pub use bit_depth::{BitDepth, Dither, OutputSpec};
 pub use match_settings::MatchSettings;
 pub use plan::*;
+pub use platform::Platform;
 pub use profile::*;
+pub use tags::Tags;

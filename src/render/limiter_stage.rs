@@ -8,7 +8,7 @@ use crate::dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use crate::dsp::true_peak::TruePeakDetector;
 use crate::dsp::{from_db, max_of, min_of, to_db};
 use crate::error::Result;
-use crate::model::BitDepth;
+use crate::model::OutputSpec;
 use crate::render::dither::scale_and_quantize;
 use crate::render::report::*;
 use crate::render::slices;
@@ -18,19 +18,21 @@ pub(crate) const MAX_VERIFY_PASSES: usize = 4;
 /// The reduction whose duration the report counts, dB.
 pub(crate) const COUNTED_REDUCTION_DB: f64 = 3.0;
 
-/// Applies `gain_db` into the true-peak limiter, quantises to `depth` and verifies the ceiling: the
+/// Applies `gain_db` into the true-peak limiter, quantises as `spec` says (at the buffer's own rate)
+/// and verifies the ceiling: the
 /// last stage of [`render`](crate::render::render) on its own (used where the gain is fixed rather than found by loudness).
 pub fn limit(
     mut buffer: AudioBuffer,
     gain_db: f64,
     settings: &LimiterSettings,
-    depth: BitDepth,
+    spec: impl Into<OutputSpec>,
 ) -> Result<(AudioBuffer, LimitReport)> {
+    let spec = spec.into();
     let mut stage = LimiterStage::new(&buffer, settings)?;
     let frames = buffer.frames();
-    let (mut report, _) = stage.limit(&mut buffer, gain_db, depth, frames);
+    let (mut report, _) = stage.limit(&mut buffer, gain_db, spec, frames);
     let peak = stage.output_peak(&buffer);
-    (report.verify_passes, report.output_true_peak_dbtp) = stage.verify(&mut buffer, depth, peak);
+    (report.verify_passes, report.output_true_peak_dbtp) = stage.verify(&mut buffer, spec, peak);
     Ok((buffer, report))
 }
 
@@ -80,7 +82,7 @@ impl LimiterStage {
         &mut self,
         buffer: &mut AudioBuffer,
         gain_db: f64,
-        depth: BitDepth,
+        spec: OutputSpec,
         trace_hop: usize,
     ) -> (LimitReport, Vec<f32>) {
         let pre = from_db(gain_db) as f32;
@@ -90,7 +92,7 @@ impl LimiterStage {
         let max_gain_reduction_db = 0.0 - to_db(f64::from(min_of(&self.gain).min(1.0)));
         let deep = from_db(-COUNTED_REDUCTION_DB) as f32;
         let above = self.gain.par_iter().filter(|&&g| g < deep).count();
-        scale_and_quantize(buffer, Some((pre, &self.gain)), depth);
+        scale_and_quantize(buffer, Some((pre, &self.gain)), spec.bit_depth, spec.dither);
         let report = LimitReport {
             max_gain_reduction_db,
             seconds_above_3db: above as f64 / f64::from(buffer.sample_rate),
@@ -112,14 +114,14 @@ impl LimiterStage {
     /// Given the output's true peak `peak` from [`Self::output_peak`]: where gain modulation or
     /// dither made a new over, limits again (at most [`MAX_VERIFY_PASSES`] times) and meters again.
     /// Returns the passes taken and the final true peak, dBTP.
-    pub(crate) fn verify(&mut self, buffer: &mut AudioBuffer, depth: BitDepth, mut peak: f32) -> (usize, f64) {
+    pub(crate) fn verify(&mut self, buffer: &mut AudioBuffer, spec: OutputSpec, mut peak: f32) -> (usize, f64) {
         let mut passes = 0;
         while peak > self.ceiling && passes < MAX_VERIFY_PASSES {
             passes += 1;
             // The envelope from `output_peak` is in `gain`: its window peaks are the output's.
             self.limiter.window_peaks(&self.gain, &mut self.peaks);
             self.gain_curve(1.0);
-            scale_and_quantize(buffer, Some((1.0, &self.gain)), depth);
+            scale_and_quantize(buffer, Some((1.0, &self.gain)), spec.bit_depth, spec.dither);
             peak = self.output_peak(buffer);
         }
         (passes, to_db(f64::from(peak)))

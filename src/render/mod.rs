@@ -14,10 +14,11 @@ pub mod report;
 
 use crate::analysis::loudness::{gated_integrated, sub_block_energies_scaled, sub_block_len};
 use crate::audio::AudioBuffer;
+use crate::dsp::resample::resample;
 use crate::dsp::{from_db, to_db};
 use crate::error::{Error, Result};
-use crate::model::BitDepth;
 use crate::model::MasteringPlan;
+use crate::model::OutputSpec;
 use crate::progress::Progress;
 use crate::render::clipper_stage::search_and_clip;
 use crate::render::dynamics::{DynamicsReport, DynamicsStage};
@@ -27,24 +28,26 @@ pub use eq::{apply_eq, side_curve};
 pub use limiter_stage::limit;
 pub use report::*;
 
-/// Renders `buffer` (consumed, processed in place) with `plan`, quantised to `depth`.
+/// Renders `buffer` (consumed, processed in place) with `plan` into the format `spec` gives: converted
+/// first to its sample rate (so the EQ, dynamics, the limiter and its verification all run at the
+/// output's rate), quantised last.
 pub fn render(
     buffer: AudioBuffer,
     plan: &MasteringPlan,
-    depth: BitDepth,
+    spec: impl Into<OutputSpec>,
     name: &str,
     progress: &dyn Progress,
 ) -> Result<(AudioBuffer, RenderReport)> {
-    render_alongside(buffer, plan, depth, name, progress, |_| Ok(())).map(|(b, r, ())| (b, r))
+    render_alongside(buffer, plan, spec.into(), name, progress, |_| Ok(())).map(|(b, r, ())| (b, r))
 }
 
 /// As [`render`], running `alongside` on the finished output (staging its file, say) while the
 /// output is verified and metered: once, or again after a verification pass that had to limit
 /// again; returns what its last run returned, which saw the verified output.
 pub fn render_alongside<T: Send>(
-    mut buffer: AudioBuffer,
+    buffer: AudioBuffer,
     plan: &MasteringPlan,
-    depth: BitDepth,
+    spec: OutputSpec,
     name: &str,
     progress: &dyn Progress,
     alongside: impl FnMut(&AudioBuffer) -> Result<T> + Send,
@@ -55,6 +58,10 @@ pub fn render_alongside<T: Send>(
         return Err(silent());
     }
     let task = progress.start(&format!("render {name}"), 4);
+    let mut buffer = match spec.sample_rate_hz {
+        Some(rate) => resample(buffer, rate)?,
+        None => buffer,
+    };
     let fs = buffer.sample_rate;
     // EQ, with the dynamics stage when the plan has one.
     let (dynamics, mut dynamics_report, own_range_lu) = equalise_and_compress(&mut buffer, plan, silent)?;
@@ -77,11 +84,11 @@ pub fn render_alongside<T: Send>(
     drop(dynamics);
     task.inc(1);
     // The limiter with dither, then the verified output written.
-    let (mut limit, limiter_db) = stage.limit(&mut buffer, search.gain_db, depth, hop);
+    let (mut limit, limiter_db) = stage.limit(&mut buffer, search.gain_db, spec, hop);
     task.inc(1);
     let (handed, output_lufs);
     (handed, limit.verify_passes, limit.output_true_peak_dbtp, output_lufs) =
-        verify_alongside(&mut buffer, &mut stage, depth, alongside)?;
+        verify_alongside(&mut buffer, &mut stage, spec, alongside)?;
     let missed_by_lu = plan.loudness.target_lufs - output_lufs;
     // Within 0.1 LU is reached, even where the search stopped at saturation just short of it.
     let reached = missed_by_lu.abs() <= 0.1;
@@ -162,7 +169,7 @@ fn stage_traces(
 fn verify_alongside<T: Send>(
     buffer: &mut AudioBuffer,
     stage: &mut LimiterStage,
-    depth: BitDepth,
+    spec: OutputSpec,
     mut alongside: impl FnMut(&AudioBuffer) -> Result<T> + Send,
 ) -> Result<(T, usize, f64, f64)> {
     let (fs, sub) = (buffer.sample_rate, sub_block_len(buffer.sample_rate));
@@ -172,7 +179,7 @@ fn verify_alongside<T: Send>(
     let (written, (peak, mut output_lufs)) =
         rayon::join(|| alongside(buffer), || rayon::join(|| stage.output_peak(buffer), || meter(buffer)));
     let mut handed = written?;
-    let (verify_passes, peak) = stage.verify(buffer, depth, peak);
+    let (verify_passes, peak) = stage.verify(buffer, spec, peak);
     if verify_passes > 0 {
         drop(handed);
         let (written, lufs) = rayon::join(|| alongside(buffer), || meter(buffer));

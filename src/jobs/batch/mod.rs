@@ -411,7 +411,7 @@ impl Runner<'_> {
             output: &work.output,
             plan_out: None,
             settings: work.settings.clone(),
-            bit_depth: work.bit_depth,
+            delivery: work.bit_depth.into(),
             device: self.job.device,
             report: ReportOut { html: report.as_deref(), json: None },
             target_profile: work.target_profile.as_ref(),

@@ -1,0 +1,71 @@
+//! Tags in and out with lofty: read from any input (to carry a target's own over), written as
+//! Vorbis comments into FLAC, and as ID3v2 plus RIFF INFO into WAV. The ISRC goes where it means
+//! the recording code: FLAC's `ISRC` comment and ID3's `TSRC` frame (RIFF INFO's `ISRC` is the
+//! "source", so INFO carries none).
+use std::fs::File;
+use std::io::Seek;
+use std::path::Path;
+
+use lofty::config::WriteOptions;
+use lofty::prelude::*;
+use lofty::tag::{Tag, TagType};
+
+use crate::model::Tags;
+
+/// The tags of `path`, from its primary tag (or the first it has); none when it has none or they
+/// cannot be read (a mastering job never fails on its input's tags).
+pub fn read_tags(path: &Path) -> Tags {
+    let Ok(file) = lofty::read_from_path(path) else { return Tags::default() };
+    let Some(tag) = file.primary_tag().or_else(|| file.first_tag()) else { return Tags::default() };
+    let text = |key: ItemKey| tag.get_string(key).map(str::to_string).filter(|s| !s.trim().is_empty());
+    let track = tag.track().map(|n| match tag.track_total() {
+        Some(total) => format!("{n}/{total}"),
+        None => n.to_string(),
+    });
+    Tags {
+        title: text(ItemKey::TrackTitle),
+        artist: text(ItemKey::TrackArtist),
+        album: text(ItemKey::AlbumTitle),
+        track,
+        date: text(ItemKey::RecordingDate).or_else(|| text(ItemKey::Year)),
+        genre: text(ItemKey::Genre),
+        // An ISRC that is not one (some taggers put other codes there) is not carried over.
+        isrc: text(ItemKey::Isrc).and_then(|i| crate::model::tags::normalise_isrc(&i).ok()),
+        comment: text(ItemKey::Comment),
+    }
+}
+
+/// Writes `tags` into the audio file open in `file` (its type found from its content), as the tag
+/// types `kinds`.
+pub fn write_tags(file: &mut File, tags: &Tags, kinds: &[TagType]) -> Result<(), String> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let track = tags.track_numbers().map_err(|e| e.to_string())?;
+    for &kind in kinds {
+        let mut tag = Tag::new(kind);
+        let mut put = |key: ItemKey, value: &Option<String>| {
+            if let Some(v) = value {
+                tag.insert_text(key, v.clone());
+            }
+        };
+        put(ItemKey::TrackTitle, &tags.title);
+        put(ItemKey::TrackArtist, &tags.artist);
+        put(ItemKey::AlbumTitle, &tags.album);
+        put(ItemKey::RecordingDate, &tags.date);
+        put(ItemKey::Genre, &tags.genre);
+        put(ItemKey::Comment, &tags.comment);
+        if kind != TagType::RiffInfo {
+            put(ItemKey::Isrc, &tags.isrc);
+        }
+        if let Some((n, total)) = track {
+            tag.set_track(n);
+            if let Some(total) = total {
+                tag.set_track_total(total);
+            }
+        }
+        file.rewind().map_err(|e| e.to_string())?;
+        tag.save_to(file, WriteOptions::default()).map_err(|e| format!("cannot write its {kind:?} tags: {e}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! Delivery: sample-rate conversion and dither, measured with tones against exact f64 sines.
+mod common;
+
+use automaster::internals::audio::AudioBuffer;
+use automaster::internals::dsp::resample::resample;
+use automaster::internals::model::{BitDepth, Dither};
+use automaster::internals::render::dither::quantize;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const RATES: [u32; 4] = [44_100, 48_000, 88_200, 96_000];
+
+fn tone(freq_hz: f64, fs: u32, seconds: f64, amplitude: f64) -> Vec<f32> {
+    let n = (seconds * f64::from(fs)) as usize;
+    (0..n).map(|i| (amplitude * (std::f64::consts::TAU * freq_hz * i as f64 / f64::from(fs)).sin()) as f32).collect()
+}
+
+/// The samples away from both ends (the resampler's filter rings in from the silence outside).
+fn middle(x: &[f32]) -> &[f32] {
+    &x[x.len() / 5..x.len() * 4 / 5]
+}
+
+/// Amplitude of `freq_hz` in `x` (offset `start` samples into its signal) by a least-squares fit of
+/// a cosine and a sine: exact for a pure tone whatever the number of periods.
+fn amplitude(x: &[f32], start: usize, freq_hz: f64, fs: u32) -> f64 {
+    let w = std::f64::consts::TAU * freq_hz / f64::from(fs);
+    let (mut cc, mut ss, mut cs, mut xc, mut xs) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (w * (start + i) as f64).sin_cos();
+        let v = f64::from(v);
+        cc += c * c;
+        ss += s * s;
+        cs += c * s;
+        xc += v * c;
+        xs += v * s;
+    }
+    let det = cc * ss - cs * cs;
+    let (a, b) = ((xc * ss - xs * cs) / det, (xs * cc - xc * cs) / det);
+    a.hypot(b)
+}
+
+fn rms_db(x: &[f32]) -> f64 {
+    let p = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
+    10.0 * p.max(1e-40).log10()
+}
+
+/// Every pair among 44.1/48/88.2/96 kHz: flat within ±0.01 dB from 20 Hz to 20 kHz, a 997 Hz
+/// tone's residual against the exact sine at the output rate ≤ −120 dB, tones above the output's
+/// Nyquist (downsampling) gone to ≤ −120 dB, and the output exactly ⌈n·out/in⌉ frames long.
+#[test]
+fn conversion_between_every_rate_pair_is_flat_clean_and_aligned() {
+    let (mut worst_pass, mut worst_residual, mut worst_alias) = (0.0f64, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for &from in &RATES {
+        for &to in &RATES {
+            if from == to {
+                continue;
+            }
+            let seconds = 0.5;
+            for f in [20.0, 100.0, 997.0, 5_000.0, 10_000.0, 15_000.0, 19_000.0, 20_000.0] {
+                let x = tone(f, from, seconds, 0.5);
+                let y = resample(AudioBuffer::new(from, vec![x.clone()]), to).unwrap();
+                assert_eq!(y.sample_rate, to);
+                assert_eq!(y.frames(), (x.len() as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize);
+                let ch = &y.channels[0];
+                let start = ch.len() / 5;
+                let gain_db = 20.0 * (amplitude(middle(ch), start, f, to) / 0.5).log10();
+                worst_pass = worst_pass.max(gain_db.abs());
+                assert!(gain_db.abs() <= 0.01, "{from} → {to}: {f} Hz at {gain_db:+.4} dB");
+                if f == 997.0 {
+                    let ideal = tone(f, to, seconds, 0.5);
+                    let residual: Vec<f32> = middle(ch).iter().zip(&ideal[start..]).map(|(&a, &b)| a - b).collect();
+                    let db = rms_db(&residual) - rms_db(middle(&ideal));
+                    worst_residual = worst_residual.max(db);
+                    assert!(db <= -120.0, "{from} → {to}: 997 Hz residual {db:.1} dB");
+                }
+            }
+            if to < from {
+                let nyquist = f64::from(to) / 2.0;
+                let mut f = nyquist * 1.005;
+                while f < f64::from(from) / 2.0 * 0.98 {
+                    let x = tone(f, from, seconds, 0.5);
+                    let y = resample(AudioBuffer::new(from, vec![x]), to).unwrap();
+                    let db = rms_db(middle(&y.channels[0])) - rms_db(&tone(997.0, to, seconds, 0.5));
+                    worst_alias = worst_alias.max(db);
+                    assert!(db <= -120.0, "{from} → {to}: {f:.0} Hz left {db:.1} dB");
+                    f *= 1.15;
+                }
+            } else {
+                // Upsampling makes no images above the input's band.
+                let x = tone(15_000.0, from, seconds, 0.5);
+                let y = resample(AudioBuffer::new(from, vec![x]), to).unwrap();
+                let image = f64::from(from) - 15_000.0;
+                let amp = amplitude(middle(&y.channels[0]), y.frames() / 5, image, to);
+                let db = 20.0 * (amp / 0.5).log10();
+                worst_alias = worst_alias.max(db);
+                assert!(db <= -120.0, "{from} → {to}: image at {image} Hz at {db:.1} dB");
+            }
+        }
+    }
+    eprintln!("SRC: passband worst {worst_pass:.5} dB, 997 Hz residual worst {worst_residual:.1} dB, alias/image worst {worst_alias:.1} dB");
+}
+
+/// Power of `x` in [lo, hi] Hz per Welch (Hann, 4096 points, half overlap), in dB re 1.
+fn band_power_db(x: &[f64], fs: u32, lo: f64, hi: f64) -> f64 {
+    use realfft::RealFftPlanner;
+    let n = 4096;
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let window: Vec<f64> = (0..n).map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()).collect();
+    let w2: f64 = window.iter().map(|w| w * w).sum();
+    let (mut acc, mut frames) = (vec![0.0f64; n / 2 + 1], 0);
+    let mut spec = fft.make_output_vec();
+    for start in (0..x.len().saturating_sub(n)).step_by(n / 2) {
+        let mut frame: Vec<f64> = x[start..start + n].iter().zip(&window).map(|(v, w)| v * w).collect();
+        fft.process(&mut frame, &mut spec).unwrap();
+        acc.iter_mut().zip(&spec).for_each(|(a, c)| *a += c.norm_sqr());
+        frames += 1;
+    }
+    // Parseval: the bins' one-sided sum over the window's energy is the mean power.
+    let bin = f64::from(fs) / n as f64;
+    let p: f64 = acc
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| (lo..=hi).contains(&(*k as f64 * bin)))
+        .map(|(k, a)| if k == 0 || k == n / 2 { *a } else { 2.0 * a })
+        .sum::<f64>()
+        / (frames as f64 * w2 * n as f64);
+    10.0 * p.log10()
+}
+
+/// The quantisation error (LSB) of `x` rounded to 16 bits with `dither`.
+fn error_lsb(x: &[f32], fs: u32, dither: Dither) -> Vec<f64> {
+    let mut b = AudioBuffer::new(fs, vec![x.to_vec()]);
+    quantize(&mut b, BitDepth::Int16, dither);
+    b.channels[0].iter().zip(x).map(|(&q, &v)| (f64::from(q) - f64::from(v)) * 32768.0).collect()
+}
+
+/// TPDF: error power q²/4 (within 0.2 dB) on silence-like, quiet and loud signals alike. Shaped:
+/// at least 7 dB less in 1–5 kHz than TPDF at 44.1 and 48 kHz. None: the error follows the signal.
+#[test]
+fn dither_statistics() {
+    let mut rng = common::Rng::new(5);
+    for fs in [44_100u32, 48_000] {
+        let n = 4 * fs as usize;
+        let quiet: Vec<f32> = tone(440.0, fs, 4.0, 3.0 / 32768.0);
+        let loud: Vec<f32> = tone(997.0, fs, 4.0, 0.5).iter().map(|&v| v + (rng.signed() * 1e-3) as f32).collect();
+        let dc = vec![(0.25 / 32768.0) as f32; n];
+        let power = |e: &[f64]| 10.0 * (e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64).log10();
+        let expected = 10.0 * 0.25f64.log10();
+        for (name, x) in [("quiet sine", &quiet), ("loud sine", &loud), ("DC", &dc)] {
+            let e = error_lsb(x, fs, Dither::Tpdf);
+            let p = power(&e);
+            assert!((p - expected).abs() <= 0.2, "{fs} Hz TPDF on {name}: {p:.2} dB vs {expected:.2}");
+            let tpdf_band = band_power_db(&e, fs, 1_000.0, 5_000.0);
+            let shaped_band = band_power_db(&error_lsb(x, fs, Dither::Shaped), fs, 1_000.0, 5_000.0);
+            eprintln!(
+                "{fs} Hz {name}: TPDF {p:.2} dB LSB² in all; 1–5 kHz TPDF {tpdf_band:.1}, shaped {shaped_band:.1} dB"
+            );
+            assert!(
+                tpdf_band - shaped_band >= 7.0,
+                "{fs} Hz {name}: shaped only {:.1} dB under",
+                tpdf_band - shaped_band
+            );
+        }
+        // Without dither a DC a quarter LSB off the grid always rounds the same way: an error
+        // that is the signal (−0.25 LSB every sample), what dither exists to prevent.
+        let e = error_lsb(&dc, fs, Dither::None);
+        assert!(e.iter().all(|&v| (v + 0.25).abs() < 1e-9));
+    }
+    // `auto` is shaped for 16 bits at 44.1/48 kHz only.
+    assert_eq!(Dither::Auto.resolve(BitDepth::Int16, 44_100), Dither::Shaped);
+    assert_eq!(Dither::Auto.resolve(BitDepth::Int16, 96_000), Dither::Tpdf);
+    assert_eq!(Dither::Auto.resolve(BitDepth::Int24, 48_000), Dither::Tpdf);
+}
+
+// ---- Through the command line: FLAC, tags, platforms. ----
+
+
+const FS: u32 = 44_100;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_automaster")).args(args).output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A tool from Debian's `flac` package: there under CI (`.ci/run` installs it); elsewhere a test
+/// that needs it says so and stops.
+fn tool(name: &str) -> Option<Command> {
+    let found = Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found || std::env::var_os("CI").is_none(), "{name} is needed under CI");
+    if !found {
+        eprintln!("{name} not installed: skipped");
+    }
+    found.then(|| Command::new(name))
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let f = Fixture { dir: tempfile::tempdir().unwrap() };
+        let mut mix = common::synthetic_mix(6.0, FS, 31);
+        common::normalize_peak(&mut mix, 0.3);
+        common::write_wav_f32(&f.path("mix.wav"), &mix, FS);
+        let mut reference = common::synthetic_mix(6.0, FS, 32);
+        common::normalize_peak(&mut reference, 0.95);
+        common::write_wav_f32(&f.path("ref.wav"), &reference, FS);
+        f
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn master(&self, output: &Path, extra: &[&str]) -> Output {
+        let (mix, reference) = (self.path("mix.wav"), self.path("ref.wav"));
+        let mut args = vec!["master", s(&mix), "-r", s(&reference), "-o", s(output), "--quiet"];
+        args.extend(extra);
+        run(&args)
+    }
+}
+
+fn decode(path: &Path) -> AudioBuffer {
+    automaster::decode_file(path, &automaster::NoProgress).unwrap()
+}
+
+const TAGS: [&str; 14] = [
+    "--title", "Night Drive", "--artist", "The Testers", "--album", "Oracles", "--track", "3/12", "--date", "2026",
+    "--isrc", "GB-AYE-06-01498", "--genre", "Electronic",
+];
+
+/// FLAC at 16 and 24 bits, converted to 48 kHz: `flac -t` passes (it checks the STREAMINFO MD5
+/// against every decoded sample), it decodes to exactly the samples of the WAV written with the
+/// same options, its size is within 5 % of `flac -8`'s, and metaflac reads its Vorbis comments.
+#[test]
+fn flac_is_valid_bit_exact_compact_and_tagged() {
+    let f = Fixture::new();
+    for bits in ["16", "24"] {
+        let (flac_out, wav_out) = (f.path(&format!("m{bits}.flac")), f.path(&format!("m{bits}.wav")));
+        let options = [&["--bit-depth", bits, "--sample-rate", "48000"][..], &TAGS[..]].concat();
+        ok(&f.master(&flac_out, &options));
+        ok(&f.master(&wav_out, &options));
+        let (a, b) = (decode(&flac_out), decode(&wav_out));
+        assert_eq!((a.sample_rate, b.sample_rate), (48_000, 48_000));
+        assert_eq!(a.frames(), (6 * 44_100u64 * 48_000).div_ceil(44_100) as usize);
+        assert!(a.channels == b.channels, "{bits}-bit: FLAC and WAV hold different samples");
+        let Some(mut flac) = tool("flac") else { return };
+        assert!(flac.args(["-t", "-s", s(&flac_out)]).status().unwrap().success(), "flac -t failed");
+        let md5 = ok(&tool("metaflac").unwrap().args(["--show-md5sum", s(&flac_out)]).output().unwrap());
+        assert_ne!(md5.trim(), "0".repeat(32), "no MD5 in STREAMINFO");
+        let tags = ok(&tool("metaflac").unwrap().args(["--export-tags-to=-", s(&flac_out)]).output().unwrap());
+        for expected in ["TITLE=Night Drive", "ARTIST=The Testers", "ALBUM=Oracles", "TRACKNUMBER=3", "ISRC=GBAYE0601498"] {
+            assert!(tags.lines().any(|l| l == expected), "{expected} missing from:\n{tags}");
+        }
+        let best = f.path("best.flac");
+        let status = tool("flac").unwrap().args(["-8", "-s", "-f", "-o", s(&best), s(&wav_out)]).status().unwrap();
+        assert!(status.success());
+        let ratio = std::fs::metadata(&flac_out).unwrap().len() as f64 / std::fs::metadata(&best).unwrap().len() as f64;
+        eprintln!("{bits}-bit FLAC size / flac -8: {ratio:.4}");
+        assert!(ratio <= 1.05, "{bits}-bit FLAC is {:.1} % larger than flac -8's", (ratio - 1.0) * 100.0);
+    }
+}
+
+/// WAV: ID3v2 with the ISRC as TSRC, RIFF INFO with the title (and no INFO ISRC, which means the
+/// source there), read back from the bytes and by lofty; the target's own tags carry over unless
+/// a flag overrides them.
+#[test]
+fn wav_tags_and_the_targets_own_carry_over() {
+    use lofty::prelude::*;
+    let f = Fixture::new();
+    let out = f.path("m.wav");
+    ok(&f.master(&out, &TAGS));
+    let bytes = std::fs::read(&out).unwrap();
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"TSRC") && has(b"GBAYE0601498"), "no ID3 TSRC frame");
+    assert!(has(b"INFO") && has(b"INAM") && has(b"Night Drive"), "no RIFF INFO title");
+    assert!(!has(b"ISRC"), "RIFF INFO ISRC written");
+    let tagged = lofty::read_from_path(&out).unwrap();
+    let id3 = tagged.tag(lofty::tag::TagType::Id3v2).expect("ID3v2 tag");
+    assert_eq!(id3.get_string(lofty::tag::ItemKey::Isrc), Some("GBAYE0601498"));
+    assert_eq!(id3.track(), Some(3));
+    // Mastered again from the tagged master as a target: its tags come along, a flag overrides one.
+    let again = f.path("again.wav");
+    let o = run(&["master", s(&out), "-r", s(&f.path("ref.wav")), "-o", s(&again), "--title", "Other", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(summary["tags"]["title"], "Other");
+    assert_eq!(summary["tags"]["artist"], "The Testers");
+    assert_eq!(summary["tags"]["isrc"], "GBAYE0601498");
+    let tagged = lofty::read_from_path(&again).unwrap();
+    let id3 = tagged.tag(lofty::tag::TagType::Id3v2).unwrap();
+    assert_eq!(id3.title().as_deref(), Some("Other"));
+    assert_eq!(id3.artist().as_deref(), Some("The Testers"));
+}
+
+/// A malformed ISRC, a FLAC in float and an impossible rate are refused at once, with one line,
+/// before any work and without an output.
+#[test]
+fn bad_delivery_options_are_refused_before_any_work() {
+    let f = Fixture::new();
+    for (args, needle, out) in [
+        (&["--isrc", "GB-AYE-06-0149"][..], "ISRC", "a.wav"),
+        (&["--isrc", "G1AYE0601498"][..], "ISRC", "b.flac"),
+        (&["--bit-depth", "32f"][..], "FLAC", "c.flac"),
+        (&["--sample-rate", "1000"][..], "sample-rate", "d.wav"),
+        (&["--track", "0"][..], "track", "e.wav"),
+        (&["--platform", "myspace"][..], "platform", "f.wav"),
+    ] {
+        let path = f.path(out);
+        let t = std::time::Instant::now();
+        let o = f.master(&path, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: ") && err.to_lowercase().contains(&needle.to_lowercase()), "{err}");
+        assert!(!path.exists() && t.elapsed().as_secs_f64() < 1.0, "{args:?}: work was done");
+    }
+}
+
+/// Every platform in one delivery pack (one analysis, one matching): each file at its platform's
+/// loudness within 0.1 LU (ebur128; the reference's where the platform does not normalise), its
+/// true peak under its ceiling by the 16× FFT meter after the final quantisation, at its rate and
+/// depth; vinyl's bass in mono. Explicit flags win over a platform's values.
+#[test]
+fn a_delivery_pack_meets_every_platforms_figures() {
+    use automaster::internals::model::platform::PLATFORMS;
+    let f = Fixture::new();
+    let dir = f.path("pack");
+    std::fs::create_dir(&dir).unwrap();
+    let mut args = vec![];
+    for p in PLATFORMS {
+        args.extend(["--platform", p.name]);
+    }
+    let stdout = ok(&f.master(&dir, &args));
+    eprintln!("{stdout}");
+    let reference = common::read_wav(&f.path("ref.wav"));
+    let reference_lufs = common::ebur128_lufs(&reference.0, reference.1);
+    for p in PLATFORMS {
+        let path = dir.join(format!("mix.{}.wav", p.name));
+        let (channels, fs) = common::read_wav(&path);
+        assert!(dir.join(format!("mix.{}.wav.plan.json", p.name)).exists());
+        let bits = hound::WavReader::open(&path).unwrap().spec().bits_per_sample;
+        assert_eq!((fs, bits), (p.sample_rate_hz, p.bit_depth.int_bits().unwrap()), "{}", p.name);
+        let lufs = common::ebur128_lufs(&channels, fs);
+        let tp = common::true_peak_db_fft16(&channels, fs);
+        let target = p.target_lufs.unwrap_or(reference_lufs);
+        eprintln!("{:<12} {lufs:7.2} LUFS (target {target:.2}), {tp:6.2} dBTP (ceiling {:.1})", p.name, p.ceiling_dbtp);
+        assert!((lufs - target).abs() <= 0.1, "{}: {lufs:.2} LUFS for {target:.2}", p.name);
+        assert!(tp <= p.ceiling_dbtp, "{}: {tp:.3} dBTP over {:.1}", p.name, p.ceiling_dbtp);
+        if let Some(mono_hz) = p.bass_mono_hz {
+            let (mid, side, centres) = common::third_octave_levels(&channels, fs);
+            for ((m, s), c) in mid.iter().zip(&side).zip(&centres) {
+                if *c < mono_hz / 2.0 {
+                    assert!(s - m < -30.0, "{}: side {:.1} dB under mid at {c:.0} Hz", p.name, m - s);
+                }
+            }
+        }
+    }
+    let out = f.path("deezer24.wav");
+    ok(&f.master(&out, &["--platform", "deezer", "--bit-depth", "24", "--lufs", "-12"]));
+    let (channels, fs) = common::read_wav(&out);
+    assert_eq!(hound::WavReader::open(&out).unwrap().spec().bits_per_sample, 24);
+    assert!((common::ebur128_lufs(&channels, fs) + 12.0).abs() <= 0.1);
+}
