@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use automaster::internals::analysis::device::SpectrumDevice;
 use automaster::internals::analysis::gpu::DeviceChoice;
+use automaster::internals::io::decode::DecodeOptions;
 use automaster::internals::io::encode::{write_atomically, Container};
 use automaster::internals::jobs::batch::manifest::Manifest;
 use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
@@ -32,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Master TARGET to match one or more references; writes the master (and optionally the plan).
-    Master(MasterArgs),
+    Master(Box<MasterArgs>),
     /// Analyse audio files into profiles (JSON) usable as --reference.
     Analyze(AnalyzeArgs),
     /// Render TARGET with a saved (possibly edited) plan.
@@ -194,9 +195,25 @@ struct MasterArgs {
     #[command(flatten)]
     matching: MatchArgs,
     #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
     device: DeviceArgs,
+}
+
+#[derive(Args)]
+struct InputArgs {
+    /// Master what a truncated lossy input holds (an Ogg stream without its end, an MP3 or AAC
+    /// shorter than its header says) instead of refusing it.
+    #[arg(long)]
+    allow_truncated: bool,
+}
+
+impl InputArgs {
+    fn options(&self) -> DecodeOptions {
+        DecodeOptions { allow_truncated: self.allow_truncated }
+    }
 }
 
 #[derive(Args)]
@@ -356,6 +373,8 @@ struct RenderArgs {
     #[arg(short, long)]
     output: PathBuf,
     #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
     out: OutputArgs,
 }
 
@@ -470,6 +489,7 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
                 device: &device,
                 report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
                 target_profile: None,
+                decode: a.input.options(),
             };
             let mastered = jobs::master(&job, progress)?;
             report(&mastered.summary, a.out.json)?;
@@ -494,7 +514,14 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
             Ok(())
         }
         Command::Render(a) => {
-            let summary = jobs::render_with_plan(&a.target, &a.plan, &a.output, &a.out.delivery(None), progress)?;
+            let summary = jobs::render_with_plan(
+                &a.target,
+                &a.plan,
+                &a.output,
+                &a.out.delivery(None),
+                a.input.options(),
+                progress,
+            )?;
             report(&summary, a.out.json)
         }
         Command::Analyze(a) => analyze(&a, progress),
@@ -666,6 +693,7 @@ fn master_pack(a: &MasterArgs, platforms: &[Platform], progress: &dyn Progress) 
         device: &device,
         report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
         target_profile: None,
+        decode: a.input.options(),
     };
     let summaries = jobs::master_pack(&job, &outputs, progress)?;
     if a.out.json {
@@ -860,6 +888,7 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         device,
         report: ReportOut { html: Some(&report_path), json: None },
         target_profile: None,
+        decode: Default::default(),
     };
     let summary = jobs::master(&job, progress)?.summary;
     let json = serde_json::to_string_pretty(&summary)?;

@@ -174,7 +174,6 @@ fn dither_statistics() {
 
 // ---- Through the command line: FLAC, tags, platforms. ----
 
-
 const FS: u32 = 44_100;
 
 fn run(args: &[&str]) -> Output {
@@ -190,10 +189,11 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A tool from Debian's `flac` package: there under CI (`.ci/run` installs it); elsewhere a test
-/// that needs it says so and stops.
+/// A tool from Debian's `flac` or `ffmpeg` package: there under CI (`.ci/run` installs them);
+/// elsewhere a test that needs it says so and stops.
 fn tool(name: &str) -> Option<Command> {
-    let found = Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success());
+    let flag = if name == "ffmpeg" { "-version" } else { "--version" };
+    let found = Command::new(name).arg(flag).output().is_ok_and(|o| o.status.success());
     assert!(found || std::env::var_os("CI").is_none(), "{name} is needed under CI");
     if !found {
         eprintln!("{name} not installed: skipped");
@@ -232,8 +232,20 @@ fn decode(path: &Path) -> AudioBuffer {
 }
 
 const TAGS: [&str; 14] = [
-    "--title", "Night Drive", "--artist", "The Testers", "--album", "Oracles", "--track", "3/12", "--date", "2026",
-    "--isrc", "GB-AYE-06-01498", "--genre", "Electronic",
+    "--title",
+    "Night Drive",
+    "--artist",
+    "The Testers",
+    "--album",
+    "Oracles",
+    "--track",
+    "3/12",
+    "--date",
+    "2026",
+    "--isrc",
+    "GB-AYE-06-01498",
+    "--genre",
+    "Electronic",
 ];
 
 /// FLAC at 16 and 24 bits, converted to 48 kHz: `flac -t` passes (it checks the STREAMINFO MD5
@@ -256,7 +268,9 @@ fn flac_is_valid_bit_exact_compact_and_tagged() {
         let md5 = ok(&tool("metaflac").unwrap().args(["--show-md5sum", s(&flac_out)]).output().unwrap());
         assert_ne!(md5.trim(), "0".repeat(32), "no MD5 in STREAMINFO");
         let tags = ok(&tool("metaflac").unwrap().args(["--export-tags-to=-", s(&flac_out)]).output().unwrap());
-        for expected in ["TITLE=Night Drive", "ARTIST=The Testers", "ALBUM=Oracles", "TRACKNUMBER=3", "ISRC=GBAYE0601498"] {
+        for expected in
+            ["TITLE=Night Drive", "ARTIST=The Testers", "ALBUM=Oracles", "TRACKNUMBER=3", "ISRC=GBAYE0601498"]
+        {
             assert!(tags.lines().any(|l| l == expected), "{expected} missing from:\n{tags}");
         }
         let best = f.path("best.flac");
@@ -367,4 +381,76 @@ fn a_delivery_pack_meets_every_platforms_figures() {
     let (channels, fs) = common::read_wav(&out);
     assert_eq!(hound::WavReader::open(&out).unwrap().spec().bits_per_sample, 24);
     assert!((common::ebur128_lufs(&channels, fs) + 12.0).abs() <= 0.1);
+}
+
+/// The lag (−`max_lag` … `max_lag`) at which `y` best matches `x`, over a second from the middle.
+fn best_lag(x: &[f32], y: &[f32], fs: u32, max_lag: usize) -> isize {
+    let (start, len) = (x.len() / 2, fs as usize);
+    let score = |lag: isize| -> f64 {
+        (start..start + len).map(|i| f64::from(x[i]) * f64::from(y[(i as isize + lag) as usize])).sum::<f64>()
+    };
+    (-(max_lag as isize)..=max_lag as isize).max_by(|&a, &b| score(a).total_cmp(&score(b))).unwrap()
+}
+
+/// A minute of mix encoded by ffmpeg (AAC in M4A, MP3 by LAME, Opus in Ogg) masters through the
+/// CLI to exactly the source's length and alignment: the encoder's priming and padding are gone
+/// (the MP4 edit list, the LAME header, Opus's pre-skip and end granule).
+#[test]
+fn lossy_inputs_master_to_the_sources_length_and_alignment() {
+    let Some(_) = tool("ffmpeg") else { return };
+    let f = Fixture::new();
+    for (codec, ext, fs) in [("aac", "m4a", 44_100), ("libmp3lame", "mp3", 44_100), ("libopus", "opus", 48_000)] {
+        let mut mix = common::synthetic_mix(60.0, fs, 41);
+        common::normalize_peak(&mut mix, 0.4);
+        let (source, encoded, out) =
+            (f.path(&format!("src{fs}.wav")), f.path(&format!("mix.{ext}")), f.path("out.wav"));
+        common::write_wav_f32(&source, &mix, fs);
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i", s(&source), "-c:a", codec, "-b:a", "192k", s(&encoded)])
+            .status()
+            .unwrap();
+        assert!(status.success(), "ffmpeg {codec}");
+        let (mix_path, reference) = (s(&encoded).to_string(), f.path("ref.wav"));
+        ok(&run(&["master", &mix_path, "-r", s(&reference), "-o", s(&out), "--quiet", "--device", "cpu"]));
+        let master = decode(&out);
+        assert_eq!(master.sample_rate, fs, "{ext}");
+        assert_eq!(master.frames(), mix[0].len(), "{ext}: {} frames for {}", master.frames(), mix[0].len());
+        let lag = best_lag(&mix[0], &master.channels[0], fs, 2048);
+        assert_eq!(lag, 0, "{ext}: the master lags the source by {lag} samples");
+    }
+}
+
+/// A lossy file cut to a third (Ogg Vorbis and Opus: no end-of-stream page; MP3: fewer frames than
+/// its LAME header announces) is refused with a one-line error, and masters what it holds with
+/// `--allow-truncated`.
+#[test]
+fn truncated_lossy_inputs_are_refused_unless_allowed() {
+    let Some(_) = tool("ffmpeg") else { return };
+    let f = Fixture::new();
+    let source = f.path("mix.wav");
+    for (codec, ext) in [("libvorbis", "ogg"), ("libopus", "opus"), ("libmp3lame", "mp3")] {
+        let whole = f.path(&format!("whole.{ext}"));
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i", s(&source), "-c:a", codec, s(&whole)])
+            .status()
+            .unwrap();
+        assert!(status.success(), "ffmpeg {codec}");
+        let bytes = std::fs::read(&whole).unwrap();
+        let cut = f.path(&format!("cut.{ext}"));
+        std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+        let out = f.path(&format!("out-{ext}.wav"));
+        let reference = f.path("ref.wav");
+        let refused = run(&["master", s(&cut), "-r", s(&reference), "-o", s(&out), "--quiet", "--device", "cpu"]);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && err.contains("truncated") && err.lines().count() == 1, "{ext}: {err}");
+        assert!(!out.exists());
+        let args =
+            ["master", s(&cut), "-r", s(&reference), "-o", s(&out), "--quiet", "--device", "cpu", "--allow-truncated"];
+        ok(&run(&args));
+        // What the cut holds: a part (its pages and frames are whole seconds apart at most), not all.
+        let frames = decode(&out).frames() as f64 / (6.0 * f64::from(FS));
+        assert!((0.1..0.4).contains(&frames), "{ext}: {frames:.3} of the whole from a third of its bytes");
+        // The whole file is not refused.
+        ok(&run(&["master", s(&whole), "-r", s(&reference), "-o", s(&out), "--quiet", "--device", "cpu"]));
+    }
 }

@@ -1,5 +1,7 @@
 //! Decoding any supported container/codec (WAV, AIFF, FLAC, Ogg Vorbis, MP3, AAC/M4A, ALAC) with
-//! symphonia into planar f32 at the file's own sample rate.
+//! symphonia, and Ogg Opus with libopus, into planar f32 at the file's own sample rate: gapless
+//! (MP3's LAME header and MP4's edit list trim the encoder's delay and padding), and a file cut
+//! short is refused unless asked to take what is there.
 use std::path::Path;
 
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
@@ -30,12 +32,29 @@ fn is_lossy(codec: CodecType) -> bool {
         .contains(&codec)
 }
 
-/// Decodes `path` and checks it is usable: mono or stereo, not empty, every sample finite.
+/// How inputs are decoded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Take what a truncated lossy file holds (an Ogg stream without its end, fewer frames than
+    /// its header announces) instead of refusing it.
+    pub allow_truncated: bool,
+}
+
+/// Decodes `path` and checks it is usable: mono or stereo, not empty, every sample finite; a
+/// truncated file is refused.
 pub fn decode_file(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
+    decode_file_with(path, DecodeOptions::default(), progress)
+}
+
+/// As [`decode_file`], with `options`.
+pub fn decode_file_with(path: &Path, options: DecodeOptions, progress: &dyn Progress) -> Result<AudioBuffer> {
     // The WAV reader checks float samples as it converts them (integer ones are finite).
     let (buffer, checked) = match decode_pcm_wav(path, progress) {
         Some(result) => (result?, true),
-        None => (decode_with_symphonia(path, progress)?, false),
+        None if crate::io::ogg::is_ogg(path) && crate::io::ogg::check(path, options.allow_truncated)? => {
+            (crate::io::ogg::decode_opus(path, options.allow_truncated, progress)?, false)
+        }
+        None => (decode_with_symphonia(path, options, progress)?, false),
     };
     if buffer.frames() == 0 {
         return Err(Error::Empty { path: path.into() });
@@ -56,7 +75,11 @@ fn decode_pcm_wav(path: &Path, progress: &dyn Progress) -> Option<Result<AudioBu
     })
 }
 
-pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Result<AudioBuffer> {
+pub(crate) fn decode_with_symphonia(
+    path: &Path,
+    options: DecodeOptions,
+    progress: &dyn Progress,
+) -> Result<AudioBuffer> {
     let corrupt = |reason: String| Error::Corrupt { path: path.into(), reason };
     let mut format = probe(path)?;
     let track = format
@@ -99,11 +122,21 @@ pub(crate) fn decode_with_symphonia(path: &Path, progress: &dyn Progress) -> Res
     }
     drop(task);
 
-    let buffer = AudioBuffer::new(pcm.sample_rate, pcm.channels);
+    let mut buffer = AudioBuffer::new(pcm.sample_rate, pcm.channels);
     let frames = buffer.frames() as u64;
     if let Some(expected) = expected_frames {
-        if frames > 0 && frames + slack < expected {
-            return Err(corrupt(format!("header announces {expected} frames, only {frames} decode")));
+        if frames > 0 && frames + slack < expected && !options.allow_truncated {
+            return Err(corrupt(format!(
+                "header announces {expected} frames, only {frames} decode (--allow-truncated masters what is there)"
+            )));
+        }
+    }
+    if let Some(trim) = crate::io::mp4::edit_trim(path, buffer.sample_rate) {
+        let start = (trim.skip as usize).min(buffer.frames());
+        let end = start.saturating_add(trim.frames as usize).min(buffer.frames());
+        for channel in &mut buffer.channels {
+            channel.truncate(end);
+            channel.drain(..start);
         }
     }
     Ok(buffer)

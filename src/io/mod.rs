@@ -1,7 +1,9 @@
-//! Files in and out: decoding (symphonia, with PCM WAV fast paths), WAV and FLAC encoding, tags, and
-//! atomic writes.
+//! Files in and out: decoding (symphonia, with PCM WAV fast paths; Ogg Opus through libopus; MP4
+//! edit lists), WAV and FLAC encoding, tags, and atomic writes.
 pub mod decode;
 pub mod encode;
 pub mod flac;
+pub mod mp4;
+pub mod ogg;
 pub mod tags;
 pub(crate) mod wav;

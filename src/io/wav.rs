@@ -305,7 +305,7 @@ mod tests {
             source.truncate(channels);
             write_with_hound(&path, &source, bits, float);
             let fast = read_pcm(&path, 0, |n| NoProgress.start("", n)).expect("handled by the fast path").unwrap();
-            let reference = crate::io::decode::decode_with_symphonia(&path, &NoProgress).unwrap();
+            let reference = crate::io::decode::decode_with_symphonia(&path, Default::default(), &NoProgress).unwrap();
             assert_eq!(fast, reference, "{bits}-bit float={float}");
             if bits != 32 || float {
                 assert_eq!(fast.channels, source, "{bits}-bit float={float} round trip");
@@ -356,7 +356,7 @@ mod tests {
                 let interleaved: Vec<f32> =
                     (0..frames).flat_map(|i| buffer.channels.iter().map(move |c| c[i])).collect();
                 assert_eq!(read, interleaved, "{bits}-bit {n_ch} ch via hound");
-                let decoded = crate::io::decode::decode_with_symphonia(&path, &NoProgress).unwrap();
+                let decoded = crate::io::decode::decode_with_symphonia(&path, Default::default(), &NoProgress).unwrap();
                 assert_eq!(decoded, buffer, "{bits}-bit {n_ch} ch via symphonia");
             }
         }

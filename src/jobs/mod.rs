@@ -15,7 +15,7 @@ use crate::audio::AudioBuffer;
 use crate::dsp::to_db;
 use crate::dsp::true_peak::bs1770_true_peak;
 use crate::error::{Error, Result};
-use crate::io::decode::{decode_file, file_name};
+use crate::io::decode::{decode_file_with, file_name, DecodeOptions};
 use crate::io::encode::{check_writable, stage_audio, write_atomically, Container};
 use crate::io::tags::read_tags;
 use crate::matching::match_profiles;
@@ -172,6 +172,8 @@ pub struct MasterJob<'a> {
     /// The target's profile when it is known already (a batch analyses its targets together on
     /// the GPU); `None`: analysed here.
     pub target_profile: Option<&'a Profile>,
+    /// How the target and the reference audio are decoded.
+    pub decode: DecodeOptions,
 }
 
 /// Refuses an output that is one of the inputs (compared after resolving links and `..`).
@@ -384,14 +386,15 @@ impl MasterInputs {
         let references = job.references.iter().map(PathBuf::as_path).filter(|r| !is_profile(r));
         let (audio, target, analysed, decode_s) = match job.target_profile {
             Some(known) => {
-                let audio = decode_file(job.target, progress)?;
+                let audio = decode_file_with(job.target, job.decode, progress)?;
                 let decode_s = t.elapsed().as_secs_f64();
-                let (analysed, refs_s) = decode_and_analyse(&references.collect::<Vec<_>>(), job.device, progress)?;
+                let (analysed, refs_s) =
+                    decode_and_analyse(&references.collect::<Vec<_>>(), job.decode, job.device, progress)?;
                 (audio, known.clone(), analysed, decode_s + refs_s)
             }
             None => {
                 let audio_paths: Vec<&Path> = std::iter::once(job.target).chain(references).collect();
-                let (mut analysed, decode_s) = decode_and_analyse(&audio_paths, job.device, progress)?;
+                let (mut analysed, decode_s) = decode_and_analyse(&audio_paths, job.decode, job.device, progress)?;
                 let (audio, target) = analysed.remove(0);
                 (audio, target, analysed, decode_s)
             }
@@ -486,6 +489,7 @@ pub fn render_with_plan(
     plan_path: &Path,
     output: &Path,
     delivery: &Delivery,
+    decode: DecodeOptions,
     progress: &dyn Progress,
 ) -> Result<Summary> {
     let start = Instant::now();
@@ -495,7 +499,7 @@ pub fn render_with_plan(
     let plan = MasteringPlan::load(plan_path)?;
     let mut timings = Timings::default();
     let t = Instant::now();
-    let audio = decode_file(target, progress)?;
+    let audio = decode_file_with(target, decode, progress)?;
     timings.decode_s = t.elapsed().as_secs_f64();
     if audio.is_silent() {
         return Err(Error::Silent { path: target.into(), what: "master" });
@@ -592,7 +596,9 @@ pub fn analyze_files(paths: &[PathBuf], device: &SpectrumDevice, progress: &dyn 
     let mut profiles = Vec::with_capacity(paths.len());
     for batch in paths.chunks(ANALYSIS_BATCH) {
         let batch: Vec<&Path> = batch.iter().map(PathBuf::as_path).collect();
-        profiles.extend(decode_and_analyse(&batch, device, progress)?.0.into_iter().map(|(_, p)| p));
+        profiles.extend(
+            decode_and_analyse(&batch, DecodeOptions::default(), device, progress)?.0.into_iter().map(|(_, p)| p),
+        );
     }
     Ok(profiles)
 }
@@ -603,6 +609,7 @@ pub fn analyze_files(paths: &[PathBuf], device: &SpectrumDevice, progress: &dyn 
 /// the first in `paths`' order, whichever thread met it first.
 fn decode_and_analyse(
     paths: &[&Path],
+    options: DecodeOptions,
     device: &SpectrumDevice,
     progress: &dyn Progress,
 ) -> Result<(Vec<(AudioBuffer, Profile)>, f64)> {
@@ -610,7 +617,7 @@ fn decode_and_analyse(
     let done: Vec<Result<(AudioBuffer, Option<Profile>, f64)>> = paths
         .par_iter()
         .map(|p| {
-            let buffer = decode_file(p, progress)?;
+            let buffer = decode_file_with(p, options, progress)?;
             let decoded_s = start.elapsed().as_secs_f64();
             // Asked once decoding is done, so that `auto`'s search for a GPU overlaps it.
             let profile = if device.has_gpu() {
@@ -656,7 +663,7 @@ pub fn report(job: &ReportJob, progress: &dyn Progress) -> Result<ReportData> {
     let mut sources = Vec::with_capacity(paths.len());
     for batch in paths.chunks(ANALYSIS_BATCH) {
         let audio: Vec<&Path> = batch.iter().copied().filter(|p| !is_profile(p)).collect();
-        let mut analysed = decode_and_analyse(&audio, job.device, progress)?
+        let mut analysed = decode_and_analyse(&audio, DecodeOptions::default(), job.device, progress)?
             .0
             .into_par_iter()
             .map(|(b, p)| (p, Spectrogram::of(&b)))

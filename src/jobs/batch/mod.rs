@@ -415,6 +415,7 @@ impl Runner<'_> {
             device: self.job.device,
             report: ReportOut { html: report.as_deref(), json: None },
             target_profile: work.target_profile.as_ref(),
+            decode: Default::default(),
         };
         let mastered = master(&job, progress)?;
         let written = analyze(&decode_file(&work.output, progress)?, &work.key, progress)?;
