@@ -2,7 +2,7 @@
 //! band-limited, linear phase), in f64, channels side by side.
 //!
 //! The resampler's anti-aliasing filter is a windowed sinc (rubato: squared Blackman–Harris) whose
-//! length follows the FFT block; blocks of about [`BLOCK_FRAMES`] output frames keep the passband
+//! length follows the FFT block; blocks of about `BLOCK_FRAMES` output frames keep the passband
 //! flat to 20 kHz at 44.1/48 kHz outputs and the stopband below −120 dB past the output's Nyquist
 //! (measured in `tests/delivery.rs`). rubato trims its delay, so the output is aligned with the
 //! input: output frame k is the input at time k / rate_out.

@@ -27,7 +27,7 @@ const MAX_LOOP_ERROR: f64 = 1.5;
 /// Rounds every sample to the integer grid of `depth` with `dither` (resolved for the buffer's rate;
 /// see [`Dither::resolve`]), clamping to the format's range. TPDF dither is 2 LSB peak-to-peak (the
 /// sum of two independent uniform ±½ LSB values; Lipshitz, Wannamaker & Vanderkooy, JAES 1992);
-/// shaped dither feeds the total error back through [`SHAPING_FIR`]. The buffer keeps f32 values
+/// shaped dither feeds the total error back through `SHAPING_FIR`. The buffer keeps f32 values
 /// that lie exactly on the grid.
 pub fn quantize(buffer: &mut AudioBuffer, depth: BitDepth, dither: Dither) {
     scale_and_quantize(buffer, None, depth, dither);
