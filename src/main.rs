@@ -202,6 +202,30 @@ struct MasterArgs {
     device: DeviceArgs,
 }
 
+impl MasterArgs {
+    /// The master job these arguments ask for, delivered for `platform` when one is given.
+    fn job<'a>(
+        &'a self,
+        platform: Option<&Platform>,
+        plan_out: Option<&'a Path>,
+        device: &'a SpectrumDevice,
+    ) -> MasterJob<'a> {
+        MasterJob {
+            target: &self.target,
+            references: &self.references,
+            weights: &self.weights,
+            output: &self.output,
+            plan_out,
+            settings: self.matching.settings(platform),
+            delivery: self.out.delivery(platform),
+            device,
+            report: ReportOut { html: self.report.as_deref(), json: self.report_json.as_deref() },
+            target_profile: None,
+            decode: self.input.options(),
+        }
+    }
+}
+
 #[derive(Args)]
 struct InputArgs {
     /// Master what a truncated lossy input holds (an Ogg stream without its end, an MP3 or AAC
@@ -478,19 +502,7 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
             }
             let platform = platforms.first();
             let device = a.device.open()?;
-            let job = MasterJob {
-                target: &a.target,
-                references: &a.references,
-                weights: &a.weights,
-                output: &a.output,
-                plan_out: a.plan_out.as_deref(),
-                settings: a.matching.settings(platform),
-                delivery: a.out.delivery(platform),
-                device: &device,
-                report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
-                target_profile: None,
-                decode: a.input.options(),
-            };
+            let job = a.job(platform, a.plan_out.as_deref(), &device);
             let mastered = jobs::master(&job, progress)?;
             report(&mastered.summary, a.out.json)?;
             if let (Some(data), false) = (&mastered.report, a.out.json) {
@@ -682,19 +694,7 @@ fn master_pack(a: &MasterArgs, platforms: &[Platform], progress: &dyn Progress) 
         })
         .collect();
     let device = a.device.open()?;
-    let job = MasterJob {
-        target: &a.target,
-        references: &a.references,
-        weights: &a.weights,
-        output: &a.output,
-        plan_out: None,
-        settings: a.matching.settings(None),
-        delivery: a.out.delivery(None),
-        device: &device,
-        report: ReportOut { html: a.report.as_deref(), json: a.report_json.as_deref() },
-        target_profile: None,
-        decode: a.input.options(),
-    };
+    let job = a.job(None, None, &device);
     let summaries = jobs::master_pack(&job, &outputs, progress)?;
     if a.out.json {
         println!("{}", serde_json::to_string_pretty(&summaries)?);
