@@ -34,6 +34,8 @@ pub enum Error {
     Gpu { reason: String },
     #[error("report: {0}")]
     Report(String),
+    #[error("{codec} codec check: {reason}")]
+    Codec { codec: &'static str, reason: String },
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
 }

@@ -10,8 +10,9 @@ use automaster::internals::io::decode::DecodeOptions;
 use automaster::internals::io::encode::{write_atomically, Container};
 use automaster::internals::jobs::batch::manifest::Manifest;
 use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
+use automaster::internals::jobs::deliver::{DeliverJob, Loudness};
 use automaster::internals::jobs::{self, Delivery, MasterJob, PackOutput, ReportJob, ReportOut, Summary};
-use automaster::internals::model::{BitDepth, Dither, MatchSettings, OutputSpec, Platform, Tags};
+use automaster::internals::model::{platform, BitDepth, Dither, MatchSettings, OutputSpec, Platform, Tags};
 use automaster::internals::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -38,6 +39,10 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Render TARGET with a saved (possibly edited) plan.
     Render(RenderArgs),
+    /// Deliver a finished MASTER, with no matching: converted to the rate and format asked,
+    /// limited only where it needs it (a true peak over the ceiling, or a loudness asked for),
+    /// dithered, encoded and tagged.
+    Deliver(Box<DeliverArgs>),
     /// Compare audio files or profiles in a spectral report (HTML for a browser, JSON for scripts).
     Report(ReportArgs),
     /// Master the bundled example mix against the bundled reference.
@@ -317,6 +322,11 @@ struct OutputArgs {
     format: Option<Container>,
     #[command(flatten)]
     tags: TagArgs,
+    /// Check the true peak after the platform's lossy codec (Opus at the platform's bit rate, or
+    /// 160 kbit/s): the output is encoded and decoded in memory and, where its peaks come out
+    /// over the ceiling, rendered again with the limiter's ceiling lowered (a few rounds at most).
+    #[arg(long)]
+    codec_check: bool,
     /// Print a machine-readable summary (JSON) on stdout.
     #[arg(long)]
     json: bool,
@@ -372,6 +382,9 @@ impl OutputArgs {
             },
             container: self.format,
             tags: self.tags.tags(),
+            codec_check: self
+                .codec_check
+                .then(|| platform.and_then(|p| p.codec).unwrap_or(platform::DEFAULT_CHECK_CODEC)),
         }
     }
 }
@@ -400,6 +413,56 @@ struct RenderArgs {
     input: InputArgs,
     #[command(flatten)]
     out: OutputArgs,
+}
+
+#[derive(Args)]
+struct DeliverArgs {
+    /// The finished master.
+    master: PathBuf,
+    /// The delivery: a .wav or .flac file; with several --platform, a folder for one file per
+    /// platform (<master>.<platform>.wav or .flac).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Deliver for a platform: its loudness (where it normalises), true-peak ceiling, sample rate
+    /// and bit depth, and vinyl's mono bass (flags given explicitly win). Repeat, with -o DIR, for
+    /// one delivery per platform.
+    #[arg(long = "platform", value_name = "NAME")]
+    platforms: Vec<String>,
+    /// Loudness in LUFS, reached by gain and limiting (default: the master's own, or the
+    /// platform's).
+    #[arg(long, allow_hyphen_values = true)]
+    lufs: Option<f64>,
+    /// Keep the master's loudness for a platform that normalises: only peaks over the ceiling are
+    /// limited.
+    #[arg(long, conflicts_with = "lufs")]
+    keep_loudness: bool,
+    /// True-peak ceiling in dBTP (default -1, or the platform's).
+    #[arg(long, allow_hyphen_values = true)]
+    ceiling: Option<f64>,
+    /// The most peak reduction, in dB, a loudness target may take at the highest peak.
+    #[arg(long, value_name = "DB")]
+    max_limiting_db: Option<f64>,
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+impl DeliverArgs {
+    fn job<'a>(&'a self, platform: Option<&Platform>, output: &'a Path) -> DeliverJob<'a> {
+        let lufs = self.lufs.or(platform.and_then(|p| p.target_lufs).filter(|_| !self.keep_loudness));
+        DeliverJob {
+            input: &self.master,
+            output,
+            delivery: self.out.delivery(platform),
+            bit_depth_given: self.out.bit_depth.is_some() || platform.is_some(),
+            loudness: lufs.map_or(Loudness::Keep, Loudness::Lufs),
+            ceiling_dbtp: self.ceiling.or(platform.map(|p| p.ceiling_dbtp)).unwrap_or(-1.0),
+            max_limiting_db: self.max_limiting_db,
+            bass_mono_hz: platform.and_then(|p| p.bass_mono_hz),
+            decode: self.input.options(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -536,6 +599,7 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
             )?;
             report(&summary, a.out.json)
         }
+        Command::Deliver(a) => deliver(&a, progress),
         Command::Analyze(a) => analyze(&a, progress),
         Command::Demo(a) => demo(&a.out, &a.device.open()?, progress),
         Command::Batch(_) => unreachable!("batch is run by `run`"),
@@ -700,23 +764,35 @@ fn master_pack(a: &MasterArgs, platforms: &[Platform], progress: &dyn Progress) 
         println!("{}", serde_json::to_string_pretty(&summaries)?);
         return Ok(());
     }
-    println!("{} -> {}", a.target.display(), a.output.display());
+    let rows = outputs.iter().zip(&summaries).map(|(o, s)| (o.name.as_str(), o.output.as_path(), s));
+    print_pack(&a.target, &a.output, rows);
+    Ok(())
+}
+
+/// A pack's table: what each platform's delivery got.
+fn print_pack<'a>(input: &Path, dir: &Path, rows: impl Iterator<Item = (&'a str, &'a Path, &'a Summary)>) {
+    println!("{} -> {}", input.display(), dir.display());
     println!(
-        "  {:<12} {:>9} {:>9} {:>9} {:>8} {:>6} {:>7}  file",
-        "platform", "target", "LUFS", "dBTP", "ceiling", "rate", "format"
+        "  {:<12} {:>9} {:>9} {:>9} {:>8} {:>6} {:>7} {:>11}  file",
+        "platform", "target", "LUFS", "dBTP", "ceiling", "rate", "format", "after codec"
     );
-    for (o, s) in outputs.iter().zip(&summaries) {
+    for (name, output, s) in rows {
         let bits = s.bit_depth.int_bits().map_or("32f".to_string(), |b| b.to_string());
+        let codec = s
+            .codec_check
+            .as_ref()
+            .map_or("-".into(), |c| format!("{:.2}{}", c.post_codec_true_peak_dbtp, if c.passed { "" } else { "!" }));
         println!(
-            "  {:<12} {:>9.2} {:>9.2} {:>9.2} {:>8.1} {:>6} {:>7}  {}",
-            o.name,
+            "  {:<12} {:>9.2} {:>9.2} {:>9.2} {:>8.1} {:>6} {:>7} {:>11}  {}",
+            name,
             s.loudness_target_lufs,
             s.loudness_after_lufs,
             s.true_peak_after_dbtp,
             s.ceiling_dbtp,
             s.sample_rate,
             format!("{}/{bits}", s.format.extension()),
-            o.output.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            codec,
+            output.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         );
         if let Some(short) = &s.render.loudness_shortfall {
             println!(
@@ -726,6 +802,42 @@ fn master_pack(a: &MasterArgs, platforms: &[Platform], progress: &dyn Progress) 
             );
         }
     }
+}
+
+/// `deliver`: one file, or with several platforms (or `-o` a folder) one per platform.
+fn deliver(a: &DeliverArgs, progress: &dyn Progress) -> Result<()> {
+    if a.platforms.iter().any(|p| p == "list") {
+        print_platforms();
+        return Ok(());
+    }
+    let platforms = a.platforms.iter().map(|p| Platform::named(p)).collect::<Result<Vec<_>, _>>()?;
+    if platforms.len() <= 1 && !a.output.is_dir() {
+        let summary = jobs::deliver::deliver(&a.job(platforms.first(), &a.output), progress)?;
+        return report(&summary, a.out.json);
+    }
+    if platforms.is_empty() {
+        bail!("{} is a folder: give one or more --platform to deliver into it", a.output.display());
+    }
+    std::fs::create_dir_all(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
+    let stem = a.master.file_stem().map_or_else(|| "master".into(), |s| s.to_string_lossy().into_owned());
+    let outputs: Vec<PathBuf> = platforms
+        .iter()
+        .map(|p| {
+            let ext = a.out.format.unwrap_or(Container::Wav).extension();
+            a.output.join(format!("{stem}.{}.{ext}", p.name))
+        })
+        .collect();
+    let summaries = platforms
+        .iter()
+        .zip(&outputs)
+        .map(|(p, o)| jobs::deliver::deliver(&a.job(Some(p), o), progress))
+        .collect::<Result<Vec<_>, _>>()?;
+    if a.out.json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+        return Ok(());
+    }
+    let rows = platforms.iter().zip(&outputs).zip(&summaries).map(|((p, o), s)| (p.name, o.as_path(), s));
+    print_pack(&a.master, &a.output, rows);
     Ok(())
 }
 
@@ -750,7 +862,9 @@ fn report(s: &Summary, json: bool) -> Result<()> {
         return Ok(());
     }
     println!("{} -> {}", s.target, s.output);
-    println!("  reference    {}", s.references.join(", "));
+    if !s.references.is_empty() {
+        println!("  reference    {}", s.references.join(", "));
+    }
     let bits = s.bit_depth.int_bits().map_or("32-bit float".to_string(), |b| format!("{b}-bit"));
     let rate = if s.sample_rate == s.input_sample_rate {
         format!("{} Hz", s.sample_rate)
@@ -817,6 +931,20 @@ fn report(s: &Summary, json: bool) -> Result<()> {
                 l.settings.ratio, l.settings.threshold_lufs, l.max_cut_db, l.max_boost_db, l.range_before_lu, l.range_after_lu
             );
         }
+    }
+    if let Some(c) = &s.codec_check {
+        let last = c.rounds.last().map_or(s.ceiling_dbtp, |r| r.limiter_ceiling_dbtp);
+        println!(
+            "  codec check  {} {} kbit/s: true peak {:.2} dBTP after the codec (ceiling {:.1}); {} round{}, limiter ceiling {:.2} dBTP{}",
+            c.codec,
+            c.bitrate_kbps,
+            c.post_codec_true_peak_dbtp,
+            c.ceiling_dbtp,
+            c.rounds.len(),
+            if c.rounds.len() == 1 { "" } else { "s" },
+            last,
+            if c.passed { "" } else { " — still over: lower --ceiling" }
+        );
     }
     if let Some(short) = &s.render.loudness_shortfall {
         println!("  warning      loudness target missed by {:.2} LU: {}", short.missed_by_lu, short.reason.describe());

@@ -69,7 +69,7 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
         eq: EqPlan { mid, side },
         stereo: StereoPlan { width, bass_mono_hz },
         dynamics: DynamicsPlan { multiband: None, goal: dynamics_goal(target, reference, settings), leveler: None },
-        loudness: LoudnessTarget { target_lufs: 0.0, max_limiting_db: None },
+        loudness: LoudnessTarget { target_lufs: 0.0, max_limiting_db: None, fixed_gain_db: None },
         limiter: LimiterSettings::default(),
         provenance: Provenance {
             target: target.source.clone(),
@@ -90,6 +90,7 @@ pub fn retarget(plan: &MasteringPlan, settings: &MatchSettings, stereo: bool) ->
     plan.loudness = LoudnessTarget {
         target_lufs: settings.target_lufs.unwrap_or(plan.provenance.reference_lufs),
         max_limiting_db: settings.max_limiting_db,
+        fixed_gain_db: None,
     };
     plan.limiter = LimiterSettings { ceiling_dbtp: settings.ceiling_dbtp, ..Default::default() };
     if let (Some(min), true) = (settings.bass_mono_min_hz, stereo) {

@@ -454,3 +454,237 @@ fn truncated_lossy_inputs_are_refused_unless_allowed() {
         ok(&run(&["master", s(&whole), "-r", s(&reference), "-o", s(&out), "--quiet", "--device", "cpu"]));
     }
 }
+
+/// The true peak of `path` after ffmpeg's libopus at `kbps` (the same library as the check, but
+/// its own encoder setup, Ogg muxing and decoder), by the 16× FFT meter.
+fn true_peak_after_ffmpeg_opus(f: &Fixture, path: &Path, kbps: u32) -> f64 {
+    let (opus, decoded) = (f.path("check.opus"), f.path("check.wav"));
+    let bitrate = format!("{kbps}k");
+    let encode = ["-v", "error", "-y", "-i", s(path), "-c:a", "libopus", "-b:a", &bitrate, s(&opus)];
+    assert!(Command::new("ffmpeg").args(encode).status().unwrap().success());
+    let decode = ["-v", "error", "-y", "-i", s(&opus), "-c:a", "pcm_f32le", s(&decoded)];
+    assert!(Command::new("ffmpeg").args(decode).status().unwrap().success());
+    let (channels, fs) = common::read_wav(&decoded);
+    common::true_peak_db_fft16(&channels, fs)
+}
+
+/// `--codec-check`: a loud master whose peaks Opus pushes over the ceiling is rendered again with
+/// the limiter's ceiling lowered until ffmpeg's own Opus transcode of the written file holds the
+/// ceiling too; the summary's post-codec peak agrees with ffmpeg's, the loudness stays on target,
+/// and the plan re-renders the output bit for bit.
+#[test]
+fn codec_check_holds_the_ceiling_after_opus() {
+    let Some(_) = tool("ffmpeg") else { return };
+    let f = Fixture::new();
+    let common_args = ["--platform", "spotify", "--lufs", "-9", "--sample-rate", "48000", "--device", "cpu"];
+    let plain = f.path("plain.wav");
+    ok(&f.master(&plain, &common_args));
+    let plain_peak = true_peak_after_ffmpeg_opus(&f, &plain, 160);
+    eprintln!("without the check: {plain_peak:.2} dBTP after Opus");
+    assert!(plain_peak > -1.0, "the fixture must overshoot after Opus for this test to mean anything");
+
+    let (checked, plan) = (f.path("checked.wav"), f.path("checked.plan.json"));
+    let args = [&common_args[..], &["--codec-check", "--json", "--plan-out", s(&plan)]].concat();
+    let summary: serde_json::Value = serde_json::from_str(&ok(&f.master(&checked, &args))).unwrap();
+    let check = &summary["codec_check"];
+    eprintln!("{check:#}");
+    assert_eq!((check["codec"].as_str(), check["bitrate_kbps"].as_u64()), (Some("opus"), Some(160)));
+    let rounds = check["rounds"].as_array().unwrap();
+    assert!(rounds.len() >= 2, "an overshooting master takes another round");
+    let last_ceiling = rounds.last().unwrap()["limiter_ceiling_dbtp"].as_f64().unwrap();
+    assert!(last_ceiling < -1.0 && check["passed"].as_bool() == Some(true));
+    assert_eq!(summary["ceiling_dbtp"].as_f64(), Some(-1.0));
+    let reported = check["post_codec_true_peak_dbtp"].as_f64().unwrap();
+    let measured = true_peak_after_ffmpeg_opus(&f, &checked, 160);
+    eprintln!("with the check: {measured:.2} dBTP after ffmpeg's Opus, {reported:.2} reported");
+    assert!(measured <= -1.0, "{measured:.3} dBTP after ffmpeg's Opus");
+    assert!((measured - reported).abs() <= 0.05, "{measured:.3} measured, {reported:.3} reported");
+    let (channels, fs) = common::read_wav(&checked);
+    assert!((common::ebur128_lufs(&channels, fs) + 9.0).abs() <= 0.1);
+    assert!(common::true_peak_db_fft16(&channels, fs) <= last_ceiling + 0.01);
+
+    let again = f.path("again.wav");
+    ok(&run(&[
+        "render",
+        s(&f.path("mix.wav")),
+        "--plan",
+        s(&plan),
+        "-o",
+        s(&again),
+        "--quiet",
+        "--sample-rate",
+        "48000",
+    ]));
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(&checked).unwrap(), "render --plan differs");
+}
+
+/// A target carrying malformed tags of its own (track 0, a broken ISRC, as real files do) still
+/// masters: those are dropped, the well-formed ones carry over.
+#[test]
+fn a_targets_malformed_tags_are_dropped_not_refused() {
+    let (Some(mut ffmpeg), Some(mut metaflac)) = (tool("ffmpeg"), tool("metaflac")) else { return };
+    let f = Fixture::new();
+    let (mix, target) = (f.path("mix.wav"), f.path("tagged.flac"));
+    let encode = ["-v", "error", "-i", s(&mix), "-c:a", "flac", "-sample_fmt", "s32", s(&target)];
+    assert!(ffmpeg.args(encode).status().unwrap().success());
+    let tags = ["--set-tag=TRACKNUMBER=0", "--set-tag=ISRC=NOT-A-CODE", "--set-tag=TITLE=Kept", s(&target)];
+    assert!(metaflac.args(tags).status().unwrap().success());
+    let out = f.path("m.wav");
+    let o = run(&["master", s(&target), "-r", s(&f.path("ref.wav")), "-o", s(&out), "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(summary["tags"]["title"], "Kept");
+    assert!(summary["tags"]["track"].is_null() && summary["tags"]["isrc"].is_null(), "{}", summary["tags"]);
+}
+
+// ---- `automaster deliver`: a finished master, no matching. ----
+
+/// `channels` as integer PCM WAV of `bits`, rounded to that grid.
+fn write_wav_int(path: &Path, channels: &[Vec<f32>], fs: u32, bits: u16) {
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: fs,
+        bits_per_sample: bits,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let scale = f64::from(1u32 << (bits - 1));
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..channels[0].len() {
+        for ch in channels {
+            w.write_sample((f64::from(ch[i]) * scale).round().clamp(-scale, scale - 1.0) as i32).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn pcm(path: &Path) -> Vec<i32> {
+    hound::WavReader::open(path).unwrap().samples::<i32>().map(Result::unwrap).collect()
+}
+
+fn deliver(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["deliver", "--quiet", "--json"];
+    all.extend(args);
+    serde_json::from_str(&ok(&run(&all))).unwrap()
+}
+
+/// A master already within its ceiling, delivered at its own rate and depth (WAV and FLAC), comes
+/// out sample for sample as it went in: no gain, no limiting, no dither (its samples already lie on
+/// the grid), its bit depth kept without being asked.
+#[test]
+fn deliver_passes_a_compliant_master_untouched() {
+    let f = Fixture::new();
+    let mut master = common::synthetic_mix(6.0, FS, 51);
+    common::normalize_peak(&mut master, 0.5);
+    let input = f.path("master16.wav");
+    write_wav_int(&input, &master, FS, 16);
+    let (channels, _) = common::read_wav(&input);
+    assert!(common::true_peak_db_fft16(&channels, FS) < -3.0);
+    let (wav, flac) = (f.path("d.wav"), f.path("d.flac"));
+    let summary = deliver(&[s(&input), "-o", s(&wav), "--title", "Kept"]);
+    assert_eq!((summary["dither"].as_str(), summary["bit_depth"].as_str()), (Some("none"), Some("16")), "{summary}");
+    assert_eq!(summary["render"]["gain_db"].as_f64(), Some(0.0));
+    assert_eq!(summary["render"]["max_gain_reduction_db"].as_f64(), Some(0.0));
+    assert_eq!(summary["tags"]["title"], "Kept");
+    assert_eq!(hound::WavReader::open(&wav).unwrap().spec().bits_per_sample, 16);
+    assert!(pcm(&wav) == pcm(&input), "the delivered WAV differs from the master");
+    deliver(&[s(&input), "-o", s(&flac)]);
+    assert!(decode(&flac).channels == decode(&input).channels, "the delivered FLAC differs from the master");
+}
+
+/// A master whose true peak is over the ceiling is limited to it (the 16× FFT meter, after the
+/// final quantisation) and otherwise left at its loudness; one converted from 48 kHz/24 to
+/// 44.1 kHz/16 keeps its loudness and holds the ceiling at the new rate, with shaped dither.
+#[test]
+fn deliver_limits_only_overs_and_converts() {
+    let f = Fixture::new();
+    let mut master = common::synthetic_mix(6.0, 48_000, 52);
+    common::normalize_peak(&mut master, 0.99);
+    let input = f.path("hot.wav");
+    write_wav_int(&input, &master, 48_000, 24);
+    let (channels, _) = common::read_wav(&input);
+    let (tp_in, lufs_in) = (common::true_peak_db_fft16(&channels, 48_000), common::ebur128_lufs(&channels, 48_000));
+    assert!(tp_in > -1.0, "the master must be over the ceiling: {tp_in:.2} dBTP");
+    let out = f.path("limited.wav");
+    let summary = deliver(&[s(&input), "-o", s(&out)]);
+    let (got, fs) = common::read_wav(&out);
+    assert_eq!((fs, hound::WavReader::open(&out).unwrap().spec().bits_per_sample), (48_000, 24));
+    let tp = common::true_peak_db_fft16(&got, fs);
+    let lufs = common::ebur128_lufs(&got, fs);
+    eprintln!("over: {tp_in:.2} -> {tp:.2} dBTP, {lufs_in:.2} -> {lufs:.2} LUFS");
+    assert!(tp <= -1.0, "{tp:.3} dBTP");
+    assert!(summary["render"]["max_gain_reduction_db"].as_f64().unwrap() > 0.0);
+    assert!((lufs - lufs_in).abs() < 0.2, "limiting the overs moved the loudness {:.2} LU", lufs - lufs_in);
+    assert_eq!(summary["render"]["gain_db"].as_f64(), Some(0.0));
+
+    let cd = f.path("cd.flac");
+    let summary = deliver(&[s(&input), "-o", s(&cd), "--sample-rate", "44100", "--bit-depth", "16"]);
+    assert_eq!(summary["dither"].as_str(), Some("shaped"));
+    let got = decode(&cd);
+    assert_eq!((got.sample_rate, got.frames()), (44_100, 6 * 44_100));
+    let tp = common::true_peak_db_fft16(&got.channels, 44_100);
+    let lufs = common::ebur128_lufs(&got.channels, 44_100);
+    eprintln!("48/24 -> 44.1/16: {tp:.2} dBTP, {lufs:.2} LUFS");
+    assert!(tp <= -1.0 && (lufs - lufs_in).abs() < 0.3, "{tp:.3} dBTP, {lufs:.2} LUFS");
+}
+
+/// A platform asks for a loudness: a quiet master is raised to it (by the limiter where its peaks
+/// need it) and a loud one turned down, each within 0.1 LU and under the platform's ceiling at its
+/// rate; `--keep-loudness` keeps the master's; several platforms with `-o DIR` deliver a pack.
+#[test]
+fn deliver_reaches_a_platforms_loudness() {
+    let f = Fixture::new();
+    let mut master = common::synthetic_mix(6.0, FS, 53);
+    common::normalize_peak(&mut master, 0.9);
+    let input = f.path("master.wav");
+    write_wav_int(&input, &master, FS, 24);
+    let (channels, _) = common::read_wav(&input);
+    let lufs_in = common::ebur128_lufs(&channels, FS);
+    for (platform, lufs) in [("ebu-r128", None), ("spotify", None), ("spotify", Some("-8"))] {
+        let out = f.path(&format!("{platform}.wav"));
+        let mut args = vec![s(&input), "-o", s(&out), "--platform", platform];
+        if let Some(l) = lufs {
+            args.extend(["--lufs", l]);
+        }
+        deliver(&args);
+        let p = automaster::internals::model::Platform::named(platform).unwrap();
+        let target = lufs.map_or(p.target_lufs.unwrap(), |l| l.parse().unwrap());
+        let (got, fs) = common::read_wav(&out);
+        assert_eq!(fs, p.sample_rate_hz);
+        let (got_lufs, tp) = (common::ebur128_lufs(&got, fs), common::true_peak_db_fft16(&got, fs));
+        eprintln!("{platform} {lufs:?}: {lufs_in:.2} -> {got_lufs:.2} LUFS, {tp:.2} dBTP");
+        assert!((got_lufs - target).abs() <= 0.1, "{platform}: {got_lufs:.2} LUFS for {target}");
+        assert!(tp <= p.ceiling_dbtp, "{platform}: {tp:.3} dBTP");
+    }
+    let kept = f.path("kept.wav");
+    deliver(&[s(&input), "-o", s(&kept), "--platform", "spotify", "--keep-loudness"]);
+    let (got, fs) = common::read_wav(&kept);
+    assert!((common::ebur128_lufs(&got, fs) - lufs_in).abs() < 0.3);
+
+    let dir = f.path("pack");
+    std::fs::create_dir(&dir).unwrap();
+    let o = run(&["deliver", s(&input), "-o", s(&dir), "--platform", "cd", "--platform", "youtube", "--quiet"]);
+    let table = ok(&o);
+    assert!(table.contains("cd") && table.contains("youtube"), "{table}");
+    assert_eq!(decode(&dir.join("master.cd.wav")).sample_rate, 44_100);
+    assert_eq!(decode(&dir.join("master.youtube.wav")).sample_rate, 48_000);
+}
+
+/// A missing, silent or same-as-output input is refused with one line, nothing written.
+#[test]
+fn deliver_refuses_bad_input() {
+    let f = Fixture::new();
+    let silent = f.path("silent.wav");
+    write_wav_int(&silent, &[vec![0.0; 44_100], vec![0.0; 44_100]], FS, 16);
+    let out = f.path("out.wav");
+    for args in [
+        vec!["deliver", "missing.wav", "-o", s(&out)],
+        vec!["deliver", s(&silent), "-o", s(&out)],
+        vec!["deliver", s(&silent), "-o", s(&silent)],
+        vec!["deliver", s(&f.path("mix.wav")), "-o", s(&out), "--lufs", "-90"],
+        vec!["deliver", s(&f.path("mix.wav")), "-o", s(&out), "--isrc", "XX"],
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.starts_with("error: ") && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} wrote an output");
+    }
+}

@@ -114,7 +114,7 @@ fn impulse_plan(target_lufs: f64) -> MasteringPlan {
         },
         stereo: StereoPlan { width: EqCurve::flat(freqs), bass_mono_hz: None },
         dynamics: DynamicsPlan { multiband: None, goal: None, leveler: None },
-        loudness: LoudnessTarget { target_lufs, max_limiting_db: None },
+        loudness: LoudnessTarget { target_lufs, max_limiting_db: None, fixed_gain_db: None },
         limiter: LimiterSettings { ceiling_dbtp: 0.0, ..Default::default() },
         provenance: Provenance {
             target: "t".into(),

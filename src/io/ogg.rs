@@ -77,6 +77,7 @@ pub const OPUS_RATE_HZ: u32 = 48_000;
 pub const MAX_PACKET_FRAMES: usize = 5_760;
 
 /// The identification header (RFC 7845 §5.1).
+#[cfg(feature = "opus")]
 struct OpusHead {
     channels: usize,
     pre_skip: u64,
@@ -84,6 +85,7 @@ struct OpusHead {
     output_gain: i16,
 }
 
+#[cfg(feature = "opus")]
 impl OpusHead {
     fn parse(data: &[u8], path: &Path) -> Result<Self> {
         if data.len() < 19 || !data.starts_with(b"OpusHead") || data[8] >> 4 != 0 {

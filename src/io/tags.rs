@@ -12,8 +12,9 @@ use lofty::tag::{Tag, TagType};
 
 use crate::model::Tags;
 
-/// The tags of `path`, from its primary tag (or the first it has); none when it has none or they
-/// cannot be read (a mastering job never fails on its input's tags).
+/// The tags of `path`, from its primary tag (or the first it has), less malformed ones (track 0, an
+/// ISRC that is not one); none when it has none or they cannot be read (a mastering job never
+/// fails on its input's tags).
 pub fn read_tags(path: &Path) -> Tags {
     let Ok(file) = lofty::read_from_path(path) else { return Tags::default() };
     let Some(tag) = file.primary_tag().or_else(|| file.first_tag()) else { return Tags::default() };
@@ -22,17 +23,17 @@ pub fn read_tags(path: &Path) -> Tags {
         Some(total) => format!("{n}/{total}"),
         None => n.to_string(),
     });
-    Tags {
+    let read = Tags {
         title: text(ItemKey::TrackTitle),
         artist: text(ItemKey::TrackArtist),
         album: text(ItemKey::AlbumTitle),
         track,
         date: text(ItemKey::RecordingDate).or_else(|| text(ItemKey::Year)),
         genre: text(ItemKey::Genre),
-        // An ISRC that is not one (some taggers put other codes there) is not carried over.
-        isrc: text(ItemKey::Isrc).and_then(|i| crate::model::tags::normalise_isrc(&i).ok()),
+        isrc: text(ItemKey::Isrc),
         comment: text(ItemKey::Comment),
-    }
+    };
+    read.keep_valid()
 }
 
 /// Writes `tags` into the audio file open in `file` (its type found from its content), as the tag

@@ -1,6 +1,8 @@
 //! The jobs a user runs — master, render, analyze — from paths to written files and a summary. The CLI
 //! only turns arguments into these calls.
 pub mod batch;
+pub mod codec_check;
+pub mod deliver;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,6 +21,7 @@ use crate::io::decode::{decode_file_with, file_name, DecodeOptions};
 use crate::io::encode::{check_writable, stage_audio, write_atomically, Container};
 use crate::io::tags::read_tags;
 use crate::matching::match_profiles;
+use crate::model::platform::Codec;
 use crate::model::MasteringPlan;
 use crate::model::MatchSettings;
 use crate::model::Profile;
@@ -26,6 +29,7 @@ use crate::model::{BitDepth, Dither, OutputSpec, Tags};
 use crate::progress::Progress;
 use crate::render::{render_alongside, RenderReport};
 use crate::report::{ReportData, Role, Source, Spectrogram};
+use codec_check::CodecCheck;
 
 /// What `master` and `render` report (the `--json` summary).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +55,9 @@ pub struct Summary {
     pub true_peak_before_dbtp: f64,
     pub true_peak_after_dbtp: f64,
     pub ceiling_dbtp: f64,
+    /// The output through the platform's codec (`--codec-check`), when asked.
+    #[serde(default)]
+    pub codec_check: Option<CodecCheck>,
     pub eq: EqSummary,
     /// Where the gated STFT of the analyses ran ("CPU" or the GPU adapter).
     pub analysis_device: String,
@@ -74,6 +81,9 @@ pub struct Timings {
     /// Rendering, less the output's writing (`encode_s`), which overlaps its verification and metering.
     pub render_s: f64,
     pub encode_s: f64,
+    /// Transcoding and metering for `--codec-check`, every round (0 without it).
+    #[serde(default)]
+    pub codec_check_s: f64,
     /// Analysing the output and writing the report (0 without `--report`).
     pub report_s: f64,
     pub total_s: f64,
@@ -124,18 +134,20 @@ impl ReportOut<'_> {
 }
 
 /// How an output is delivered: its sample format, dither and rate, its container (`None`: by the
-/// output's extension) and tags given by the user (on top of the target's own).
+/// output's extension), tags given by the user (on top of the target's own), and the codec whose
+/// decoded peaks must hold the ceiling too (`None`: no codec check).
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub spec: OutputSpec,
     pub container: Option<Container>,
     pub tags: Tags,
+    pub codec_check: Option<Codec>,
 }
 
 impl From<BitDepth> for Delivery {
     /// WAV or FLAC by the output's extension, at the input's rate, dither `auto`, no tags given.
     fn from(depth: BitDepth) -> Self {
-        Delivery { spec: depth.into(), container: None, tags: Tags::default() }
+        Delivery { spec: depth.into(), container: None, tags: Tags::default(), codec_check: None }
     }
 }
 
@@ -250,7 +262,7 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
         None
     };
     drop(output);
-    as_rendered(&mut plan, &summary.render);
+    as_rendered(&mut plan, &summary);
     if let Some(p) = job.plan_out {
         write_atomically(p, |f| std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string()))?;
     }
@@ -319,7 +331,7 @@ pub fn master_pack(job: &MasterJob, outputs: &[PackOutput], progress: &dyn Progr
             progress,
         )?;
         summary.analysis_device = job.device.describe();
-        as_rendered(&mut plan, &summary.render);
+        as_rendered(&mut plan, &summary);
         write_atomically(&plan_path(o), |f| {
             std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string())
         })?;
@@ -473,10 +485,14 @@ fn master_report(
     ReportData::build(sources, 0, Some((plan, &summary.render)))
 }
 
-/// The plan as rendered: the dynamics goal replaced by the settings fitted to it, so that
-/// `automaster render --plan` reproduces the output bit for bit.
-fn as_rendered(plan: &mut MasteringPlan, render: &RenderReport) {
-    if let Some(d) = &render.dynamics {
+/// The plan as rendered: the dynamics goal replaced by the settings fitted to it and the limiter's
+/// ceiling as a codec check left it, so that `automaster render --plan` reproduces the output bit
+/// for bit.
+fn as_rendered(plan: &mut MasteringPlan, summary: &Summary) {
+    if let Some(round) = summary.codec_check.as_ref().and_then(|c| c.rounds.last()) {
+        plan.limiter.ceiling_dbtp = round.limiter_ceiling_dbtp;
+    }
+    if let Some(d) = &summary.render.dynamics {
         plan.dynamics.multiband = Some(d.settings.clone());
         plan.dynamics.leveler = d.leveler.as_ref().map(|l| l.settings.clone());
         plan.dynamics.goal = None;
@@ -498,21 +514,32 @@ pub fn render_with_plan(
     check_writable(output)?;
     let plan = MasteringPlan::load(plan_path)?;
     let mut timings = Timings::default();
+    let (audio, target) = decode_and_meter(target, decode, &mut timings, progress)?;
+    let target = Target { references: vec![plan.provenance.reference.clone()], ..target };
+    Ok(render_and_write(audio, &plan, target, output, delivery, timings, start, progress)?.0)
+}
+
+/// Decodes `path` and meters its loudness and true peak (no analysis of its sound): the input of
+/// a render that needs no matching.
+fn decode_and_meter<'a>(
+    path: &'a Path,
+    decode: DecodeOptions,
+    timings: &mut Timings,
+    progress: &dyn Progress,
+) -> Result<(AudioBuffer, Target<'a>)> {
     let t = Instant::now();
-    let audio = decode_file_with(target, decode, progress)?;
+    let audio = decode_file_with(path, decode, progress)?;
     timings.decode_s = t.elapsed().as_secs_f64();
+    let silent = || Error::Silent { path: path.into(), what: "master" };
     if audio.is_silent() {
-        return Err(Error::Silent { path: target.into(), what: "master" });
+        return Err(silent());
     }
     let t = Instant::now();
     let channels: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
-    let before = integrated_lufs(&channels, audio.sample_rate)
-        .ok_or_else(|| Error::Silent { path: target.into(), what: "master" })?;
-    let tp_before = to_db(f64::from(bs1770_true_peak(&channels)));
+    let loudness_lufs = integrated_lufs(&channels, audio.sample_rate).ok_or_else(silent)?;
+    let true_peak_dbtp = to_db(f64::from(bs1770_true_peak(&channels)));
     timings.analysis_s = t.elapsed().as_secs_f64();
-    let references = vec![plan.provenance.reference.clone()];
-    let target = Target { path: target, references, loudness_lufs: before, true_peak_dbtp: tp_before };
-    Ok(render_and_write(audio, &plan, target, output, delivery, timings, start, progress)?.0)
+    Ok((audio, Target { path, references: Vec::new(), loudness_lufs, true_peak_dbtp }))
 }
 
 /// The input of a render, as the summary describes it.
@@ -541,20 +568,37 @@ fn render_and_write(
     let (input_sample_rate, channels, duration_s) = (audio.sample_rate, audio.num_channels(), audio.duration_s());
     let spec = delivery.spec;
     let t = Instant::now();
-    let mut encode_s = 0.0;
-    // The output is staged while it is verified and put in place once it is: the destination
-    // only ever receives verified samples.
-    let (out, report, staged) = render_alongside(audio, plan, spec, &name, progress, |out| {
-        let t = Instant::now();
-        let staged = stage_audio(output, out, spec.bit_depth, container, &tags);
-        encode_s += t.elapsed().as_secs_f64();
-        staged
-    })?;
+    let (mut encode_s, mut codec_s) = (0.0, 0.0);
+    let mut check = delivery.codec_check.map(|c| (c, CodecCheck::new(c, plan.limiter.ceiling_dbtp)));
+    let mut plan = plan.clone();
+    let mut audio = Some(audio);
+    let (out, report, staged) = loop {
+        // The input is kept for another round while one may follow.
+        let last = check.as_ref().is_none_or(|(_, c)| c.rounds.len() + 1 == codec_check::MAX_ROUNDS);
+        let input = if last { audio.take() } else { audio.clone() }.expect("the input stays until the last round");
+        // The output is staged while it is verified and put in place once it is (and passes a
+        // codec check): the destination only ever receives verified samples.
+        let (out, report, staged) = render_alongside(input, &plan, spec, &name, progress, |out| {
+            let t = Instant::now();
+            let staged = stage_audio(output, out, spec.bit_depth, container, &tags);
+            encode_s += t.elapsed().as_secs_f64();
+            staged
+        })?;
+        let Some((codec, c)) = check.as_mut() else { break (out, report, staged) };
+        let t_codec = Instant::now();
+        let next = c.round(*codec, &out, plan.limiter.ceiling_dbtp, report.limit.output_true_peak_dbtp)?;
+        codec_s += t_codec.elapsed().as_secs_f64();
+        match next {
+            Some(ceiling) => plan.limiter.ceiling_dbtp = ceiling,
+            None => break (out, report, staged),
+        }
+    };
     let t_commit = Instant::now();
     staged.commit()?;
     encode_s += t_commit.elapsed().as_secs_f64();
     timings.encode_s = encode_s;
-    timings.render_s = t.elapsed().as_secs_f64() - encode_s;
+    timings.codec_check_s = codec_s;
+    timings.render_s = t.elapsed().as_secs_f64() - encode_s - codec_s;
     timings.total_s = start.elapsed().as_secs_f64();
     let extremes = |g: &[f64]| (g.iter().fold(0.0f64, |m, &v| m.max(v)), g.iter().fold(0.0f64, |m, &v| m.min(v)));
     let (mb, mc) = extremes(&plan.eq.mid.gain_db);
@@ -578,7 +622,8 @@ fn render_and_write(
             loudness_after_lufs: report.output_lufs,
             true_peak_before_dbtp: target.true_peak_dbtp,
             true_peak_after_dbtp: report.limit.output_true_peak_dbtp,
-            ceiling_dbtp: plan.limiter.ceiling_dbtp,
+            ceiling_dbtp: check.as_ref().map_or(plan.limiter.ceiling_dbtp, |(_, c)| c.ceiling_dbtp),
+            codec_check: check.map(|(_, c)| c),
             eq: EqSummary { mid_max_boost_db: mb, mid_max_cut_db: mc, side_max_boost_db: sb, side_max_cut_db: sc },
             analysis_device: "CPU".into(),
             render: report,

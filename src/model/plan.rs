@@ -80,6 +80,11 @@ pub struct LoudnessTarget {
     /// chain may use to get there; `None`: as much as the target needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_limiting_db: Option<f64>,
+    /// A fixed gain (dB) into the limiter instead of a search for the target: the loudness is what
+    /// it gives, and `target_lufs` only what it is compared with (`automaster deliver` keeps a
+    /// master's loudness with 0 dB). `None`: searched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_gain_db: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +97,21 @@ pub struct Provenance {
 }
 
 impl MasteringPlan {
+    /// A plan that changes nothing but level and peaks — flat EQ, the stereo image as it is, no
+    /// dynamics — for a master that is finished (`automaster deliver`).
+    pub fn neutral(loudness: LoudnessTarget, limiter: LimiterSettings, provenance: Provenance) -> Self {
+        let flat = || EqCurve::flat(vec![20.0, 20_000.0]);
+        MasteringPlan {
+            schema_version: PLAN_SCHEMA_VERSION,
+            eq: EqPlan { mid: flat(), side: flat() },
+            stereo: StereoPlan { width: flat(), bass_mono_hz: None },
+            dynamics: DynamicsPlan { multiband: None, goal: None, leveler: None },
+            loudness,
+            limiter,
+            provenance,
+        }
+    }
+
     pub fn load(path: &Path) -> Result<MasteringPlan> {
         let plan: MasteringPlan = load_versioned(path, "plan", PLAN_SCHEMA_VERSION)?;
         plan.validate().map_err(|e| Error::BadJson { path: path.into(), what: "plan", reason: e.to_string() })?;
@@ -143,6 +163,17 @@ impl MasteringPlan {
         if let Some(m) = self.loudness.max_limiting_db {
             if !(0.0..=60.0).contains(&m) {
                 return Err(Error::InvalidSetting(format!("max_limiting_db {m} must be between 0 and 60")));
+            }
+        }
+        if let Some(g) = self.loudness.fixed_gain_db {
+            if !(-60.0..=60.0).contains(&g) {
+                return Err(Error::InvalidSetting(format!("fixed_gain_db {g} must be between -60 and 60")));
+            }
+            let ranged = self.dynamics.goal.as_ref().is_some_and(|g| g.loudness_range_lu.is_some());
+            if self.dynamics.leveler.is_some() || ranged {
+                return Err(Error::InvalidSetting(
+                    "fixed_gain_db leaves out the loudness search the leveller acts in: drop one of them".into(),
+                ));
             }
         }
         Ok(())

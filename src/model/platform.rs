@@ -30,6 +30,9 @@ pub struct Codec {
 }
 
 const OPUS_160: Codec = Codec { name: "opus", bitrate_kbps: 160 };
+/// What `--codec-check` encodes with for a platform whose codec the table does not give: the
+/// common streaming transcode.
+pub const DEFAULT_CHECK_CODEC: Codec = OPUS_160;
 const OPUS_128: Codec = Codec { name: "opus", bitrate_kbps: 128 };
 
 pub const PLATFORMS: [Platform; 9] = [

@@ -75,6 +75,31 @@ impl Tags {
         Ok(())
     }
 
+    /// The tags that would pass [`Self::validate`], each malformed one dropped (ISRCs
+    /// normalised): what a file's own tags carry over as. Files in the wild hold track 0 or a
+    /// mistyped ISRC, which must not stop their mastering.
+    pub fn keep_valid(mut self) -> Tags {
+        self.isrc = self.isrc.and_then(|i| normalise_isrc(&i).ok());
+        if self.track_numbers().is_err() {
+            self.track = None;
+        }
+        for value in [
+            &mut self.title,
+            &mut self.artist,
+            &mut self.album,
+            &mut self.track,
+            &mut self.date,
+            &mut self.genre,
+            &mut self.isrc,
+            &mut self.comment,
+        ] {
+            if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
+                *value = None;
+            }
+        }
+        self
+    }
+
     /// Each tag's name and value.
     pub fn fields(&self) -> [(&'static str, Option<&str>); 8] {
         [
@@ -110,6 +135,24 @@ pub fn normalise_isrc(isrc: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_files_malformed_tags_are_dropped_and_the_rest_kept() {
+        let read = Tags {
+            title: Some("Song".into()),
+            track: Some("0".into()),
+            isrc: Some("gb-aye-06-01498".into()),
+            comment: Some("  ".into()),
+            ..Tags::default()
+        };
+        let mut kept = read.keep_valid();
+        assert_eq!(kept.title.as_deref(), Some("Song"));
+        assert_eq!((kept.track.as_deref(), kept.comment.as_deref()), (None, None));
+        assert_eq!(kept.isrc.as_deref(), Some("GBAYE0601498"));
+        kept.validate().unwrap();
+        let bad = Tags { track: Some("5/3".into()), isrc: Some("GBAYE060149".into()), ..Tags::default() };
+        assert!(bad.keep_valid().is_empty());
+    }
 
     #[test]
     fn isrc_is_checked_and_normalised() {

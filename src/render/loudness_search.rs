@@ -88,6 +88,26 @@ pub(crate) fn search_loudness(
     let mut model = LoudnessModel::new(fs, power, &stage.peaks, &plan.limiter)?;
     let eq_lufs = model.unlimited_lufs().ok_or_else(&silent)?;
     let target = plan.loudness.target_lufs;
+    if let Some(gain_db) = plan.loudness.fixed_gain_db {
+        // No search: the loudness the fixed gain gives, metered exactly (the final verification
+        // meters the output again).
+        let pre = from_db(gain_db) as f32;
+        let lufs =
+            gated_integrated(&sub_block_energies_scaled(&slices(buffer), Some(stage.gain_curve(pre)), pre, fs), sub)
+                .ok_or_else(&silent)?;
+        let search = Search {
+            eq_lufs,
+            gain_db,
+            iterations: 0,
+            reached: true,
+            stopped: Some(ShortfallReason::FixedGain),
+            peak_db,
+            lufs,
+            leveler: None,
+            leveler_gain: None,
+        };
+        return Ok((stage, search));
+    }
     let mut search = ModelSearch::new((target - eq_lufs).min(max_gain_db), max_gain_db);
     let (leveler, leveler_gain) = match leveler {
         Some(job) => level(buffer, &mut stage, &mut model, &mut search, job, target, &silent)?.unzip(),

@@ -69,6 +69,9 @@ pub enum ShortfallReason {
     Saturated,
     /// The make-up gain reached its 40 dB bound.
     GainBound,
+    /// The gain was fixed (`fixed_gain_db`: a delivery keeping the master's loudness), and what
+    /// the render changed (peaks limited to the ceiling, a mono bass) took this much.
+    FixedGain,
 }
 
 impl ShortfallReason {
@@ -77,6 +80,9 @@ impl ShortfallReason {
             ShortfallReason::MaxLimiting => "the bound on limiting (--max-limiting-db) was reached",
             ShortfallReason::Saturated => "more gain no longer made it louder under the ceiling",
             ShortfallReason::GainBound => "the make-up gain reached its 40 dB bound",
+            ShortfallReason::FixedGain => {
+                "the gain is fixed (the master's loudness kept); limiting to the ceiling or a mono bass took this much"
+            }
         }
     }
 }
