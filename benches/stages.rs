@@ -124,5 +124,47 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages);
+/// Delivery's own costs on the same 60 s: sample-rate conversion both ways between 44.1 and
+/// 48 kHz, dither, FLAC encoding at 16 and 24 bits, and the codec check's Opus round trip.
+fn delivery(c: &mut Criterion) {
+    use automaster::internals::dsp::resample::resample;
+    use automaster::internals::io::flac::write_flac;
+    use automaster::internals::model::{BitDepth, Dither};
+    use automaster::internals::render::dither::quantize;
+    use criterion::BatchSize;
+    let x = signal(60);
+    let buffer = automaster::AudioBuffer::new(FS, x.clone());
+    let mut g = c.benchmark_group("delivery_60s_stereo");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements((x.len() * x[0].len()) as u64));
+    g.bench_function("resample_44k1_to_48k", |b| {
+        b.iter_batched(|| buffer.clone(), |input| resample(input, 48_000).unwrap(), BatchSize::LargeInput)
+    });
+    let at_48k = resample(buffer.clone(), 48_000).unwrap();
+    g.bench_function("resample_48k_to_44k1", |b| {
+        b.iter_batched(|| at_48k.clone(), |input| resample(input, FS).unwrap(), BatchSize::LargeInput)
+    });
+    for (name, dither) in [("dither_tpdf_16", Dither::Tpdf), ("dither_shaped_16", Dither::Shaped)] {
+        g.bench_function(name, |b| {
+            b.iter_batched(|| buffer.clone(), |mut x| quantize(&mut x, BitDepth::Int16, dither), BatchSize::LargeInput)
+        });
+    }
+    for bits in [16u16, 24] {
+        let mut q = buffer.clone();
+        quantize(&mut q, if bits == 16 { BitDepth::Int16 } else { BitDepth::Int24 }, Dither::Tpdf);
+        g.bench_function(format!("flac_encode_{bits}"), |b| {
+            b.iter(|| {
+                let mut out = Vec::with_capacity(1 << 24);
+                write_flac(&mut out, &q, bits).unwrap();
+                out.len()
+            })
+        });
+    }
+    g.bench_function("codec_check_opus_160_round_trip", |b| {
+        b.iter(|| automaster::internals::io::lossy::opus_round_trip(&at_48k, 160).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages, delivery);
 criterion_main!(benches);

@@ -57,8 +57,10 @@ struct BatchArgs {
     #[command(subcommand)]
     action: Option<BatchAction>,
     /// The manifest: CSV with a header (target, reference, output, and optionally lufs, ceiling,
-    /// eq_amount, width_amount, dynamics_amount, bit_depth), or JSON Lines (.jsonl) with those keys.
-    /// Relative paths are taken from the manifest's folder; several references are joined by `;`.
+    /// max_limiting_db, eq_amount, width_amount, dynamics_amount, platform, bit_depth,
+    /// sample_rate, dither, and the tags title, artist, album, track, date, genre, isrc,
+    /// comment), or JSON Lines (.jsonl) with those keys. Relative paths are taken from the
+    /// manifest's folder; several references are joined by `;`.
     manifest: Option<PathBuf>,
     /// Instead of a manifest: every file matching this glob, mastered to DIR/<name>.wav (the
     /// manifest is written into DIR).
@@ -75,6 +77,13 @@ struct BatchArgs {
     /// Output sample format for rows without their own.
     #[arg(long, value_enum, default_value = "24")]
     bit_depth: BitDepth,
+    /// Output sample rate in Hz for rows without their own (default: each target's).
+    #[arg(long, value_name = "HZ")]
+    sample_rate: Option<u32>,
+    /// Dither for rows without their own (`auto`: noise-shaped for 16 bits at 44.1/48 kHz, TPDF
+    /// otherwise).
+    #[arg(long, value_enum, default_value = "auto")]
+    dither: Dither,
     /// Tracks mastered at once (default: one per core, within the memory budget).
     #[arg(long)]
     jobs: Option<usize>,
@@ -658,7 +667,10 @@ fn batch(a: BatchArgs, progress: &dyn Progress) -> Result<ExitCode> {
         out_dir,
         default_references: &a.references,
         settings: a.matching.settings(None),
-        bit_depth: a.bit_depth,
+        delivery: Delivery {
+            spec: OutputSpec { bit_depth: a.bit_depth, dither: a.dither, sample_rate_hz: a.sample_rate },
+            ..a.bit_depth.into()
+        },
         device: &device,
         jobs: a.jobs,
         memory_budget: a.memory_budget.unwrap_or_else(default_memory_budget),

@@ -282,3 +282,57 @@ fn fail_fast_stops_and_reports_are_written() {
         assert!(page.starts_with("<!DOCTYPE html>") && page.contains("chart-eq"), "{name}");
     }
 }
+
+/// A row's delivery columns: its platform (loudness, ceiling, rate, depth), its own rate, depth
+/// and dither over the batch's, FLAC by the output's extension, its tags; each row's file is
+/// byte-identical to `automaster master` with the same options, the catalogue gives its format,
+/// and a bad cell names its line.
+#[test]
+fn rows_deliver_with_their_own_format_platform_and_tags() {
+    use lofty::prelude::*;
+    let c = Catalogue::new();
+    let manifest = c.path("delivery.csv");
+    let rows = "target,output,platform,sample_rate,bit_depth,dither,title,isrc\n\
+                mix0.wav,m0.flac,cd,,,,First,GBAYE0601498\n\
+                mix1.wav,m1.wav,,48000,16,tpdf,,\n\
+                mix2.wav,m2.wav,,,,,,\n";
+    std::fs::write(&manifest, rows).unwrap();
+    let (out, r) = (c.path("out"), c.path("ref.wav"));
+    let o = run(&["batch", s(&manifest), "--out-dir", s(&out), "-r", s(&r), "--json", "--sample-rate", "96000"]);
+    assert_eq!(outcome(&o)["failed"], 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let decoded = |p: &Path| automaster::decode_file(p, &automaster::NoProgress).unwrap();
+    assert_eq!(decoded(&out.join("m0.flac")).sample_rate, 44_100);
+    assert_eq!(decoded(&out.join("m1.wav")).sample_rate, 48_000);
+    assert_eq!(decoded(&out.join("m2.wav")).sample_rate, 96_000);
+    assert_eq!(hound::WavReader::open(out.join("m1.wav")).unwrap().spec().bits_per_sample, 16);
+    let alone = |i: usize, name: &str, extra: &[&str]| {
+        let path = c.path(name);
+        let t = c.path(&format!("mix{i}.wav"));
+        let mut args = vec!["master", s(&t), "-r", s(&r), "-o", s(&path)];
+        args.extend(extra);
+        assert!(run(&args).status.success());
+        std::fs::read(path).unwrap()
+    };
+    let cd = alone(0, "a0.flac", &["--platform", "cd", "--title", "First", "--isrc", "GBAYE0601498"]);
+    assert!(cd == std::fs::read(out.join("m0.flac")).unwrap(), "row 1 differs from master --platform cd");
+    let m1 = alone(1, "a1.wav", &["--sample-rate", "48000", "--bit-depth", "16", "--dither", "tpdf"]);
+    assert!(m1 == std::fs::read(out.join("m1.wav")).unwrap(), "row 2 differs from master with its options");
+    let tagged = lofty::read_from_path(out.join("m0.flac")).unwrap();
+    let comments = tagged.tag(lofty::tag::TagType::VorbisComments).unwrap();
+    assert_eq!(comments.get_string(lofty::tag::ItemKey::Isrc), Some("GBAYE0601498"));
+    let catalogue = std::fs::read_to_string(out.join("catalogue.csv")).unwrap();
+    assert!(catalogue.contains("flac 44100 Hz 16-bit") && catalogue.contains("wav 48000 Hz 16-bit"), "{catalogue}");
+
+    for (cells, says) in [
+        ("mix0.wav,x.wav,moon,,,,,", "line 2: unknown platform `moon`"),
+        ("mix0.wav,x.wav,,44k,,,,", "line 2: sample_rate `44k`"),
+        ("mix0.wav,x.wav,,,,loud,,", "line 2: dither `loud`"),
+        ("mix0.wav,x.wav,,,,,,XX", "line 2: ISRC"),
+    ] {
+        std::fs::write(&manifest, format!("target,output,platform,sample_rate,bit_depth,dither,title,isrc\n{cells}\n"))
+            .unwrap();
+        let o = run(&["batch", s(&manifest), "--out-dir", s(&c.path("bad")), "-r", s(&r)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "{cells}: {err}");
+    }
+}

@@ -12,6 +12,10 @@ use crate::io::encode::write_atomically;
 /// A mastered track as the catalogue shows it, measured on the written file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The written file's container, rate and depth, e.g. `flac 44100 Hz 16-bit` (empty in
+    /// ledgers from before it was recorded).
+    #[serde(default)]
+    pub format: String,
     pub loudness_before_lufs: f64,
     pub loudness_target_lufs: f64,
     pub loudness_after_lufs: f64,
@@ -76,6 +80,7 @@ pub fn write(out_dir: &Path, lines: &[Line]) -> Result<()> {
         "target",
         "output",
         "status",
+        "format",
         "loudness_before_lufs",
         "loudness_target_lufs",
         "loudness_after_lufs",
@@ -94,6 +99,7 @@ pub fn write(out_dir: &Path, lines: &[Line]) -> Result<()> {
             l.target.clone(),
             l.output.clone(),
             l.status.clone(),
+            e.map_or_else(String::new, |e| e.format.clone()),
             num(e.map(|e| e.loudness_before_lufs)),
             num(e.map(|e| e.loudness_target_lufs)),
             num(e.map(|e| e.loudness_after_lufs)),
@@ -157,11 +163,12 @@ pub fn to_html(lines: &[Line]) -> Result<String> {
         "Each mastered track's loudness and true peak, measured on the written file, with its target and ceiling",
         &svg,
     );
-    p.body.push_str("</section><section id=\"tracks\"><h2>Tracks</h2><div class=\"scroll\"><table class=\"metrics\"><thead><tr><th>#</th><th>target</th><th>output</th><th>status</th><th>loudness before → after (target)</th><th>true peak</th><th>loudness range</th><th>tonal / width distance</th><th>warnings or error</th></tr></thead><tbody>");
+    p.body.push_str("</section><section id=\"tracks\"><h2>Tracks</h2><div class=\"scroll\"><table class=\"metrics\"><thead><tr><th>#</th><th>target</th><th>output</th><th>status</th><th>format</th><th>loudness before → after (target)</th><th>true peak</th><th>loudness range</th><th>tonal / width distance</th><th>warnings or error</th></tr></thead><tbody>");
     for (i, l) in lines.iter().enumerate() {
         let cells = match &l.entry {
             Some(e) => format!(
-                "<td>{:.1} → {:.1} ({:.1}) LUFS</td><td>{:.2} dBTP</td><td>{:.1} LU</td><td>{:.2} / {} dB</td><td>{}</td>",
+                "<td>{}</td><td>{:.1} → {:.1} ({:.1}) LUFS</td><td>{:.2} dBTP</td><td>{:.1} LU</td><td>{:.2} / {} dB</td><td>{}</td>",
+                escape(&e.format),
                 e.loudness_before_lufs,
                 e.loudness_after_lufs,
                 e.loudness_target_lufs,
@@ -171,7 +178,7 @@ pub fn to_html(lines: &[Line]) -> Result<String> {
                 e.width_distance_db.map_or_else(|| "–".to_string(), |w| format!("{w:.2}")),
                 escape(&e.warnings.join("; "))
             ),
-            None => format!("<td></td><td></td><td></td><td></td><td>{}</td>", escape(l.error.as_deref().unwrap_or(""))),
+            None => format!("<td></td><td></td><td></td><td></td><td></td><td>{}</td>", escape(l.error.as_deref().unwrap_or(""))),
         };
         let _ = write!(
             p.body,

@@ -6,11 +6,33 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::BitDepth;
+use crate::model::{BitDepth, Dither, Platform, Tags};
 
-/// The columns a manifest may have: the files, then the `master` options a row may override.
-const COLUMNS: [&str; 9] =
-    ["target", "reference", "output", "lufs", "ceiling", "eq_amount", "width_amount", "dynamics_amount", "bit_depth"];
+/// The columns a manifest may have: the files, then the `master` options a row may override, its
+/// delivery and its tags.
+const COLUMNS: [&str; 21] = [
+    "target",
+    "reference",
+    "output",
+    "lufs",
+    "ceiling",
+    "max_limiting_db",
+    "eq_amount",
+    "width_amount",
+    "dynamics_amount",
+    "platform",
+    "bit_depth",
+    "sample_rate",
+    "dither",
+    "title",
+    "artist",
+    "album",
+    "track",
+    "date",
+    "genre",
+    "isrc",
+    "comment",
+];
 
 /// One track to master.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,7 +57,20 @@ pub struct RowOptions {
     pub eq_amount: Option<f64>,
     pub width_amount: Option<f64>,
     pub dynamics_amount: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_limiting_db: Option<f64>,
+    /// A delivery platform's loudness, ceiling, rate, depth and bass mono, under the row's own
+    /// cells and over the batch's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     pub bit_depth: Option<BitDepth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dither: Option<Dither>,
+    /// Written over the target's own.
+    #[serde(default)]
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -248,20 +283,63 @@ fn row(path: &Path, base: &Path, line: usize, mut cells: HashMap<String, String>
             })
             .transpose()
     };
+    let (lufs, ceiling, max_limiting_db) = (number("lufs")?, number("ceiling")?, number("max_limiting_db")?);
+    let (eq_amount, width_amount, dynamics_amount) =
+        (number("eq_amount")?, number("width_amount")?, number("dynamics_amount")?);
+    let bit_depth: Option<BitDepth> =
+        named(take("bit_depth")).map_err(|v| bad(format!("bit_depth `{v}` is not 16, 24 or 32f")))?;
+    let dither: Option<Dither> =
+        named(take("dither")).map_err(|v| bad(format!("dither `{v}` is not auto, tpdf, shaped or none")))?;
+    let sample_rate = take("sample_rate")
+        .map(|v| {
+            v.parse::<u32>()
+                .ok()
+                .filter(|r| crate::dsp::resample::RATE_RANGE_HZ.contains(r))
+                .ok_or_else(|| bad(format!("sample_rate `{v}` is not a rate in Hz within 8000 … 384000")))
+        })
+        .transpose()?;
+    let platform = take("platform");
+    if let Some(p) = &platform {
+        Platform::named(p).map_err(|e| bad(reason(e)))?;
+    }
+    let mut tags = Tags {
+        title: take("title"),
+        artist: take("artist"),
+        album: take("album"),
+        track: take("track"),
+        date: take("date"),
+        genre: take("genre"),
+        isrc: take("isrc"),
+        comment: take("comment"),
+    };
+    tags.validate().map_err(|e| bad(reason(e)))?;
     let options = RowOptions {
-        lufs: number("lufs")?,
-        ceiling: number("ceiling")?,
-        eq_amount: number("eq_amount")?,
-        width_amount: number("width_amount")?,
-        dynamics_amount: number("dynamics_amount")?,
-        bit_depth: take("bit_depth")
-            .map(|v| {
-                serde_json::from_value(serde_json::Value::String(v.clone()))
-                    .map_err(|_| bad(format!("bit_depth `{v}` is not 16, 24 or 32f")))
-            })
-            .transpose()?,
+        lufs,
+        ceiling,
+        eq_amount,
+        width_amount,
+        dynamics_amount,
+        max_limiting_db,
+        platform,
+        bit_depth,
+        sample_rate,
+        dither,
+        tags,
     };
     Ok(Row { line, target, references, output, options })
+}
+
+/// What an error says, without the kind an enclosing error repeats.
+fn reason(e: Error) -> String {
+    match e {
+        Error::InvalidSetting(m) => m,
+        other => other.to_string(),
+    }
+}
+
+/// A cell holding one of a set of names, as serde reads them; the cell itself when it is none.
+fn named<T: serde::de::DeserializeOwned>(cell: Option<String>) -> std::result::Result<Option<T>, String> {
+    cell.map(|v| serde_json::from_value(serde_json::Value::String(v.clone())).map_err(|_| v)).transpose()
 }
 
 #[cfg(test)]

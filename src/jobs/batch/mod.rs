@@ -20,14 +20,14 @@ use self::catalogue::Entry;
 use self::ledger::{Event, Ledger, Status};
 use self::manifest::{Manifest, Row};
 pub use self::shard::{Shard, ShardChoice};
-use super::{file_name, master, MasterJob, ReportOut};
+use super::{file_name, master, Delivery, MasterJob, ReportOut};
 use crate::analysis::analyze;
 use crate::analysis::device::SpectrumDevice;
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
 use crate::io::decode::{announced_size, decode_file};
 use crate::io::encode::{remove_stale_parts, write_atomically};
-use crate::model::{BitDepth, MatchSettings, Profile};
+use crate::model::{Dither, MatchSettings, OutputSpec, Platform, Profile, Tags};
 use crate::progress::Progress;
 use crate::report::data::distances;
 
@@ -42,7 +42,8 @@ pub struct BatchJob<'a> {
     pub default_references: &'a [PathBuf],
     /// Defaults a row's own columns override.
     pub settings: MatchSettings,
-    pub bit_depth: BitDepth,
+    /// The output format of rows without their own (tags: none given).
+    pub delivery: Delivery,
     pub device: &'a SpectrumDevice,
     /// Rows run at once (`None`: one per core).
     pub jobs: Option<usize>,
@@ -174,15 +175,29 @@ impl References {
     fn work(&self, job: &BatchJob, row: &Row) -> Result<Work> {
         let refs = if row.references.is_empty() { job.default_references } else { &row.references[..] };
         let o = &row.options;
+        // The row's cells over its platform's values over the batch's.
+        let platform = o.platform.as_deref().map(Platform::named).transpose()?;
+        let base = &job.settings;
         let settings = MatchSettings {
-            target_lufs: o.lufs.or(job.settings.target_lufs),
-            ceiling_dbtp: o.ceiling.unwrap_or(job.settings.ceiling_dbtp),
-            eq_amount: o.eq_amount.map_or(job.settings.eq_amount, |a| a / 100.0),
-            width_amount: o.width_amount.map_or(job.settings.width_amount, |a| a / 100.0),
-            dynamics_amount: o.dynamics_amount.map_or(job.settings.dynamics_amount, |a| a / 100.0),
-            ..job.settings.clone()
+            target_lufs: o.lufs.or(platform.and_then(|p| p.target_lufs)).or(base.target_lufs),
+            ceiling_dbtp: o.ceiling.or(platform.map(|p| p.ceiling_dbtp)).unwrap_or(base.ceiling_dbtp),
+            max_limiting_db: o.max_limiting_db.or(base.max_limiting_db),
+            bass_mono_min_hz: platform.map_or(base.bass_mono_min_hz, |p| p.bass_mono_hz),
+            eq_amount: o.eq_amount.map_or(base.eq_amount, |a| a / 100.0),
+            width_amount: o.width_amount.map_or(base.width_amount, |a| a / 100.0),
+            dynamics_amount: o.dynamics_amount.map_or(base.dynamics_amount, |a| a / 100.0),
+            ..base.clone()
         };
-        let bit_depth = o.bit_depth.unwrap_or(job.bit_depth);
+        let spec = &job.delivery.spec;
+        let delivery = Delivery {
+            spec: OutputSpec {
+                bit_depth: o.bit_depth.or(platform.map(|p| p.bit_depth)).unwrap_or(spec.bit_depth),
+                dither: o.dither.unwrap_or(spec.dither),
+                sample_rate_hz: o.sample_rate.or(platform.map(|p| p.sample_rate_hz)).or(spec.sample_rate_hz),
+            },
+            tags: o.tags.clone(),
+            ..job.delivery.clone()
+        };
         let known: Vec<(String, PathBuf)> = refs
             .iter()
             .map(|r| {
@@ -193,8 +208,15 @@ impl References {
         let target_hash = hash_file(&row.target).unwrap_or_else(|e| format!("unreadable: {e}"));
         let input_hash =
             blake3::hash(format!("{target_hash} {}", ref_hashes.join(" ")).as_bytes()).to_hex().to_string();
-        let described =
-            serde_json::json!({ "engine": env!("CARGO_PKG_VERSION"), "settings": settings, "bit_depth": bit_depth });
+        let mut described = serde_json::json!({
+            "engine": env!("CARGO_PKG_VERSION"), "settings": settings, "bit_depth": delivery.spec.bit_depth
+        });
+        // Only where a row asks for them, so that ledgers written before these existed still match.
+        let spec = delivery.spec;
+        if spec.sample_rate_hz.is_some() || spec.dither != Dither::Auto || delivery.tags != Tags::default() {
+            described["output"] =
+                serde_json::json!({ "sample_rate": spec.sample_rate_hz, "dither": spec.dither, "tags": delivery.tags });
+        }
         let settings_hash = blake3::hash(described.to_string().as_bytes()).to_hex().to_string();
         Ok(Work {
             key: row.output.display().to_string(),
@@ -202,7 +224,7 @@ impl References {
             output: job.out_dir.join(&row.output),
             profiles,
             settings,
-            bit_depth,
+            delivery,
             input_hash,
             settings_hash,
             target_profile: None,
@@ -218,7 +240,7 @@ struct Work {
     /// The references' profiles (cached or given).
     profiles: Vec<PathBuf>,
     settings: MatchSettings,
-    bit_depth: BitDepth,
+    delivery: Delivery,
     input_hash: String,
     settings_hash: String,
     /// The target's profile, when the targets were analysed together on the GPU.
@@ -411,7 +433,7 @@ impl Runner<'_> {
             output: &work.output,
             plan_out: None,
             settings: work.settings.clone(),
-            delivery: work.bit_depth.into(),
+            delivery: work.delivery.clone(),
             device: self.job.device,
             report: ReportOut { html: report.as_deref(), json: None },
             target_profile: work.target_profile.as_ref(),
@@ -435,7 +457,9 @@ impl Runner<'_> {
         if s.render.limit.max_gain_reduction_db > 12.0 {
             warnings.push(format!("{:.1} dB of limiting", s.render.limit.max_gain_reduction_db));
         }
+        let bits = s.bit_depth.int_bits().map_or("32-bit float".into(), |b| format!("{b}-bit"));
         Ok(Entry {
+            format: format!("{} {} Hz {bits}", s.format.extension(), s.sample_rate),
             loudness_before_lufs: s.loudness_before_lufs,
             loudness_target_lufs: s.loudness_target_lufs,
             loudness_after_lufs: written.loudness.integrated_lufs,
