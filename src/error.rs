@@ -43,6 +43,15 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// What the error says, without the kind an enclosing message names again ("invalid
+    /// setting: …" inside a manifest's or album file's line).
+    pub(crate) fn into_reason(self) -> String {
+        match self {
+            Error::InvalidSetting(m) => m,
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), error: source }
     }

@@ -47,6 +47,9 @@ enum Command {
     Report(ReportArgs),
     /// Master the bundled example mix against the bundled reference.
     Demo(DemoArgs),
+    /// Master and sequence an album from its file (TOML): the image, its CUE sheet, one tagged
+    /// file per track and album.json in DIR.
+    Album(Box<AlbumArgs>),
     /// Master a catalogue from a manifest: resumable, parallel, shardable (Slurm, Kubernetes).
     Batch(BatchArgs),
 }
@@ -475,6 +478,35 @@ impl DeliverArgs {
 }
 
 #[derive(Args)]
+struct AlbumArgs {
+    /// The album file: title, artist, references, delivery, then [[tracks]] in order.
+    album: PathBuf,
+    /// The output folder.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// How far the tracks share one EQ correction, 0–100 % (default: the album file's, else 70).
+    #[arg(long)]
+    consistency: Option<f64>,
+    /// `album`: the loudest track on the target, the others keep their loudness relative to it;
+    /// `track`: each on the target (default: the album file's, else album).
+    #[arg(long, value_enum)]
+    loudness_policy: Option<AlbumPolicy>,
+    /// The summary (album.json's content) as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AlbumPolicy {
+    Album,
+    Track,
+}
+
+#[derive(Args)]
 struct DemoArgs {
     /// Folder for the demo's inputs, master, plan and summary.
     #[arg(long, default_value = "automaster-demo")]
@@ -609,6 +641,7 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
             report(&summary, a.out.json)
         }
         Command::Deliver(a) => deliver(&a, progress),
+        Command::Album(a) => album(&a, progress),
         Command::Analyze(a) => analyze(&a, progress),
         Command::Demo(a) => demo(&a.out, &a.device.open()?, progress),
         Command::Batch(_) => unreachable!("batch is run by `run`"),
@@ -850,6 +883,60 @@ fn deliver(a: &DeliverArgs, progress: &dyn Progress) -> Result<()> {
     }
     let rows = platforms.iter().zip(&outputs).zip(&summaries).map(|((p, o), s)| (p.name, o.as_path(), s));
     print_pack(&a.master, &a.output, rows);
+    Ok(())
+}
+
+fn album(a: &AlbumArgs, progress: &dyn Progress) -> Result<()> {
+    use automaster::internals::jobs::album::{self, AlbumJob};
+    use automaster::internals::model::album::{Album, LoudnessPolicy};
+    let spec = Album::load(&a.album)?;
+    let device = a.device.open()?;
+    let job = AlbumJob {
+        album: &spec,
+        out_dir: &a.output,
+        consistency: a.consistency,
+        loudness_policy: a.loudness_policy.map(|p| match p {
+            AlbumPolicy::Album => LoudnessPolicy::Album,
+            AlbumPolicy::Track => LoudnessPolicy::Track,
+        }),
+        device: &device,
+        decode: a.input.options(),
+        settings: MatchSettings::default(),
+    };
+    let s = album::album(&job, progress)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    let bits = s.bit_depth.int_bits().map_or("32f".to_string(), |b| b.to_string());
+    println!(
+        "{} -> {} ({} {} Hz/{bits}{}, {:.1} s, true peak {:.2} dBTP, ceiling {:.1})",
+        a.album.display(),
+        a.output.join(&s.image).display(),
+        s.image,
+        s.sample_rate,
+        if s.red_book { ", Red Book" } else { "" },
+        s.duration_s,
+        s.true_peak_dbtp,
+        s.ceiling_dbtp
+    );
+    println!(
+        "  {:<3} {:<28} {:>8} {:>9} {:>9} {:>7} {:>7} {:>8}",
+        "#", "title", "start", "mix LUFS", "planned", "LUFS", "LRA", "dBTP"
+    );
+    for (i, t) in s.tracks.iter().enumerate() {
+        println!(
+            "  {:<3} {:<28} {:>8.2} {:>9.2} {:>9.2} {:>7.2} {:>7.1} {:>8.2}",
+            i + 1,
+            t.title.chars().take(28).collect::<String>(),
+            t.index_01_s,
+            t.mix_lufs,
+            t.planned_lufs,
+            t.lufs,
+            t.range_lu,
+            t.true_peak_dbtp
+        );
+    }
     Ok(())
 }
 

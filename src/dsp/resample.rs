@@ -19,6 +19,11 @@ const BLOCK_FRAMES: usize = 2048;
 /// The sample rates the engine converts to and from (8 kHz … 384 kHz).
 pub const RATE_RANGE_HZ: std::ops::RangeInclusive<u32> = 8_000..=384_000;
 
+/// The frames [`resample`] gives `frames` at `from_hz` converted to `to_hz`.
+pub fn resample_len(frames: usize, from_hz: u32, to_hz: u32) -> usize {
+    (frames as u64 * u64::from(to_hz)).div_ceil(u64::from(from_hz)) as usize
+}
+
 /// `buffer` at `rate_hz`: ⌈frames · rate_hz / rate_in⌉ frames, aligned with the input. Returns the
 /// buffer itself when the rates already agree.
 pub fn resample(buffer: AudioBuffer, rate_hz: u32) -> Result<AudioBuffer> {

@@ -1,5 +1,6 @@
 //! The jobs a user runs — master, render, analyze — from paths to written files and a summary. The CLI
 //! only turns arguments into these calls.
+pub mod album;
 pub mod batch;
 pub mod codec_check;
 pub mod deliver;

@@ -1,6 +1,7 @@
 //! The documents that flow between the stages: [`Profile`] (analysis → matching), [`MasteringPlan`]
 //! (matching → render) and the settings they carry, down to those each `dsp` processor is built
 //! from. Plain versioned serde values that import nothing of the crate but its error.
+pub mod album;
 pub mod bit_depth;
 mod json;
 pub mod match_settings;

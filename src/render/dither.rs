@@ -1,5 +1,6 @@
 //! Quantisation to the output's bit depth with TPDF or noise-shaped dither (or none), the render's
-//! last step; the limiter's gain is applied in the same pass.
+//! last step; the limiter's gain is applied in the same pass. Digital silence (a sample of exactly 0) gets no
+//! dither: gaps, pregaps and silent lead-ins stay silent.
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -92,6 +93,12 @@ fn shape_and_round(
     let (lo, hi, inv_scale) = (-scale, scale - 1.0, 1.0 / scale);
     for (n, x) in block.iter_mut().enumerate() {
         let input = gain.map_or(*x, |(pre, g)| *x * (pre * g[n]));
+        if input == 0.0 {
+            // Digital silence stays silent (a gap, a pregap), and the loop restarts from rest.
+            *errors = [0.0; SHAPING_FIR.len()];
+            *x = 0.0;
+            continue;
+        }
         let feedback: f64 = SHAPING_FIR.iter().zip(errors.iter()).map(|(h, e)| h * e).sum();
         let v = f64::from(input) * scale - feedback;
         let (u1, u2) = uniforms(draws[n]);
@@ -122,7 +129,12 @@ simd_versions! {
             } else {
                 q
             };
-            (q * inv_scale) as f32
+            // Digital silence stays silent (a gap, a pregap): no dither where there is no signal.
+            if x == 0.0 {
+                0.0
+            } else {
+                (q * inv_scale) as f32
+            }
         };
         match gain {
             Some((pre, g)) => block.iter_mut().zip(draws).zip(g).for_each(|((x, &r), &g)| *x = round(*x * (pre * g), r)),

@@ -11,6 +11,7 @@ pub mod eq;
 pub mod limiter_stage;
 mod loudness_search;
 pub mod report;
+pub mod sequence;
 
 use crate::analysis::loudness::{gated_integrated, sub_block_energies_scaled, sub_block_len};
 use crate::audio::AudioBuffer;

@@ -300,7 +300,7 @@ fn row(path: &Path, base: &Path, line: usize, mut cells: HashMap<String, String>
         .transpose()?;
     let platform = take("platform");
     if let Some(p) = &platform {
-        Platform::named(p).map_err(|e| bad(reason(e)))?;
+        Platform::named(p).map_err(|e| bad(e.into_reason()))?;
     }
     let mut tags = Tags {
         title: take("title"),
@@ -312,7 +312,7 @@ fn row(path: &Path, base: &Path, line: usize, mut cells: HashMap<String, String>
         isrc: take("isrc"),
         comment: take("comment"),
     };
-    tags.validate().map_err(|e| bad(reason(e)))?;
+    tags.validate().map_err(|e| bad(e.into_reason()))?;
     let options = RowOptions {
         lufs,
         ceiling,
@@ -329,15 +329,7 @@ fn row(path: &Path, base: &Path, line: usize, mut cells: HashMap<String, String>
     Ok(Row { line, target, references, output, options })
 }
 
-/// What an error says, without the kind an enclosing error repeats.
-fn reason(e: Error) -> String {
-    match e {
-        Error::InvalidSetting(m) => m,
-        other => other.to_string(),
-    }
-}
-
-/// A cell holding one of a set of names, as serde reads them; the cell itself when it is none.
+/// A cell holding one of a set of names, as serde reads them; the error is the cell when it names none.
 fn named<T: serde::de::DeserializeOwned>(cell: Option<String>) -> std::result::Result<Option<T>, String> {
     cell.map(|v| serde_json::from_value(serde_json::Value::String(v.clone())).map_err(|_| v)).transpose()
 }
