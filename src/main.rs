@@ -781,25 +781,18 @@ impl MatchArgs {
 /// `master` with several platforms (or `-o` a folder): one delivery per platform in the folder,
 /// from one analysis and one matching, and a table of what each got.
 fn master_pack(a: &MasterArgs, platforms: &[Platform], progress: &dyn Progress) -> Result<()> {
-    if platforms.is_empty() {
-        bail!("{} is a folder: give one or more --platform to deliver into it", a.output.display());
-    }
-    if a.plan_out.is_some() {
+    if a.plan_out.is_some() && !platforms.is_empty() {
         bail!("with several --platform, each delivery's plan is written beside it; --plan-out is for one output");
     }
-    std::fs::create_dir_all(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
-    let stem = a.target.file_stem().map_or_else(|| "master".into(), |s| s.to_string_lossy().into_owned());
+    let paths = pack_paths(&a.target, &a.output, platforms, a.out.format)?;
     let outputs: Vec<PackOutput> = platforms
         .iter()
-        .map(|p| {
-            let delivery = a.out.delivery(Some(p));
-            let ext = delivery.container.unwrap_or(Container::Wav).extension();
-            PackOutput {
-                name: p.name.to_string(),
-                output: a.output.join(format!("{stem}.{}.{ext}", p.name)),
-                delivery,
-                settings: a.matching.settings(Some(p)),
-            }
+        .zip(paths)
+        .map(|(p, output)| PackOutput {
+            name: p.name.to_string(),
+            output,
+            delivery: a.out.delivery(Some(p)),
+            settings: a.matching.settings(Some(p)),
         })
         .collect();
     let device = a.device.open()?;
@@ -812,6 +805,17 @@ fn master_pack(a: &MasterArgs, platforms: &[Platform], progress: &dyn Progress) 
     let rows = outputs.iter().zip(&summaries).map(|(o, s)| (o.name.as_str(), o.output.as_path(), s));
     print_pack(&a.target, &a.output, rows);
     Ok(())
+}
+
+/// A pack's files: `DIR/<input>.<platform>.<wav|flac>`, the folder made; refused without a platform.
+fn pack_paths(input: &Path, dir: &Path, platforms: &[Platform], format: Option<Container>) -> Result<Vec<PathBuf>> {
+    if platforms.is_empty() {
+        bail!("{} is a folder: give one or more --platform to deliver into it", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stem = input.file_stem().map_or_else(|| "master".into(), |s| s.to_string_lossy().into_owned());
+    let ext = format.unwrap_or(Container::Wav).extension();
+    Ok(platforms.iter().map(|p| dir.join(format!("{stem}.{}.{ext}", p.name))).collect())
 }
 
 /// A pack's table: what each platform's delivery got.
@@ -860,18 +864,7 @@ fn deliver(a: &DeliverArgs, progress: &dyn Progress) -> Result<()> {
         let summary = jobs::deliver::deliver(&a.job(platforms.first(), &a.output), progress)?;
         return report(&summary, a.out.json);
     }
-    if platforms.is_empty() {
-        bail!("{} is a folder: give one or more --platform to deliver into it", a.output.display());
-    }
-    std::fs::create_dir_all(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
-    let stem = a.master.file_stem().map_or_else(|| "master".into(), |s| s.to_string_lossy().into_owned());
-    let outputs: Vec<PathBuf> = platforms
-        .iter()
-        .map(|p| {
-            let ext = a.out.format.unwrap_or(Container::Wav).extension();
-            a.output.join(format!("{stem}.{}.{ext}", p.name))
-        })
-        .collect();
+    let outputs = pack_paths(&a.master, &a.output, &platforms, a.out.format)?;
     let summaries = platforms
         .iter()
         .zip(&outputs)

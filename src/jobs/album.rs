@@ -178,8 +178,8 @@ pub fn album(job: &AlbumJob, progress: &dyn Progress) -> Result<AlbumSummary> {
     let mut rendered = Vec::with_capacity(mixes.len());
     for ((mix, plan), (t, name)) in mixes.into_iter().zip(&plans).zip(job.album.tracks.iter().zip(&names)) {
         let (mut track, _) = render(mix, plan, float, name, progress)?;
-        let s = |sec: f64| (sec * f64::from(rate)).round() as usize;
-        apply_fades(&mut track, s(t.spec.fade_in_s), s(t.spec.fade_out_s), t.spec.fade_curve);
+        let (fade_in, fade_out) = (samples(t.spec.fade_in_s, rate), samples(t.spec.fade_out_s, rate));
+        apply_fades(&mut track, fade_in, fade_out, t.spec.fade_curve);
         rendered.push(track);
     }
     let lengths: Vec<usize> = rendered.iter().map(AudioBuffer::frames).collect();
@@ -221,9 +221,14 @@ pub fn album(job: &AlbumJob, progress: &dyn Progress) -> Result<AlbumSummary> {
     )
 }
 
+/// `seconds` at `rate`, to the nearest sample.
+fn samples(seconds: f64, rate: u32) -> usize {
+    (seconds * f64::from(rate)).round() as usize
+}
+
 /// How each track joins the one before (track 1: after the album's pregap).
 fn joins(album: &Album, out: &Output) -> Vec<Join> {
-    let s = |sec: f64| (sec * f64::from(out.rate)).round() as usize;
+    let s = |sec: f64| samples(sec, out.rate);
     let tracks = &album.tracks;
     tracks
         .iter()
