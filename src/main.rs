@@ -48,7 +48,8 @@ enum Command {
     /// Master the bundled example mix against the bundled reference.
     Demo(DemoArgs),
     /// Master and sequence an album from its file (TOML): the image, its CUE sheet, one tagged
-    /// file per track and album.json in DIR.
+    /// file per track, the album plan, album.json and album-report.html in DIR; or render a
+    /// saved album plan again (--plan).
     Album(Box<AlbumArgs>),
     /// Master a catalogue from a manifest: resumable, parallel, shardable (Slurm, Kubernetes).
     Batch(BatchArgs),
@@ -480,7 +481,12 @@ impl DeliverArgs {
 #[derive(Args)]
 struct AlbumArgs {
     /// The album file: title, artist, references, delivery, then [[tracks]] in order.
-    album: PathBuf,
+    #[arg(required_unless_present = "plan")]
+    album: Option<PathBuf>,
+    /// Render a saved (possibly edited) album plan instead (DIR/album-plan.json of an earlier
+    /// run): no analysis, no matching; unedited, the same files bit for bit.
+    #[arg(long, conflicts_with_all = ["album", "consistency", "loudness_policy"])]
+    plan: Option<PathBuf>,
     /// The output folder.
     #[arg(short, long)]
     output: PathBuf,
@@ -882,21 +888,27 @@ fn deliver(a: &DeliverArgs, progress: &dyn Progress) -> Result<()> {
 fn album(a: &AlbumArgs, progress: &dyn Progress) -> Result<()> {
     use automaster::internals::jobs::album::{self, AlbumJob};
     use automaster::internals::model::album::{Album, LoudnessPolicy};
-    let spec = Album::load(&a.album)?;
     let device = a.device.open()?;
-    let job = AlbumJob {
-        album: &spec,
-        out_dir: &a.output,
-        consistency: a.consistency,
-        loudness_policy: a.loudness_policy.map(|p| match p {
-            AlbumPolicy::Album => LoudnessPolicy::Album,
-            AlbumPolicy::Track => LoudnessPolicy::Track,
-        }),
-        device: &device,
-        decode: a.input.options(),
-        settings: MatchSettings::default(),
+    let (s, source) = match (&a.plan, &a.album) {
+        (Some(plan), _) => (album::album_from_plan(plan, &a.output, a.input.options(), &device, progress)?, plan),
+        (None, Some(path)) => {
+            let spec = Album::load(path)?;
+            let job = AlbumJob {
+                album: &spec,
+                out_dir: &a.output,
+                consistency: a.consistency,
+                loudness_policy: a.loudness_policy.map(|p| match p {
+                    AlbumPolicy::Album => LoudnessPolicy::Album,
+                    AlbumPolicy::Track => LoudnessPolicy::Track,
+                }),
+                device: &device,
+                decode: a.input.options(),
+                settings: MatchSettings::default(),
+            };
+            (album::album(&job, progress)?, path)
+        }
+        (None, None) => bail!("give an album file or --plan"),
     };
-    let s = album::album(&job, progress)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
@@ -904,7 +916,7 @@ fn album(a: &AlbumArgs, progress: &dyn Progress) -> Result<()> {
     let bits = s.bit_depth.int_bits().map_or("32f".to_string(), |b| b.to_string());
     println!(
         "{} -> {} ({} {} Hz/{bits}{}, {:.1} s, true peak {:.2} dBTP, ceiling {:.1})",
-        a.album.display(),
+        source.display(),
         a.output.join(&s.image).display(),
         s.image,
         s.sample_rate,
@@ -930,6 +942,7 @@ fn album(a: &AlbumArgs, progress: &dyn Progress) -> Result<()> {
             t.true_peak_dbtp
         );
     }
+    println!("  report {}, plan {}", a.output.join(&s.report).display(), a.output.join(&s.plan).display());
     Ok(())
 }
 

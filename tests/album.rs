@@ -1,7 +1,9 @@
 //! `automaster album`: synthetic tracks of known loudness through the whole job — the timeline
 //! exact to the sample, loudness by album, the CUE sheet read by cuetools and split by shntool into
-//! exactly the per-track files, tags read by metaflac, Red Book violations refused; and the three
-//! Singularity tracks from ../shared/audio as a real album.
+//! exactly the per-track files, tags read by metaflac, the album plan rendered again bit for bit,
+//! one dynamics setting and one EQ for the album, the report and album.json, Red Book violations
+//! refused; and the three Singularity tracks and the four Sectoid songs from ../shared/audio as
+//! real albums.
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -165,12 +167,102 @@ fn an_album_is_sequenced_levelled_and_split_exactly() {
     }
     let files = ["01 One.flac", "02 Two.flac", "03 Three.flac"];
     split_matches(&out, &f.path("split"), &files.map(String::from));
+    // album.json: the timeline (gaps, crossfades, the short-term loudness over all of it) and each
+    // track's tonal balance against the album's.
+    let gaps: Vec<(f64, f64)> =
+        tracks.iter().map(|t| (t["gap_before_s"].as_f64().unwrap(), t["crossfade_in_s"].as_f64().unwrap())).collect();
+    assert_eq!(gaps, [(2.0, 0.0), (0.0, 1.0), (1.5, 0.0)]);
+    let windows = summary["short_term_lufs"].as_array().unwrap().len() as f64;
+    let covered = (windows - 1.0) * summary["short_term_hop_s"].as_f64().unwrap() + 3.0;
+    assert!((covered - summary["duration_s"].as_f64().unwrap()).abs() < 0.1, "{covered} s of short-term loudness");
+    let bands = summary["tonal_centers_hz"].as_array().unwrap().len();
+    for t in tracks {
+        assert_eq!(t["tonal_difference_db"].as_array().unwrap().len(), bands);
+        assert!(t["tonal_distance_db"].as_f64().unwrap() >= 0.0 && t["tonal_distance_before_db"].as_f64().is_some());
+    }
+    let html = std::fs::read_to_string(out.join("album-report.html")).unwrap();
+    for needle in
+        ["id=\"chart-timeline\"", "id=\"chart-tonal-after\"", "<th>Two</th>", "1.00 s crossfade", "1.50 s gap"]
+    {
+        assert!(html.contains(needle), "{needle} not in the report");
+    }
+    // The album plan renders the same files again, bit for bit, without analysis or matching.
+    let again = f.path("again");
+    let o = run(&["album", "--plan", s(&out.join("album-plan.json")), "-o", s(&again)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let written: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(written.len(), 8, "{written:?}");
+    for name in written {
+        let (a, b) = (std::fs::read(out.join(&name)).unwrap(), std::fs::read(again.join(&name)).unwrap());
+        assert!(a == b, "{name:?} differs when rendered from the plan");
+    }
+    // A plan is checked before any work: not into its own folder, and a broken edit is refused.
+    let o = run(&["album", "--plan", s(&out.join("album-plan.json")), "-o", s(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("album-plan.json") && err.lines().count() == 1, "{err}");
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("album-plan.json")).unwrap()).unwrap();
+    plan["tracks"][1]["track"]["fade_in_s"] = serde_json::json!(-1.0);
+    std::fs::write(f.path("edited.json"), plan.to_string()).unwrap();
+    let o = run(&["album", "--plan", s(&f.path("edited.json")), "-o", s(&f.path("edited"))]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("track 2: fade_in_s -1") && err.lines().count() == 1, "{err}");
+    assert!(!f.path("edited").join("album.flac").exists());
     if tool("metaflac", "--version") {
         let o = Command::new("metaflac").args(["--export-tags-to=-", s(&out.join(files[1]))]).output().unwrap();
         let tags = String::from_utf8_lossy(&o.stdout).to_uppercase();
         for t in ["TITLE=TWO", "ARTIST=GUEST", "ALBUM=ORACLES", "TRACKNUMBER=2"] {
             assert!(tags.contains(t), "{t} not in {tags}");
         }
+    }
+}
+
+/// Two mixes of unlike dynamics (one moving 10 dB between sections, one steady): the album gets
+/// one dynamics setting, fitted on the loudest — the same ratios and time constants on every
+/// track, the compressors' thresholds where the policy puts each track's level (the same under
+/// the album policy, following each mix's loudness under the track policy) — and, at a
+/// consistency of 100 %, one EQ curve.
+#[test]
+fn one_dynamics_setting_and_one_eq_for_the_album() {
+    let f = Fixture::new();
+    let mut moving = common::moving_mix(FS, 12.0, 10.0, 1.0, 90);
+    common::normalize_peak(&mut moving, 0.5);
+    common::write_wav_f32(&f.path("moving.wav"), &moving, FS);
+    let mut steady = common::synthetic_mix(12.0, FS, 91);
+    common::normalize_peak(&mut steady, 0.2);
+    common::write_wav_f32(&f.path("steady.wav"), &steady, FS);
+    let album = f.album(
+        "dynamics.toml",
+        "[[tracks]]\nfile = \"moving.wav\"\ntitle = \"Moving\"\n[[tracks]]\nfile = \"steady.wav\"\ntitle = \"Steady\"\ngap_before_s = 1\n",
+    );
+    for policy in ["album", "track"] {
+        let out = f.path(&format!("out-{policy}"));
+        let o =
+            run(&["album", s(&album), "-o", s(&out), "--consistency", "100", "--loudness-policy", policy, "--json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let summary: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+        let plan: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("album-plan.json")).unwrap()).unwrap();
+        let tracks = plan["tracks"].as_array().unwrap();
+        let bands = |i: usize| tracks[i]["plan"]["dynamics"]["multiband"]["bands"].as_array().unwrap().clone();
+        let (a, b) = (bands(0), bands(1));
+        assert!(
+            a.iter()
+                .any(|band| band["ratio"].as_f64().unwrap() > 1.05 || band["expansion_ratio"].as_f64().unwrap() > 1.05),
+            "the stage is on: {a:?}"
+        );
+        let mix = |i: usize| summary["tracks"][i]["mix_lufs"].as_f64().unwrap();
+        let shift = if policy == "album" { 0.0 } else { mix(1) - mix(0) };
+        for (x, y) in a.iter().zip(&b) {
+            for key in ["ratio", "expansion_ratio", "attack_ms", "release_ms", "knee_db", "rms_ms"] {
+                assert_eq!(x[key], y[key], "{policy}: {key} differs between the tracks");
+            }
+            let (tx, ty) = (x["threshold_db"].as_f64().unwrap(), y["threshold_db"].as_f64().unwrap());
+            assert!((ty - (tx + shift).clamp(-80.0, 0.0)).abs() < 1e-9, "{policy}: thresholds {tx} and {ty}");
+        }
+        assert!(tracks.iter().all(|t| t["plan"]["dynamics"]["goal"].is_null()));
+        let eq = |i: usize| tracks[i]["plan"]["eq"]["mid"]["gain_db"].clone();
+        assert_eq!(eq(0), eq(1), "{policy}: a consistency of 100 % gives every track one EQ curve");
     }
 }
 
@@ -196,55 +288,116 @@ fn red_book_violations_and_bad_albums_are_refused_before_rendering() {
     }
 }
 
-/// The three Singularity tracks (../shared/audio, real music) as a CD: loudness by album as
-/// planned, the image under the ceiling, and shntool's split equal to the per-track files.
-#[test]
-fn a_real_album_of_three_tracks() {
+/// `../shared/audio` (real music): beside the repository on the development machines, not in a
+/// clone elsewhere (CI's), where the real albums say so and stop.
+fn shared_audio() -> Option<PathBuf> {
     let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/audio");
-    // The shared recordings lie beside the repository on the development machines, not in a
-    // clone elsewhere (CI's): there the test says so and stops.
     if !audio.exists() {
         eprintln!("../shared/audio not found: skipped");
-        return;
+        return None;
     }
-    let f = Fixture::new();
-    let a = |p: &str| audio.join(p).display().to_string();
-    let body = format!(
-        "platform = \"cd\"\nlufs = -10\n\
-         [[tracks]]\nfile = \"{}\"\ntitle = \"A New Journey\"\nfade_out_s = 2\n\
-         [[tracks]]\nfile = \"{}\"\ntitle = \"Advanced Simulacra\"\ngap_before_s = 2\ntrim = true\n\
-         [[tracks]]\nfile = \"{}\"\ntitle = \"Orbital Elevator\"\ngap_before_s = 2\noffset_lu = -2\n",
-        a("targets/singularity_a_new_journey.ogg"),
-        a("targets/singularity_advanced_simulacra.ogg"),
-        a("targets/singularity_orbital_elevator.ogg"),
-    );
-    let album = f.album("real.toml", &body);
-    let out = f.path("real");
+    Some(audio)
+}
+
+/// Masters a real album (a CD at `lufs`, tracks as `body` gives them) and checks it: every track
+/// where the timeline puts it, exact to the sample (its length the decoded mix's, each start the
+/// end of the one before plus its gap or minus its crossfade); loudness as planned, measured away
+/// from crossfades and fades (each track's difference to the loudest within 0.2 LU of the plan,
+/// the loudest within 0.1 LU of the target); the image under the ceiling; cueprint reading the
+/// sheet and shntool's split equal to the per-track files.
+fn check_real_album(f: &Fixture, name: &str, lufs: f64, body: &str, sources: &[PathBuf]) {
+    let album = f.album(&format!("{name}.toml"), &format!("platform = \"cd\"\nlufs = {lufs}\n{body}"));
+    let out = f.path(name);
     let o = run(&["album", s(&album), "-o", s(&out), "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
     let image = decode(&out.join("album.flac"));
     // The engine's 8× figure here; the 16× oracle over a 15-minute image costs a minute (the
-    // synthetic album above checks the image with it). Measured once with it: −0.285 dBTP, 0.015 dB
-    // over the ceiling — within the render's true-peak contract (tests/true_peak.rs: ≤ ceiling +
-    // 0.1 dB), a gap of the 8× detector's interpolators (≤ 0.5 % magnitude error) to close.
+    // synthetic album above checks the image with it). Measured once with it on the Singularity
+    // album: −0.285 dBTP, 0.015 dB over the ceiling — within the render's true-peak contract
+    // (tests/true_peak.rs: ≤ ceiling + 0.1 dB), a gap of the 8× detector's interpolators (≤ 0.5 %
+    // magnitude error) to close.
     assert!(summary["true_peak_dbtp"].as_f64().unwrap() <= -0.3);
     let tracks = summary["tracks"].as_array().unwrap();
-    let span = |i: usize, cut_s: f64| {
-        let at = |k: &str| (tracks[i][k].as_f64().unwrap() * f64::from(FS)).round() as usize;
-        let (a, b) = (at("start_s"), at("start_s") + at("duration_s") - (cut_s * f64::from(FS)) as usize);
-        common::ebur128_lufs(&image.iter().map(|c| c[a..b].to_vec()).collect::<Vec<_>>(), FS)
-    };
-    // Away from track 1's fade out.
-    let measured = [span(0, 2.0), span(1, 0.0), span(2, 0.0)];
+    let at = |i: usize, k: &str| (tracks[i][k].as_f64().unwrap() * f64::from(FS)).round() as usize;
+    assert_eq!(image[0].len(), summary["frames"].as_u64().unwrap() as usize);
+    assert_eq!(at(0, "start_s"), 2 * FS as usize, "the CD's pregap");
+    for (i, source) in sources.iter().enumerate() {
+        if !body.split("[[tracks]]").nth(i + 1).unwrap().contains("trim = true") {
+            let mix = automaster::decode_file(source, &automaster::NoProgress).unwrap();
+            // The converter's documented length: ⌈frames · 44100 / rate⌉.
+            let at_cd_rate = (mix.frames() as u64 * u64::from(FS)).div_ceil(u64::from(mix.sample_rate)) as usize;
+            assert_eq!(at(i, "duration_s"), at_cd_rate, "track {}: its mix's length", i + 1);
+        }
+        if i > 0 {
+            let (gap, crossfade) = (at(i, "gap_before_s"), at(i, "crossfade_in_s"));
+            assert_eq!(at(i, "start_s") + crossfade, at(i - 1, "end_s") + gap, "track {}'s start", i + 1);
+        }
+    }
+    assert_eq!(at(tracks.len() - 1, "end_s"), image[0].len());
+    let measured: Vec<f64> = (0..tracks.len())
+        .map(|i| {
+            let next_crossfade = if i + 1 < tracks.len() { at(i + 1, "crossfade_in_s") } else { 0 };
+            let (a, b) =
+                (at(i, "start_s") + at(i, "crossfade_in_s"), at(i, "end_s") - next_crossfade - at(i, "fade_out_s"));
+            common::ebur128_lufs(&image.iter().map(|c| c[a..b].to_vec()).collect::<Vec<_>>(), FS)
+        })
+        .collect();
     let planned: Vec<f64> = tracks.iter().map(|t| t["planned_lufs"].as_f64().unwrap()).collect();
-    eprintln!("planned {planned:.2?}, measured {measured:.2?}");
-    let loudest = (0..3).max_by(|&a, &b| planned[a].total_cmp(&planned[b])).unwrap();
-    assert!((measured[loudest] + 10.0).abs() <= 0.1, "loudest at {:.2}", measured[loudest]);
-    for i in 0..3 {
+    eprintln!("{name}: planned {planned:.2?}, measured {measured:.2?}");
+    let loudest = (0..tracks.len()).max_by(|&a, &b| planned[a].total_cmp(&planned[b])).unwrap();
+    assert!((measured[loudest] - lufs).abs() <= 0.1, "loudest at {:.2}", measured[loudest]);
+    for i in 0..tracks.len() {
         let err = (measured[i] - measured[loudest]) - (planned[i] - planned[loudest]);
         assert!(err.abs() <= 0.2, "track {}: {err:.2} LU off its place relative to the loudest", i + 1);
     }
+    if tool("cueprint", "--version") {
+        let o = Command::new("cueprint").args(["-d", "%N\n", s(&out.join("album.cue"))]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), tracks.len().to_string());
+    }
     let files: Vec<String> = tracks.iter().map(|t| t["file"].as_str().unwrap().to_string()).collect();
-    split_matches(&out, &f.path("real-split"), &files);
+    split_matches(&out, &f.path(&format!("{name}-split")), &files);
+}
+
+/// The three Singularity tracks as a CD: gaps, a fade out, a trimmed track, one sitting 2 LU under.
+#[test]
+fn a_real_album_of_three_tracks() {
+    let Some(audio) = shared_audio() else { return };
+    let sources: Vec<PathBuf> = ["a_new_journey", "advanced_simulacra", "orbital_elevator"]
+        .iter()
+        .map(|n| audio.join(format!("targets/singularity_{n}.ogg")))
+        .collect();
+    let body = format!(
+        "[[tracks]]\nfile = \"{}\"\ntitle = \"A New Journey\"\nfade_out_s = 2\n\
+         [[tracks]]\nfile = \"{}\"\ntitle = \"Advanced Simulacra\"\ngap_before_s = 2\ntrim = true\n\
+         [[tracks]]\nfile = \"{}\"\ntitle = \"Orbital Elevator\"\ngap_before_s = 2\noffset_lu = -2\n",
+        sources[0].display(),
+        sources[1].display(),
+        sources[2].display(),
+    );
+    check_real_album(&Fixture::new(), "singularity", -10.0, &body, &sources);
+}
+
+/// The four Sectoid songs as a CD joined every way: an equal-power crossfade, a gap, a linear
+/// crossfade, a fade out, and the last song asked 1 LU under — the crossfades summed and limited
+/// with the rest of the timeline.
+#[test]
+fn a_real_album_of_four_songs_with_crossfades() {
+    let Some(audio) = shared_audio() else { return };
+    let sources: Vec<PathBuf> = ["escape_from_chaosland", "feelings", "metal_madness", "war_of_freedom"]
+        .iter()
+        .map(|n| audio.join(format!("references/sectoid_{n}.ogg")))
+        .collect();
+    let body = format!(
+        "[[tracks]]\nfile = \"{}\"\ntitle = \"Escape from Chaosland\"\ncrossfade_s = 3\n\
+         [[tracks]]\nfile = \"{}\"\ntitle = \"Feelings\"\n\
+         [[tracks]]\nfile = \"{}\"\ntitle = \"Metal Madness\"\ngap_before_s = 1.5\ncrossfade_s = 2\ncrossfade_curve = \"linear\"\n\
+         [[tracks]]\nfile = \"{}\"\ntitle = \"War of Freedom\"\noffset_lu = -1\nfade_out_s = 3\n",
+        sources[0].display(),
+        sources[1].display(),
+        sources[2].display(),
+        sources[3].display(),
+    );
+    check_real_album(&Fixture::new(), "sectoid", -11.0, &body, &sources);
 }

@@ -224,6 +224,53 @@ fn the_catalogue_renders_in_chromium() {
     assert!(c["width"].as_f64().unwrap() > 400.0 && c["marks"].as_u64().unwrap() >= 10, "chart not drawn: {c}");
 }
 
+/// The album report of three short tracks (a gap, a crossfade): self-contained, its timeline and
+/// both tonal charts drawn, a loudness row per track and one for the album.
+#[test]
+#[cfg_attr(no_chromium, ignore = "no Chromium on this machine (install Debian's `chromium` to run it)")]
+fn the_album_report_renders_in_chromium() {
+    let exe = chromium().expect("no Chromium found; .ci/run installs Debian's chromium");
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    for (i, peak) in [0.3f32, 0.5, 0.4].into_iter().enumerate() {
+        let mut mix = synthetic_mix(5.0, FS, 100 + i as u64);
+        normalize_peak(&mut mix, peak);
+        write_wav_f32(&p(&format!("t{i}.wav")), &mix, FS);
+    }
+    let mut reference = synthetic_mix(5.0, FS, 110);
+    normalize_peak(&mut reference, 0.95);
+    write_wav_f32(&p("ref.wav"), &reference, FS);
+    std::fs::write(
+        p("album.toml"),
+        "title = \"Oracles\"\nartist = \"The Testers\"\nreferences = [\"ref.wav\"]\n\
+         [[tracks]]\nfile = \"t0.wav\"\ntitle = \"One\"\ncrossfade_s = 1\n\
+         [[tracks]]\nfile = \"t1.wav\"\ntitle = \"Two\"\n\
+         [[tracks]]\nfile = \"t2.wav\"\ntitle = \"Three\"\ngap_before_s = 2\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_automaster"))
+        .args(["album", "--device", "cpu", "--quiet"])
+        .arg(p("album.toml"))
+        .arg("-o")
+        .arg(p("out"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(p("out/album-report.html")).unwrap();
+    for fetch in ["src=\"http", "href=\"http", "url(http", "@import", "<script", "<link"] {
+        assert!(!html.contains(fetch), "the album report contains `{fetch}`");
+    }
+    let rows = html.split("<section id=\"loudness\">").nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert_eq!(rows.matches("<tr>").count() - 2, 4, "two header rows, three tracks and the album");
+    let check = rendered(&exe, dir.path(), &html);
+    let charts = check["charts"].as_array().unwrap();
+    let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["chart-timeline", "chart-tonal-after", "chart-tonal-before"]);
+    for c in charts {
+        assert!(c["width"].as_f64().unwrap() > 400.0 && c["marks"].as_u64().unwrap() >= 10, "chart not drawn: {c}");
+    }
+}
+
 /// RGB pixels, width, height.
 fn decode_png(bytes: &[u8]) -> (Vec<[u8; 3]>, usize, usize) {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));

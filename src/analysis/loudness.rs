@@ -12,6 +12,8 @@ use crate::dsp::simd::simd_versions;
 
 /// Hop of the stored short-term loudness series (EBU Tech 3341: ≥ 10 Hz updates).
 pub const SHORT_TERM_HOP_S: f64 = 0.1;
+/// The short-term meter's window (EBU Tech 3341: 3 s), 30 hops.
+pub const SHORT_TERM_WINDOW_S: f64 = 3.0;
 /// BS.1770 absolute gate; also the floor for stored short-term values (JSON has no −∞).
 pub const ABSOLUTE_GATE_LUFS: f64 = -70.0;
 /// −0.691 dB offset of BS.1770 (makes a 997 Hz full-scale sine on one channel read −3.01 LUFS).

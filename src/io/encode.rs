@@ -4,50 +4,14 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use lofty::tag::TagType;
-use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
 use crate::io::flac::write_flac;
 use crate::io::tags::write_tags;
 use crate::io::wav::{write_pcm, PcmFormat};
+pub use crate::model::Container;
 use crate::model::{BitDepth, Tags};
-
-/// The container an output is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Container {
-    Wav,
-    Flac,
-}
-
-impl Container {
-    /// `explicit`, else the one `path`'s extension names (`.flac`: FLAC; anything else: WAV).
-    pub fn for_path(path: &Path, explicit: Option<Container>) -> Container {
-        explicit.unwrap_or_else(|| {
-            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("flac")) {
-                Container::Flac
-            } else {
-                Container::Wav
-            }
-        })
-    }
-
-    /// Refuses a sample format the container cannot hold (FLAC is integer PCM).
-    pub fn check(self, depth: BitDepth) -> Result<()> {
-        if self == Container::Flac && depth.int_bits().is_none() {
-            return Err(Error::InvalidSetting("FLAC holds 16- or 24-bit integer samples, not 32-bit float".into()));
-        }
-        Ok(())
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Container::Wav => "wav",
-            Container::Flac => "flac",
-        }
-    }
-}
 
 /// Writes `buffer` (already quantised for integer formats) to `path` as WAV, atomically.
 pub fn write_wav(path: &Path, buffer: &AudioBuffer, depth: BitDepth) -> Result<()> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{BitDepth, Platform, Tags};
+use crate::model::{BitDepth, Container, Dither, Platform, Tags};
 
 /// Red Book limits (IEC 60908): tracks, shortest track, whole programme.
 pub const RED_BOOK_MAX_TRACKS: usize = 99;
@@ -43,9 +43,12 @@ pub struct AlbumFile {
     /// How far the tracks share one EQ correction, 0–100 % (default 70).
     #[serde(default)]
     pub consistency: Option<f64>,
-    /// `flac` (default) or `wav`.
+    /// The image's and the tracks' container: `flac` (default) or `wav`.
+    #[serde(default = "flac")]
+    pub format: Container,
+    /// Dither ahead of an integer format (default `auto`).
     #[serde(default)]
-    pub format: Option<String>,
+    pub dither: Option<Dither>,
     #[serde(default)]
     pub sample_rate: Option<u32>,
     #[serde(default)]
@@ -54,6 +57,10 @@ pub struct AlbumFile {
     #[serde(default)]
     pub pregap_s: Option<f64>,
     pub tracks: Vec<toml::Spanned<AlbumTrack>>,
+}
+
+fn flac() -> Container {
+    Container::Flac
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,14 +81,14 @@ pub enum FadeCurve {
     EqualPower,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlbumTrack {
     pub file: PathBuf,
     pub title: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artist: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isrc: Option<String>,
     /// Silence before the track (its pregap: INDEX 00 to INDEX 01), s.
     #[serde(default)]
@@ -125,6 +132,13 @@ impl Album {
     pub fn load(path: &Path) -> Result<Album> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        // The line of a key of the album's own table (before its first track).
+        let key_line = |key: &str| {
+            let head = text.split("[[tracks]]").next().unwrap_or("");
+            head.lines()
+                .position(|l| l.trim_start().strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('=')))
+                .map_or(1, |i| i + 1)
+        };
         let bad = |line: usize, m: String| Error::InvalidSetting(format!("{} line {line}: {m}", path.display()));
         let mut file: AlbumFile = toml::from_str(&text).map_err(|e| {
             let line = e.span().map_or(1, |s| line_of(s.start));
@@ -134,18 +148,17 @@ impl Album {
         let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
         file.references = file.references.iter().map(|r| resolve(r)).collect();
         if let Some(c) = &file.catalog {
-            check_catalog(c).map_err(|m| bad(1, m))?;
+            check_catalog(c).map_err(|m| bad(key_line("catalog"), m))?;
         }
-        let platform =
-            file.platform.as_deref().map(Platform::named).transpose().map_err(|e| bad(1, e.into_reason()))?;
-        if let Some(f) = &file.format {
-            if !matches!(f.as_str(), "flac" | "wav") {
-                return Err(bad(1, format!("format `{f}` is neither flac nor wav")));
-            }
-        }
+        let platform = file
+            .platform
+            .as_deref()
+            .map(Platform::named)
+            .transpose()
+            .map_err(|e| bad(key_line("platform"), e.into_reason()))?;
         if let Some(c) = file.consistency {
             if !(0.0..=100.0).contains(&c) {
-                return Err(bad(1, format!("consistency {c} must be 0 … 100 (%)")));
+                return Err(bad(key_line("consistency"), format!("consistency {c} must be 0 … 100 (%)")));
             }
         }
         if file.tracks.is_empty() {
@@ -157,31 +170,8 @@ impl Album {
             let line = line_of(spanned.span().start);
             let mut t = spanned.get_ref().clone();
             t.file = resolve(&t.file);
-            let bad = |m: String| bad(line, format!("track {}: {m}", i + 1));
-            for (name, v) in [
-                ("gap_before_s", t.gap_before_s),
-                ("fade_in_s", t.fade_in_s),
-                ("fade_out_s", t.fade_out_s),
-                ("crossfade_s", t.crossfade_s),
-            ] {
-                if !(0.0..=600.0).contains(&v) {
-                    return Err(bad(format!("{name} {v} must be 0 … 600 s")));
-                }
-            }
-            if !(-40.0..=40.0).contains(&t.offset_lu) {
-                return Err(bad(format!("offset_lu {} must be within ±40", t.offset_lu)));
-            }
-            if t.crossfade_s > 0.0 && i + 1 == n {
-                return Err(bad("crossfade_s into the next track, but it is the last".into()));
-            }
-            if i > 0 && t.gap_before_s > 0.0 && tracks.last().is_some_and(|p: &Track| p.spec.crossfade_s > 0.0) {
-                return Err(bad("a gap before a track the previous one crossfades into".into()));
-            }
-            if let Some(isrc) = &t.isrc {
-                let mut tags = Tags { isrc: Some(isrc.clone()), ..Tags::default() };
-                tags.validate().map_err(|e| bad(e.into_reason()))?;
-                t.isrc = tags.isrc;
-            }
+            let previous = tracks.last().map(|p: &Track| &p.spec);
+            t.check(i + 1 == n, previous).map_err(|m| bad(line, format!("track {}: {m}", i + 1)))?;
             tracks.push(Track { line, spec: t });
         }
         Ok(Album { path: path.to_path_buf(), file, tracks, platform })
@@ -190,6 +180,38 @@ impl Album {
     /// Whether the output is a CD image (44.1 kHz/16-bit, or `platform = "cd"`): Red Book applies.
     pub fn is_cd(&self, sample_rate_hz: u32, bit_depth: BitDepth) -> bool {
         self.platform.is_some_and(|p| p.name == "cd") || (sample_rate_hz == 44_100 && bit_depth == BitDepth::Int16)
+    }
+}
+
+impl AlbumTrack {
+    /// Checks the track's own settings (`last`: whether it ends the album; `previous`: the track
+    /// before it) and puts its ISRC in its compact form.
+    pub fn check(&mut self, last: bool, previous: Option<&AlbumTrack>) -> std::result::Result<(), String> {
+        for (name, v) in [
+            ("gap_before_s", self.gap_before_s),
+            ("fade_in_s", self.fade_in_s),
+            ("fade_out_s", self.fade_out_s),
+            ("crossfade_s", self.crossfade_s),
+        ] {
+            if !(0.0..=600.0).contains(&v) {
+                return Err(format!("{name} {v} must be 0 … 600 s"));
+            }
+        }
+        if !(-40.0..=40.0).contains(&self.offset_lu) {
+            return Err(format!("offset_lu {} must be within ±40", self.offset_lu));
+        }
+        if self.crossfade_s > 0.0 && last {
+            return Err("crossfade_s into the next track, but it is the last".into());
+        }
+        if self.gap_before_s > 0.0 && previous.is_some_and(|p| p.crossfade_s > 0.0) {
+            return Err("a gap before a track the previous one crossfades into".into());
+        }
+        if let Some(isrc) = &self.isrc {
+            let mut tags = Tags { isrc: Some(isrc.clone()), ..Tags::default() };
+            tags.validate().map_err(Error::into_reason)?;
+            self.isrc = tags.isrc;
+        }
+        Ok(())
     }
 }
 
@@ -243,7 +265,10 @@ mod tests {
         assert!(err(&format!("{track}gap_before_s = -1\n")).contains("line 3: track 1: gap_before_s -1"));
         assert!(err(&format!("{track}isrc = \"XX\"\n")).contains("line 3: track 1: "));
         assert!(err(&format!("{track}crossfade_s = 1\n")).contains("but it is the last"));
-        assert!(err(&format!("catalog = \"4006381333932\"\n{track}")).contains("check digit"));
+        assert!(err(&format!("catalog = \"4006381333932\"\n{track}"))
+            .contains("line 3: catalog `4006381333932`: the check digit"));
+        assert!(err(&format!("consistency = 120\n{track}")).contains("line 3: consistency 120"));
+        assert!(err(&format!("format = \"mp3\"\n{track}")).contains("line 3"));
         assert!(err(&format!("{track}fade_curve = \"wobbly\"\n")).contains("line 6"));
         assert!(err("").contains("missing field `tracks`"));
     }

@@ -1,6 +1,10 @@
-//! The output's sample format: 16- or 24-bit integer PCM, or 32-bit float; and how integer formats
-//! are dithered.
+//! The output's format: its container (WAV or FLAC), its samples (16- or 24-bit integer PCM, or
+//! 32-bit float), and how integer formats are dithered.
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum BitDepth {
@@ -63,5 +67,41 @@ pub struct OutputSpec {
 impl From<BitDepth> for OutputSpec {
     fn from(bit_depth: BitDepth) -> Self {
         OutputSpec { bit_depth, dither: Dither::Auto, sample_rate_hz: None }
+    }
+}
+
+/// The container an output is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    Wav,
+    Flac,
+}
+
+impl Container {
+    /// `explicit`, else the one `path`'s extension names (`.flac`: FLAC; anything else: WAV).
+    pub fn for_path(path: &Path, explicit: Option<Container>) -> Container {
+        explicit.unwrap_or_else(|| {
+            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("flac")) {
+                Container::Flac
+            } else {
+                Container::Wav
+            }
+        })
+    }
+
+    /// Refuses a sample format the container cannot hold (FLAC is integer PCM).
+    pub fn check(self, depth: BitDepth) -> Result<()> {
+        if self == Container::Flac && depth.int_bits().is_none() {
+            return Err(Error::InvalidSetting("FLAC holds 16- or 24-bit integer samples, not 32-bit float".into()));
+        }
+        Ok(())
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Container::Wav => "wav",
+            Container::Flac => "flac",
+        }
     }
 }

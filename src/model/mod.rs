@@ -2,6 +2,7 @@
 //! (matching → render) and the settings they carry, down to those each `dsp` processor is built
 //! from. Plain versioned serde values that import nothing of the crate but its error.
 pub mod album;
+pub mod album_plan;
 pub mod bit_depth;
 mod json;
 pub mod match_settings;
@@ -11,7 +12,7 @@ pub mod profile;
 pub mod settings;
 pub mod tags;
 
-pub use bit_depth::{BitDepth, Dither, OutputSpec};
+pub use bit_depth::{BitDepth, Container, Dither, OutputSpec};
 pub use match_settings::MatchSettings;
 pub use plan::*;
 pub use platform::Platform;

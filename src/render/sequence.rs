@@ -103,32 +103,57 @@ pub fn apply_fades(buffer: &mut AudioBuffer, fade_in: usize, fade_out: usize, cu
     }
 }
 
-/// The tracks summed into one image of `total` samples at their placements; where a track
-/// crossfades in, its head rises and the previous track's tail falls along the join's curve.
-pub fn assemble(tracks: &[AudioBuffer], placements: &[Placement], joins: &[Join], total: usize) -> AudioBuffer {
-    let n_ch = tracks.iter().map(AudioBuffer::num_channels).max().unwrap_or(2);
-    let rate = tracks.first().map_or(44_100, |t| t.sample_rate);
-    let mut image = vec![vec![0.0f32; total]; n_ch];
-    for (i, (track, p)) in tracks.iter().zip(placements).enumerate() {
-        let head = joins[i].crossfade;
-        let tail = joins.get(i + 1).map_or(0, |j| j.crossfade);
-        for (c, out) in image.iter_mut().enumerate() {
-            // A mono track goes to both channels of a stereo image.
+/// The album's image, assembled a track at a time (so no more than one rendered track is held
+/// beside it): each added at its placement, where it crossfades in its head rising and the
+/// previous track's tail falling along the join's curve.
+pub struct Timeline {
+    channels: Vec<Vec<f32>>,
+    placements: Vec<Placement>,
+    joins: Vec<Join>,
+}
+
+impl Timeline {
+    /// Silence of `total` samples in `channels` channels for tracks laid out as `placements`
+    /// (joined as `joins`, one per track).
+    pub fn new(channels: usize, placements: Vec<Placement>, joins: Vec<Join>, total: usize) -> Self {
+        Timeline { channels: vec![vec![0.0; total]; channels], placements, joins }
+    }
+
+    /// Adds track `i`, which must be as long as its placement says; a mono track goes to both
+    /// channels of a stereo image.
+    pub fn add(&mut self, i: usize, track: &AudioBuffer) -> Result<()> {
+        let p = self.placements[i];
+        if track.frames() != p.frames {
+            return Err(Error::InvalidSetting(format!(
+                "track {} rendered {} samples long, laid out for {}",
+                i + 1,
+                track.frames(),
+                p.frames
+            )));
+        }
+        let (head, tail) = (self.joins[i].crossfade, self.joins.get(i + 1).map_or(0, |j| j.crossfade));
+        let (head_curve, tail_curve) =
+            (self.joins[i].crossfade_curve, self.joins.get(i + 1).map_or(FadeCurve::Linear, |j| j.crossfade_curve));
+        for (c, out) in self.channels.iter_mut().enumerate() {
             let x = &track.channels[c.min(track.num_channels() - 1)];
             for (k, (&s, o)) in x.iter().zip(&mut out[p.start..p.end()]).enumerate() {
                 let mut g = 1.0;
                 if k < head {
-                    g *= fade_in_gain(joins[i].crossfade_curve, (k as f64 + 0.5) / head as f64);
+                    g *= fade_in_gain(head_curve, (k as f64 + 0.5) / head as f64);
                 }
                 if k + tail >= x.len() {
                     let t = (k + tail - x.len()) as f64 + 0.5;
-                    g *= fade_in_gain(joins[i + 1].crossfade_curve, 1.0 - t / tail as f64);
+                    g *= fade_in_gain(tail_curve, 1.0 - t / tail as f64);
                 }
                 *o += s * g as f32;
             }
         }
+        Ok(())
     }
-    AudioBuffer::new(rate, image)
+
+    pub fn into_buffer(self, sample_rate: u32) -> AudioBuffer {
+        AudioBuffer::new(sample_rate, self.channels)
+    }
 }
 
 #[cfg(test)]
@@ -158,8 +183,13 @@ mod tests {
         let a = AudioBuffer::new(44_100, vec![vec![1.0; 1_000]]);
         let joins = [join(0, 0), join(0, 400)];
         let (p, total) = layout(&[1_000, 1_000], &joins, 588).unwrap();
-        let g_out = assemble(&[a.clone(), AudioBuffer::new(44_100, vec![vec![0.0; 1_000]])], &p, &joins, total);
-        let g_in = assemble(&[AudioBuffer::new(44_100, vec![vec![0.0; 1_000]]), a], &p, &joins, total);
+        let assemble = |tracks: [&AudioBuffer; 2]| {
+            let mut t = Timeline::new(1, p.clone(), joins.to_vec(), total);
+            tracks.iter().enumerate().for_each(|(i, track)| t.add(i, track).unwrap());
+            t.into_buffer(44_100)
+        };
+        let silence = AudioBuffer::new(44_100, vec![vec![0.0; 1_000]]);
+        let (g_out, g_in) = (assemble([&a, &silence]), assemble([&silence, &a]));
         for k in 600..1_000 {
             let (o, i) = (g_out.channels[0][k], g_in.channels[0][k]);
             assert!((o * o + i * i - 1.0).abs() < 1e-5, "{k}: {o} {i}");

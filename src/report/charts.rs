@@ -57,6 +57,16 @@ pub struct LineChart<'a> {
     pub series: Vec<Series>,
 }
 
+/// Marks behind a chart's lines: a labelled vertical line (a track's start) or a shaded span (a
+/// gap), in the x axis' units.
+pub enum Mark {
+    Line { x: f64, label: String },
+    Span { from: f64, to: f64 },
+}
+
+const MARK_COLOR: RGBColor = RGBColor(120, 120, 120);
+const SPAN_COLOR: RGBColor = RGBColor(236, 236, 236);
+
 fn chart_error(e: impl std::fmt::Display) -> Error {
     Error::Report(format!("drawing a chart: {e}"))
 }
@@ -91,10 +101,15 @@ pub fn format_time(s: f64) -> String {
 
 impl LineChart<'_> {
     pub fn to_svg(&self) -> Result<String> {
+        self.to_svg_marked(&[])
+    }
+
+    /// The chart with `marks` drawn behind its lines.
+    pub fn to_svg_marked(&self, marks: &[Mark]) -> Result<String> {
         let (x0, x1) = self.x_range;
         match self.x_axis {
             XAxis::LogHz => {
-                self.draw((x0..x1).log_scale().with_key_points(log_ticks(x0, x1)), &|v: &f64| format_hz(*v))
+                self.draw((x0..x1).log_scale().with_key_points(log_ticks(x0, x1)), &|v: &f64| format_hz(*v), marks)
             }
             XAxis::Time => {
                 // Longer than two minutes: the axis runs in minutes, so its round ticks are 30 s,
@@ -113,13 +128,20 @@ impl LineChart<'_> {
                     x_range: (x0 / unit, x1 / unit),
                     ..*self
                 };
-                scaled.draw(x0 / unit..x1 / unit, &|v: &f64| format_time(*v * unit))
+                let marks: Vec<Mark> = marks
+                    .iter()
+                    .map(|m| match m {
+                        Mark::Line { x, label } => Mark::Line { x: x / unit, label: label.clone() },
+                        Mark::Span { from, to } => Mark::Span { from: from / unit, to: to / unit },
+                    })
+                    .collect();
+                scaled.draw(x0 / unit..x1 / unit, &|v: &f64| format_time(*v * unit), &marks)
             }
-            XAxis::Linear => self.draw(x0..x1, &|v: &f64| format_tick(*v)),
+            XAxis::Linear => self.draw(x0..x1, &|v: &f64| format_tick(*v), marks),
         }
     }
 
-    fn draw<X>(&self, x: X, x_format: &dyn Fn(&f64) -> String) -> Result<String>
+    fn draw<X>(&self, x: X, x_format: &dyn Fn(&f64) -> String, marks: &[Mark]) -> Result<String>
     where
         X: AsRangedCoord<Value = f64>,
         X::CoordDescType: ValueFormatter<f64>,
@@ -146,6 +168,27 @@ impl LineChart<'_> {
                 .bold_line_style(RGBColor(215, 215, 215))
                 .draw()
                 .map_err(chart_error)?;
+            let (y0, y1) = self.y_range;
+            for m in marks {
+                match m {
+                    Mark::Span { from, to } => {
+                        chart
+                            .draw_series(std::iter::once(Rectangle::new([(*from, y0), (*to, y1)], SPAN_COLOR.filled())))
+                            .map_err(chart_error)?;
+                    }
+                    Mark::Line { x, label } => {
+                        let style = MARK_COLOR.stroke_width(1);
+                        chart
+                            .draw_series(DashedLineSeries::new(vec![(*x, y0), (*x, y1)], 3, 3, style))
+                            .map_err(chart_error)?;
+                        let font = (FONT, 12).into_font().color(&MARK_COLOR);
+                        let top = y1 - 0.04 * (y1 - y0);
+                        chart
+                            .draw_series(std::iter::once(Text::new(label.clone(), (*x, top), font)))
+                            .map_err(chart_error)?;
+                    }
+                }
+            }
             for s in &self.series {
                 let style = s.color.stroke_width(if s.stroke == Stroke::Thin { 1 } else { 2 });
                 let mut labelled = false;
