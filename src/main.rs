@@ -288,6 +288,13 @@ struct MatchArgs {
     /// not enough, the summary says by how much the target was missed.
     #[arg(long, value_name = "DB")]
     max_limiting_db: Option<f64>,
+    #[command(flatten)]
+    amounts: AmountArgs,
+}
+
+/// How much of each correction toward the reference the matching applies.
+#[derive(Args)]
+struct AmountArgs {
     /// How much of the EQ correction to apply, in percent.
     #[arg(long, default_value_t = 100.0)]
     eq_amount: f64,
@@ -298,6 +305,18 @@ struct MatchArgs {
     /// spread) toward the reference's, in percent.
     #[arg(long, default_value_t = 50.0)]
     dynamics_amount: f64,
+}
+
+impl AmountArgs {
+    /// The default settings with these amounts.
+    fn settings(&self) -> MatchSettings {
+        MatchSettings {
+            eq_amount: self.eq_amount / 100.0,
+            width_amount: self.width_amount / 100.0,
+            dynamics_amount: self.dynamics_amount / 100.0,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -485,7 +504,7 @@ struct AlbumArgs {
     album: Option<PathBuf>,
     /// Render a saved (possibly edited) album plan instead (DIR/album-plan.json of an earlier
     /// run): no analysis, no matching; unedited, the same files bit for bit.
-    #[arg(long, conflicts_with_all = ["album", "consistency", "loudness_policy"])]
+    #[arg(long, conflicts_with_all = ["album", "consistency", "loudness_policy", "eq_amount", "width_amount", "dynamics_amount"])]
     plan: Option<PathBuf>,
     /// The output folder.
     #[arg(short, long)]
@@ -500,6 +519,8 @@ struct AlbumArgs {
     /// The summary (album.json's content) as JSON on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    amounts: AmountArgs,
     #[command(flatten)]
     input: InputArgs,
     #[command(flatten)]
@@ -772,14 +793,11 @@ impl MatchArgs {
             None => self.lufs.or(platform.and_then(|p| p.target_lufs)),
         };
         MatchSettings {
-            eq_amount: self.eq_amount / 100.0,
-            width_amount: self.width_amount / 100.0,
-            dynamics_amount: self.dynamics_amount / 100.0,
             target_lufs,
             ceiling_dbtp: self.ceiling.or(platform.map(|p| p.ceiling_dbtp)).unwrap_or(-1.0),
             max_limiting_db: self.max_limiting_db,
             bass_mono_min_hz: platform.and_then(|p| p.bass_mono_hz),
-            ..Default::default()
+            ..self.amounts.settings()
         }
     }
 }
@@ -903,7 +921,7 @@ fn album(a: &AlbumArgs, progress: &dyn Progress) -> Result<()> {
                 }),
                 device: &device,
                 decode: a.input.options(),
-                settings: MatchSettings::default(),
+                settings: a.amounts.settings(),
             };
             (album::album(&job, progress)?, path)
         }

@@ -72,11 +72,13 @@ impl Fixture {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+    /// An album file matched to the fixture's reference.
     fn album(&self, name: &str, body: &str) -> PathBuf {
+        self.bare_album(name, &format!("references = [\"ref.wav\"]\n{body}"))
+    }
+    fn bare_album(&self, name: &str, body: &str) -> PathBuf {
         let p = self.path(name);
-        let text = format!(
-            "title = \"Oracles\"\nartist = \"The Testers\"\ncatalog = \"4006381333931\"\nreferences = [\"ref.wav\"]\n{body}"
-        );
+        let text = format!("title = \"Oracles\"\nartist = \"The Testers\"\ncatalog = \"4006381333931\"\n{body}");
         std::fs::write(&p, text).unwrap();
         p
     }
@@ -182,7 +184,7 @@ fn an_album_is_sequenced_levelled_and_split_exactly() {
     }
     let html = std::fs::read_to_string(out.join("album-report.html")).unwrap();
     for needle in
-        ["id=\"chart-timeline\"", "id=\"chart-tonal-after\"", "<th>Two</th>", "1.00 s crossfade", "1.50 s gap"]
+        ["id=\"chart-timeline\"", "id=\"chart-tonal-after\"", "<th>Two</th>", "1.00 s<br>crossfade", "1.50 s<br>gap"]
     {
         assert!(html.contains(needle), "{needle} not in the report");
     }
@@ -266,6 +268,46 @@ fn one_dynamics_setting_and_one_eq_for_the_album() {
     }
 }
 
+/// Without references the album is matched to its own balance: two mixes tilted apart (one
+/// darker, one brighter by a shelf of ±5 dB below 500 Hz) each end nearer the album's average
+/// balance than they started — most of the way at a consistency of 0 (each track its own
+/// correction), 30 % of the way at the default 70 % (the corrections drawn toward their common
+/// one, which is flat) — and the loudest lands on the loudness given.
+#[test]
+fn an_album_without_references_moves_toward_its_own_balance() {
+    let f = Fixture::new();
+    for (name, gain_db, seed) in [("dark.wav", 5.0, 120), ("bright.wav", -5.0, 121)] {
+        let mut mix = common::synthetic_mix(8.0, FS, seed);
+        for ch in &mut mix {
+            common::Biquad::low_shelf(f64::from(FS), 500.0, gain_db).process(ch);
+        }
+        common::normalize_peak(&mut mix, 0.4);
+        common::write_wav_f32(&f.path(name), &mix, FS);
+    }
+    let album = f.bare_album(
+        "own.toml",
+        "lufs = -14\n[[tracks]]\nfile = \"dark.wav\"\ntitle = \"Dark\"\n[[tracks]]\nfile = \"bright.wav\"\ntitle = \"Bright\"\ngap_before_s = 1\n",
+    );
+    for (consistency, most) in [("0", 0.1), ("70", 0.8)] {
+        let out = f.path(&format!("own-{consistency}"));
+        let o = run(&["album", s(&album), "-o", s(&out), "--json", "--consistency", consistency]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let summary: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+        let tracks = summary["tracks"].as_array().unwrap();
+        for t in tracks {
+            let before = t["tonal_distance_before_db"].as_f64().unwrap();
+            let after = t["tonal_distance_db"].as_f64().unwrap();
+            eprintln!(
+                "consistency {consistency} %, {}: tonal distance to the album {before:.2} → {after:.2} dB",
+                t["title"]
+            );
+            assert!(before > 1.5 && after < most * before, "{}: {before:.2} → {after:.2} dB", t["title"]);
+        }
+        let loudest = tracks.iter().map(|t| t["lufs"].as_f64().unwrap()).fold(f64::MIN, f64::max);
+        assert!((loudest + 14.0).abs() <= 0.1, "the loudest at {loudest:.2} LUFS");
+    }
+}
+
 #[test]
 fn red_book_violations_and_bad_albums_are_refused_before_rendering() {
     let f = Fixture::new();
@@ -277,9 +319,11 @@ fn red_book_violations_and_bad_albums_are_refused_before_rendering() {
         ("platform = \"cd\"\npregap_s = 1\n[[tracks]]\nfile = \"t0.wav\"\ntitle = \"S\"\n", "pregap of 1 s"),
         ("[[tracks]]\nfile = \"t0.wav\"\ntitle = \"S\"\ngap = 2\n", "line 8: unknown field `gap`"),
         ("[[tracks]]\nfile = \"missing.wav\"\ntitle = \"S\"\n", "missing.wav"),
+        ("[[tracks]]\nfile = \"t0.wav\"\ntitle = \"S\"\n", "or a loudness"),
     ];
-    for (body, says) in cases {
-        let album = f.album("bad.toml", body);
+    for (i, (body, says)) in cases.into_iter().enumerate() {
+        // The last album has no reference.
+        let album = if i + 1 == cases.len() { f.bare_album("bad.toml", body) } else { f.album("bad.toml", body) };
         let out = f.path("bad-out");
         let o = run(&["album", s(&album), "-o", s(&out)]);
         let err = String::from_utf8_lossy(&o.stderr);

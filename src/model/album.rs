@@ -27,7 +27,8 @@ pub struct AlbumFile {
     pub date: Option<String>,
     #[serde(default)]
     pub genre: Option<String>,
-    /// Reference masters (audio or saved profiles), averaged; relative to the album file.
+    /// Reference masters (audio or saved profiles), averaged; relative to the album file. None:
+    /// the album is matched to its own average balance (a loudness must then be given).
     #[serde(default)]
     pub references: Vec<PathBuf>,
     /// Loudness of the loudest track, LUFS (default: the platform's, else the reference's).

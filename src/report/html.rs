@@ -611,4 +611,5 @@ figure.chart figcaption{font-weight:600;margin:0 0 4px 4px}figure.chart svg{widt
 .scroll{overflow-x:auto}thead th{max-width:16em;overflow-wrap:anywhere}
 table{border-collapse:collapse;background:#fff;font-size:.9em;margin:8px 0}th,td{border:1px solid #e3e3e3;padding:4px 8px;text-align:right;vertical-align:top}
 thead th{background:#f1f1f1;text-align:center}tbody th{text-align:left;font-weight:600}table.bands td{text-align:left}
+table.compact{font-size:.85em}table.compact th,table.compact td{padding:3px 5px}table.compact td{white-space:nowrap}table.compact thead tr+tr th{white-space:nowrap}
 ";

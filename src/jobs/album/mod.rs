@@ -1,5 +1,6 @@
 //! `automaster album`: an EP or album mastered as one record and sequenced. One matching for the
-//! album — each track's EQ correction drawn toward the album's common one by the consistency, one
+//! album (toward its references, or without any toward the album's own average balance) — each
+//! track's EQ correction drawn toward the album's common one by the consistency, one
 //! dynamics setting for all (fitted on the loudest track), loudness by album (the loudest track on
 //! the target, the others where their mixes put them relative to it, plus their `offset_lu`) or by
 //! track — written down as the album plan; then the plan rendered: each track rendered, faded,
@@ -60,9 +61,11 @@ pub struct AlbumJob<'a> {
 /// `job.out_dir`.
 pub fn album(job: &AlbumJob, progress: &dyn Progress) -> Result<AlbumSummary> {
     let a = &job.album.file;
-    if a.references.is_empty() {
+    let platform = job.album.platform;
+    let given_lufs = a.lufs.or(platform.and_then(|p| p.target_lufs));
+    if a.references.is_empty() && given_lufs.is_none() {
         return Err(Error::InvalidSetting(format!(
-            "{}: give the album a reference (`references = [...]`)",
+            "{}: give the album references (`references = [...]`), or a loudness (`lufs`, or a platform that sets one) to master it toward its own balance",
             job.album.path.display()
         )));
     }
@@ -78,14 +81,20 @@ pub fn album(job: &AlbumJob, progress: &dyn Progress) -> Result<AlbumSummary> {
     let names: Vec<String> = specs.iter().map(|t| file_name(&t.file)).collect();
     let pending: Vec<(&AudioBuffer, String)> = mixes.iter().zip(&names).map(|(m, n)| (m, n.clone())).collect();
     let profiles = analyze_buffers(&pending, job.device, progress)?;
-    let reference = reference_profile(&a.references, job, progress)?;
+    // Without references the album is its own: its mixes' balance averaged (level removed,
+    // weighted by length), toward which each track's EQ and dynamics move.
+    let reference = if a.references.is_empty() {
+        let weights: Vec<f64> = profiles.iter().map(|p| p.duration_s).collect();
+        Profile::average(&profiles, &weights)?
+    } else {
+        reference_profile(&a.references, job, progress)?
+    };
     let consistency = job.consistency.or(a.consistency).unwrap_or(DEFAULT_CONSISTENCY);
     if !(0.0..=100.0).contains(&consistency) {
         return Err(Error::InvalidSetting(format!("--consistency {consistency} must be 0 … 100 (%)")));
     }
     let policy = job.loudness_policy.unwrap_or(a.loudness_policy);
-    let platform = job.album.platform;
-    let target_lufs = a.lufs.or(platform.and_then(|p| p.target_lufs)).unwrap_or(reference.loudness.integrated_lufs);
+    let target_lufs = given_lufs.unwrap_or(reference.loudness.integrated_lufs);
     let mix_lufs: Vec<f64> = profiles.iter().map(|p| p.loudness.integrated_lufs).collect();
     let targets = loudness_targets(&specs, &mix_lufs, target_lufs, policy);
     let mut plans = profiles

@@ -60,19 +60,19 @@ fn loudest(s: &AlbumSummary) -> &TrackSummary {
 
 fn loudness_table(p: &mut Page, s: &AlbumSummary) {
     p.body.push_str(concat!(
-        "<section id=\"loudness\"><h2>Loudness</h2><div class=\"scroll\"><table class=\"metrics\"><thead>",
+        "<section id=\"loudness\"><h2>Loudness</h2><div class=\"scroll\"><table class=\"metrics compact\"><thead>",
         "<tr><th rowspan=\"2\">#</th><th rowspan=\"2\">title</th><th rowspan=\"2\">INDEX 01</th><th rowspan=\"2\">length</th><th rowspan=\"2\">before it</th>",
-        "<th colspan=\"3\">mix</th><th rowspan=\"2\">planned <span class=\"unit\">LUFS</span></th><th colspan=\"3\">master</th>",
+        "<th colspan=\"3\">mix</th><th rowspan=\"2\">plan <span class=\"unit\">LUFS</span></th><th colspan=\"3\">master</th>",
         "<th colspan=\"2\">to the loudest <span class=\"unit\">LU</span></th><th colspan=\"2\">tonal distance to the album <span class=\"unit\">dB</span></th></tr>",
-        "<tr><th>LUFS</th><th>LU</th><th>dBTP</th><th>LUFS</th><th>LU</th><th>dBTP</th><th>planned</th><th>got</th><th>mix</th><th>master</th></tr>",
+        "<tr><th>LUFS</th><th>LRA</th><th>dBTP</th><th>LUFS</th><th>LRA</th><th>dBTP</th><th>plan</th><th>got</th><th>mix</th><th>master</th></tr>",
         "</thead><tbody>"
     ));
     let anchor = loudest(s);
     for (i, t) in s.tracks.iter().enumerate() {
         let joined = if t.crossfade_in_s > 0.0 {
-            format!("{:.2} s crossfade", t.crossfade_in_s)
+            format!("{:.2} s<br>crossfade", t.crossfade_in_s)
         } else if t.gap_before_s > 0.0 {
-            format!("{:.2} s gap", t.gap_before_s)
+            format!("{:.2} s<br>gap", t.gap_before_s)
         } else {
             "gapless".into()
         };
