@@ -504,7 +504,7 @@ struct AlbumArgs {
     album: Option<PathBuf>,
     /// Render a saved (possibly edited) album plan instead (DIR/album-plan.json of an earlier
     /// run): no analysis, no matching; unedited, the same files bit for bit.
-    #[arg(long, conflicts_with_all = ["album", "consistency", "loudness_policy", "eq_amount", "width_amount", "dynamics_amount"])]
+    #[arg(long, conflicts_with_all = ["album", "consistency", "loudness_policy", "platform", "eq_amount", "width_amount", "dynamics_amount"])]
     plan: Option<PathBuf>,
     /// The output folder.
     #[arg(short, long)]
@@ -516,6 +516,10 @@ struct AlbumArgs {
     /// `track`: each on the target (default: the album file's, else album).
     #[arg(long, value_enum)]
     loudness_policy: Option<AlbumPolicy>,
+    /// Deliver the album for a platform (over the album file's `platform`): its loudness,
+    /// ceiling, rate and bit depth where the file gives none; `cd` holds it to Red Book.
+    #[arg(long, value_name = "NAME")]
+    platform: Option<String>,
     /// The summary (album.json's content) as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -910,7 +914,10 @@ fn album(a: &AlbumArgs, progress: &dyn Progress) -> Result<()> {
     let (s, source) = match (&a.plan, &a.album) {
         (Some(plan), _) => (album::album_from_plan(plan, &a.output, a.input.options(), &device, progress)?, plan),
         (None, Some(path)) => {
-            let spec = Album::load(path)?;
+            let mut spec = Album::load(path)?;
+            if let Some(name) = &a.platform {
+                spec.platform = Some(Platform::named(name)?);
+            }
             let job = AlbumJob {
                 album: &spec,
                 out_dir: &a.output,

@@ -330,6 +330,11 @@ fn red_book_violations_and_bad_albums_are_refused_before_rendering() {
         assert!(!o.status.success() && err.contains(says) && err.lines().count() == 1, "{body}: {err}");
         assert!(!out.join("album.flac").exists());
     }
+    // `--platform cd` over an album file that names none holds it to Red Book too.
+    let album = f.album("short.toml", "[[tracks]]\nfile = \"short.wav\"\ntitle = \"S\"\n");
+    let o = run(&["album", s(&album), "-o", s(&f.path("short-out")), "--platform", "cd"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("Red Book (CD): track 1 lasts 3.00 s"), "{err}");
 }
 
 /// `../shared/audio` (real music): beside the repository on the development machines, not in a
