@@ -56,12 +56,19 @@ struct Fixture {
 }
 
 impl Fixture {
-    /// Three 5 s mixes a few LU apart and a reference.
+    /// Three 5 s mixes a few LU apart (the second with a click at `CLICK` amid 100 ms of
+    /// silence) and a reference.
     fn new() -> Self {
         let f = Fixture { dir: tempfile::tempdir().unwrap() };
         for (i, peak) in [0.25f32, 0.5, 0.35].into_iter().enumerate() {
             let mut mix = common::synthetic_mix(5.0, FS, 60 + i as u64);
             common::normalize_peak(&mut mix, peak);
+            if i == 1 {
+                for c in &mut mix {
+                    c[CLICK - CLICK_SILENCE..CLICK + CLICK_SILENCE].fill(0.0);
+                    c[CLICK] = 0.95;
+                }
+            }
             common::write_wav_f32(&f.path(&format!("t{i}.wav")), &mix, FS);
         }
         let mut reference = common::synthetic_mix(5.0, FS, 70);
@@ -82,6 +89,15 @@ impl Fixture {
         std::fs::write(&p, text).unwrap();
         p
     }
+}
+
+/// Where the second mix has its click, 2.5 s in, and the silence either side of it.
+const CLICK: usize = 2 * FS as usize + FS as usize / 2;
+const CLICK_SILENCE: usize = FS as usize / 20;
+
+/// Where the loudest sample of `x[from..to]` lies.
+fn loudest_at(x: &[f32], from: usize, to: usize) -> usize {
+    from + (from..to).max_by(|&a, &b| x[a].abs().total_cmp(&x[b].abs())).unwrap() - from
 }
 
 const TRACKS: &str = r#"
@@ -128,6 +144,9 @@ fn an_album_is_sequenced_levelled_and_split_exactly() {
         assert!(ch[..pregap].iter().all(|&x| x == 0.0), "the pregap is not silent");
         assert!(ch[start(1) + n..start(2)].iter().all(|&x| x == 0.0), "the gap is not silent");
         assert!(ch[start(2) - 1] == 0.0 && ch[start(2)] != 0.0);
+        // The click lands where its track's placement puts it, to the sample.
+        let (around, at) = (CLICK_SILENCE / 2, start(1) + CLICK);
+        assert_eq!(loudest_at(ch, at - around, at + around), at, "the click in the image");
     }
     let tp = common::true_peak_db_fft16(&image, FS);
     assert!(tp <= -0.3, "the image's true peak {tp:.3} dBTP over the CD ceiling");
@@ -169,6 +188,12 @@ fn an_album_is_sequenced_levelled_and_split_exactly() {
     }
     let files = ["01 One.flac", "02 Two.flac", "03 Three.flac"];
     split_matches(&out, &f.path("split"), &files.map(String::from));
+    // In track 2's own file, cut at its INDEX 01 (its start floored to the 588-sample frame).
+    let two = decode(&out.join(files[1]));
+    let index_01 = start(1) / 588 * 588;
+    assert_eq!(((tracks[1]["index_01_s"].as_f64().unwrap() * f64::from(FS)).round() as usize), index_01);
+    let at = start(1) - index_01 + CLICK;
+    assert_eq!(loudest_at(&two[0], at - CLICK_SILENCE / 2, at + CLICK_SILENCE / 2), at, "the click in track 2's file");
     // album.json: the timeline (gaps, crossfades, the short-term loudness over all of it) and each
     // track's tonal balance against the album's.
     let gaps: Vec<(f64, f64)> =
