@@ -12,6 +12,8 @@ use automaster::internals::jobs::batch::manifest::Manifest;
 use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
 use automaster::internals::jobs::deliver::{DeliverJob, Loudness};
 use automaster::internals::jobs::{self, Delivery, MasterJob, PackOutput, ReportJob, ReportOut, Summary};
+use automaster::internals::model::restore::{Mode as RepairMode, Repair, RestoreRequest};
+use automaster::internals::model::settings::{ClickMode, DeclickSettings};
 use automaster::internals::model::{platform, BitDepth, Dither, MatchSettings, OutputSpec, Platform, Tags};
 use automaster::internals::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
@@ -43,6 +45,9 @@ enum Command {
     /// limited only where it needs it (a true peak over the ceiling, or a loudness asked for),
     /// dithered, encoded and tagged.
     Deliver(Box<DeliverArgs>),
+    /// Restore a recording: clicks (and crackle) repaired where they are found, nothing else
+    /// changed; the summary lists what was found.
+    Restore(Box<RestoreArgs>),
     /// Compare audio files or profiles in a spectral report (HTML for a browser, JSON for scripts).
     Report(ReportArgs),
     /// Master the bundled example mix against the bundled reference.
@@ -210,6 +215,12 @@ struct MasterArgs {
     /// Also write the report's data (JSON).
     #[arg(long)]
     report_json: Option<PathBuf>,
+    /// Restore the mix first (ahead of its analysis and the EQ): `off`, `auto` (each repair where
+    /// its detector finds the fault) or a list of repairs to run (`declick`, comma-separated).
+    #[arg(long, value_name = "auto|off|LIST", default_value = "off")]
+    restore: String,
+    #[command(flatten)]
+    repair: RepairArgs,
     #[command(flatten)]
     matching: MatchArgs,
     #[command(flatten)]
@@ -227,6 +238,7 @@ impl MasterArgs {
         platform: Option<&Platform>,
         plan_out: Option<&'a Path>,
         device: &'a SpectrumDevice,
+        restore: Option<&'a RestoreRequest>,
     ) -> MasterJob<'a> {
         MasterJob {
             target: &self.target,
@@ -240,7 +252,85 @@ impl MasterArgs {
             report: ReportOut { html: self.report.as_deref(), json: self.report_json.as_deref() },
             target_profile: None,
             decode: self.input.options(),
+            restore,
+            residual_out: self.repair.residual_out.as_deref(),
         }
+    }
+}
+
+/// How restoration runs, for `master --restore` and `restore`.
+#[derive(Args)]
+struct RepairArgs {
+    /// The declicker in its crackle mode: dense small clicks (vinyl), a lower threshold.
+    #[arg(long)]
+    crackle: bool,
+    /// Also write what restoration took out (input − restored, 32-bit float WAV), to listen to.
+    #[arg(long, value_name = "FILE")]
+    residual_out: Option<PathBuf>,
+}
+
+impl RepairArgs {
+    /// The request for `repairs` (each in `mode`), with these settings.
+    fn request(&self, repairs: impl IntoIterator<Item = (Repair, RepairMode)>) -> RestoreRequest {
+        let mode = if self.crackle { ClickMode::Crackle } else { ClickMode::Clicks };
+        RestoreRequest { repairs: repairs.into_iter().collect(), declick: DeclickSettings::for_mode(mode) }
+    }
+
+    /// `--restore`'s value: `off` (no request), `auto`, or repairs by name.
+    fn parse(&self, spec: &str) -> Result<Option<RestoreRequest>> {
+        match spec.trim() {
+            "off" => {
+                if self.crackle || self.residual_out.is_some() {
+                    bail!("--crackle and --residual-out go with --restore auto or a list of repairs");
+                }
+                Ok(None)
+            }
+            "auto" => Ok(Some(self.request(Repair::ALL.map(|r| (r, RepairMode::Auto))))),
+            list => {
+                let repairs = list.split(',').map(|n| Repair::named(n).map(|r| (r, RepairMode::On)));
+                Ok(Some(self.request(repairs.collect::<Result<Vec<_>, _>>()?)))
+            }
+        }
+    }
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// The recording to restore.
+    input: PathBuf,
+    /// The restored file: .wav or .flac.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Repair clicks (and crackle, with --crackle) wherever the detector finds them.
+    #[arg(long)]
+    declick: bool,
+    /// Every repair, each only where its detector finds the fault (the default when no repair is
+    /// named); with named repairs, the others too.
+    #[arg(long)]
+    auto: bool,
+    /// True-peak ceiling in dBTP: only what a repair rebuilt above it is limited (default 0).
+    #[arg(long, allow_hyphen_values = true)]
+    ceiling: Option<f64>,
+    #[command(flatten)]
+    repair: RepairArgs,
+    #[command(flatten)]
+    input_options: InputArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+impl RestoreArgs {
+    fn request(&self) -> RestoreRequest {
+        let named: Vec<Repair> =
+            [(self.declick, Repair::Declick)].into_iter().filter(|(on, _)| *on).map(|(_, r)| r).collect();
+        let auto = self.auto || named.is_empty();
+        self.repair.request(Repair::ALL.into_iter().filter_map(|r| {
+            if named.contains(&r) {
+                Some((r, RepairMode::On))
+            } else {
+                auto.then_some((r, RepairMode::Auto))
+            }
+        }))
     }
 }
 
@@ -493,6 +583,8 @@ impl DeliverArgs {
             max_limiting_db: self.max_limiting_db,
             bass_mono_hz: platform.and_then(|p| p.bass_mono_hz),
             decode: self.input.options(),
+            restore: None,
+            residual_out: None,
         }
     }
 }
@@ -637,7 +729,8 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
             }
             let platform = platforms.first();
             let device = a.device.open()?;
-            let job = a.job(platform, a.plan_out.as_deref(), &device);
+            let restore = a.repair.parse(&a.restore)?;
+            let job = a.job(platform, a.plan_out.as_deref(), &device, restore.as_ref());
             let mastered = jobs::master(&job, progress)?;
             report(&mastered.summary, a.out.json)?;
             if let (Some(data), false) = (&mastered.report, a.out.json) {
@@ -672,6 +765,7 @@ fn run_one(command: Command, progress: &dyn Progress) -> Result<()> {
             report(&summary, a.out.json)
         }
         Command::Deliver(a) => deliver(&a, progress),
+        Command::Restore(a) => restore(&a, progress),
         Command::Album(a) => album(&a, progress),
         Command::Analyze(a) => analyze(&a, progress),
         Command::Demo(a) => demo(&a.out, &a.device.open()?, progress),
@@ -824,7 +918,8 @@ fn master_pack(a: &MasterArgs, platforms: &[Platform], progress: &dyn Progress) 
         })
         .collect();
     let device = a.device.open()?;
-    let job = a.job(None, None, &device);
+    let restore = a.repair.parse(&a.restore)?;
+    let job = a.job(None, None, &device, restore.as_ref());
     let summaries = jobs::master_pack(&job, &outputs, progress)?;
     if a.out.json {
         println!("{}", serde_json::to_string_pretty(&summaries)?);
@@ -905,6 +1000,25 @@ fn deliver(a: &DeliverArgs, progress: &dyn Progress) -> Result<()> {
     let rows = platforms.iter().zip(&outputs).zip(&summaries).map(|((p, o), s)| (p.name, o.as_path(), s));
     print_pack(&a.master, &a.output, rows);
     Ok(())
+}
+
+fn restore(a: &RestoreArgs, progress: &dyn Progress) -> Result<()> {
+    let request = a.request();
+    let job = DeliverJob {
+        input: &a.input,
+        output: &a.output,
+        delivery: a.out.delivery(None),
+        bit_depth_given: a.out.bit_depth.is_some(),
+        loudness: Loudness::Keep,
+        ceiling_dbtp: a.ceiling.unwrap_or(0.0),
+        max_limiting_db: None,
+        bass_mono_hz: None,
+        decode: a.input_options.options(),
+        restore: Some(&request),
+        residual_out: a.repair.residual_out.as_deref(),
+    };
+    let summary = jobs::deliver::deliver(&job, progress)?;
+    report(&summary, a.out.json)
 }
 
 fn album(a: &AlbumArgs, progress: &dyn Progress) -> Result<()> {
@@ -994,6 +1108,26 @@ fn report(s: &Summary, json: bool) -> Result<()> {
     println!("{} -> {}", s.target, s.output);
     if !s.references.is_empty() {
         println!("  reference    {}", s.references.join(", "));
+    }
+    if let Some(r) = &s.restoration {
+        println!(
+            "  restoration  {}; took out {:.1} dB re the input ({:.2} s)",
+            r.asked.join(", "),
+            r.removed_db.max(-200.0),
+            r.seconds
+        );
+        if let Some(d) = &r.declick {
+            let first: Vec<String> = d.at_s.iter().take(8).map(|(c, t)| format!("{t:.3} s (ch {c})")).collect();
+            println!(
+                "  clicks       {} ({:.1}/min, {} samples, longest {:.2} ms){}{}",
+                d.clicks,
+                d.per_minute,
+                d.samples_repaired,
+                d.longest_ms,
+                if first.is_empty() { String::new() } else { format!(": {}", first.join(", ")) },
+                if d.clicks > first.len() { ", …" } else { "" }
+            );
+        }
     }
     let bits = s.bit_depth.int_bits().map_or("32-bit float".to_string(), |b| format!("{b}-bit"));
     let rate = if s.sample_rate == s.input_sample_rate {
@@ -1147,6 +1281,8 @@ fn demo(dir: &Path, device: &SpectrumDevice, progress: &dyn Progress) -> Result<
         report: ReportOut { html: Some(&report_path), json: None },
         target_profile: None,
         decode: Default::default(),
+        restore: None,
+        residual_out: None,
     };
     let summary = jobs::master(&job, progress)?.summary;
     let json = serde_json::to_string_pretty(&summary)?;

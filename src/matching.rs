@@ -66,6 +66,7 @@ pub fn match_profiles(target: &Profile, reference: &Profile, settings: &MatchSet
     };
     let plan = MasteringPlan {
         schema_version: PLAN_SCHEMA_VERSION,
+        restore: None,
         eq: EqPlan { mid, side },
         stereo: StereoPlan { width, bass_mono_hz },
         dynamics: DynamicsPlan { multiband: None, goal: dynamics_goal(target, reference, settings), leveler: None },

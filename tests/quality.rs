@@ -107,6 +107,7 @@ fn impulse_plan(target_lufs: f64) -> MasteringPlan {
     let freqs: Vec<f64> = (0..40).map(|k| 20.0 * 2f64.powf(k as f64 / 4.0)).collect();
     let tilt: Vec<f64> = freqs.iter().map(|f| 3.0 * (f / 1000.0).log2() / 5.0).collect();
     MasteringPlan {
+        restore: None,
         schema_version: PLAN_SCHEMA_VERSION,
         eq: EqPlan {
             mid: EqCurve { freqs_hz: freqs.clone(), gain_db: tilt.clone() },

@@ -1,7 +1,9 @@
 //! Signal processing building blocks. Each processor is built from a settings struct and a sample
 //! rate; `process`-style methods never allocate.
+pub mod ar;
 pub mod band_split;
 pub mod compressor;
+pub mod declick;
 pub mod leveler_curve;
 pub mod limiter;
 pub mod linear_phase_eq;

@@ -6,13 +6,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::{check_output, decode_and_meter, render_and_write, Delivery, Summary, Timings};
+use super::{check_output, decode_and_meter, render_and_write, restoration, Delivery, Summary, Timings};
 use crate::audio::AudioBuffer;
 use crate::dsp::from_db;
 use crate::dsp::true_peak::TruePeakDetector;
 use crate::error::{Error, Result};
 use crate::io::decode::{file_name, DecodeOptions};
 use crate::io::encode::check_writable;
+use crate::model::restore::RestoreRequest;
 use crate::model::settings::LimiterSettings;
 use crate::model::{BitDepth, Dither, LoudnessTarget, MasteringPlan, MatchSettings, Provenance};
 use crate::progress::Progress;
@@ -40,6 +41,9 @@ pub struct DeliverJob<'a> {
     /// Side removed below this frequency (a platform's: vinyl's lateral-only bass).
     pub bass_mono_hz: Option<f64>,
     pub decode: DecodeOptions,
+    /// Restoration ahead of everything (`automaster restore`), and where its residual goes.
+    pub restore: Option<&'a RestoreRequest>,
+    pub residual_out: Option<&'a Path>,
 }
 
 /// Delivers `job.input` as `job.output`. A master already within the ceiling, at the rate asked
@@ -49,6 +53,10 @@ pub fn deliver(job: &DeliverJob, progress: &dyn Progress) -> Result<Summary> {
     check_output(job.output, &[job.input])?;
     job.delivery.clone().check(job.output)?;
     check_writable(job.output)?;
+    if let Some(r) = job.residual_out {
+        check_output(r, &[job.input, job.output])?;
+        check_writable(r)?;
+    }
     let limiter = LimiterSettings { ceiling_dbtp: job.ceiling_dbtp, ..Default::default() };
     limiter.validate()?;
     if let Loudness::Lufs(l) = job.loudness {
@@ -57,7 +65,11 @@ pub fn deliver(job: &DeliverJob, progress: &dyn Progress) -> Result<Summary> {
         }
     }
     let mut timings = Timings::default();
-    let (audio, target) = decode_and_meter(job.input, job.decode, &mut timings, progress)?;
+    let (mut audio, target) = decode_and_meter(job.input, job.decode, &mut timings, progress)?;
+    let restoration = match job.restore {
+        Some(request) => Some(restoration::restore(&mut audio, request, job.residual_out)?.1),
+        None => None,
+    };
     let mut delivery = job.delivery.clone();
     if !job.bit_depth_given {
         delivery.spec.bit_depth = input_depth(&audio);
@@ -96,7 +108,9 @@ pub fn deliver(job: &DeliverJob, progress: &dyn Progress) -> Result<Summary> {
         },
     );
     plan.stereo.bass_mono_hz = job.bass_mono_hz.filter(|_| audio.num_channels() == 2);
-    Ok(render_and_write(audio, &plan, target, job.output, &delivery, timings, start, progress)?.0)
+    let mut summary = render_and_write(audio, &plan, target, job.output, &delivery, timings, start, progress)?.0;
+    summary.restoration = restoration;
+    Ok(summary)
 }
 
 /// The coarsest integer format whose grid holds every sample (a 16-bit file's samples lie on the

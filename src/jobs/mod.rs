@@ -4,6 +4,7 @@ pub mod album;
 pub mod batch;
 pub mod codec_check;
 pub mod deliver;
+pub mod restoration;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,11 +24,13 @@ use crate::io::encode::{check_writable, stage_audio, write_atomically, Container
 use crate::io::tags::read_tags;
 use crate::matching::match_profiles;
 use crate::model::platform::Codec;
+use crate::model::restore::{RestorePlan, RestoreRequest};
 use crate::model::MasteringPlan;
 use crate::model::MatchSettings;
 use crate::model::Profile;
 use crate::model::{BitDepth, Dither, OutputSpec, Tags};
 use crate::progress::Progress;
+use crate::render::restore::RestoreReport;
 use crate::render::{render_alongside, RenderReport};
 use crate::report::{ReportData, Role, Source, Spectrogram};
 use codec_check::CodecCheck;
@@ -62,6 +65,9 @@ pub struct Summary {
     pub eq: EqSummary,
     /// Where the gated STFT of the analyses ran ("CPU" or the GPU adapter).
     pub analysis_device: String,
+    /// What restoration found and repaired, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restoration: Option<RestoreReport>,
     pub render: RenderReport,
     pub timings: Timings,
 }
@@ -187,6 +193,10 @@ pub struct MasterJob<'a> {
     pub target_profile: Option<&'a Profile>,
     /// How the target and the reference audio are decoded.
     pub decode: DecodeOptions,
+    /// Restoration of the target ahead of its analysis (and of the render), and where its residual
+    /// goes.
+    pub restore: Option<&'a RestoreRequest>,
+    pub residual_out: Option<&'a Path>,
 }
 
 /// Refuses an output that is one of the inputs (compared after resolving links and `..`).
@@ -250,6 +260,10 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
         progress,
     )?;
     summary.analysis_device = job.device.describe();
+    let restore_plan = inputs.restoration.map(|(plan, report)| {
+        summary.restoration = Some(report);
+        plan
+    });
     let report = if job.report.wanted() {
         let t = Instant::now();
         let analysed =
@@ -264,6 +278,8 @@ pub fn master(job: &MasterJob, progress: &dyn Progress) -> Result<Mastered> {
     };
     drop(output);
     as_rendered(&mut plan, &summary);
+    // The plan replays the restoration on the original (this run rendered the restored audio).
+    plan.restore = restore_plan.filter(|r| !r.is_empty());
     if let Some(p) = job.plan_out {
         write_atomically(p, |f| std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string()))?;
     }
@@ -332,7 +348,9 @@ pub fn master_pack(job: &MasterJob, outputs: &[PackOutput], progress: &dyn Progr
             progress,
         )?;
         summary.analysis_device = job.device.describe();
+        summary.restoration = loaded.restoration.as_ref().map(|(_, r)| r.clone());
         as_rendered(&mut plan, &summary);
+        plan.restore = loaded.restoration.as_ref().map(|(p, _)| p.clone()).filter(|r| !r.is_empty());
         write_atomically(&plan_path(o), |f| {
             std::io::Write::write_all(f, plan.to_json().as_bytes()).map_err(|e| e.to_string())
         })?;
@@ -373,8 +391,15 @@ impl MasterJob<'_> {
                 return Err(Error::InvalidSetting("the plan and the audio output must be different files".into()));
             }
         }
+        if let Some(r) = self.residual_out {
+            check_output(r, &inputs)?;
+            if check_output(r, &[self.output]).is_err() {
+                return Err(Error::InvalidSetting("the residual and the audio output must be different files".into()));
+            }
+        }
         let mut outputs = vec![self.output];
         outputs.extend(self.plan_out);
+        outputs.extend(self.residual_out);
         outputs.iter().try_for_each(|p| check_writable(p))?;
         self.report.check(&inputs, &outputs)?;
         self.delivery.clone().check(self.output)?;
@@ -390,6 +415,8 @@ struct MasterInputs {
     target: Profile,
     references: Vec<Profile>,
     spectrograms: Vec<Spectrogram>,
+    /// What restoring the target found and did (the audio and its profile are the restored ones).
+    restoration: Option<(RestorePlan, RestoreReport)>,
 }
 
 impl MasterInputs {
@@ -397,15 +424,26 @@ impl MasterInputs {
     fn load(job: &MasterJob, progress: &dyn Progress, timings: &mut Timings) -> Result<Self> {
         let t = Instant::now();
         let references = job.references.iter().map(PathBuf::as_path).filter(|r| !is_profile(r));
-        let (audio, target, analysed, decode_s) = match job.target_profile {
-            Some(known) => {
+        let mut restoration = None;
+        let (audio, target, analysed, decode_s) = match (job.target_profile, job.restore) {
+            (Some(known), _) => {
                 let audio = decode_file_with(job.target, job.decode, progress)?;
                 let decode_s = t.elapsed().as_secs_f64();
                 let (analysed, refs_s) =
                     decode_and_analyse(&references.collect::<Vec<_>>(), job.decode, job.device, progress)?;
                 (audio, known.clone(), analysed, decode_s + refs_s)
             }
-            None => {
+            // Restored first, so the matching hears the target as it will be rendered.
+            (None, Some(request)) => {
+                let mut audio = decode_file_with(job.target, job.decode, progress)?;
+                let decode_s = t.elapsed().as_secs_f64();
+                restoration = Some(restoration::restore(&mut audio, request, job.residual_out)?);
+                let (analysed, refs_s) =
+                    decode_and_analyse(&references.collect::<Vec<_>>(), job.decode, job.device, progress)?;
+                let target = analyze_buffers(&[(&audio, file_name(job.target))], job.device, progress)?.remove(0);
+                (audio, target, analysed, decode_s + refs_s)
+            }
+            (None, None) => {
                 let audio_paths: Vec<&Path> = std::iter::once(job.target).chain(references).collect();
                 let (mut analysed, decode_s) = decode_and_analyse(&audio_paths, job.decode, job.device, progress)?;
                 let (audio, target) = analysed.remove(0);
@@ -437,7 +475,7 @@ impl MasterInputs {
             .collect::<Result<_>>()?;
         timings.decode_s = decode_s;
         timings.analysis_s = t.elapsed().as_secs_f64() - decode_s;
-        Ok(MasterInputs { audio, target, references, spectrograms })
+        Ok(MasterInputs { audio, target, references, spectrograms, restoration })
     }
 }
 
@@ -627,6 +665,7 @@ fn render_and_write(
             codec_check: check.map(|(_, c)| c),
             eq: EqSummary { mid_max_boost_db: mb, mid_max_cut_db: mc, side_max_boost_db: sb, side_max_cut_db: sc },
             analysis_device: "CPU".into(),
+            restoration: None,
             render: report,
             timings,
         },

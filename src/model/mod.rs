@@ -9,6 +9,7 @@ pub mod match_settings;
 pub mod plan;
 pub mod platform;
 pub mod profile;
+pub mod restore;
 pub mod settings;
 pub mod tags;
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::json::{load_versioned, to_pretty};
 use crate::model::match_settings::MatchSettings;
+use crate::model::restore::RestorePlan;
 use crate::model::settings::{EqCurve, LevelerSettings, LimiterSettings, MultibandSettings};
 
 pub const PLAN_SCHEMA_VERSION: u32 = 2;
@@ -14,6 +15,9 @@ pub const PLAN_SCHEMA_VERSION: u32 = 2;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MasteringPlan {
     pub schema_version: u32,
+    /// Repairs ahead of the EQ and what they act on (`None`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestorePlan>,
     pub eq: EqPlan,
     pub stereo: StereoPlan,
     pub dynamics: DynamicsPlan,
@@ -103,6 +107,7 @@ impl MasteringPlan {
         let flat = || EqCurve::flat(vec![20.0, 20_000.0]);
         MasteringPlan {
             schema_version: PLAN_SCHEMA_VERSION,
+            restore: None,
             eq: EqPlan { mid: flat(), side: flat() },
             stereo: StereoPlan { width: flat(), bass_mono_hz: None },
             dynamics: DynamicsPlan { multiband: None, goal: None, leveler: None },
@@ -123,6 +128,9 @@ impl MasteringPlan {
     }
 
     pub fn validate(&self) -> Result<()> {
+        if let Some(r) = &self.restore {
+            r.validate(None)?;
+        }
         self.eq.mid.validate("eq.mid")?;
         self.eq.side.validate("eq.side")?;
         self.stereo.width.validate("stereo.width")?;

@@ -11,6 +11,7 @@ pub mod eq;
 pub mod limiter_stage;
 mod loudness_search;
 pub mod report;
+pub mod restore;
 pub mod sequence;
 
 use crate::analysis::loudness::{gated_integrated, sub_block_energies_scaled, sub_block_len};
@@ -29,9 +30,10 @@ pub use eq::{apply_eq, side_curve};
 pub use limiter_stage::limit;
 pub use report::*;
 
-/// Renders `buffer` (consumed, processed in place) with `plan` into the format `spec` gives: converted
-/// first to its sample rate (so the EQ, dynamics, the limiter and its verification all run at the
-/// output's rate), quantised last.
+/// Renders `buffer` (consumed, processed in place) with `plan` into the format `spec` gives:
+/// restored first where the plan says (at the input's rate, where the faults were found), then
+/// converted to the output's rate (so the EQ, dynamics, the limiter and its verification all run
+/// at it), quantised last.
 pub fn render(
     buffer: AudioBuffer,
     plan: &MasteringPlan,
@@ -59,6 +61,10 @@ pub fn render_alongside<T: Send>(
         return Err(silent());
     }
     let task = progress.start(&format!("render {name}"), 4);
+    let mut buffer = buffer;
+    if let Some(r) = &plan.restore {
+        restore::apply(&mut buffer, r)?;
+    }
     let mut buffer = match spec.sample_rate_hz {
         Some(rate) => resample(buffer, rate)?,
         None => buffer,

@@ -427,6 +427,8 @@ impl Runner<'_> {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         let job = MasterJob {
+            restore: None,
+            residual_out: None,
             target: &work.row.target,
             references: &work.profiles,
             weights: &[],

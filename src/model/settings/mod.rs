@@ -2,6 +2,7 @@
 //! it accepts. The plan carries them; `dsp` builds its processors from them.
 mod clipper;
 mod compressor;
+mod declick;
 mod eq_curve;
 mod leveler;
 mod limiter;
@@ -9,6 +10,7 @@ mod multiband;
 
 pub use clipper::ClipperSettings;
 pub use compressor::CompressorSettings;
+pub use declick::{Click, ClickMode, DeclickSettings};
 pub use eq_curve::EqCurve;
 pub use leveler::{LevelerSettings, MAX_BOOST_DB, MAX_CUT_DB, RATIO_BOUNDS};
 pub use limiter::LimiterSettings;

@@ -1,0 +1,279 @@
+//! Click detection and repair (Godsill & Rayner, *Digital Audio Restoration*, 1998, ch. 5;
+//! Vaseghi & Frayling-Cork 1992). Each block of a channel gets an AR model; a click, which the model
+//! cannot predict, stands out in the prediction error, and more so after the matched filter (the
+//! prediction-error filter reversed), which gathers a click's whole trace back onto its samples.
+//! Music has such peaks too — every onset is unpredictable — but an onset's excitation goes on
+//! after it (the note decays), where a click's ends with the click. So a candidate is a run where
+//! the filtered error exceeds `CANDIDATE` times the level of its surroundings, and a click is a
+//! candidate whose energy exceeds the threshold times that of *both* sides, taken right against it.
+//! The samples of each click are rebuilt by least-squares AR interpolation from a model fitted
+//! around it to the samples no click spoiled.
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::ar::{covariance_fit, interpolate, levinson, windowed_autocorrelation, ArScratch};
+use crate::error::Result;
+pub use crate::model::settings::{Click, ClickMode, DeclickSettings};
+
+/// Samples per detection block (one AR model each, fitted on the block and half a block either side).
+const BLOCK: usize = 2048;
+/// A sample is a candidate where |d| exceeds this many times the RMS of d in the larger of its
+/// two surroundings (`SIDE` samples, `GAP` away).
+const CANDIDATE: f32 = 6.0;
+const SIDE: usize = 512;
+const GAP: usize = 64;
+/// Candidates this close (samples) are one.
+const JOIN: usize = 32;
+/// The click test's neighbourhoods: `TEST_SIDE` samples right against the region (`TEST_GAP` away),
+/// the region padded by `TEST_PAD` (the matched filter's trace around a click's samples).
+const TEST_SIDE: usize = 256;
+const TEST_GAP: usize = 16;
+const TEST_PAD: usize = 8;
+/// A click extends while |d| exceeds this many times its surroundings' RMS, over dips of up to
+/// `DIP` samples (a burst's random signs leave some of its samples small in d).
+const EDGE: f32 = 2.0;
+const DIP: usize = 6;
+/// Samples either side of a click's extent added to the repair.
+const REPAIR_PAD: usize = 4;
+/// The autocorrelation method's white-noise floor (of r[0]): the model's gain above the music's
+/// spectrum stays bounded, so lossy music's empty top octave does not turn codec dust into clicks.
+const DETECT_RIDGE: f64 = 1e-3;
+/// The repair model's ridge (share of the diagonal).
+const REPAIR_RIDGE: f64 = 1e-6;
+/// Context of the repair model either side of a click, samples (at least, and per order).
+const REPAIR_CONTEXT: usize = 1024;
+const REPAIR_CONTEXT_PER_ORDER: usize = 8;
+/// The repair model's order: this many times the gap's length, within the detector's order and
+/// `MAX_REPAIR_ORDER`.
+const REPAIR_ORDER_PER_SAMPLE: usize = 3;
+const MAX_REPAIR_ORDER: usize = 150;
+/// The repair's largest weight (a gap whose error shows no click keeps its samples).
+const MAX_WEIGHT: f64 = 1e3;
+/// Chunks of the scoring pass (parallel), samples.
+const CHUNK: usize = 1 << 16;
+
+pub struct Declicker {
+    order: usize,
+    threshold: f64,
+    max_len: usize,
+}
+
+impl Declicker {
+    pub fn new(settings: &DeclickSettings, sample_rate: u32) -> Result<Self> {
+        settings.validate()?;
+        let max_len = ((settings.max_click_ms * 1e-3 * f64::from(sample_rate)).round() as usize).max(1);
+        Ok(Declicker { order: settings.order, threshold: settings.threshold, max_len })
+    }
+
+    /// The clicks of one channel: sorted, disjoint runs of samples.
+    pub fn detect(&self, x: &[f32]) -> Vec<Range<usize>> {
+        let d = self.matched_error(x);
+        let candidates: Vec<Range<usize>> = (0..x.len().div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| candidates(&d, c * CHUNK..((c + 1) * CHUNK).min(d.len())))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut clicks: Vec<Range<usize>> = Vec::new();
+        for r in joined(candidates) {
+            if r.len() > self.max_len {
+                continue;
+            }
+            let (ratio, surroundings) = self.ratio(&d, &r);
+            if ratio < self.threshold {
+                continue;
+            }
+            // The click's extent: as far as d stays above `EDGE` × its surroundings' RMS (a
+            // click's soft edges are part of it; left in, they would spoil the repair's context).
+            let edge = f64::from(EDGE) * surroundings.sqrt();
+            let loud = |n: usize| f64::from(d[n].abs()) > edge;
+            // Outward to the last loud sample with no more than `DIP` quiet ones before it.
+            let mut start = r.start;
+            while let Some(n) = (1..=DIP).map(|k| start.wrapping_sub(k)).find(|&n| n < d.len() && loud(n)) {
+                if r.start - n > self.max_len {
+                    break;
+                }
+                start = n;
+            }
+            let mut end = r.end;
+            while let Some(n) = (0..DIP).map(|k| end + k).find(|&n| n < d.len() && loud(n)) {
+                if n + 1 - r.end > self.max_len {
+                    break;
+                }
+                end = n + 1;
+            }
+            let r = start.saturating_sub(REPAIR_PAD)..(end + REPAIR_PAD).min(x.len());
+            match clicks.last_mut() {
+                Some(last) if r.start <= last.end + self.order => last.end = r.end,
+                _ => clicks.push(r),
+            }
+        }
+        clicks
+    }
+
+    /// The prediction error of a block model, through the matched filter: d[n] = Σ_k b_k e[n + k].
+    fn matched_error(&self, x: &[f32]) -> Vec<f32> {
+        let p = self.order;
+        let mut d = vec![0.0f32; x.len()];
+        d.par_chunks_mut(BLOCK).enumerate().for_each_init(
+            || (vec![0.0f64; p + 1], vec![0.0f64; p], Vec::new(), Vec::new(), Vec::new()),
+            |(r, a, window, weighted, e), (k, out)| {
+                let s = k * BLOCK;
+                let fit = s.saturating_sub(BLOCK / 2)..(s + BLOCK + BLOCK / 2).min(x.len());
+                hann(window, fit.len());
+                windowed_autocorrelation(&x[fit.clone()], window, r, weighted);
+                r[0] *= 1.0 + DETECT_RIDGE;
+                if levinson(r, a).is_none() {
+                    return; // silence: nothing to find
+                }
+                // e over [s − p, s + len + p): history before, the filter's reach after.
+                let (lo, hi) = (s.saturating_sub(p), (s + out.len() + p).min(x.len()));
+                e.clear();
+                e.extend((lo..hi).map(|n| {
+                    let past = n.saturating_sub(p)..n;
+                    let predicted: f64 = a.iter().zip(x[past].iter().rev()).map(|(&c, &v)| c * f64::from(v)).sum();
+                    (f64::from(x[n]) - predicted) as f32
+                }));
+                for (i, o) in out.iter_mut().enumerate() {
+                    let n = s + i - lo;
+                    let mut acc = f64::from(e[n]);
+                    for (k, &c) in a.iter().enumerate() {
+                        if let Some(&v) = e.get(n + k + 1) {
+                            acc -= c * f64::from(v);
+                        }
+                    }
+                    *o = acc as f32;
+                }
+            },
+        );
+        d
+    }
+
+    /// A candidate's energy (padded) over the larger of its two neighbourhoods' (per sample), and
+    /// that neighbourhood's.
+    fn ratio(&self, d: &[f32], r: &Range<usize>) -> (f64, f64) {
+        let energy = |from: usize, to: usize| {
+            let (from, to) = (from.min(d.len()), to.min(d.len()));
+            if to <= from {
+                return 0.0;
+            }
+            d[from..to].iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / (to - from) as f64
+        };
+        let (a, b) = (r.start.saturating_sub(TEST_PAD), r.end + TEST_PAD);
+        let inside = energy(a, b);
+        let left = energy(a.saturating_sub(TEST_GAP + TEST_SIDE), a.saturating_sub(TEST_GAP));
+        let right = energy(b + TEST_GAP, b + TEST_GAP + TEST_SIDE);
+        let surroundings = left.max(right).max(f64::MIN_POSITIVE);
+        (inside / surroundings, surroundings)
+    }
+
+    /// Rebuilds `x` over `clicks` (sorted, disjoint): each from a model fitted to the unspoiled
+    /// samples around it, in order, so a repaired click is context for the next.
+    pub fn repair(&self, x: &mut [f32], clicks: &[Range<usize>]) {
+        let mut scratch = ArScratch::default();
+        let mut a = Vec::new();
+        let mut known = Vec::new();
+        let mut weights = Vec::new();
+        for (i, c) in clicks.iter().enumerate() {
+            // Janssen, Veldhuis & Vries (1986): a gap of m samples wants an order near 3m.
+            let p = (REPAIR_ORDER_PER_SAMPLE * c.len()).clamp(self.order, MAX_REPAIR_ORDER);
+            a.clear();
+            a.resize(p, 0.0);
+            let reach = REPAIR_CONTEXT.max(REPAIR_CONTEXT_PER_ORDER * p);
+            let ctx = c.start.saturating_sub(reach)..(c.end + reach).min(x.len());
+            known.clear();
+            known.extend(
+                ctx.clone().map(|n| !clicks[i..].iter().take_while(|k| k.start < ctx.end).any(|k| k.contains(&n))),
+            );
+            let Some(excitation) = covariance_fit(&x[ctx.clone()], &known, &mut a, REPAIR_RIDGE, &mut scratch) else {
+                continue;
+            };
+            let local = c.start - ctx.start..c.end - ctx.start;
+            click_weights(&x[ctx.clone()], local.clone(), &a, excitation, &mut weights);
+            interpolate(&mut x[ctx], local, &a, &weights, &mut scratch);
+        }
+    }
+}
+
+/// The MAP repair's weight (the same for every sample of the gap): the excitation's variance over
+/// the click's. A click c adds b ∗ c to the prediction error over its trace (the gap and the p
+/// samples after), of variance σc² Σ b² per click sample: the excess of the trace's error energy
+/// over the excitation's gives σc². No excess: the samples are trusted (`MAX_WEIGHT`).
+fn click_weights(x: &[f32], gap: Range<usize>, a: &[f64], excitation: f64, weights: &mut Vec<f64>) {
+    let p = a.len();
+    let trace = gap.start..(gap.end + p).min(x.len());
+    let error: f64 = trace
+        .clone()
+        .map(|n| {
+            let predicted: f64 =
+                a.iter().zip(x[n.saturating_sub(p)..n].iter().rev()).map(|(&c, &v)| c * f64::from(v)).sum();
+            (f64::from(x[n]) - predicted).powi(2)
+        })
+        .sum();
+    let gain = 1.0 + a.iter().map(|c| c * c).sum::<f64>();
+    let click_variance = (error - excitation * trace.len() as f64).max(0.0) / (gain * gap.len() as f64);
+    let weight = if click_variance > 0.0 { (excitation / click_variance).min(MAX_WEIGHT) } else { MAX_WEIGHT };
+    weights.clear();
+    weights.resize(gap.len(), weight);
+}
+
+fn hann(window: &mut Vec<f32>, len: usize) {
+    if window.len() != len {
+        window.clear();
+        let step = std::f64::consts::TAU / len as f64;
+        window.extend((0..len).map(|i| (0.5 - 0.5 * (step * (i as f64 + 0.5)).cos()) as f32));
+    }
+}
+
+/// Candidate runs within `chunk`: |d| over `CANDIDATE` × the larger neighbourhood's RMS.
+fn candidates(d: &[f32], chunk: Range<usize>) -> Vec<Range<usize>> {
+    // Running sums of d² over the chunk and the windows' reach around it.
+    let reach = GAP + SIDE;
+    let (lo, hi) = (chunk.start.saturating_sub(reach + 1), (chunk.end + reach + 1).min(d.len()));
+    let mut sums = Vec::with_capacity(hi - lo + 1);
+    sums.push(0.0f64);
+    let mut acc = 0.0;
+    for &v in &d[lo..hi] {
+        acc += f64::from(v) * f64::from(v);
+        sums.push(acc);
+    }
+    let mean = |from: usize, to: usize| {
+        let (from, to) = (from.clamp(lo, hi), to.clamp(lo, hi));
+        if to <= from {
+            0.0
+        } else {
+            (sums[to - lo] - sums[from - lo]) / (to - from) as f64
+        }
+    };
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for n in chunk {
+        let v = f64::from(d[n].abs());
+        if v == 0.0 {
+            continue;
+        }
+        let left = mean(n.saturating_sub(GAP + SIDE), n.saturating_sub(GAP));
+        let right = mean(n + GAP + 1, n + GAP + 1 + SIDE);
+        let scale = left.max(right).sqrt();
+        if v > f64::from(CANDIDATE) * scale {
+            match out.last_mut() {
+                Some(last) if n <= last.end + JOIN => last.end = n + 1,
+                _ => out.push(n..n + 1),
+            }
+        }
+    }
+    out
+}
+
+/// Runs closer than `JOIN` merged (across chunk boundaries too).
+fn joined(runs: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(runs.len());
+    for r in runs {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end + JOIN => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}

@@ -1,0 +1,96 @@
+//! Restoration in the plan: which repairs run ahead of the EQ, with their settings and what their
+//! detectors found (clicks, clipped runs, hum, the noise floor), so a render replays exactly the
+//! repairs a run decided, bit for bit, without detecting again.
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::settings::{Click, DeclickSettings};
+
+/// The repairs, in the order they run (each detector sees what the repairs before it left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Repair {
+    Declick,
+}
+
+impl Repair {
+    pub const ALL: [Repair; 1] = [Repair::Declick];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Repair::Declick => "declick",
+        }
+    }
+
+    pub fn named(name: &str) -> Result<Repair> {
+        Repair::ALL.into_iter().find(|r| r.name() == name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Repair::ALL.iter().map(|r| r.name()).collect();
+            Error::InvalidSetting(format!("unknown repair `{name}` (known: {})", names.join(", ")))
+        })
+    }
+}
+
+/// What a run asks of restoration: per repair, off, on where its detector finds the fault
+/// (`auto`), or on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RestoreRequest {
+    pub repairs: Vec<(Repair, Mode)>,
+    pub declick: DeclickSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Only where the detector is sure the fault is there.
+    Auto,
+    /// Whatever the detector finds, however little.
+    On,
+}
+
+impl RestoreRequest {
+    /// Every repair in `mode`.
+    pub fn all(mode: Mode) -> Self {
+        RestoreRequest { repairs: Repair::ALL.iter().map(|&r| (r, mode)).collect(), ..Default::default() }
+    }
+
+    pub fn mode(&self, repair: Repair) -> Option<Mode> {
+        self.repairs.iter().find(|(r, _)| *r == repair).map(|&(_, m)| m)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.repairs.is_empty()
+    }
+}
+
+/// The repairs a render applies and what they act on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestorePlan {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declick: Option<DeclickPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeclickPlan {
+    pub settings: DeclickSettings,
+    /// The clicks found, in order per channel: what the repair rebuilds.
+    pub clicks: Vec<Click>,
+}
+
+impl RestorePlan {
+    pub fn is_empty(&self) -> bool {
+        self.declick.is_none()
+    }
+
+    pub fn validate(&self, channels: Option<usize>) -> Result<()> {
+        if let Some(d) = &self.declick {
+            d.settings.validate()?;
+            if let Some(c) =
+                d.clicks.iter().find(|c| c.len == 0 || channels.is_some_and(|n| usize::from(c.channel) >= n))
+            {
+                return Err(Error::InvalidSetting(format!(
+                    "declick: click {c:?} is empty or in a channel the input lacks"
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,140 @@
+//! Restoration, the render's first stage (ahead of any conversion and the EQ): each repair the
+//! plan holds replayed on what its detector found. A run that asks for restoration first calls
+//! [`find_and_repair`], which detects and repairs in turn — each detector seeing what the repairs
+//! before it left — and returns the plan; [`apply`] replays that plan with the same code, so the
+//! render of a saved plan gives the same samples.
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::audio::AudioBuffer;
+use crate::dsp::declick::Declicker;
+use crate::error::{Error, Result};
+use crate::model::restore::{DeclickPlan, Repair, RestorePlan, RestoreRequest};
+use crate::model::settings::Click;
+
+/// Clicks listed by time in a report, at most (the plan holds them all).
+pub const LISTED_CLICKS: usize = 200;
+
+/// What restoration found and did, for the summary and the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestoreReport {
+    /// The repairs asked for and whether each acted.
+    pub asked: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declick: Option<DeclickReport>,
+    /// What restoration took out (the input minus its restoration), relative to the input, dB
+    /// (−∞ reads as −400: nothing).
+    pub removed_db: f64,
+    /// Detection and repair, s.
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeclickReport {
+    pub clicks: usize,
+    pub per_minute: f64,
+    pub samples_repaired: usize,
+    pub longest_ms: f64,
+    /// Where the first `LISTED_CLICKS` lie, s (channel, start).
+    pub at_s: Vec<(u16, f64)>,
+}
+
+/// Detects and repairs what `request` asks for in `buffer`, in place: the plan that replays it.
+pub fn find_and_repair(buffer: &mut AudioBuffer, request: &RestoreRequest) -> Result<RestorePlan> {
+    let mut plan = RestorePlan::default();
+    for repair in request.repairs.iter().map(|&(r, _)| r) {
+        match repair {
+            Repair::Declick => {
+                let declicker = Declicker::new(&request.declick, buffer.sample_rate)?;
+                let found: Vec<Vec<std::ops::Range<usize>>> =
+                    buffer.channels.par_iter().map(|c| declicker.detect(c)).collect();
+                let clicks: Vec<Click> = found
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(ch, runs)| {
+                        runs.iter().map(move |r| Click {
+                            channel: ch as u16,
+                            start: r.start as u64,
+                            len: r.len() as u32,
+                        })
+                    })
+                    .collect();
+                if !clicks.is_empty() {
+                    let step = DeclickPlan { settings: request.declick.clone(), clicks };
+                    declick(buffer, &step)?;
+                    plan.declick = Some(step);
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Replays `plan` on `buffer` (the input it was found on).
+pub fn apply(buffer: &mut AudioBuffer, plan: &RestorePlan) -> Result<()> {
+    plan.validate(Some(buffer.num_channels()))?;
+    if let Some(d) = &plan.declick {
+        declick(buffer, d)?;
+    }
+    Ok(())
+}
+
+fn declick(buffer: &mut AudioBuffer, plan: &DeclickPlan) -> Result<()> {
+    let declicker = Declicker::new(&plan.settings, buffer.sample_rate)?;
+    let frames = buffer.frames();
+    if let Some(c) = plan.clicks.iter().find(|c| c.start as usize + c.len as usize > frames) {
+        return Err(Error::InvalidSetting(format!(
+            "declick: click at sample {} lies past the input's end ({frames})",
+            c.start
+        )));
+    }
+    buffer.channels.par_iter_mut().enumerate().for_each(|(ch, x)| {
+        let runs: Vec<std::ops::Range<usize>> = plan
+            .clicks
+            .iter()
+            .filter(|c| usize::from(c.channel) == ch)
+            .map(|c| c.start as usize..c.start as usize + c.len as usize)
+            .collect();
+        declicker.repair(x, &runs);
+    });
+    Ok(())
+}
+
+/// The report of `plan`, found on `before` and leaving `after`.
+pub fn report(
+    request: &RestoreRequest,
+    plan: &RestorePlan,
+    before: &AudioBuffer,
+    after: &AudioBuffer,
+) -> RestoreReport {
+    let fs = f64::from(before.sample_rate);
+    let minutes = before.frames() as f64 / fs / 60.0;
+    let declick = plan.declick.as_ref().map(|d| DeclickReport {
+        clicks: d.clicks.len(),
+        per_minute: d.clicks.len() as f64 / minutes.max(1e-9),
+        samples_repaired: d.clicks.iter().map(|c| c.len as usize).sum(),
+        longest_ms: d.clicks.iter().map(|c| f64::from(c.len)).fold(0.0, f64::max) / fs * 1e3,
+        at_s: d.clicks.iter().take(LISTED_CLICKS).map(|c| (c.channel, c.start as f64 / fs)).collect(),
+    });
+    let (mut signal, mut removed) = (0.0f64, 0.0f64);
+    for (b, a) in before.channels.iter().zip(&after.channels) {
+        for (&x, &y) in b.iter().zip(a) {
+            signal += f64::from(x) * f64::from(x);
+            removed += (f64::from(x) - f64::from(y)).powi(2);
+        }
+    }
+    let acted = |r: Repair| match r {
+        Repair::Declick => plan.declick.is_some(),
+    };
+    RestoreReport {
+        asked: request
+            .repairs
+            .iter()
+            .map(|&(r, _)| format!("{}: {}", r.name(), if acted(r) { "repaired" } else { "nothing found" }))
+            .collect(),
+        declick,
+        removed_db: 10.0 * (removed / signal.max(f64::MIN_POSITIVE)).max(1e-40).log10(),
+        seconds: 0.0,
+    }
+}
