@@ -13,7 +13,7 @@ use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
 use automaster::internals::jobs::deliver::{DeliverJob, Loudness};
 use automaster::internals::jobs::{self, Delivery, MasterJob, PackOutput, ReportJob, ReportOut, Summary};
 use automaster::internals::model::restore::{Mode as RepairMode, Repair, RestoreRequest};
-use automaster::internals::model::settings::{ClickMode, DeclickSettings};
+use automaster::internals::model::settings::{ClickMode, DeclickSettings, DehumSettings};
 use automaster::internals::model::{platform, BitDepth, Dither, MatchSettings, OutputSpec, Platform, Tags};
 use automaster::internals::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
@@ -216,7 +216,8 @@ struct MasterArgs {
     #[arg(long)]
     report_json: Option<PathBuf>,
     /// Restore the mix first (ahead of its analysis and the EQ): `off`, `auto` (each repair where
-    /// its detector finds the fault) or a list of repairs to run (`declick`, comma-separated).
+    /// its detector finds the fault) or a list of repairs to run (`declick`, `dehum`,
+    /// comma-separated).
     #[arg(long, value_name = "auto|off|LIST", default_value = "off")]
     restore: String,
     #[command(flatten)]
@@ -267,21 +268,29 @@ struct RepairArgs {
     /// Also write what restoration took out (input − restored, 32-bit float WAV), to listen to.
     #[arg(long, value_name = "FILE")]
     residual_out: Option<PathBuf>,
+    /// The mains frequency (50 or 60 Hz) the hum is on, when known: only its series is looked for,
+    /// and an asked-for de-hum notches it even where it is too faint to find.
+    #[arg(long, value_name = "HZ")]
+    hum_hz: Option<f64>,
 }
 
 impl RepairArgs {
     /// The request for `repairs` (each in `mode`), with these settings.
     fn request(&self, repairs: impl IntoIterator<Item = (Repair, RepairMode)>) -> RestoreRequest {
         let mode = if self.crackle { ClickMode::Crackle } else { ClickMode::Clicks };
-        RestoreRequest { repairs: repairs.into_iter().collect(), declick: DeclickSettings::for_mode(mode) }
+        RestoreRequest {
+            repairs: repairs.into_iter().collect(),
+            declick: DeclickSettings::for_mode(mode),
+            dehum: DehumSettings { mains_hz: self.hum_hz, ..DehumSettings::default() },
+        }
     }
 
     /// `--restore`'s value: `off` (no request), `auto`, or repairs by name.
     fn parse(&self, spec: &str) -> Result<Option<RestoreRequest>> {
         match spec.trim() {
             "off" => {
-                if self.crackle || self.residual_out.is_some() {
-                    bail!("--crackle and --residual-out go with --restore auto or a list of repairs");
+                if self.crackle || self.residual_out.is_some() || self.hum_hz.is_some() {
+                    bail!("--crackle, --hum-hz and --residual-out go with --restore auto or a list of repairs");
                 }
                 Ok(None)
             }
@@ -304,6 +313,9 @@ struct RestoreArgs {
     /// Repair clicks (and crackle, with --crackle) wherever the detector finds them.
     #[arg(long)]
     declick: bool,
+    /// Notch out mains hum (50 or 60 Hz and its harmonics) where its lines are found.
+    #[arg(long)]
+    dehum: bool,
     /// Every repair, each only where its detector finds the fault (the default when no repair is
     /// named); with named repairs, the others too.
     #[arg(long)]
@@ -1116,6 +1128,11 @@ fn report(s: &Summary, json: bool) -> Result<()> {
             r.removed_db.max(-200.0),
             r.seconds
         );
+        if let Some(h) = &r.dehum {
+            let lines: Vec<String> =
+                h.harmonics.iter().map(|l| format!("{:.2} Hz {:.0} dBFS", l.freq_hz, l.level_db)).collect();
+            println!("  hum          {:.3} Hz: {}", h.fundamental_hz, lines.join(", "));
+        }
         if let Some(d) = &r.declick {
             let first: Vec<String> = d.at_s.iter().take(8).map(|(c, t)| format!("{t:.3} s (ch {c})")).collect();
             println!(

@@ -7,6 +7,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use automaster::internals::dsp::declick::{DeclickSettings, Declicker};
+use automaster::internals::model::restore::{Mode, Repair, RestorePlan, RestoreRequest};
+use automaster::internals::render::restore::{apply, find_and_repair};
+use automaster::AudioBuffer;
 use common::Rng;
 
 /// Real music, first channel, at most `seconds` long.
@@ -262,4 +265,142 @@ fn a_masters_restoration_is_saved_in_its_plan_and_replayed() {
     ]);
     assert!(o.status.success());
     assert!(!std::fs::read_to_string(p("plain.json")).unwrap().contains("\"restore\""));
+}
+
+/// Mains hum on `f0`: the fundamental and five harmonics (amplitudes falling as a transformer's
+/// do), at `rms_dbfs` in all, steady phases from `seed`.
+fn hum(len: usize, fs: u32, f0: f64, rms_dbfs: f64, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let amplitudes = [1.0, 0.6, 0.45, 0.3, 0.2, 0.15];
+    let phases: Vec<f64> = amplitudes.iter().map(|_| std::f64::consts::TAU * rng.unit()).collect();
+    let rms = (amplitudes.iter().map(|a| a * a / 2.0).sum::<f64>()).sqrt();
+    let scale = 10f64.powf(rms_dbfs / 20.0) / rms;
+    (0..len)
+        .map(|n| {
+            let t = n as f64 / f64::from(fs);
+            let v: f64 = amplitudes
+                .iter()
+                .zip(&phases)
+                .enumerate()
+                .map(|(k, (a, ph))| a * (std::f64::consts::TAU * f0 * (k + 1) as f64 * t + ph).sin())
+                .sum();
+            (scale * v) as f32
+        })
+        .collect()
+}
+
+/// Welch power spectrum (Hann, 16384 points, half overlap) of `x`: power per bin.
+fn welch(x: &[f32]) -> Vec<f64> {
+    use realfft::RealFftPlanner;
+    let n = 16_384;
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let (mut input, mut output) = (fft.make_input_vec(), fft.make_output_vec());
+    let mut power = vec![0.0; n / 2 + 1];
+    for start in (0..x.len().saturating_sub(n)).step_by(n / 2) {
+        for (i, o) in input.iter_mut().enumerate() {
+            *o = f64::from(x[start + i]) * (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos());
+        }
+        fft.process(&mut input, &mut output).unwrap();
+        power.iter_mut().zip(&output).for_each(|(p, v)| *p += v.norm_sqr());
+    }
+    power
+}
+
+fn restore_buffer(channels: Vec<Vec<f32>>, fs: u32, request: &RestoreRequest) -> (AudioBuffer, RestorePlan) {
+    let mut b = AudioBuffer::new(fs, channels);
+    let plan = find_and_repair(&mut b, request).unwrap();
+    (b, plan)
+}
+
+fn dehum_only(mode: Mode) -> RestoreRequest {
+    RestoreRequest { repairs: vec![(Repair::Dehum, mode)], ..Default::default() }
+}
+
+/// Hum at −50 dBFS (50.03 and 60.03 Hz, the fundamental and five harmonics) on real music, found
+/// to within 0.05 Hz, down by at least 25 dB (what the plan's notches leave of the hum alone),
+/// and the music between the harmonics within 0.5 dB of the clean music's. On a minute of an
+/// ambient track and of a ballad (../shared/audio, where it lies beside the repository) the
+/// detector finds it unaided (`auto`; under denser music a −50 dBFS hum does not stand out);
+/// under the bundled 15 s excerpts a −50 dBFS hum is too faint to stand out of the music's own
+/// low lines, and the repair runs as asked for with the mains frequency given (`--dehum
+/// --hum-hz`), as a user who hears hum would run it.
+#[test]
+fn hum_on_real_music_is_found_and_notched_out() {
+    let bundled_files =
+        [bundled("sectoid_feelings_excerpt.ogg"), bundled("sectoid_escape_from_chaosland_mix_excerpt.flac")];
+    let shared_files =
+        real_music(&["targets/lincity_architectural_contemplations.ogg", "references/sectoid_feelings.ogg"]);
+    let cases = bundled_files.iter().map(|f| (f, true)).chain(shared_files.iter().map(|f| (f, false)));
+    for (f, asked) in cases {
+        let b = automaster::decode_file(f, &automaster::NoProgress).unwrap();
+        let fs = b.sample_rate;
+        let n = b.frames().min(60 * fs as usize);
+        let clean: Vec<Vec<f32>> = b.channels.iter().map(|c| c[..n].to_vec()).collect();
+        for (f0, seed) in [(50.0, 1), (60.0, 2)] {
+            let added = hum(n, fs, f0 + 0.03, -50.0, seed);
+            let hummed: Vec<Vec<f32>> =
+                clean.iter().map(|c| c.iter().zip(&added).map(|(a, h)| a + h).collect()).collect();
+            let request = if asked {
+                let mut r = dehum_only(Mode::On);
+                r.dehum.mains_hz = Some(f0);
+                r
+            } else {
+                dehum_only(Mode::Auto)
+            };
+            let (out, plan) = restore_buffer(hummed, fs, &request);
+            let name = format!("{} + {f0} Hz", f.file_name().unwrap().to_string_lossy());
+            let found = plan.dehum.as_ref().expect(&name).hum.clone();
+            assert!((found.fundamental_hz - (f0 + 0.03)).abs() < 0.05, "{name}: found {:.3} Hz", found.fundamental_hz);
+            // The notches are linear: what they leave of the hum is the plan applied to the hum alone.
+            let mut left = AudioBuffer::new(fs, vec![added.clone()]);
+            apply(&mut left, &plan).unwrap();
+            let energy = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
+            let down_db = 10.0 * (energy(&added) / energy(&left.channels[0])).log10();
+            // Music between the harmonics: bands from 5 Hz above each line to 5 Hz below the next.
+            let (pc, po) = (welch(&clean[0]), welch(&out.channels[0]));
+            let bin = f64::from(fs) / 16_384.0;
+            let worst = (1..12)
+                .map(|k| {
+                    let (lo, hi) = ((k as f64 * f0 + 5.0) / bin, ((k + 1) as f64 * f0 - 5.0) / bin);
+                    let band = |p: &[f64]| p[lo.ceil() as usize..=hi.floor() as usize].iter().sum::<f64>();
+                    10.0 * (band(&po) / band(&pc)).log10()
+                })
+                .fold(0.0f64, |m, d| if d.abs() > m.abs() { d } else { m });
+            eprintln!(
+                "{name}: found {:.3} Hz, {} lines; hum down {down_db:.1} dB; music between the lines {worst:+.2} dB",
+                found.fundamental_hz,
+                found.harmonics.len()
+            );
+            assert!(down_db >= 25.0, "{name}: hum down only {down_db:.1} dB");
+            assert!(worst.abs() <= 0.5, "{name}: music between the harmonics moved {worst:+.2} dB");
+        }
+    }
+}
+
+/// Clean real music has no hum to find. Left out, because they have hum: "Metal Madness" (lines at
+/// 50.000, 99.997, 150.000, 200.000 … 600.004 Hz, steady through the song, 10–19 dB out) and
+/// "Thru the Mirror" (49.986 Hz and ten harmonics, up to 25 dB out).
+#[test]
+fn clean_music_has_no_hum() {
+    let mut files = vec![
+        bundled("sectoid_escape_from_chaosland_mix_excerpt.flac"),
+        bundled("sectoid_war_of_freedom_excerpt.ogg"),
+        bundled("sectoid_feelings_excerpt.ogg"),
+    ];
+    files.extend(real_music(&[
+        "references/sectoid_escape_from_chaosland.ogg",
+        "references/sectoid_feelings.ogg",
+        "references/sectoid_war_of_freedom.ogg",
+        "references/muldjord_armygeddon.ogg",
+        "references/muldjord_mutilated_mime.ogg",
+        "targets/singularity_a_new_journey.ogg",
+        "targets/singularity_orbital_elevator.ogg",
+        "targets/lincity_architectural_contemplations.ogg",
+        "targets/nexuiz_chaos-fog.ogg",
+    ]));
+    for f in files {
+        let b = automaster::decode_file(&f, &automaster::NoProgress).unwrap();
+        let (_, plan) = restore_buffer(b.channels, b.sample_rate, &dehum_only(Mode::Auto));
+        assert!(plan.dehum.is_none(), "{}: hum found in clean music: {:?}", f.display(), plan.dehum);
+    }
 }

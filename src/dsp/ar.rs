@@ -130,7 +130,7 @@ pub fn covariance_fit(x: &[f32], known: &[bool], a: &mut [f64], ridge: f64, scra
 /// Solves the symmetric positive definite system `m` (n × n, row-major, non-zero within `band` of
 /// the diagonal) · x = `rhs` in place by Cholesky decomposition (`rhs` becomes x). False when `m`
 /// is not positive definite.
-fn cholesky_solve(m: &mut [f64], n: usize, band: usize, rhs: &mut [f64]) -> bool {
+pub(crate) fn cholesky_solve(m: &mut [f64], n: usize, band: usize, rhs: &mut [f64]) -> bool {
     // Lower factor L in place (row-major), only within the band.
     for i in 0..n {
         let lo = i.saturating_sub(band);

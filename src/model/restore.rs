@@ -4,21 +4,23 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::settings::{Click, DeclickSettings};
+use crate::model::settings::{Click, DeclickSettings, DehumSettings, Hum};
 
 /// The repairs, in the order they run (each detector sees what the repairs before it left).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Repair {
     Declick,
+    Dehum,
 }
 
 impl Repair {
-    pub const ALL: [Repair; 1] = [Repair::Declick];
+    pub const ALL: [Repair; 2] = [Repair::Declick, Repair::Dehum];
 
     pub fn name(self) -> &'static str {
         match self {
             Repair::Declick => "declick",
+            Repair::Dehum => "dehum",
         }
     }
 
@@ -36,6 +38,7 @@ impl Repair {
 pub struct RestoreRequest {
     pub repairs: Vec<(Repair, Mode)>,
     pub declick: DeclickSettings,
+    pub dehum: DehumSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +69,15 @@ impl RestoreRequest {
 pub struct RestorePlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declick: Option<DeclickPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dehum: Option<DehumPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DehumPlan {
+    pub settings: DehumSettings,
+    /// The hum found: a notch at each of its lines.
+    pub hum: Hum,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +89,7 @@ pub struct DeclickPlan {
 
 impl RestorePlan {
     pub fn is_empty(&self) -> bool {
-        self.declick.is_none()
+        self.declick.is_none() && self.dehum.is_none()
     }
 
     pub fn validate(&self, channels: Option<usize>) -> Result<()> {
@@ -89,6 +101,12 @@ impl RestorePlan {
                 return Err(Error::InvalidSetting(format!(
                     "declick: click {c:?} is empty or in a channel the input lacks"
                 )));
+            }
+        }
+        if let Some(d) = &self.dehum {
+            d.settings.validate()?;
+            if d.hum.harmonics.iter().any(|h| !(1.0..=20_000.0).contains(&h.freq_hz)) {
+                return Err(Error::InvalidSetting("dehum: a hum line outside 1 Hz … 20 kHz".into()));
             }
         }
         Ok(())

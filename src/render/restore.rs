@@ -8,10 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
 use crate::dsp::declick::Declicker;
+use crate::dsp::dehum::{self, Dehummer};
 use crate::error::{Error, Result};
-use crate::model::restore::{DeclickPlan, Repair, RestorePlan, RestoreRequest};
-use crate::model::settings::Click;
+use crate::model::restore::{DeclickPlan, DehumPlan, Mode, Repair, RestorePlan, RestoreRequest};
+use crate::model::settings::{Click, DehumSettings, Hum};
 
+/// How much wider a forced run's notches are where its hum could not be located.
+const UNLOCATED_WIDENING: f64 = 2.0;
 /// Clicks listed by time in a report, at most (the plan holds them all).
 pub const LISTED_CLICKS: usize = 200;
 
@@ -22,6 +25,9 @@ pub struct RestoreReport {
     pub asked: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declick: Option<DeclickReport>,
+    /// The hum found and notched out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dehum: Option<Hum>,
     /// What restoration took out (the input minus its restoration), relative to the input, dB
     /// (−∞ reads as −400: nothing).
     pub removed_db: f64,
@@ -43,7 +49,8 @@ pub struct DeclickReport {
 /// Detects and repairs what `request` asks for in `buffer`, in place: the plan that replays it.
 pub fn find_and_repair(buffer: &mut AudioBuffer, request: &RestoreRequest) -> Result<RestorePlan> {
     let mut plan = RestorePlan::default();
-    for repair in request.repairs.iter().map(|&(r, _)| r) {
+    // In the one order `apply` replays them, whatever order they were asked in.
+    for repair in Repair::ALL.into_iter().filter(|&r| request.mode(r).is_some()) {
         match repair {
             Repair::Declick => {
                 let declicker = Declicker::new(&request.declick, buffer.sample_rate)?;
@@ -66,6 +73,19 @@ pub fn find_and_repair(buffer: &mut AudioBuffer, request: &RestoreRequest) -> Re
                     plan.declick = Some(step);
                 }
             }
+            Repair::Dehum => {
+                let channels: Vec<&[f32]> = buffer.channels.iter().map(Vec::as_slice).collect();
+                let forced = request.mode(Repair::Dehum) == Some(Mode::On);
+                if let Some(hum) = dehum::detect(&channels, buffer.sample_rate, &request.dehum, forced) {
+                    // Notches on the mains grid itself are widened to take in its drift.
+                    let widen = if hum.located { 1.0 } else { UNLOCATED_WIDENING };
+                    let settings =
+                        DehumSettings { bandwidth_hz: request.dehum.bandwidth_hz * widen, ..request.dehum.clone() };
+                    let step = DehumPlan { settings, hum };
+                    dehum(buffer, &step)?;
+                    plan.dehum = Some(step);
+                }
+            }
         }
     }
     Ok(plan)
@@ -77,6 +97,15 @@ pub fn apply(buffer: &mut AudioBuffer, plan: &RestorePlan) -> Result<()> {
     if let Some(d) = &plan.declick {
         declick(buffer, d)?;
     }
+    if let Some(d) = &plan.dehum {
+        dehum(buffer, d)?;
+    }
+    Ok(())
+}
+
+fn dehum(buffer: &mut AudioBuffer, plan: &DehumPlan) -> Result<()> {
+    let dehummer = Dehummer::new(&plan.hum, &plan.settings, buffer.sample_rate)?;
+    buffer.channels.par_iter_mut().for_each_init(Vec::new, |scratch, x| dehummer.process(x, scratch));
     Ok(())
 }
 
@@ -126,6 +155,7 @@ pub fn report(
     }
     let acted = |r: Repair| match r {
         Repair::Declick => plan.declick.is_some(),
+        Repair::Dehum => plan.dehum.is_some(),
     };
     RestoreReport {
         asked: request
@@ -134,6 +164,7 @@ pub fn report(
             .map(|&(r, _)| format!("{}: {}", r.name(), if acted(r) { "repaired" } else { "nothing found" }))
             .collect(),
         declick,
+        dehum: plan.dehum.as_ref().map(|d| d.hum.clone()),
         removed_db: 10.0 * (removed / signal.max(f64::MIN_POSITIVE)).max(1e-40).log10(),
         seconds: 0.0,
     }
