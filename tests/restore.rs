@@ -81,9 +81,23 @@ fn declick(x: &[f32], fs: u32, settings: &DeclickSettings) -> Declicked {
     }
 }
 
-/// Real music at hand: the bundled excerpts, and the recordings of ../shared/audio where they are.
+/// The recordings of ../shared/audio named, those that are there.
 fn real_music(shared_names: &[&str]) -> Vec<PathBuf> {
     shared_names.iter().filter_map(|n| shared(n)).collect()
+}
+
+/// Clean music: the three bundled excerpts and those of `shared_names` at hand.
+fn clean_music(shared_names: &[&str]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = [
+        "sectoid_escape_from_chaosland_mix_excerpt.flac",
+        "sectoid_war_of_freedom_excerpt.ogg",
+        "sectoid_feelings_excerpt.ogg",
+    ]
+    .into_iter()
+    .map(bundled)
+    .collect();
+    files.extend(real_music(shared_names));
+    files
 }
 
 /// 60 clicks of 1–45 samples and 0.05–0.5 FS in real music: at least 95 % found and the SNR
@@ -124,12 +138,7 @@ fn clicks_in_real_music_are_found_and_repaired() {
 /// at peaks over 0.95 FS, which 0.002 % of its samples reach).
 #[test]
 fn clean_music_is_left_alone_by_the_declicker() {
-    let mut files = vec![
-        bundled("sectoid_escape_from_chaosland_mix_excerpt.flac"),
-        bundled("sectoid_war_of_freedom_excerpt.ogg"),
-        bundled("sectoid_feelings_excerpt.ogg"),
-    ];
-    files.extend(real_music(&[
+    let files = clean_music(&[
         "references/sectoid_escape_from_chaosland.ogg",
         "references/sectoid_feelings.ogg",
         "references/sectoid_war_of_freedom.ogg",
@@ -137,7 +146,7 @@ fn clean_music_is_left_alone_by_the_declicker() {
         "targets/singularity_a_new_journey.ogg",
         "targets/singularity_orbital_elevator.ogg",
         "targets/lincity_architectural_contemplations.ogg",
-    ]));
+    ]);
     let d = Declicker::new(&DeclickSettings::default(), 44_100).unwrap();
     for f in files {
         let (x, fs) = music(&f, 60.0);
@@ -382,12 +391,7 @@ fn hum_on_real_music_is_found_and_notched_out() {
 /// "Thru the Mirror" (49.986 Hz and ten harmonics, up to 25 dB out).
 #[test]
 fn clean_music_has_no_hum() {
-    let mut files = vec![
-        bundled("sectoid_escape_from_chaosland_mix_excerpt.flac"),
-        bundled("sectoid_war_of_freedom_excerpt.ogg"),
-        bundled("sectoid_feelings_excerpt.ogg"),
-    ];
-    files.extend(real_music(&[
+    let files = clean_music(&[
         "references/sectoid_escape_from_chaosland.ogg",
         "references/sectoid_feelings.ogg",
         "references/sectoid_war_of_freedom.ogg",
@@ -397,7 +401,7 @@ fn clean_music_has_no_hum() {
         "targets/singularity_orbital_elevator.ogg",
         "targets/lincity_architectural_contemplations.ogg",
         "targets/nexuiz_chaos-fog.ogg",
-    ]));
+    ]);
     for f in files {
         let b = automaster::decode_file(&f, &automaster::NoProgress).unwrap();
         let (_, plan) = restore_buffer(b.channels, b.sample_rate, &dehum_only(Mode::Auto));
