@@ -1,5 +1,5 @@
 //! Autoregressive (AR) models of audio and least-squares AR interpolation of missing samples
-//! (Godsill & Rayner, *Digital Audio Restoration*, 1998, ch. 3 and 5): the model x[n] ≈ Σ a_k
+//! (Godsill & Rayner, *Digital Audio Restoration*, 1998, ch. 3 and 5): the model x\[n\] ≈ Σ a_k
 //! x[n−k] predicts each sample from the p before it; its prediction error (the excitation) is small
 //! and white where the model fits, so clicks stand out in it, and the samples a click spoiled are
 //! rebuilt as those that make the excitation across the gap smallest.
@@ -48,7 +48,7 @@ pub fn levinson(r: &[f64], a: &mut [f64]) -> Option<f64> {
     Some(err)
 }
 
-/// The prediction error e[n] = x[n] − Σ a_k x[n−k] of `x[from..to]` into `out` (x must hold p
+/// The prediction error e\[n\] = x\[n\] − Σ a_k x[n−k] of `x[from..to]` into `out` (x must hold p
 /// samples before `from`).
 pub fn prediction_error(x: &[f32], from: usize, to: usize, a: &[f64], out: &mut [f32]) {
     let p = a.len();
@@ -60,7 +60,7 @@ pub fn prediction_error(x: &[f32], from: usize, to: usize, a: &[f64], out: &mut 
     }
 }
 
-/// Scratch of [`covariance_fit`] and [`Interpolator`], kept between calls so neither allocates
+/// Scratch of [`covariance_fit`] and [`interpolate`], kept between calls so neither allocates
 /// once warm.
 #[derive(Default)]
 pub struct ArScratch {
@@ -165,10 +165,10 @@ pub(crate) fn cholesky_solve(m: &mut [f64], n: usize, band: usize, rhs: &mut [f6
 }
 
 /// Least-squares AR interpolation (LSAR; Godsill & Rayner 1998, §5.2.2): the samples of a gap
-/// rebuilt as those that minimise the excitation energy Σ e[n]² over every prediction the gap
+/// rebuilt as those that minimise the excitation energy Σ e\[n\]² over every prediction the gap
 /// takes part in. With b the prediction-error filter, the normal equations are Toeplitz in the
-/// gap: Σ_j r_b(i − j) x_j = −Σ_n b_{n−i} c[n], r_b the autocorrelation of b and c[n] the part of
-/// e[n] the known samples give.
+/// gap: Σ_j r_b(i − j) x_j = −Σ_n b_{n−i} c\[n\], r_b the autocorrelation of b and c\[n\] the part of
+/// e\[n\] the known samples give.
 ///
 /// With `observed_weights` (one per gap sample, λ_i) the gap's samples are not thrown away but
 /// taken as the signal plus independent noise (the click) whose variance at sample i is 1/λ_i

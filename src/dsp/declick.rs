@@ -113,7 +113,7 @@ impl Declicker {
         clicks
     }
 
-    /// The prediction error of a block model, through the matched filter: d[n] = Σ_k b_k e[n + k].
+    /// The prediction error of a block model, through the matched filter: d\[n\] = Σ_k b_k e[n + k].
     fn matched_error(&self, x: &[f32]) -> Vec<f32> {
         let p = self.order;
         let mut d = vec![0.0f32; x.len()];
