@@ -13,7 +13,7 @@ use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
 use automaster::internals::jobs::deliver::{DeliverJob, Loudness};
 use automaster::internals::jobs::{self, Delivery, MasterJob, PackOutput, ReportJob, ReportOut, Summary};
 use automaster::internals::model::restore::{Mode as RepairMode, Repair, RestoreRequest};
-use automaster::internals::model::settings::{ClickMode, DeclickSettings, DehumSettings};
+use automaster::internals::model::settings::{ClickMode, DeclickSettings, DeclipSettings, DehumSettings};
 use automaster::internals::model::{platform, BitDepth, Dither, MatchSettings, OutputSpec, Platform, Tags};
 use automaster::internals::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
@@ -216,7 +216,7 @@ struct MasterArgs {
     #[arg(long)]
     report_json: Option<PathBuf>,
     /// Restore the mix first (ahead of its analysis and the EQ): `off`, `auto` (each repair where
-    /// its detector finds the fault) or a list of repairs to run (`declick`, `dehum`,
+    /// its detector finds the fault) or a list of repairs to run (`declip`, `declick`, `dehum`,
     /// comma-separated).
     #[arg(long, value_name = "auto|off|LIST", default_value = "off")]
     restore: String,
@@ -282,6 +282,7 @@ impl RepairArgs {
             repairs: repairs.into_iter().collect(),
             declick: DeclickSettings::for_mode(mode),
             dehum: DehumSettings { mains_hz: self.hum_hz, ..DehumSettings::default() },
+            declip: DeclipSettings::default(),
         }
     }
 
@@ -316,6 +317,9 @@ struct RestoreArgs {
     /// Notch out mains hum (50 or 60 Hz and its harmonics) where its lines are found.
     #[arg(long)]
     dehum: bool,
+    /// Rebuild clipped peaks (runs of samples at a channel's extreme level) beyond the level.
+    #[arg(long)]
+    declip: bool,
     /// Every repair, each only where its detector finds the fault (the default when no repair is
     /// named); with named repairs, the others too.
     #[arg(long)]
@@ -334,7 +338,11 @@ struct RestoreArgs {
 impl RestoreArgs {
     fn request(&self) -> RestoreRequest {
         let named: Vec<Repair> =
-            [(self.declick, Repair::Declick)].into_iter().filter(|(on, _)| *on).map(|(_, r)| r).collect();
+            [(self.declip, Repair::Declip), (self.declick, Repair::Declick), (self.dehum, Repair::Dehum)]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, r)| r)
+                .collect();
         let auto = self.auto || named.is_empty();
         self.repair.request(Repair::ALL.into_iter().filter_map(|r| {
             if named.contains(&r) {
@@ -1128,6 +1136,18 @@ fn report(s: &Summary, json: bool) -> Result<()> {
             r.removed_db.max(-200.0),
             r.seconds
         );
+        for c in &r.declip {
+            let level =
+                |l: Option<f32>| l.map_or("–".to_string(), |l| format!("{:+.2} dBFS", 20.0 * l.abs().log10()));
+            println!(
+                "  clipping     channel {}: levels {} / {}, {} runs, {} samples rebuilt",
+                c.channel,
+                level(c.positive),
+                level(c.negative),
+                c.runs,
+                c.samples
+            );
+        }
         if let Some(h) = &r.dehum {
             let lines: Vec<String> =
                 h.harmonics.iter().map(|l| format!("{:.2} Hz {:.0} dBFS", l.freq_hz, l.level_db)).collect();

@@ -4,6 +4,7 @@ pub mod ar;
 pub mod band_split;
 pub mod compressor;
 pub mod declick;
+pub mod declip;
 pub mod dehum;
 pub mod leveler_curve;
 pub mod limiter;

@@ -4,21 +4,25 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::settings::{Click, DeclickSettings, DehumSettings, Hum};
+use crate::model::settings::{Click, Clipping, DeclickSettings, DeclipSettings, DehumSettings, Hum};
 
 /// The repairs, in the order they run (each detector sees what the repairs before it left).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Repair {
+    Declip,
     Declick,
     Dehum,
 }
 
 impl Repair {
-    pub const ALL: [Repair; 2] = [Repair::Declick, Repair::Dehum];
+    /// Clipped peaks first (a clipped run would pass for a click), hum before anything measures
+    /// a noise floor.
+    pub const ALL: [Repair; 3] = [Repair::Declip, Repair::Declick, Repair::Dehum];
 
     pub fn name(self) -> &'static str {
         match self {
+            Repair::Declip => "declip",
             Repair::Declick => "declick",
             Repair::Dehum => "dehum",
         }
@@ -39,6 +43,7 @@ pub struct RestoreRequest {
     pub repairs: Vec<(Repair, Mode)>,
     pub declick: DeclickSettings,
     pub dehum: DehumSettings,
+    pub declip: DeclipSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,9 +73,18 @@ impl RestoreRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RestorePlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declip: Option<DeclipPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declick: Option<DeclickPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dehum: Option<DehumPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeclipPlan {
+    pub settings: DeclipSettings,
+    /// Each clipped channel's levels: the runs at them are rebuilt.
+    pub clipping: Vec<Clipping>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,10 +103,16 @@ pub struct DeclickPlan {
 
 impl RestorePlan {
     pub fn is_empty(&self) -> bool {
-        self.declick.is_none() && self.dehum.is_none()
+        self.declip.is_none() && self.declick.is_none() && self.dehum.is_none()
     }
 
     pub fn validate(&self, channels: Option<usize>) -> Result<()> {
+        if let Some(d) = &self.declip {
+            d.settings.validate()?;
+            if d.clipping.iter().any(|c| channels.is_some_and(|n| usize::from(c.channel) >= n)) {
+                return Err(Error::InvalidSetting("declip: clipping in a channel the input lacks".into()));
+            }
+        }
         if let Some(d) = &self.declick {
             d.settings.validate()?;
             if let Some(c) =

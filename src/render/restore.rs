@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
 use crate::dsp::declick::Declicker;
+use crate::dsp::declip::{self, Declipper};
 use crate::dsp::dehum::{self, Dehummer};
 use crate::error::{Error, Result};
-use crate::model::restore::{DeclickPlan, DehumPlan, Mode, Repair, RestorePlan, RestoreRequest};
-use crate::model::settings::{Click, DehumSettings, Hum};
+use crate::model::restore::{DeclickPlan, DeclipPlan, DehumPlan, Mode, Repair, RestorePlan, RestoreRequest};
+use crate::model::settings::{Click, Clipping, DehumSettings, Hum};
 
 /// How much wider a forced run's notches are where its hum could not be located.
 const UNLOCATED_WIDENING: f64 = 2.0;
@@ -23,6 +24,9 @@ pub const LISTED_CLICKS: usize = 200;
 pub struct RestoreReport {
     /// The repairs asked for and whether each acted.
     pub asked: Vec<String>,
+    /// Each clipped channel: its levels and the runs rebuilt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declip: Vec<Clipping>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declick: Option<DeclickReport>,
     /// The hum found and notched out.
@@ -52,6 +56,19 @@ pub fn find_and_repair(buffer: &mut AudioBuffer, request: &RestoreRequest) -> Re
     // In the one order `apply` replays them, whatever order they were asked in.
     for repair in Repair::ALL.into_iter().filter(|&r| request.mode(r).is_some()) {
         match repair {
+            Repair::Declip => {
+                let clipping: Vec<Clipping> = buffer
+                    .channels
+                    .par_iter()
+                    .enumerate()
+                    .filter_map(|(ch, x)| declip::detect(x, ch as u16, buffer.sample_rate, &request.declip))
+                    .collect();
+                if !clipping.is_empty() {
+                    let step = DeclipPlan { settings: request.declip.clone(), clipping };
+                    declip(buffer, &step)?;
+                    plan.declip = Some(step);
+                }
+            }
             Repair::Declick => {
                 let declicker = Declicker::new(&request.declick, buffer.sample_rate)?;
                 let found: Vec<Vec<std::ops::Range<usize>>> =
@@ -94,12 +111,25 @@ pub fn find_and_repair(buffer: &mut AudioBuffer, request: &RestoreRequest) -> Re
 /// Replays `plan` on `buffer` (the input it was found on).
 pub fn apply(buffer: &mut AudioBuffer, plan: &RestorePlan) -> Result<()> {
     plan.validate(Some(buffer.num_channels()))?;
+    if let Some(d) = &plan.declip {
+        declip(buffer, d)?;
+    }
     if let Some(d) = &plan.declick {
         declick(buffer, d)?;
     }
     if let Some(d) = &plan.dehum {
         dehum(buffer, d)?;
     }
+    Ok(())
+}
+
+fn declip(buffer: &mut AudioBuffer, plan: &DeclipPlan) -> Result<()> {
+    let declipper = Declipper::new(&plan.settings)?;
+    buffer.channels.par_iter_mut().enumerate().for_each(|(ch, x)| {
+        if let Some(c) = plan.clipping.iter().find(|c| usize::from(c.channel) == ch) {
+            declipper.repair(x, c);
+        }
+    });
     Ok(())
 }
 
@@ -154,6 +184,7 @@ pub fn report(
         }
     }
     let acted = |r: Repair| match r {
+        Repair::Declip => plan.declip.is_some(),
         Repair::Declick => plan.declick.is_some(),
         Repair::Dehum => plan.dehum.is_some(),
     };
@@ -163,6 +194,7 @@ pub fn report(
             .iter()
             .map(|&(r, _)| format!("{}: {}", r.name(), if acted(r) { "repaired" } else { "nothing found" }))
             .collect(),
+        declip: plan.declip.as_ref().map_or_else(Vec::new, |d| d.clipping.clone()),
         declick,
         dehum: plan.dehum.as_ref().map(|d| d.hum.clone()),
         removed_db: 10.0 * (removed / signal.max(f64::MIN_POSITIVE)).max(1e-40).log10(),

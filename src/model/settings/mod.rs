@@ -3,6 +3,7 @@
 mod clipper;
 mod compressor;
 mod declick;
+mod declip;
 mod dehum;
 mod eq_curve;
 mod leveler;
@@ -12,6 +13,7 @@ mod multiband;
 pub use clipper::ClipperSettings;
 pub use compressor::CompressorSettings;
 pub use declick::{Click, ClickMode, DeclickSettings};
+pub use declip::{Clipping, DeclipSettings};
 pub use dehum::{DehumSettings, Hum, HumLine};
 pub use eq_curve::EqCurve;
 pub use leveler::{LevelerSettings, MAX_BOOST_DB, MAX_CUT_DB, RATIO_BOUNDS};
