@@ -13,7 +13,9 @@ use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
 use automaster::internals::jobs::deliver::{DeliverJob, Loudness};
 use automaster::internals::jobs::{self, Delivery, MasterJob, PackOutput, ReportJob, ReportOut, Summary};
 use automaster::internals::model::restore::{Mode as RepairMode, Repair, RestoreRequest};
-use automaster::internals::model::settings::{ClickMode, DeclickSettings, DeclipSettings, DehumSettings};
+use automaster::internals::model::settings::{
+    ClickMode, DeclickSettings, DeclipSettings, DehissSettings, DehumSettings,
+};
 use automaster::internals::model::{platform, BitDepth, Dither, MatchSettings, OutputSpec, Platform, Tags};
 use automaster::internals::progress::{NoProgress, Progress, ProgressTask};
 use clap::{Args, Parser, Subcommand};
@@ -216,7 +218,7 @@ struct MasterArgs {
     #[arg(long)]
     report_json: Option<PathBuf>,
     /// Restore the mix first (ahead of its analysis and the EQ): `off`, `auto` (each repair where
-    /// its detector finds the fault) or a list of repairs to run (`declip`, `declick`, `dehum`,
+    /// its detector finds the fault) or a list of repairs to run (`declip`, `declick`, `dehum`, `dehiss`,
     /// comma-separated).
     #[arg(long, value_name = "auto|off|LIST", default_value = "off")]
     restore: String,
@@ -272,17 +274,39 @@ struct RepairArgs {
     /// and an asked-for de-hum notches it even where it is too faint to find.
     #[arg(long, value_name = "HZ")]
     hum_hz: Option<f64>,
+    /// Where the recording holds its noise alone, in seconds (e.g. `0.2-1.8`): the de-hisser
+    /// measures the floor there instead of looking for it, and runs whatever it reads.
+    #[arg(long, value_name = "START-END", value_parser = parse_span)]
+    noise_profile: Option<(f64, f64)>,
+}
+
+/// `START-END` in seconds.
+fn parse_span(s: &str) -> std::result::Result<(f64, f64), String> {
+    let (a, b) = s.split_once('-').ok_or_else(|| format!("`{s}`: expected START-END in seconds, e.g. 0.5-2"))?;
+    let num = |v: &str| v.trim().parse::<f64>().map_err(|_| format!("`{v}` is not a number of seconds"));
+    let (a, b) = (num(a)?, num(b)?);
+    if !(0.0 <= a && a < b && b.is_finite()) {
+        return Err(format!("`{s}`: the span must run forward from 0 s or later"));
+    }
+    Ok((a, b))
 }
 
 impl RepairArgs {
     /// The request for `repairs` (each in `mode`), with these settings.
     fn request(&self, repairs: impl IntoIterator<Item = (Repair, RepairMode)>) -> RestoreRequest {
         let mode = if self.crackle { ClickMode::Crackle } else { ClickMode::Clicks };
+        let mut repairs: Vec<(Repair, RepairMode)> = repairs.into_iter().collect();
+        // A noise profile is a de-hiss asked for: it runs on what the span holds.
+        if self.noise_profile.is_some() {
+            repairs.retain(|(r, _)| *r != Repair::Dehiss);
+            repairs.push((Repair::Dehiss, RepairMode::On));
+        }
         RestoreRequest {
-            repairs: repairs.into_iter().collect(),
+            repairs,
             declick: DeclickSettings::for_mode(mode),
             dehum: DehumSettings { mains_hz: self.hum_hz, ..DehumSettings::default() },
             declip: DeclipSettings::default(),
+            dehiss: DehissSettings { noise_span_s: self.noise_profile, ..DehissSettings::default() },
         }
     }
 
@@ -290,8 +314,11 @@ impl RepairArgs {
     fn parse(&self, spec: &str) -> Result<Option<RestoreRequest>> {
         match spec.trim() {
             "off" => {
-                if self.crackle || self.residual_out.is_some() || self.hum_hz.is_some() {
-                    bail!("--crackle, --hum-hz and --residual-out go with --restore auto or a list of repairs");
+                if self.crackle || self.residual_out.is_some() || self.hum_hz.is_some() || self.noise_profile.is_some()
+                {
+                    bail!(
+                        "--crackle, --hum-hz, --noise-profile and --residual-out go with --restore auto or a list of repairs"
+                    );
                 }
                 Ok(None)
             }
@@ -320,6 +347,10 @@ struct RestoreArgs {
     /// Rebuild clipped peaks (runs of samples at a channel's extreme level) beyond the level.
     #[arg(long)]
     declip: bool,
+    /// Take a steady noise floor (hiss) down where one is found under the music (or measured
+    /// with --noise-profile).
+    #[arg(long)]
+    dehiss: bool,
     /// Every repair, each only where its detector finds the fault (the default when no repair is
     /// named); with named repairs, the others too.
     #[arg(long)]
@@ -337,12 +368,16 @@ struct RestoreArgs {
 
 impl RestoreArgs {
     fn request(&self) -> RestoreRequest {
-        let named: Vec<Repair> =
-            [(self.declip, Repair::Declip), (self.declick, Repair::Declick), (self.dehum, Repair::Dehum)]
-                .into_iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, r)| r)
-                .collect();
+        let named: Vec<Repair> = [
+            (self.declip, Repair::Declip),
+            (self.declick, Repair::Declick),
+            (self.dehum, Repair::Dehum),
+            (self.dehiss, Repair::Dehiss),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, r)| r)
+        .collect();
         let auto = self.auto || named.is_empty();
         self.repair.request(Repair::ALL.into_iter().filter_map(|r| {
             if named.contains(&r) {
@@ -1152,6 +1187,12 @@ fn report(s: &Summary, json: bool) -> Result<()> {
             let lines: Vec<String> =
                 h.harmonics.iter().map(|l| format!("{:.2} Hz {:.0} dBFS", l.freq_hz, l.level_db)).collect();
             println!("  hum          {:.3} Hz: {}", h.fundamental_hz, lines.join(", "));
+        }
+        for f in &r.dehiss {
+            println!(
+                "  noise floor  channel {}: {:.1} dBFS (measured over {:.1} s)",
+                f.channel, f.level_dbfs, f.measured_s
+            );
         }
         if let Some(d) = &r.declick {
             let first: Vec<String> = d.at_s.iter().take(8).map(|(c, t)| format!("{t:.3} s (ch {c})")).collect();

@@ -5,6 +5,7 @@ pub mod band_split;
 pub mod compressor;
 pub mod declick;
 pub mod declip;
+pub mod dehiss;
 pub mod dehum;
 pub mod leveler_curve;
 pub mod limiter;

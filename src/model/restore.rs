@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::settings::{Click, Clipping, DeclickSettings, DeclipSettings, DehumSettings, Hum};
+use crate::model::settings::{
+    Click, Clipping, DeclickSettings, DeclipSettings, DehissSettings, DehumSettings, Hum, NoiseFloor,
+};
 
 /// The repairs, in the order they run (each detector sees what the repairs before it left).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,18 +15,20 @@ pub enum Repair {
     Declip,
     Declick,
     Dehum,
+    Dehiss,
 }
 
 impl Repair {
     /// Clipped peaks first (a clipped run would pass for a click), hum before anything measures
-    /// a noise floor.
-    pub const ALL: [Repair; 3] = [Repair::Declip, Repair::Declick, Repair::Dehum];
+    /// a noise floor, and the floor measured last, on what the others left.
+    pub const ALL: [Repair; 4] = [Repair::Declip, Repair::Declick, Repair::Dehum, Repair::Dehiss];
 
     pub fn name(self) -> &'static str {
         match self {
             Repair::Declip => "declip",
             Repair::Declick => "declick",
             Repair::Dehum => "dehum",
+            Repair::Dehiss => "dehiss",
         }
     }
 
@@ -44,6 +48,7 @@ pub struct RestoreRequest {
     pub declick: DeclickSettings,
     pub dehum: DehumSettings,
     pub declip: DeclipSettings,
+    pub dehiss: DehissSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +83,8 @@ pub struct RestorePlan {
     pub declick: Option<DeclickPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dehum: Option<DehumPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dehiss: Option<DehissPlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +102,13 @@ pub struct DehumPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DehissPlan {
+    pub settings: DehissSettings,
+    /// Each noisy channel's floor: what its spectral gain takes down.
+    pub floors: Vec<NoiseFloor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeclickPlan {
     pub settings: DeclickSettings,
     /// The clicks found, in order per channel: what the repair rebuilds.
@@ -103,7 +117,7 @@ pub struct DeclickPlan {
 
 impl RestorePlan {
     pub fn is_empty(&self) -> bool {
-        self.declip.is_none() && self.declick.is_none() && self.dehum.is_none()
+        self.declip.is_none() && self.declick.is_none() && self.dehum.is_none() && self.dehiss.is_none()
     }
 
     pub fn validate(&self, channels: Option<usize>) -> Result<()> {
@@ -127,6 +141,12 @@ impl RestorePlan {
             d.settings.validate()?;
             if d.hum.harmonics.iter().any(|h| !(1.0..=20_000.0).contains(&h.freq_hz)) {
                 return Err(Error::InvalidSetting("dehum: a hum line outside 1 Hz … 20 kHz".into()));
+            }
+        }
+        if let Some(d) = &self.dehiss {
+            d.settings.validate()?;
+            if d.floors.iter().any(|f| channels.is_some_and(|n| usize::from(f.channel) >= n)) {
+                return Err(Error::InvalidSetting("dehiss: a noise floor in a channel the input lacks".into()));
             }
         }
         Ok(())

@@ -9,9 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::audio::AudioBuffer;
 use crate::dsp::declick::Declicker;
 use crate::dsp::declip::{self, Declipper};
+use crate::dsp::dehiss::{self, Dehisser};
 use crate::dsp::dehum::{self, Dehummer};
 use crate::error::{Error, Result};
-use crate::model::restore::{DeclickPlan, DeclipPlan, DehumPlan, Mode, Repair, RestorePlan, RestoreRequest};
+use crate::model::restore::{
+    DeclickPlan, DeclipPlan, DehissPlan, DehumPlan, Mode, Repair, RestorePlan, RestoreRequest,
+};
 use crate::model::settings::{Click, Clipping, DehumSettings, Hum};
 
 /// How much wider a forced run's notches are where its hum could not be located.
@@ -32,6 +35,9 @@ pub struct RestoreReport {
     /// The hum found and notched out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dehum: Option<Hum>,
+    /// Each channel's noise floor found and taken down.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dehiss: Vec<FloorReport>,
     /// What restoration took out (the input minus its restoration), relative to the input, dB
     /// (−∞ reads as −400: nothing).
     pub removed_db: f64,
@@ -48,6 +54,15 @@ pub struct DeclickReport {
     pub longest_ms: f64,
     /// Where the first `LISTED_CLICKS` lie, s (channel, start).
     pub at_s: Vec<(u16, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FloorReport {
+    pub channel: u16,
+    /// Broadband RMS of the floor, dBFS.
+    pub level_dbfs: f64,
+    /// How much of the recording it was measured on, s.
+    pub measured_s: f64,
 }
 
 /// Detects and repairs what `request` asks for in `buffer`, in place: the plan that replays it.
@@ -103,6 +118,20 @@ pub fn find_and_repair(buffer: &mut AudioBuffer, request: &RestoreRequest) -> Re
                     plan.dehum = Some(step);
                 }
             }
+            Repair::Dehiss => {
+                let forced = request.mode(Repair::Dehiss) == Some(Mode::On);
+                let floors: Vec<_> = buffer
+                    .channels
+                    .par_iter()
+                    .enumerate()
+                    .filter_map(|(ch, x)| dehiss::detect(x, ch as u16, buffer.sample_rate, &request.dehiss, forced))
+                    .collect();
+                if !floors.is_empty() {
+                    let step = DehissPlan { settings: request.dehiss.clone(), floors };
+                    dehiss(buffer, &step)?;
+                    plan.dehiss = Some(step);
+                }
+            }
         }
     }
     Ok(plan)
@@ -120,6 +149,9 @@ pub fn apply(buffer: &mut AudioBuffer, plan: &RestorePlan) -> Result<()> {
     if let Some(d) = &plan.dehum {
         dehum(buffer, d)?;
     }
+    if let Some(d) = &plan.dehiss {
+        dehiss(buffer, d)?;
+    }
     Ok(())
 }
 
@@ -136,6 +168,20 @@ fn declip(buffer: &mut AudioBuffer, plan: &DeclipPlan) -> Result<()> {
 fn dehum(buffer: &mut AudioBuffer, plan: &DehumPlan) -> Result<()> {
     let dehummer = Dehummer::new(&plan.hum, &plan.settings, buffer.sample_rate)?;
     buffer.channels.par_iter_mut().for_each_init(Vec::new, |scratch, x| dehummer.process(x, scratch));
+    Ok(())
+}
+
+fn dehiss(buffer: &mut AudioBuffer, plan: &DehissPlan) -> Result<()> {
+    let dehissers = plan
+        .floors
+        .iter()
+        .map(|f| Ok((usize::from(f.channel), Dehisser::new(f, &plan.settings, buffer.sample_rate)?)))
+        .collect::<Result<Vec<_>>>()?;
+    buffer.channels.par_iter_mut().enumerate().for_each(|(ch, x)| {
+        if let Some((_, d)) = dehissers.iter().find(|(c, _)| *c == ch) {
+            d.process(x, &mut d.scratch());
+        }
+    });
     Ok(())
 }
 
@@ -187,6 +233,7 @@ pub fn report(
         Repair::Declip => plan.declip.is_some(),
         Repair::Declick => plan.declick.is_some(),
         Repair::Dehum => plan.dehum.is_some(),
+        Repair::Dehiss => plan.dehiss.is_some(),
     };
     RestoreReport {
         asked: request
@@ -197,6 +244,12 @@ pub fn report(
         declip: plan.declip.as_ref().map_or_else(Vec::new, |d| d.clipping.clone()),
         declick,
         dehum: plan.dehum.as_ref().map(|d| d.hum.clone()),
+        dehiss: plan.dehiss.as_ref().map_or_else(Vec::new, |d| {
+            d.floors
+                .iter()
+                .map(|f| FloorReport { channel: f.channel, level_dbfs: f.level_dbfs, measured_s: f.measured_s })
+                .collect()
+        }),
         removed_db: 10.0 * (removed / signal.max(f64::MIN_POSITIVE)).max(1e-40).log10(),
         seconds: 0.0,
     }

@@ -1,0 +1,381 @@
+//! Hiss: a steady broadband noise floor under the music, found in the recording's quietest
+//! passages and taken down by a short-time spectral gain. The a-priori SNR is the
+//! decision-directed estimate of Ephraim & Malah ("Speech enhancement using a minimum mean-square
+//! error short-time spectral amplitude estimator", IEEE TASSP 1984), which keeps the residual
+//! noise steady instead of musical; the gain is the MMSE estimate of the clean power under their
+//! Gaussian model, so music under the floor keeps its level.
+//!
+//! Found, not assumed: the quietest 3 % of the frames (half a second at least) must read as one
+//! steady noise — every third-octave band of each of them, smoothed over 93 ms, within 2 dB of
+//! their mean — at least 20 dB under the recording's median frame and no quieter than the
+//! settings' floor. Fades, reverb tails and soft passages of clean music vary from frame to frame
+//! and band to band; digital silence and dither lie under the floor.
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use super::window::hann_periodic;
+use crate::error::Result;
+pub use crate::model::settings::{DehissSettings, NoiseFloor};
+
+/// The quietest share of the frames taken for noise alone, and the least time it spans, s.
+const QUIET_SHARE: f64 = 0.01;
+const QUIET_MIN_S: f64 = 0.5;
+/// Frames a band's level is smoothed over when checking the quiet frames agree (8 × 11.6 ms).
+const SMOOTH_FRAMES: usize = 8;
+/// How far a quiet frame's band may stray from the floor and still read as the noise, dB, and the
+/// share of (frame, band) cells that must.
+const STEADY_DB: f64 = 2.0;
+const STEADY_SHARE: f64 = 0.7;
+/// How far under the median frame the floor must lie, dB.
+const UNDER_MUSIC_DB: f64 = 20.0;
+/// The bands checked: third octaves from here to 16 kHz (or 0.45 fs).
+const LOWEST_BAND_HZ: f64 = 100.0;
+const HIGHEST_HZ: f64 = 16_000.0;
+/// The frame level that picks the quiet frames is read above the rumble.
+const LEVEL_FROM_HZ: f64 = 200.0;
+/// How far above the quietest frames' level a frame may lie and still be averaged into the
+/// floor, dB.
+const NOISE_SPREAD_DB: f64 = 3.0;
+/// Bins each side a bin's a-posteriori SNR is averaged over in the decision-directed estimate.
+const GAMMA_SPREAD_BINS: usize = 2;
+/// A-priori SNR floor (keeps the gain's ratio finite).
+const MIN_XI: f64 = 1e-3;
+
+/// The transform length at `sample_rate`: about 46 ms.
+pub fn fft_len(sample_rate: u32) -> usize {
+    if sample_rate > 50_000 {
+        4096
+    } else {
+        2048
+    }
+}
+
+/// Frames, bands and transforms of one analysis at one rate.
+struct Analysis {
+    n: usize,
+    hop: usize,
+    hann: Vec<f32>,
+    /// Σ w² of the Hann window: a bin's |X|² over it is the noise's variance.
+    hann_energy: f64,
+    fft: Arc<dyn RealToComplex<f32>>,
+    /// Third-octave bands as bin ranges, and the bins the frame level is read over.
+    bands: Vec<std::ops::Range<usize>>,
+    level_bins: std::ops::Range<usize>,
+}
+
+impl Analysis {
+    fn new(sample_rate: u32) -> Self {
+        let n = fft_len(sample_rate);
+        let hann: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
+        let hann_energy = hann.iter().map(|&w| f64::from(w).powi(2)).sum();
+        let bin_hz = f64::from(sample_rate) / n as f64;
+        let top = HIGHEST_HZ.min(0.45 * f64::from(sample_rate));
+        let bin = |hz: f64| (hz / bin_hz).round() as usize;
+        let mut bands = Vec::new();
+        let mut lo = LOWEST_BAND_HZ;
+        while lo * 2f64.powf(1.0 / 3.0) <= top {
+            let hi = lo * 2f64.powf(1.0 / 3.0);
+            bands.push(bin(lo)..bin(hi).max(bin(lo) + 1));
+            lo = hi;
+        }
+        Analysis {
+            n,
+            hop: n / 4,
+            hann,
+            hann_energy,
+            fft: RealFftPlanner::<f32>::new().plan_fft_forward(n),
+            bands,
+            level_bins: bin(LEVEL_FROM_HZ)..bin(top),
+        }
+    }
+
+    fn frames(&self, len: usize) -> usize {
+        if len < self.n {
+            0
+        } else {
+            (len - self.n) / self.hop + 1
+        }
+    }
+
+    /// Power per bin of frame `t` (noise variance units) into `power`.
+    fn power(&self, x: &[f32], t: usize, buf: &mut FftBuffers, power: &mut [f64]) {
+        let start = t * self.hop;
+        for ((i, &v), &w) in buf.input.iter_mut().zip(&x[start..start + self.n]).zip(&self.hann) {
+            *i = v * w;
+        }
+        self.fft.process_with_scratch(&mut buf.input, &mut buf.spectrum, &mut buf.scratch).expect("plan size");
+        for (p, c) in power.iter_mut().zip(&buf.spectrum) {
+            *p = f64::from(c.norm_sqr()) / self.hann_energy;
+        }
+    }
+}
+
+struct FftBuffers {
+    input: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+}
+
+impl FftBuffers {
+    fn new(fft: &Arc<dyn RealToComplex<f32>>) -> Self {
+        FftBuffers { input: fft.make_input_vec(), spectrum: fft.make_output_vec(), scratch: fft.make_scratch_vec() }
+    }
+}
+
+fn db(power: f64) -> f64 {
+    10.0 * power.max(1e-30).log10()
+}
+
+/// The floor of channel `channel` (`x`): measured over `settings.noise_span_s` where one is
+/// given; else over its quietest passages, where they read as steady noise (or, `forced`,
+/// whatever they hold). `None` where there is none to measure.
+pub fn detect(
+    x: &[f32],
+    channel: u16,
+    sample_rate: u32,
+    settings: &DehissSettings,
+    forced: bool,
+) -> Option<NoiseFloor> {
+    let a = Analysis::new(sample_rate);
+    let frames = a.frames(x.len());
+    if frames == 0 {
+        return None;
+    }
+    let bins = a.n / 2 + 1;
+    let mut buf = FftBuffers::new(&a.fft);
+    let mut power = vec![0.0; bins];
+    let floor = |chosen: &[usize], buf: &mut FftBuffers, power: &mut Vec<f64>| {
+        let mut mean = vec![0.0f64; bins];
+        for &t in chosen {
+            a.power(x, t, buf, power);
+            mean.iter_mut().zip(power.iter()).for_each(|(m, p)| *m += p / chosen.len() as f64);
+        }
+        let level_dbfs = db(mean[1..].iter().sum::<f64>() / (bins - 1) as f64);
+        NoiseFloor {
+            channel,
+            fft_len: a.n,
+            level_dbfs,
+            measured_s: (chosen.len() * a.hop) as f64 / f64::from(sample_rate),
+            power: mean.iter().map(|&p| p as f32).collect(),
+        }
+    };
+    if let Some((from, to)) = settings.noise_span_s {
+        let at = |s: f64| (s * f64::from(sample_rate)) as usize;
+        let span: Vec<usize> = (0..frames).filter(|&t| t * a.hop >= at(from) && t * a.hop + a.n <= at(to)).collect();
+        return (!span.is_empty()).then(|| floor(&span, &mut buf, &mut power));
+    }
+    // Each frame's level above the rumble, and its band levels.
+    let nb = a.bands.len();
+    let (mut level, mut band) = (vec![0.0f64; frames], vec![0.0f64; frames * nb]);
+    for t in 0..frames {
+        a.power(x, t, &mut buf, &mut power);
+        level[t] = power[a.level_bins.clone()].iter().sum::<f64>() / a.level_bins.len() as f64;
+        for (b, r) in a.bands.iter().enumerate() {
+            band[t * nb + b] = power[r.clone()].iter().sum::<f64>() / r.len() as f64;
+        }
+    }
+    // The level smoothed over neighbouring frames picks passages, not single quiet frames.
+    let smoothed = |v: &dyn Fn(usize) -> f64, t: usize| {
+        let (lo, hi) = (t.saturating_sub(SMOOTH_FRAMES / 2), (t + SMOOTH_FRAMES / 2).min(frames));
+        (lo..hi).map(v).sum::<f64>() / (hi - lo) as f64
+    };
+    let smooth_level: Vec<f64> = (0..frames).map(|t| smoothed(&|u| level[u], t)).collect();
+    let mut order: Vec<usize> = (0..frames).collect();
+    order.sort_by(|&i, &j| smooth_level[i].total_cmp(&smooth_level[j]).then(i.cmp(&j)));
+    let quiet_min = (QUIET_MIN_S * f64::from(sample_rate) / a.hop as f64).ceil() as usize;
+    let count = ((QUIET_SHARE * frames as f64) as usize).max(quiet_min);
+    if count > frames / 2 {
+        return None; // too short to tell noise from music
+    }
+    let mut quiet = order[..count].to_vec();
+    quiet.sort_unstable();
+    let quiet_level = quiet.iter().map(|&t| smooth_level[t]).sum::<f64>() / count as f64;
+    // The floor is averaged over every frame as quiet as these (within the noise's own
+    // fluctuation): the quietest alone read a fluctuating noise (vinyl) 1–3 dB low.
+    let widened = quiet_level * 10f64.powf(NOISE_SPREAD_DB / 10.0);
+    let noise: Vec<usize> = (0..frames).filter(|&t| smooth_level[t] <= widened).collect();
+    let found = floor(&noise, &mut buf, &mut power);
+    if forced {
+        return (found.level_dbfs > -300.0).then_some(found);
+    }
+    let median = smooth_level[order[frames / 2]];
+    let floor_band: Vec<f64> =
+        (0..nb).map(|b| quiet.iter().map(|&t| band[t * nb + b]).sum::<f64>() / count as f64).collect();
+    let steady = quiet
+        .iter()
+        .flat_map(|&t| (0..nb).map(move |b| (t, b)))
+        .filter(|&(t, b)| (db(smoothed(&|u| band[u * nb + b], t)) - db(floor_band[b])).abs() <= STEADY_DB)
+        .count() as f64
+        / (count * nb) as f64;
+    let is_floor = found.level_dbfs >= settings.min_floor_dbfs
+        && steady >= STEADY_SHARE
+        && db(quiet_level) <= db(median) - UNDER_MUSIC_DB;
+    is_floor.then_some(found)
+}
+
+/// The spectral gain that takes one channel's floor down.
+pub struct Dehisser {
+    n: usize,
+    hop: usize,
+    /// √Hann, for analysis and synthesis: their product overlap-adds to 2 at a quarter hop.
+    window: Vec<f32>,
+    /// The noise's power per bin as this window's |X|² reads it.
+    noise: Vec<f64>,
+    min_gain: f64,
+    smoothing: f64,
+    fft: Arc<dyn RealToComplex<f32>>,
+    ifft: Arc<dyn ComplexToReal<f32>>,
+}
+
+/// A channel's buffers for [`Dehisser::process`].
+pub struct DehissScratch {
+    padded: Vec<f32>,
+    out: Vec<f32>,
+    previous: Vec<f64>,
+    gamma: Vec<f64>,
+    fft: FftBuffers,
+    inverse_scratch: Vec<Complex<f32>>,
+}
+
+impl Dehisser {
+    pub fn new(floor: &NoiseFloor, settings: &DehissSettings, sample_rate: u32) -> Result<Self> {
+        settings.validate()?;
+        let n = fft_len(sample_rate);
+        if floor.fft_len != n
+            || floor.power.len() != n / 2 + 1
+            || floor.power.iter().any(|p| !(p.is_finite() && *p >= 0.0))
+        {
+            return Err(crate::error::Error::InvalidSetting(format!(
+                "dehiss: the noise floor of channel {} does not fit a {n}-point transform at {sample_rate} Hz",
+                floor.channel
+            )));
+        }
+        let window: Vec<f32> = hann_periodic(n).into_iter().map(|w| w.sqrt() as f32).collect();
+        let energy: f64 = window.iter().map(|&w| f64::from(w).powi(2)).sum();
+        let mut planner = RealFftPlanner::<f32>::new();
+        Ok(Dehisser {
+            n,
+            hop: n / 4,
+            window,
+            noise: floor.power.iter().map(|&p| f64::from(p) * energy).collect(),
+            min_gain: 10f64.powf(-settings.reduction_db / 20.0),
+            smoothing: settings.smoothing,
+            fft: planner.plan_fft_forward(n),
+            ifft: planner.plan_fft_inverse(n),
+        })
+    }
+
+    pub fn scratch(&self) -> DehissScratch {
+        DehissScratch {
+            padded: Vec::new(),
+            out: Vec::new(),
+            previous: vec![0.0; self.n / 2 + 1],
+            gamma: vec![0.0; self.n / 2 + 1],
+            fft: FftBuffers::new(&self.fft),
+            inverse_scratch: self.ifft.make_scratch_vec(),
+        }
+    }
+
+    /// Takes the floor down in `x`, in place (the scratch grows to the signal once).
+    pub fn process(&self, x: &mut [f32], s: &mut DehissScratch) {
+        let (n, hop) = (self.n, self.hop);
+        // Padded by a frame each side so every sample is covered by four frames.
+        s.padded.clear();
+        s.padded.resize(n, 0.0);
+        s.padded.extend_from_slice(x);
+        s.padded.resize(x.len() + 2 * n, 0.0);
+        s.out.clear();
+        s.out.resize(s.padded.len(), 0.0);
+        s.previous.fill(0.0);
+        // √Hann² = Hann overlap-adds to n / (2 hop) = 2.
+        let norm = (2 * hop) as f32 / n as f32;
+        let a = self.smoothing;
+        for start in (0..=s.padded.len() - n).step_by(hop) {
+            let f = &mut s.fft;
+            for ((i, &v), &w) in f.input.iter_mut().zip(&s.padded[start..start + n]).zip(&self.window) {
+                *i = v * w;
+            }
+            self.fft.process_with_scratch(&mut f.input, &mut f.spectrum, &mut f.scratch).expect("plan size");
+            // A-posteriori SNR per bin, then averaged over its neighbours for the maximum-
+            // likelihood term: a steadier noise-only estimate lets the decision-directed
+            // smoothing be lighter, which keeps quiet music's level.
+            for ((g, c), &lambda) in s.gamma.iter_mut().zip(&f.spectrum).zip(&self.noise) {
+                *g = if lambda > 0.0 { f64::from(c.norm_sqr()) / lambda } else { 0.0 };
+            }
+            let bins = s.gamma.len();
+            for (k, ((c, &lambda), prev)) in
+                f.spectrum.iter_mut().zip(&self.noise).zip(s.previous.iter_mut()).enumerate()
+            {
+                if lambda <= 0.0 {
+                    continue;
+                }
+                let (lo, hi) = (k.saturating_sub(GAMMA_SPREAD_BINS), (k + GAMMA_SPREAD_BINS + 1).min(bins));
+                let gamma_mean = s.gamma[lo..hi].iter().sum::<f64>() / (hi - lo) as f64;
+                let xi = (a * *prev / lambda + (1.0 - a) * (gamma_mean - 1.0).max(0.0)).max(MIN_XI);
+                // The Wiener estimate feeds the next frame's a-priori SNR. The gain applied is
+                // the MMSE estimate of the clean power, E|S|² = G²|Y|² + G·λ with G the Wiener
+                // gain (S given Y is Gaussian of mean G·Y and variance G·λ): music under the
+                // floor keeps its level in expectation, where the Wiener gain would dull it.
+                let wiener = xi / (1.0 + xi);
+                *prev = wiener * wiener * f64::from(c.norm_sqr());
+                let gamma = s.gamma[k].max(1e-12);
+                let g = (wiener * wiener + wiener / gamma).sqrt().min(1.0);
+                *c *= g.max(self.min_gain) as f32;
+            }
+            // The inverse transform ignores the imaginary parts of DC and Nyquist; realfft wants them 0.
+            f.spectrum[0].im = 0.0;
+            f.spectrum[n / 2].im = 0.0;
+            self.ifft.process_with_scratch(&mut f.spectrum, &mut f.input, &mut s.inverse_scratch).expect("plan size");
+            for ((o, &v), &w) in s.out[start..start + n].iter_mut().zip(&f.input).zip(&self.window) {
+                *o += v * w * norm / n as f32;
+            }
+        }
+        x.copy_from_slice(&s.out[n..n + x.len()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Rng;
+
+    fn noise(len: usize, rms: f64, seed: u64) -> Vec<f32> {
+        let mut rng = Rng::new(seed);
+        // Uniform on ±√3 σ: variance σ².
+        (0..len).map(|_| (rms * 3f64.sqrt() * rng.signed()) as f32).collect()
+    }
+
+    #[test]
+    fn white_noise_reads_its_level_and_comes_down() {
+        let fs = 44_100;
+        let x = noise(5 * fs as usize, 1e-3, 3); // −60 dBFS
+        let settings = DehissSettings::default();
+        let floor = detect(&x, 0, fs, &settings, true).expect("a floor");
+        assert!((floor.level_dbfs + 60.0).abs() < 0.3, "level {:.2} dBFS", floor.level_dbfs);
+        let d = Dehisser::new(&floor, &settings, fs).unwrap();
+        let mut y = x.clone();
+        d.process(&mut y, &mut d.scratch());
+        let e = |v: &[f32]| v[fs as usize..4 * fs as usize].iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+        let down = 10.0 * (e(&x) / e(&y)).log10();
+        // The floor bounds the reduction; the decision-directed estimate's fluctuations in noise
+        // alone leave some above it.
+        assert!((12.0..=settings.reduction_db + 0.5).contains(&down), "noise down {down:.1} dB");
+    }
+
+    #[test]
+    fn with_no_noise_the_gain_is_unity() {
+        // A floor far under the signal: the analysis and synthesis alone, which must give the
+        // input back.
+        let fs = 44_100;
+        let x = noise(fs as usize, 0.1, 4);
+        let floor =
+            NoiseFloor { channel: 0, fft_len: 2048, level_dbfs: -200.0, measured_s: 1.0, power: vec![1e-20; 1025] };
+        let d = Dehisser::new(&floor, &DehissSettings::default(), fs).unwrap();
+        let mut y = x.clone();
+        d.process(&mut y, &mut d.scratch());
+        let worst = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "reconstruction error {worst:e}");
+    }
+}
