@@ -12,7 +12,17 @@ pub fn windowed_autocorrelation(x: &[f32], window: &[f32], r: &mut [f64], scratc
     scratch.clear();
     scratch.extend(x.iter().zip(window).map(|(&v, &w)| f64::from(v) * f64::from(w)));
     for (lag, out) in r.iter_mut().enumerate() {
-        *out = scratch[lag.min(scratch.len())..].iter().zip(scratch.iter()).map(|(a, b)| a * b).sum();
+        let shifted = &scratch[lag.min(scratch.len())..];
+        // Four interleaved partial sums: one running sum is a chain of dependent adds.
+        let mut lanes = [0.0f64; 4];
+        let (ca, cb) = (shifted.chunks_exact(4), scratch[..shifted.len()].chunks_exact(4));
+        let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(a, b)| a * b).sum();
+        for (x, y) in ca.zip(cb) {
+            for ((l, &u), &v) in lanes.iter_mut().zip(x).zip(y) {
+                *l += u * v;
+            }
+        }
+        *out = lanes.iter().sum::<f64>() + tail;
     }
 }
 
@@ -64,6 +74,7 @@ pub fn prediction_error(x: &[f32], from: usize, to: usize, a: &[f64], out: &mut 
 /// once warm.
 #[derive(Default)]
 pub struct ArScratch {
+    spans: Vec<std::ops::Range<usize>>,
     matrix: Vec<f64>,
     vector: Vec<f64>,
     solution: Vec<f64>,
@@ -82,23 +93,43 @@ pub fn covariance_fit(x: &[f32], known: &[bool], a: &mut [f64], ridge: f64, scra
     m.resize(p * p, 0.0);
     v.clear();
     v.resize(p, 0.0);
-    let mut rows = 0usize;
+    // The rows (n with p + 1 known samples ending there) as runs of consecutive n.
+    let spans = &mut scratch.spans;
+    spans.clear();
     let mut run = 0usize; // known samples ending at n
-    let mut energy = 0.0;
-    for n in 0..x.len() {
-        run = if known[n] { run + 1 } else { 0 };
-        if run <= p {
-            continue;
-        }
-        rows += 1;
-        let target = f64::from(x[n]);
-        energy += target * target;
-        for i in 0..p {
-            let xi = f64::from(x[n - 1 - i]);
-            v[i] += xi * target;
-            for j in 0..=i {
-                m[i * p + j] += xi * f64::from(x[n - 1 - j]);
+    for (n, &k) in known.iter().enumerate().take(x.len()) {
+        run = if k { run + 1 } else { 0 };
+        if run > p {
+            match spans.last_mut() {
+                Some(last) if last.end == n => last.end = n + 1,
+                _ => spans.push(n..n + 1),
             }
+        }
+    }
+    let rows: usize = spans.iter().map(|r| r.len()).sum();
+    let (mut energy, xf) = (0.0, |n: usize| f64::from(x[n]));
+    // m[i][0] and v[i] directly, over every row.
+    for r in spans.iter() {
+        for n in r.clone() {
+            let (target, last) = (xf(n), xf(n - 1));
+            energy += target * target;
+            for i in 0..p {
+                let xi = xf(n - 1 - i);
+                v[i] += xi * target;
+                m[i * p] += xi * last;
+            }
+        }
+    }
+    // The rest by the shift recursion m[i+1][j+1] = m[i][j] + what the rows shifted by one gain
+    // at each run's start and lose at its end: O(p² · runs) instead of O(p² · rows).
+    for i in 0..p.saturating_sub(1) {
+        for j in 0..=i {
+            let mut next = m[i * p + j];
+            for r in spans.iter() {
+                let (s, e) = (r.start, r.end - 1);
+                next += xf(s - 2 - i) * xf(s - 2 - j) - xf(e - 1 - i) * xf(e - 1 - j);
+            }
+            m[(i + 1) * p + j + 1] = next;
         }
     }
     if rows < 2 * p || energy <= 0.0 {

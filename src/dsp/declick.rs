@@ -114,12 +114,16 @@ impl Declicker {
     }
 
     /// The prediction error of a block model, through the matched filter: d\[n\] = Σ_k b_k e[n + k].
+    /// In f32 with contiguous dot products (detection compares energies; the repair is in f64).
     fn matched_error(&self, x: &[f32]) -> Vec<f32> {
         let p = self.order;
         let mut d = vec![0.0f32; x.len()];
         d.par_chunks_mut(BLOCK).enumerate().for_each_init(
-            || (vec![0.0f64; p + 1], vec![0.0f64; p], Vec::new(), Vec::new(), Vec::new()),
-            |(r, a, window, weighted, e), (k, out)| {
+            || {
+                let f32s = || (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                (vec![0.0f64; p + 1], vec![0.0f64; p], Vec::new(), Vec::new(), f32s())
+            },
+            |(r, a, window, weighted, (e, past, reversed, taps)), (k, out)| {
                 let s = k * BLOCK;
                 let fit = s.saturating_sub(BLOCK / 2)..(s + BLOCK + BLOCK / 2).min(x.len());
                 hann(window, fit.len());
@@ -128,23 +132,23 @@ impl Declicker {
                 if levinson(r, a).is_none() {
                     return; // silence: nothing to find
                 }
-                // e over [s − p, s + len + p): history before, the filter's reach after.
+                // The predictor as a forward dot product: Σ a_k x[n−k] = Σ_j a_(p−j) x[n−p+j].
+                reversed.clear();
+                reversed.extend(a.iter().rev().map(|&c| c as f32));
+                taps.clear();
+                taps.extend(a.iter().map(|&c| c as f32));
+                // e over [s − p, s + len + p): history before, the filter's reach after; x before
+                // the first sample reads as silence.
                 let (lo, hi) = (s.saturating_sub(p), (s + out.len() + p).min(x.len()));
+                past.clear();
+                past.resize(p - (lo - lo.saturating_sub(p)), 0.0f32);
+                past.extend_from_slice(&x[lo.saturating_sub(p)..hi]);
                 e.clear();
-                e.extend((lo..hi).map(|n| {
-                    let past = n.saturating_sub(p)..n;
-                    let predicted: f64 = a.iter().zip(x[past].iter().rev()).map(|(&c, &v)| c * f64::from(v)).sum();
-                    (f64::from(x[n]) - predicted) as f32
-                }));
+                e.extend((lo..hi).map(|n| x[n] - dot(reversed, &past[n - lo..n - lo + p])));
+                e.resize(hi - lo + p + 1, 0.0); // the filter reads zeros past the end
                 for (i, o) in out.iter_mut().enumerate() {
                     let n = s + i - lo;
-                    let mut acc = f64::from(e[n]);
-                    for (k, &c) in a.iter().enumerate() {
-                        if let Some(&v) = e.get(n + k + 1) {
-                            acc -= c * f64::from(v);
-                        }
-                    }
-                    *o = acc as f32;
+                    *o = e[n] - dot(taps, &e[n + 1..n + 1 + p]);
                 }
             },
         );
@@ -276,4 +280,17 @@ fn joined(runs: Vec<Range<usize>>) -> Vec<Range<usize>> {
         }
     }
     out
+}
+
+/// Σ a·b in eight interleaved partial sums, so that it vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for ((l, &u), &v) in lanes.iter_mut().zip(x).zip(y) {
+            *l += u * v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }

@@ -129,8 +129,8 @@ fn db(power: f64) -> f64 {
 }
 
 /// The floor of channel `channel` (`x`): measured over `settings.noise_span_s` where one is
-/// given; else over its quietest passages, where they read as steady noise (or, `forced`,
-/// whatever they hold). `None` where there is none to measure.
+/// given; else over its quietest passages, where they read as steady noise (`forced`: however
+/// faint or near the music). `None` where there is none to measure.
 pub fn detect(
     x: &[f32],
     channel: u16,
@@ -192,14 +192,12 @@ pub fn detect(
     let mut quiet = order[..count].to_vec();
     quiet.sort_unstable();
     let quiet_level = quiet.iter().map(|&t| smooth_level[t]).sum::<f64>() / count as f64;
-    // The floor is averaged over every frame as quiet as these (within the noise's own
-    // fluctuation): the quietest alone read a fluctuating noise (vinyl) 1–3 dB low.
-    let widened = quiet_level * 10f64.powf(NOISE_SPREAD_DB / 10.0);
+    // The floor is averaged over every frame as quiet as the middle of these (within the noise's
+    // own fluctuation): the quietest alone read a fluctuating noise (vinyl) 1–3 dB low. Their
+    // median, not their mean, so that quiet music among them does not pull the floor up.
+    let widened = smooth_level[order[count / 2]] * 10f64.powf(NOISE_SPREAD_DB / 10.0);
     let noise: Vec<usize> = (0..frames).filter(|&t| smooth_level[t] <= widened).collect();
     let found = floor(&noise, &mut buf, &mut power);
-    if forced {
-        return (found.level_dbfs > -300.0).then_some(found);
-    }
     let median = smooth_level[order[frames / 2]];
     let floor_band: Vec<f64> =
         (0..nb).map(|b| quiet.iter().map(|&t| band[t * nb + b]).sum::<f64>() / count as f64).collect();
@@ -209,9 +207,11 @@ pub fn detect(
         .filter(|&(t, b)| (db(smoothed(&|u| band[u * nb + b], t)) - db(floor_band[b])).abs() <= STEADY_DB)
         .count() as f64
         / (count * nb) as f64;
-    let is_floor = found.level_dbfs >= settings.min_floor_dbfs
+    // Asked for (`forced`), a floor is taken however faint or near the music, but it must still
+    // read as steady noise: quiet music is never taken for a floor to subtract.
+    let is_floor = found.level_dbfs > -300.0
         && steady >= STEADY_SHARE
-        && db(quiet_level) <= db(median) - UNDER_MUSIC_DB;
+        && (forced || (found.level_dbfs >= settings.min_floor_dbfs && db(quiet_level) <= db(median) - UNDER_MUSIC_DB));
     is_floor.then_some(found)
 }
 

@@ -340,10 +340,9 @@ impl Dehummer {
         scratch.extend((0..pad).map(|k| self.lines_at(&before, k as f64 - pad as f64)));
         scratch.extend(x.iter().map(|&v| f64::from(v)));
         scratch.extend((0..pad).map(|k| self.lines_at(&after, (n + k) as f64)));
-        for notch in &self.notches {
-            filter(notch, scratch.iter_mut());
-            filter(notch, scratch.iter_mut().rev());
-        }
+        // All the notches in one pass each way (one sweep of memory, not two per notch).
+        cascade(&self.notches, scratch.iter_mut());
+        cascade(&self.notches, scratch.iter_mut().rev());
         for (o, &v) in x.iter_mut().zip(&scratch[pad..pad + n]) {
             *o = v as f32;
         }
@@ -400,13 +399,18 @@ impl Dehummer {
 }
 
 /// One notch over `samples` in the order given (direct form I, f64).
-fn filter<'a>(n: &Notch, samples: impl Iterator<Item = &'a mut f64>) {
-    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+/// The notches in series over `samples` (each from rest).
+fn cascade<'a>(notches: &[Notch], samples: impl Iterator<Item = &'a mut f64>) {
+    // Per notch: x[n−1], x[n−2], y[n−1], y[n−2].
+    let mut states = vec![[0.0f64; 4]; notches.len()];
     for s in samples {
-        let x0 = *s;
-        let y0 = n.gain * (x0 + n.b1 * x1 + x2) - n.a1 * y1 - n.a2 * y2;
-        (x2, x1, y2, y1) = (x1, x0, y1, y0);
-        *s = y0;
+        let mut v = *s;
+        for (n, [x1, x2, y1, y2]) in notches.iter().zip(states.iter_mut()) {
+            let y0 = n.gain * (v + n.b1 * *x1 + *x2) - n.a1 * *y1 - n.a2 * *y2;
+            (*x2, *x1, *y2, *y1) = (*x1, v, *y1, y0);
+            v = y0;
+        }
+        *s = v;
     }
 }
 
@@ -423,7 +427,7 @@ mod tests {
             let n = 8 * fs as usize;
             let mut x: Vec<f64> =
                 (0..n).map(|i| (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin()).collect();
-            filter(&notch, x.iter_mut());
+            cascade(std::slice::from_ref(&notch), x.iter_mut());
             let tail = &x[n - fs as usize..];
             let measured = (2.0 * tail.iter().map(|v| v * v).sum::<f64>() / tail.len() as f64).sqrt();
             let analytic = notch.response(f, fs);
