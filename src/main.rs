@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use automaster::internals::analysis::device::SpectrumDevice;
 use automaster::internals::analysis::gpu::DeviceChoice;
 use automaster::internals::io::decode::DecodeOptions;
-use automaster::internals::io::encode::{write_atomically, Container};
+use automaster::internals::io::encode::{check_writable, write_atomically, Container};
 use automaster::internals::jobs::batch::manifest::Manifest;
 use automaster::internals::jobs::batch::{self, BatchJob, Shard, ShardChoice};
 use automaster::internals::jobs::deliver::{DeliverJob, Loudness};
@@ -358,6 +358,10 @@ struct RestoreArgs {
     /// True-peak ceiling in dBTP: only what a repair rebuilt above it is limited (default 0).
     #[arg(long, allow_hyphen_values = true)]
     ceiling: Option<f64>,
+    /// Also write what restoration found and did as a page to read in a browser (with the
+    /// spectrum before and after).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
     #[command(flatten)]
     repair: RepairArgs,
     #[command(flatten)]
@@ -1072,7 +1076,15 @@ fn restore(a: &RestoreArgs, progress: &dyn Progress) -> Result<()> {
         restore: Some(&request),
         residual_out: a.repair.residual_out.as_deref(),
     };
+    if let Some(p) = &a.report {
+        check_writable(p)?;
+    }
     let summary = jobs::deliver::deliver(&job, progress)?;
+    if let (Some(p), Some(r)) = (&a.report, &summary.restoration) {
+        let generator = format!("automaster {}", env!("CARGO_PKG_VERSION"));
+        let html = automaster::internals::report::restoration::to_html(&summary.target, r, &generator)?;
+        write_atomically(p, |f| std::io::Write::write_all(f, html.as_bytes()).map_err(|e| e.to_string()))?;
+    }
     report(&summary, a.out.json)
 }
 

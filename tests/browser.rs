@@ -271,6 +271,47 @@ fn the_album_report_renders_in_chromium() {
     }
 }
 
+/// The restoration page of clicked music (the bundled excerpt; `restore --report`): self-contained, the clicks
+/// listed, its spectrum chart drawn.
+#[test]
+#[cfg_attr(no_chromium, ignore = "no Chromium on this machine (install Debian's `chromium` to run it)")]
+fn the_restoration_report_renders_in_chromium() {
+    let exe = chromium().expect("no Chromium found; .ci/run installs Debian's chromium");
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let excerpt = Path::new(env!("CARGO_MANIFEST_DIR")).join("references/sectoid_feelings_excerpt.ogg");
+    let b = automaster::decode_file(&excerpt, &automaster::NoProgress).unwrap();
+    let mut mix: Vec<Vec<f32>> = b.channels.iter().map(|c| c[..6 * b.sample_rate as usize].to_vec()).collect();
+    for (k, channel) in mix.iter_mut().enumerate() {
+        for c in 0..6 {
+            let at = 22_050 + c * 38_000 + 3000 * k;
+            channel[at..at + 6].iter_mut().for_each(|v| *v += 0.3);
+        }
+    }
+    write_wav_f32(&p("clicked.wav"), &mix, b.sample_rate);
+    let out = Command::new(env!("CARGO_BIN_EXE_automaster"))
+        .args(["restore", "--quiet", "--declick"])
+        .arg(p("clicked.wav"))
+        .arg("-o")
+        .arg(p("restored.wav"))
+        .arg("--report")
+        .arg(p("restoration.html"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(p("restoration.html")).unwrap();
+    for fetch in ["src=\"http", "href=\"http", "url(http", "@import", "<script", "<link"] {
+        assert!(!html.contains(fetch), "the restoration page contains `{fetch}`");
+    }
+    assert!(html.contains("declick: repaired") && html.contains(" clicks ("), "{html}");
+    let check = rendered(&exe, dir.path(), &html);
+    let charts = check["charts"].as_array().unwrap();
+    assert_eq!(charts.len(), 1, "{charts:?}");
+    let c = &charts[0];
+    assert_eq!(c["id"].as_str(), Some("chart-restoration"));
+    assert!(c["width"].as_f64().unwrap() > 400.0 && c["marks"].as_u64().unwrap() >= 10, "chart not drawn: {c}");
+}
+
 /// RGB pixels, width, height.
 fn decode_png(bytes: &[u8]) -> (Vec<[u8; 3]>, usize, usize) {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));

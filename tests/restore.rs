@@ -720,9 +720,9 @@ fn dehiss_from_the_command_line_and_replayed() {
         })
         .collect();
     common::write_wav_f32(&p("hissy.wav"), &hissy, fs);
-    let (input, output) = (p("hissy.wav"), p("out.wav"));
+    let (input, output, page) = (p("hissy.wav"), p("out.wav"), p("restoration.html"));
     for (args, measured_max_s) in [(vec![], 10.0), (vec!["--noise-profile", "0.2-1.8"], 1.6)] {
-        let mut all = vec!["restore", s(&input), "-o", s(&output), "--json"];
+        let mut all = vec!["restore", s(&input), "-o", s(&output), "--json", "--report", s(&page)];
         all.extend(args.iter().copied());
         let o = automaster(&all);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -733,6 +733,19 @@ fn dehiss_from_the_command_line_and_replayed() {
             let level = f["level_dbfs"].as_f64().unwrap();
             assert!((level + 55.0).abs() < 0.5, "{args:?}: floor {level:.2} dBFS");
             assert!(f["measured_s"].as_f64().unwrap() <= measured_max_s, "{args:?}: {f}");
+        }
+        // The page lists the floors and draws the spectra: what was taken out lies well under
+        // the music in every third octave from 100 Hz to 10 kHz.
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains("Noise floor in channel 1") && html.contains("id=\"chart-restoration\""));
+        let spectra = &summary["restoration"]["spectra"];
+        for (k, f) in spectra["freqs_hz"].as_array().unwrap().iter().enumerate() {
+            let f = f.as_f64().unwrap();
+            let (before, removed) =
+                (spectra["before_db"][k].as_f64().unwrap(), spectra["removed_db"][k].as_f64().unwrap());
+            if (100.0..=10_000.0).contains(&f) {
+                assert!(removed < before - 10.0, "{f:.0} Hz: took out {removed:.1} of {before:.1} dB");
+            }
         }
     }
     let reference = bundled("sectoid_war_of_freedom_excerpt.ogg");

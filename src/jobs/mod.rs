@@ -521,7 +521,9 @@ fn master_report(
         rayon::join(|| crate::analysis::analyze(output, &file_name(job.output), progress), || Spectrogram::of(output));
     sources.push(Source { profile: target, role: Role::Original, spectrogram: target_spectrogram });
     sources.push(Source { profile: master_profile?, role: Role::Master, spectrogram: Some(master_spectrogram) });
-    ReportData::build(sources, 0, Some((plan, &summary.render)))
+    let mut data = ReportData::build(sources, 0, Some((plan, &summary.render)))?;
+    data.restoration = summary.restoration.clone();
+    Ok(data)
 }
 
 /// The plan as rendered: the dynamics goal replaced by the settings fitted to it and the limiter's

@@ -6,11 +6,13 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::bands::BandGrid;
 use crate::audio::AudioBuffer;
 use crate::dsp::declick::Declicker;
 use crate::dsp::declip::{self, Declipper};
 use crate::dsp::dehiss::{self, Dehisser};
 use crate::dsp::dehum::{self, Dehummer};
+use crate::dsp::stft::{add_to_totals, Stft};
 use crate::error::{Error, Result};
 use crate::model::restore::{
     DeclickPlan, DeclipPlan, DehissPlan, DehumPlan, Mode, Repair, RestorePlan, RestoreRequest,
@@ -41,6 +43,9 @@ pub struct RestoreReport {
     /// What restoration took out (the input minus its restoration), relative to the input, dB
     /// (−∞ reads as −400: nothing).
     pub removed_db: f64,
+    /// The mid's spectrum before and after, and of what was taken out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectra: Option<RestoreSpectra>,
     /// Detection and repair, s.
     #[serde(default)]
     pub seconds: f64,
@@ -54,6 +59,60 @@ pub struct DeclickReport {
     pub longest_ms: f64,
     /// Where the first `LISTED_CLICKS` lie, s (channel, start).
     pub at_s: Vec<(u16, f64)>,
+}
+
+/// Third-octave levels (mean power spectral density, dB re full scale² per Hz) of the mid,
+/// (L + R)/2, over the whole recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSpectra {
+    pub freqs_hz: Vec<f64>,
+    pub before_db: Vec<f64>,
+    pub after_db: Vec<f64>,
+    pub removed_db: Vec<f64>,
+}
+
+/// Welch's estimate: 8192-point Hann frames, half overlapping.
+const SPECTRUM_FFT: usize = 8192;
+
+/// The third-octave levels of `signal(n)` over `frames` samples at `sample_rate`.
+fn third_octaves(signal: &(dyn Fn(usize) -> f32 + Sync), frames: usize, sample_rate: u32) -> Vec<f64> {
+    let stft = Stft::new(SPECTRUM_FFT);
+    let hop = SPECTRUM_FFT / 2;
+    let starts: Vec<usize> = (0..frames.saturating_sub(hop).div_ceil(hop).max(1)).map(|k| k * hop).collect();
+    let mut totals = vec![0.0f64; stft.bins()];
+    stft.grouped(
+        &starts,
+        || (stft.frame(), vec![0.0f32; stft.bins()]),
+        |(frame, sums), group| {
+            sums.fill(0.0);
+            for &start in group {
+                let spectrum = stft.transform(frame, |input, window| {
+                    for (i, (d, &w)) in input.iter_mut().zip(window).enumerate() {
+                        *d = if start + i < frames { signal(start + i) * w } else { 0.0 };
+                    }
+                });
+                sums.iter_mut().zip(spectrum).for_each(|(s, c)| *s += c.norm_sqr());
+            }
+            sums.clone()
+        },
+        |part| add_to_totals(&mut totals, &part),
+    );
+    // One-sided PSD: |X|² · 2 / (fs · Σw²) per frame.
+    let energy: f64 = stft.window().iter().map(|&w| f64::from(w).powi(2)).sum();
+    let scale = 2.0 / (f64::from(sample_rate) * energy * starts.len() as f64);
+    let psd: Vec<f64> = totals.iter().map(|t| t * scale).collect();
+    BandGrid::new(3, 20.0, 20_000.0).levels_db(&psd, f64::from(sample_rate) / SPECTRUM_FFT as f64)
+}
+
+fn spectra(before: &AudioBuffer, after: &AudioBuffer) -> RestoreSpectra {
+    let mid = |b: &AudioBuffer, n: usize| b.channels.iter().map(|c| c[n]).sum::<f32>() / b.channels.len() as f32;
+    let (frames, fs) = (before.frames(), before.sample_rate);
+    RestoreSpectra {
+        freqs_hz: BandGrid::new(3, 20.0, 20_000.0).centers_hz,
+        before_db: third_octaves(&|n| mid(before, n), frames, fs),
+        after_db: third_octaves(&|n| mid(after, n), frames, fs),
+        removed_db: third_octaves(&|n| mid(before, n) - mid(after, n), frames, fs),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -251,6 +310,7 @@ pub fn report(
                 .collect()
         }),
         removed_db: 10.0 * (removed / signal.max(f64::MIN_POSITIVE)).max(1e-40).log10(),
+        spectra: (removed > 0.0).then(|| spectra(before, after)),
         seconds: 0.0,
     }
 }

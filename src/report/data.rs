@@ -10,6 +10,7 @@ use crate::model::MasteringPlan;
 use crate::model::{BandDynamics, Profile};
 use crate::render::dynamics::BandReport;
 use crate::render::leveler::LevelerReport;
+use crate::render::restore::RestoreReport;
 use crate::render::{side_curve, ClipReport, LoudnessShortfall, RenderReport};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -51,6 +52,9 @@ pub struct ReportData {
     pub inputs: Vec<InputReport>,
     /// What a master did (EQ, dynamics, limiter); `None` for a report of files alone.
     pub processing: Option<Processing>,
+    /// What restoring the mix found and did, where the master restored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restoration: Option<RestoreReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,6 +218,7 @@ impl ReportData {
             reference,
             inputs,
             processing: processing.map(|(plan, render)| processing_of(plan, render, grid, &reference_profile)),
+            restoration: None,
         })
     }
 

@@ -127,6 +127,9 @@ pub fn to_html(data: &ReportData) -> Result<String> {
     spectra(&mut page, data, &colors)?;
     let (f_lo, f_hi) = FREQUENCY_RANGE_HZ;
 
+    if let Some(r) = &data.restoration {
+        super::restoration::section(&mut page, r)?;
+    }
     if let Some(p) = &data.processing {
         processing(&mut page, p, (f_lo, f_hi))?;
     }

@@ -4,6 +4,7 @@
 pub(crate) mod charts;
 pub mod data;
 pub(crate) mod html;
+pub mod restoration;
 pub mod spectrogram;
 
 pub use data::{ReportData, Role, Source};
