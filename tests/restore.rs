@@ -701,7 +701,7 @@ fn crackle_in_real_music_is_found_in_crackle_mode() {
 
 /// `restore` finds hiss unaided or measures it on a given span (`--noise-profile`), lists the
 /// floor, and `master --restore dehiss` saves it in the plan, which `render --plan` replays to
-/// the same bytes; a span that runs backwards is refused in one line.
+/// the same bytes; a span that runs backwards or lies past the end is refused in one line.
 #[test]
 fn dehiss_from_the_command_line_and_replayed() {
     let dir = tempfile::tempdir().unwrap();
@@ -772,7 +772,10 @@ fn dehiss_from_the_command_line_and_replayed() {
     let o = automaster(&["render", s(&p("hissy.wav")), "--plan", s(&p("plan.json")), "-o", s(&p("again.wav"))]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(std::fs::read(p("master.wav")).unwrap() == std::fs::read(p("again.wav")).unwrap(), "the re-render differs");
-    let o = automaster(&["restore", s(&p("hissy.wav")), "-o", s(&p("bad.wav")), "--noise-profile", "2-1"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("span") && !p("bad.wav").exists(), "{err}");
+    for (span, says) in [("2-1", "span"), ("30-40", "recording, which is 17.")] {
+        let o = automaster(&["restore", s(&p("hissy.wav")), "-o", s(&p("bad.wav")), "--noise-profile", span]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.lines().next().unwrap_or("").contains(says), "{span}: {err}");
+        assert!(!p("bad.wav").exists());
+    }
 }

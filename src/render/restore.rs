@@ -178,6 +178,18 @@ pub fn find_and_repair(buffer: &mut AudioBuffer, request: &RestoreRequest) -> Re
                 }
             }
             Repair::Dehiss => {
+                if let Some((from, to)) = request.dehiss.noise_span_s {
+                    // A span must hold a whole transform of the recording.
+                    let fs = f64::from(buffer.sample_rate);
+                    let (length_s, frame_s) =
+                        (buffer.frames() as f64 / fs, dehiss::fft_len(buffer.sample_rate) as f64 / fs);
+                    if to.min(length_s) - from < frame_s {
+                        return Err(Error::InvalidSetting(format!(
+                            "noise profile {from}-{to} s: it must hold at least {:.0} ms of the recording, which is {length_s:.2} s long",
+                            frame_s * 1e3
+                        )));
+                    }
+                }
                 let forced = request.mode(Repair::Dehiss) == Some(Mode::On);
                 let floors: Vec<_> = buffer
                     .channels
