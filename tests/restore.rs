@@ -555,7 +555,7 @@ fn hiss(len: usize, vinyl: Option<&[f32]>, rms_dbfs: f64, seed: u64) -> Vec<f32>
 /// assertion there is that measured floor, `HF_POOR_BAND_DB`. The vinyl noise
 /// does not: its level swings by ±3 dB from frame to frame and a fifth of its energy above
 /// 200 Hz is crackle too small for the declicker, so a spectral gain set on its mean floor
-/// leaves 8.5–11.3 dB of reduction. Asserted for vinyl is that measured floor, `VINYL_DOWN_DB`,
+/// leaves 8.5–11.6 dB of reduction. Asserted for vinyl is that measured floor, `VINYL_DOWN_DB`,
 /// so that it cannot slip; not the bar.
 const VINYL_DOWN_DB: f64 = 8.0;
 const HF_POOR_BAND_DB: f64 = 2.5;

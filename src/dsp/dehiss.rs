@@ -5,11 +5,13 @@
 //! noise steady instead of musical; the gain is the MMSE estimate of the clean power under their
 //! Gaussian model, so music under the floor keeps its level.
 //!
-//! Found, not assumed: the quietest 3 % of the frames (half a second at least) must read as one
-//! steady noise — every third-octave band of each of them, smoothed over 93 ms, within 2 dB of
-//! their mean — at least 20 dB under the recording's median frame and no quieter than the
+//! Found, not assumed: the quietest 1 % of the frames (half a second at least) must read as one
+//! steady noise — 70 % of their third-octave cells, smoothed over 93 ms, within 2 dB of the
+//! bands' mean — at least 20 dB under the recording's median frame and no quieter than the
 //! settings' floor. Fades, reverb tails and soft passages of clean music vary from frame to frame
-//! and band to band; digital silence and dither lie under the floor.
+//! and band to band; digital silence and dither lie under the floor. The floor itself is averaged
+//! over every frame within 3 dB of those frames' median, so a noise that fluctuates is not read
+//! low by picking its quietest moments.
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
@@ -35,7 +37,7 @@ const LOWEST_BAND_HZ: f64 = 100.0;
 const HIGHEST_HZ: f64 = 16_000.0;
 /// The frame level that picks the quiet frames is read above the rumble.
 const LEVEL_FROM_HZ: f64 = 200.0;
-/// How far above the quietest frames' level a frame may lie and still be averaged into the
+/// How far above the quiet frames' median level a frame may lie and still be averaged into the
 /// floor, dB.
 const NOISE_SPREAD_DB: f64 = 3.0;
 /// Bins each side a bin's a-posteriori SNR is averaged over in the decision-directed estimate.
