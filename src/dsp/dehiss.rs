@@ -17,6 +17,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
+use super::stft::{Stft, StftFrame};
 use super::window::hann_periodic;
 use crate::error::Result;
 pub use crate::model::settings::{DehissSettings, NoiseFloor};
@@ -58,10 +59,9 @@ pub fn fft_len(sample_rate: u32) -> usize {
 struct Analysis {
     n: usize,
     hop: usize,
-    hann: Vec<f32>,
+    stft: Stft,
     /// Σ w² of the Hann window: a bin's |X|² over it is the noise's variance.
     hann_energy: f64,
-    fft: Arc<dyn RealToComplex<f32>>,
     /// Third-octave bands as bin ranges, and the bins the frame level is read over.
     bands: Vec<std::ops::Range<usize>>,
     level_bins: std::ops::Range<usize>,
@@ -70,8 +70,8 @@ struct Analysis {
 impl Analysis {
     fn new(sample_rate: u32) -> Self {
         let n = fft_len(sample_rate);
-        let hann: Vec<f32> = hann_periodic(n).into_iter().map(|w| w as f32).collect();
-        let hann_energy = hann.iter().map(|&w| f64::from(w).powi(2)).sum();
+        let stft = Stft::new(n);
+        let hann_energy = stft.window().iter().map(|&w| f64::from(w).powi(2)).sum();
         let bin_hz = f64::from(sample_rate) / n as f64;
         let top = HIGHEST_HZ.min(0.45 * f64::from(sample_rate));
         let bin = |hz: f64| (hz / bin_hz).round() as usize;
@@ -82,15 +82,7 @@ impl Analysis {
             bands.push(bin(lo)..bin(hi).max(bin(lo) + 1));
             lo = hi;
         }
-        Analysis {
-            n,
-            hop: n / 4,
-            hann,
-            hann_energy,
-            fft: RealFftPlanner::<f32>::new().plan_fft_forward(n),
-            bands,
-            level_bins: bin(LEVEL_FROM_HZ)..bin(top),
-        }
+        Analysis { n, hop: n / 4, stft, hann_energy, bands, level_bins: bin(LEVEL_FROM_HZ)..bin(top) }
     }
 
     fn frames(&self, len: usize) -> usize {
@@ -102,13 +94,8 @@ impl Analysis {
     }
 
     /// Power per bin of frame `t` (noise variance units) into `power`.
-    fn power(&self, x: &[f32], t: usize, buf: &mut FftBuffers, power: &mut [f64]) {
-        let start = t * self.hop;
-        for ((i, &v), &w) in buf.input.iter_mut().zip(&x[start..start + self.n]).zip(&self.hann) {
-            *i = v * w;
-        }
-        self.fft.process_with_scratch(&mut buf.input, &mut buf.spectrum, &mut buf.scratch).expect("plan size");
-        for (p, c) in power.iter_mut().zip(&buf.spectrum) {
+    fn power(&self, x: &[f32], t: usize, frame: &mut StftFrame, power: &mut [f64]) {
+        for (p, c) in power.iter_mut().zip(self.stft.of_slice(frame, x, t * self.hop)) {
             *p = f64::from(c.norm_sqr()) / self.hann_energy;
         }
     }
@@ -146,9 +133,9 @@ pub fn detect(
         return None;
     }
     let bins = a.n / 2 + 1;
-    let mut buf = FftBuffers::new(&a.fft);
+    let mut buf = a.stft.frame();
     let mut power = vec![0.0; bins];
-    let floor = |chosen: &[usize], buf: &mut FftBuffers, power: &mut Vec<f64>| {
+    let floor = |chosen: &[usize], buf: &mut StftFrame, power: &mut Vec<f64>| {
         let mut mean = vec![0.0f64; bins];
         for &t in chosen {
             a.power(x, t, buf, power);
