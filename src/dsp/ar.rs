@@ -6,25 +6,38 @@
 //!
 //! Coefficients are `a[0..p]` = a_1 … a_p; the prediction-error filter is b = (1, −a_1, …, −a_p).
 
-/// Autocorrelation r[0..=lags] of `x` weighted by `window` (the same length), for the
-/// autocorrelation method (`levinson`).
-pub fn windowed_autocorrelation(x: &[f32], window: &[f32], r: &mut [f64], scratch: &mut Vec<f64>) {
-    scratch.clear();
-    scratch.extend(x.iter().zip(window).map(|(&v, &w)| f64::from(v) * f64::from(w)));
-    for (lag, out) in r.iter_mut().enumerate() {
-        let shifted = &scratch[lag.min(scratch.len())..];
-        // Four interleaved partial sums: one running sum is a chain of dependent adds.
-        let mut lanes = [0.0f64; 4];
-        let (ca, cb) = (shifted.chunks_exact(4), scratch[..shifted.len()].chunks_exact(4));
-        let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(a, b)| a * b).sum();
-        for (x, y) in ca.zip(cb) {
-            for ((l, &u), &v) in lanes.iter_mut().zip(x).zip(y) {
-                *l += u * v;
+use super::simd::simd_versions;
+
+simd_versions! {
+    /// Autocorrelation r[0..=lags] of `x` weighted by `window` (the same length), for the
+    /// autocorrelation method (`levinson`). Products in f32, eight lanes over blocks of
+    /// `AUTOCORRELATION_BLOCK`, each block's sum added in f64: relative errors near 1e-6, far
+    /// under the ridge a detector adds.
+    pub fn windowed_autocorrelation(x: &[f32], window: &[f32], r: &mut [f64], scratch: &mut Vec<f32>) {
+        scratch.clear();
+        scratch.extend(x.iter().zip(window).map(|(&v, &w)| v * w));
+        for (lag, out) in r.iter_mut().enumerate() {
+            let shifted = &scratch[lag.min(scratch.len())..];
+            let base = &scratch[..shifted.len()];
+            let mut total = 0.0f64;
+            for (a, b) in shifted.chunks(AUTOCORRELATION_BLOCK).zip(base.chunks(AUTOCORRELATION_BLOCK)) {
+                let mut lanes = [0.0f32; 8];
+                let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+                let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(u, v)| u * v).sum();
+                for (u, v) in ca.zip(cb) {
+                    for ((l, &u), &v) in lanes.iter_mut().zip(u).zip(v) {
+                        *l += u * v;
+                    }
+                }
+                total += f64::from(lanes.iter().sum::<f32>() + tail);
             }
+            *out = total;
         }
-        *out = lanes.iter().sum::<f64>() + tail;
     }
 }
+
+/// Products summed in f32 before they join an f64 total.
+const AUTOCORRELATION_BLOCK: usize = 512;
 
 /// Levinson–Durbin recursion: the coefficients `a` (length p) of the order-p model whose
 /// autocorrelation is `r[0..=p]`; returns the prediction-error power, or `None` when `r` is not
@@ -79,6 +92,7 @@ pub struct ArScratch {
     vector: Vec<f64>,
     solution: Vec<f64>,
     autocorrelation: Vec<f64>,
+    reversed: Vec<f64>,
 }
 
 /// The covariance (least-squares) fit of an order-`a.len()` model to the rows of `x` whose whole
@@ -87,112 +101,146 @@ pub struct ArScratch {
 /// variance (the mean squared prediction error over those rows), or `None` when too few rows
 /// remain or the system is singular.
 pub fn covariance_fit(x: &[f32], known: &[bool], a: &mut [f64], ridge: f64, scratch: &mut ArScratch) -> Option<f64> {
-    let p = a.len();
-    let (m, v) = (&mut scratch.matrix, &mut scratch.vector);
-    m.clear();
-    m.resize(p * p, 0.0);
-    v.clear();
-    v.resize(p, 0.0);
-    // The rows (n with p + 1 known samples ending there) as runs of consecutive n.
-    let spans = &mut scratch.spans;
-    spans.clear();
-    let mut run = 0usize; // known samples ending at n
-    for (n, &k) in known.iter().enumerate().take(x.len()) {
-        run = if k { run + 1 } else { 0 };
-        if run > p {
-            match spans.last_mut() {
-                Some(last) if last.end == n => last.end = n + 1,
-                _ => spans.push(n..n + 1),
+    covariance_fit_in(x, known, a, ridge, scratch)
+}
+
+simd_versions! {
+    fn covariance_fit_in(x: &[f32], known: &[bool], a: &mut [f64], ridge: f64, scratch: &mut ArScratch) -> Option<f64> {
+        let p = a.len();
+        let len = x.len();
+        // x reversed in f64: the p samples before n, latest first, are reversed[len − n ..][..p],
+        // one contiguous slice.
+        let reversed = &mut scratch.reversed;
+        reversed.clear();
+        reversed.extend(x.iter().rev().map(|&v| f64::from(v)));
+        let (m, v, first) = (&mut scratch.matrix, &mut scratch.vector, &mut scratch.solution);
+        m.clear();
+        m.resize(p * p, 0.0);
+        v.clear();
+        v.resize(p, 0.0);
+        first.clear();
+        first.resize(p, 0.0);
+        // The rows (n with p + 1 known samples ending there) as runs of consecutive n.
+        let spans = &mut scratch.spans;
+        spans.clear();
+        let mut run = 0usize; // known samples ending at n
+        for (n, &k) in known.iter().enumerate().take(len) {
+            run = if k { run + 1 } else { 0 };
+            if run > p {
+                match spans.last_mut() {
+                    Some(last) if last.end == n => last.end = n + 1,
+                    _ => spans.push(n..n + 1),
+                }
             }
         }
-    }
-    let rows: usize = spans.iter().map(|r| r.len()).sum();
-    let (mut energy, xf) = (0.0, |n: usize| f64::from(x[n]));
-    // m[i][0] and v[i] directly, over every row.
-    for r in spans.iter() {
-        for n in r.clone() {
-            let (target, last) = (xf(n), xf(n - 1));
-            energy += target * target;
-            for i in 0..p {
-                let xi = xf(n - 1 - i);
-                v[i] += xi * target;
-                m[i * p] += xi * last;
+        let rows: usize = spans.iter().map(|r| r.len()).sum();
+        let xf = |n: usize| f64::from(x[n]);
+        let mut energy = 0.0;
+        // m[i][0] (in `first`) and v[i] directly, over every row.
+        for r in spans.iter() {
+            for n in r.clone() {
+                let (target, last) = (xf(n), xf(n - 1));
+                energy += target * target;
+                let before = &reversed[len - n..len - n + p];
+                for ((vi, fi), &xi) in v.iter_mut().zip(first.iter_mut()).zip(before) {
+                    *vi += xi * target;
+                    *fi += xi * last;
+                }
             }
         }
-    }
-    // The rest by the shift recursion m[i+1][j+1] = m[i][j] + what the rows shifted by one gain
-    // at each run's start and lose at its end: O(p² · runs) instead of O(p² · rows).
-    for i in 0..p.saturating_sub(1) {
-        for j in 0..=i {
-            let mut next = m[i * p + j];
-            for r in spans.iter() {
-                let (s, e) = (r.start, r.end - 1);
-                next += xf(s - 2 - i) * xf(s - 2 - j) - xf(e - 1 - i) * xf(e - 1 - j);
+        for (i, &f) in first.iter().enumerate() {
+            m[i * p] = f;
+        }
+        // The rest by the shift recursion m[i+1][j+1] = m[i][j] + what the rows shifted by one
+        // gain at each run's start and lose at its end: O(p² · runs) instead of O(p² · rows).
+        for i in 0..p.saturating_sub(1) {
+            for j in 0..=i {
+                let mut next = m[i * p + j];
+                for r in spans.iter() {
+                    let (s, e) = (r.start, r.end - 1);
+                    next += xf(s - 2 - i) * xf(s - 2 - j) - xf(e - 1 - i) * xf(e - 1 - j);
+                }
+                m[(i + 1) * p + j + 1] = next;
             }
-            m[(i + 1) * p + j + 1] = next;
         }
-    }
-    if rows < 2 * p || energy <= 0.0 {
-        return None;
-    }
-    // The diagonal holds about the rows' energy: the ridge is a share of it.
-    let load = ridge * energy;
-    for i in 0..p {
-        m[i * p + i] += load.max(f64::MIN_POSITIVE);
-        for j in 0..i {
-            m[j * p + i] = m[i * p + j];
+        if rows < 2 * p || energy <= 0.0 {
+            return None;
         }
-    }
-    if !cholesky_solve(m, p, p, v) {
-        return None;
-    }
-    a.copy_from_slice(v);
-    let (mut run, mut residual) = (0usize, 0.0);
-    for n in 0..x.len() {
-        run = if known[n] { run + 1 } else { 0 };
-        if run > p {
-            let predicted: f64 = a.iter().zip(x[n - p..n].iter().rev()).map(|(&c, &v)| c * f64::from(v)).sum();
-            residual += (f64::from(x[n]) - predicted).powi(2);
+        // The diagonal holds about the rows' energy: the ridge is a share of it.
+        let load = ridge * energy;
+        for i in 0..p {
+            m[i * p + i] += load.max(f64::MIN_POSITIVE);
+            for j in 0..i {
+                m[j * p + i] = m[i * p + j];
+            }
         }
+        if !cholesky_solve(m, p, p, v) {
+            return None;
+        }
+        a.copy_from_slice(v);
+        let mut residual = 0.0;
+        for r in spans.iter() {
+            for n in r.clone() {
+                let predicted = dot(a, &reversed[len - n..len - n + p]);
+                residual += (xf(n) - predicted).powi(2);
+            }
+        }
+        Some(residual / rows as f64)
     }
-    Some(residual / rows as f64)
 }
 
 /// Solves the symmetric positive definite system `m` (n × n, row-major, non-zero within `band` of
 /// the diagonal) · x = `rhs` in place by Cholesky decomposition (`rhs` becomes x). False when `m`
 /// is not positive definite.
 pub(crate) fn cholesky_solve(m: &mut [f64], n: usize, band: usize, rhs: &mut [f64]) -> bool {
-    // Lower factor L in place (row-major), only within the band.
-    for i in 0..n {
-        let lo = i.saturating_sub(band);
-        for j in lo..=i {
-            let k0 = lo.max(j.saturating_sub(band));
-            let mut s = m[i * n + j];
-            for k in k0..j {
-                s -= m[i * n + k] * m[j * n + k];
-            }
-            if i == j {
-                if s <= 0.0 || !s.is_finite() {
-                    return false;
+    cholesky_in_place(m, n, band, rhs)
+}
+
+simd_versions! {
+    fn cholesky_in_place(m: &mut [f64], n: usize, band: usize, rhs: &mut [f64]) -> bool {
+        // Lower factor L in place (row-major), only within the band.
+        for i in 0..n {
+            let lo = i.saturating_sub(band);
+            for j in lo..=i {
+                let k0 = lo.max(j.saturating_sub(band));
+                let s = m[i * n + j] - dot(&m[i * n + k0..i * n + j], &m[j * n + k0..j * n + j]);
+                if i == j {
+                    if s <= 0.0 || !s.is_finite() {
+                        return false;
+                    }
+                    m[i * n + i] = s.sqrt();
+                } else {
+                    m[i * n + j] = s / m[j * n + j];
                 }
-                m[i * n + i] = s.sqrt();
-            } else {
-                m[i * n + j] = s / m[j * n + j];
             }
         }
+        // L y = rhs, then Lᵀ x = y.
+        for i in 0..n {
+            let lo = i.saturating_sub(band);
+            let s = dot(&m[i * n + lo..i * n + i], &rhs[lo..i]);
+            rhs[i] = (rhs[i] - s) / m[i * n + i];
+        }
+        for i in (0..n).rev() {
+            let hi = (i + band + 1).min(n);
+            let s: f64 = (i + 1..hi).map(|k| m[k * n + i] * rhs[k]).sum();
+            rhs[i] = (rhs[i] - s) / m[i * n + i];
+        }
+        true
     }
-    // L y = rhs, then Lᵀ x = y.
-    for i in 0..n {
-        let lo = i.saturating_sub(band);
-        let s: f64 = (lo..i).map(|k| m[i * n + k] * rhs[k]).sum();
-        rhs[i] = (rhs[i] - s) / m[i * n + i];
+}
+
+/// Σ a·b in four interleaved partial sums, so that it vectorises.
+#[inline(always)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for ((l, &u), &v) in lanes.iter_mut().zip(x).zip(y) {
+            *l += u * v;
+        }
     }
-    for i in (0..n).rev() {
-        let hi = (i + band + 1).min(n);
-        let s: f64 = (i + 1..hi).map(|k| m[k * n + i] * rhs[k]).sum();
-        rhs[i] = (rhs[i] - s) / m[i * n + i];
-    }
-    true
+    (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) + tail
 }
 
 /// Least-squares AR interpolation (LSAR; Godsill & Rayner 1998, §5.2.2): the samples of a gap

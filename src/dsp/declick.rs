@@ -13,6 +13,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::ar::{covariance_fit, interpolate, levinson, windowed_autocorrelation, ArScratch};
+use super::simd::simd_versions;
 use crate::error::Result;
 pub use crate::model::settings::{Click, ClickMode, DeclickSettings};
 
@@ -120,10 +121,10 @@ impl Declicker {
         let mut d = vec![0.0f32; x.len()];
         d.par_chunks_mut(BLOCK).enumerate().for_each_init(
             || {
-                let f32s = || (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let f32s = || (Vec::new(), Vec::new(), Vec::new());
                 (vec![0.0f64; p + 1], vec![0.0f64; p], Vec::new(), Vec::new(), f32s())
             },
-            |(r, a, window, weighted, (e, past, reversed, taps)), (k, out)| {
+            |(r, a, window, weighted, (e, past, taps)), (k, out)| {
                 let s = k * BLOCK;
                 let fit = s.saturating_sub(BLOCK / 2)..(s + BLOCK + BLOCK / 2).min(x.len());
                 hann(window, fit.len());
@@ -132,9 +133,6 @@ impl Declicker {
                 if levinson(r, a).is_none() {
                     return; // silence: nothing to find
                 }
-                // The predictor as a forward dot product: Σ a_k x[n−k] = Σ_j a_(p−j) x[n−p+j].
-                reversed.clear();
-                reversed.extend(a.iter().rev().map(|&c| c as f32));
                 taps.clear();
                 taps.extend(a.iter().map(|&c| c as f32));
                 // e over [s − p, s + len + p): history before, the filter's reach after; x before
@@ -143,13 +141,7 @@ impl Declicker {
                 past.clear();
                 past.resize(p - (lo - lo.saturating_sub(p)), 0.0f32);
                 past.extend_from_slice(&x[lo.saturating_sub(p)..hi]);
-                e.clear();
-                e.extend((lo..hi).map(|n| x[n] - dot(reversed, &past[n - lo..n - lo + p])));
-                e.resize(hi - lo + p + 1, 0.0); // the filter reads zeros past the end
-                for (i, o) in out.iter_mut().enumerate() {
-                    let n = s + i - lo;
-                    *o = e[n] - dot(taps, &e[n + 1..n + 1 + p]);
-                }
+                matched_block(past, taps, e, out, s - lo);
             },
         );
         d
@@ -197,6 +189,27 @@ impl Declicker {
             let local = c.start - ctx.start..c.end - ctx.start;
             click_weights(&x[ctx.clone()], local.clone(), &a, excitation, &mut weights);
             interpolate(&mut x[ctx], local, &a, &weights, &mut scratch);
+        }
+    }
+}
+
+simd_versions! {
+    /// One block of the matched error: `past` is the signal from p samples before the block's
+    /// history on (p = the taps); the prediction error e = x − Σ a_k x[n−k] over it, then
+    /// d[n] = e[n] − Σ a_k e[n + k] into `out` from error sample `offset` on. Each tap is one
+    /// multiply-add over a contiguous slice, which vectorises (a dot product per sample, a few
+    /// taps long, does not).
+    fn matched_block(past: &[f32], taps: &[f32], e: &mut Vec<f32>, out: &mut [f32], offset: usize) {
+        let p = taps.len();
+        e.clear();
+        e.extend_from_slice(&past[p..]);
+        for (k, &c) in taps.iter().enumerate() {
+            e.iter_mut().zip(&past[p - 1 - k..]).for_each(|(e, &v)| *e -= c * v);
+        }
+        e.resize(past.len() + 1, 0.0); // the filter reads zeros past the end
+        out.copy_from_slice(&e[offset..offset + out.len()]);
+        for (k, &c) in taps.iter().enumerate() {
+            out.iter_mut().zip(&e[offset + 1 + k..]).for_each(|(o, &v)| *o -= c * v);
         }
     }
 }
@@ -251,16 +264,27 @@ fn candidates(d: &[f32], chunk: Range<usize>) -> Vec<Range<usize>> {
             (sums[to - lo] - sums[from - lo]) / (to - from) as f64
         }
     };
+    let limit = f64::from(CANDIDATE).powi(2);
+    let side = SIDE as f64;
     let mut out: Vec<Range<usize>> = Vec::new();
     for n in chunk {
-        let v = f64::from(d[n].abs());
+        let v = f64::from(d[n]);
         if v == 0.0 {
             continue;
         }
-        let left = mean(n.saturating_sub(GAP + SIDE), n.saturating_sub(GAP));
-        let right = mean(n + GAP + 1, n + GAP + 1 + SIDE);
-        let scale = left.max(right).sqrt();
-        if v > f64::from(CANDIDATE) * scale {
+        // v² against the larger neighbourhood's mean square; where both windows lie whole in the
+        // sums (all but the signal's ends), their sums against v² · SIDE with no division.
+        let (a, b) = (n.wrapping_sub(GAP + SIDE), n + GAP + 1 + SIDE);
+        let loud = if a >= lo && a <= n && b <= hi {
+            let left = sums[n - GAP - lo] - sums[a - lo];
+            let right = sums[b - lo] - sums[n + GAP + 1 - lo];
+            v * v * side > limit * left.max(right)
+        } else {
+            let left = mean(n.saturating_sub(GAP + SIDE), n.saturating_sub(GAP));
+            let right = mean(n + GAP + 1, n + GAP + 1 + SIDE);
+            v * v > limit * left.max(right)
+        };
+        if loud {
             match out.last_mut() {
                 Some(last) if n <= last.end + JOIN => last.end = n + 1,
                 _ => out.push(n..n + 1),
@@ -280,17 +304,4 @@ fn joined(runs: Vec<Range<usize>>) -> Vec<Range<usize>> {
         }
     }
     out
-}
-
-/// Σ a·b in eight interleaved partial sums, so that it vectorises.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for ((l, &u), &v) in lanes.iter_mut().zip(x).zip(y) {
-            *l += u * v;
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }

@@ -37,7 +37,7 @@ pub fn detect(x: &[f32], channel: u16, sample_rate: u32, settings: &DeclipSettin
     let needed = ((settings.runs_per_minute * minutes).ceil() as usize).max(MIN_RUNS);
     let side = |level: f32| -> Option<f32> {
         let at = |v: f32| if level > 0.0 { v >= level - tolerance(level) } else { v <= level + tolerance(level) };
-        (level != 0.0 && runs(x, &at).len() >= needed).then_some(level)
+        (level != 0.0 && runs(x, at).len() >= needed).then_some(level)
     };
     let positive = side(x.iter().copied().fold(0.0f32, f32::max));
     let negative = side(x.iter().copied().fold(0.0f32, f32::min));
@@ -53,20 +53,21 @@ fn tolerance(level: f32) -> f32 {
     (level.abs() * LEVEL_TOLERANCE).max(1.0 / 8_388_608.0)
 }
 
-/// Runs of two or more samples where `at` holds.
-fn runs(x: &[f32], at: &dyn Fn(f32) -> bool) -> Vec<Range<usize>> {
+/// Runs of two or more samples where `at` holds (generic, so the test inlines into the scan).
+fn runs(x: &[f32], at: impl Fn(f32) -> bool) -> Vec<Range<usize>> {
     let mut out = Vec::new();
-    let mut start = None;
-    for (i, &v) in x.iter().enumerate().chain(std::iter::once((x.len(), &0.0))) {
-        match (i < x.len() && at(v), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                if i - s >= 2 {
-                    out.push(s..i);
-                }
-                start = None;
-            }
-            _ => {}
+    let mut i = 0;
+    while i < x.len() {
+        if !at(x[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < x.len() && at(x[i]) {
+            i += 1;
+        }
+        if i - start >= 2 {
+            out.push(start..i);
         }
     }
     out
@@ -76,7 +77,7 @@ fn runs(x: &[f32], at: &dyn Fn(f32) -> bool) -> Vec<Range<usize>> {
 pub fn clipped_runs(x: &[f32], clipping: &Clipping) -> Vec<Range<usize>> {
     let (p, n) = (clipping.positive, clipping.negative);
     let at = |v: f32| p.is_some_and(|l| v >= l - tolerance(l)) || n.is_some_and(|l| v <= l + tolerance(l));
-    runs(x, &at)
+    runs(x, at)
 }
 
 pub struct Declipper {

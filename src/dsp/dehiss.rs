@@ -17,6 +17,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
+use super::simd::{fast_max, fast_min, simd_versions};
 use super::stft::{Stft, StftFrame};
 use super::window::hann_periodic;
 use crate::error::Result;
@@ -25,8 +26,8 @@ pub use crate::model::settings::{DehissSettings, NoiseFloor};
 /// The quietest share of the frames taken for noise alone, and the least time it spans, s.
 const QUIET_SHARE: f64 = 0.01;
 const QUIET_MIN_S: f64 = 0.5;
-/// Frames a band's level is smoothed over when checking the quiet frames agree (8 × 11.6 ms).
-const SMOOTH_FRAMES: usize = 8;
+/// Frames a band's level is smoothed over when checking the quiet frames agree (4 × 23 ms).
+const SMOOTH_FRAMES: usize = 4;
 /// How far a quiet frame's band may stray from the floor and still read as the noise, dB, and the
 /// share of (frame, band) cells that must.
 const STEADY_DB: f64 = 2.0;
@@ -44,7 +45,7 @@ const NOISE_SPREAD_DB: f64 = 3.0;
 /// Bins each side a bin's a-posteriori SNR is averaged over in the decision-directed estimate.
 const GAMMA_SPREAD_BINS: usize = 2;
 /// A-priori SNR floor (keeps the gain's ratio finite).
-const MIN_XI: f64 = 1e-3;
+const MIN_XI: f32 = 1e-3;
 
 /// The transform length at `sample_rate`: about 46 ms.
 pub fn fft_len(sample_rate: u32) -> usize {
@@ -82,7 +83,9 @@ impl Analysis {
             bands.push(bin(lo)..bin(hi).max(bin(lo) + 1));
             lo = hi;
         }
-        Analysis { n, hop: n / 4, stft, hann_energy, bands, level_bins: bin(LEVEL_FROM_HZ)..bin(top) }
+        // Half-overlapping Hann frames: every sample weighs in (the repair's quarter hop is for
+        // its synthesis).
+        Analysis { n, hop: n / 2, stft, hann_energy, bands, level_bins: bin(LEVEL_FROM_HZ)..bin(top) }
     }
 
     fn frames(&self, len: usize) -> usize {
@@ -210,10 +213,11 @@ pub struct Dehisser {
     hop: usize,
     /// √Hann, for analysis and synthesis: their product overlap-adds to 2 at a quarter hop.
     window: Vec<f32>,
-    /// The noise's power per bin as this window's |X|² reads it.
-    noise: Vec<f64>,
-    min_gain: f64,
-    smoothing: f64,
+    /// 1 / the noise's power per bin as this window's |X|² reads it (0 where it has none: those
+    /// bins pass as they are).
+    inverse_noise: Vec<f32>,
+    min_gain: f32,
+    smoothing: f32,
     fft: Arc<dyn RealToComplex<f32>>,
     ifft: Arc<dyn ComplexToReal<f32>>,
 }
@@ -222,8 +226,11 @@ pub struct Dehisser {
 pub struct DehissScratch {
     padded: Vec<f32>,
     out: Vec<f32>,
-    previous: Vec<f64>,
-    gamma: Vec<f64>,
+    /// Per bin: the last frame's clean-power estimate over the noise's (a-priori SNR), this
+    /// frame's power over the noise's (a-posteriori SNR), and that averaged over its neighbours.
+    previous: Vec<f32>,
+    gamma: Vec<f32>,
+    gamma_mean: Vec<f32>,
     fft: FftBuffers,
     inverse_scratch: Vec<Complex<f32>>,
 }
@@ -248,9 +255,13 @@ impl Dehisser {
             n,
             hop: n / 4,
             window,
-            noise: floor.power.iter().map(|&p| f64::from(p) * energy).collect(),
-            min_gain: 10f64.powf(-settings.reduction_db / 20.0),
-            smoothing: settings.smoothing,
+            inverse_noise: floor
+                .power
+                .iter()
+                .map(|&p| if p > 0.0 { (1.0 / (f64::from(p) * energy)) as f32 } else { 0.0 })
+                .collect(),
+            min_gain: 10f64.powf(-settings.reduction_db / 20.0) as f32,
+            smoothing: settings.smoothing as f32,
             fft: planner.plan_fft_forward(n),
             ifft: planner.plan_fft_inverse(n),
         })
@@ -262,6 +273,7 @@ impl Dehisser {
             out: Vec::new(),
             previous: vec![0.0; self.n / 2 + 1],
             gamma: vec![0.0; self.n / 2 + 1],
+            gamma_mean: vec![0.0; self.n / 2 + 1],
             fft: FftBuffers::new(&self.fft),
             inverse_scratch: self.ifft.make_scratch_vec(),
         }
@@ -280,7 +292,6 @@ impl Dehisser {
         s.previous.fill(0.0);
         // √Hann² = Hann overlap-adds to n / (2 hop) = 2.
         let norm = (2 * hop) as f32 / n as f32;
-        let a = self.smoothing;
         for start in (0..=s.padded.len() - n).step_by(hop) {
             let f = &mut s.fft;
             for ((i, &v), &w) in f.input.iter_mut().zip(&s.padded[start..start + n]).zip(&self.window) {
@@ -290,29 +301,18 @@ impl Dehisser {
             // A-posteriori SNR per bin, then averaged over its neighbours for the maximum-
             // likelihood term: a steadier noise-only estimate lets the decision-directed
             // smoothing be lighter, which keeps quiet music's level.
-            for ((g, c), &lambda) in s.gamma.iter_mut().zip(&f.spectrum).zip(&self.noise) {
-                *g = if lambda > 0.0 { f64::from(c.norm_sqr()) / lambda } else { 0.0 };
+            for ((g, c), &inverse) in s.gamma.iter_mut().zip(&f.spectrum).zip(&self.inverse_noise) {
+                *g = c.norm_sqr() * inverse;
             }
-            let bins = s.gamma.len();
-            for (k, ((c, &lambda), prev)) in
-                f.spectrum.iter_mut().zip(&self.noise).zip(s.previous.iter_mut()).enumerate()
-            {
-                if lambda <= 0.0 {
-                    continue;
-                }
-                let (lo, hi) = (k.saturating_sub(GAMMA_SPREAD_BINS), (k + GAMMA_SPREAD_BINS + 1).min(bins));
-                let gamma_mean = s.gamma[lo..hi].iter().sum::<f64>() / (hi - lo) as f64;
-                let xi = (a * *prev / lambda + (1.0 - a) * (gamma_mean - 1.0).max(0.0)).max(MIN_XI);
-                // The Wiener estimate feeds the next frame's a-priori SNR. The gain applied is
-                // the MMSE estimate of the clean power, E|S|² = G²|Y|² + G·λ with G the Wiener
-                // gain (S given Y is Gaussian of mean G·Y and variance G·λ): music under the
-                // floor keeps its level in expectation, where the Wiener gain would dull it.
-                let wiener = xi / (1.0 + xi);
-                *prev = wiener * wiener * f64::from(c.norm_sqr());
-                let gamma = s.gamma[k].max(1e-12);
-                let g = (wiener * wiener + wiener / gamma).sqrt().min(1.0);
-                *c *= g.max(self.min_gain) as f32;
-            }
+            box_mean(&s.gamma, &mut s.gamma_mean, GAMMA_SPREAD_BINS);
+            spectral_gain(
+                &mut f.spectrum,
+                &s.gamma,
+                &s.gamma_mean,
+                &mut s.previous,
+                &self.inverse_noise,
+                (self.smoothing, self.min_gain),
+            );
             // The inverse transform ignores the imaginary parts of DC and Nyquist; realfft wants them 0.
             f.spectrum[0].im = 0.0;
             f.spectrum[n / 2].im = 0.0;
@@ -322,6 +322,55 @@ impl Dehisser {
             }
         }
         x.copy_from_slice(&s.out[n..n + x.len()]);
+    }
+}
+
+/// Each of `x` averaged over the `r` values either side (fewer at the ends) into `out`.
+fn box_mean(x: &[f32], out: &mut [f32], r: usize) {
+    let n = x.len();
+    for k in (0..r.min(n)).chain(n.saturating_sub(r).max(r)..n) {
+        let (lo, hi) = (k.saturating_sub(r), (k + r + 1).min(n));
+        out[k] = x[lo..hi].iter().sum::<f32>() / (hi - lo) as f32;
+    }
+    if n > 2 * r {
+        // The inner bins as whole-slice adds, which vectorise.
+        let inner = &mut out[r..n - r];
+        inner.fill(0.0);
+        for d in 0..=2 * r {
+            inner.iter_mut().zip(&x[d..]).for_each(|(o, &v)| *o += v);
+        }
+        let scale = 1.0 / (2 * r + 1) as f32;
+        inner.iter_mut().for_each(|o| *o *= scale);
+    }
+}
+
+simd_versions! {
+    /// The decision-directed gain on one frame's `spectrum`, given each bin's a-posteriori SNR
+    /// (`gamma`, and averaged over its neighbours); `previous` carries each bin's a-priori SNR
+    /// on to the next frame. Branch-free in f32, so that it vectorises.
+    fn spectral_gain(
+        spectrum: &mut [Complex<f32>],
+        gamma: &[f32],
+        gamma_mean: &[f32],
+        previous: &mut [f32],
+        inverse_noise: &[f32],
+        settings: (f32, f32),
+    ) {
+        let (a, min_gain) = settings;
+        for ((((c, &g), &mean), prev), &inverse) in
+            spectrum.iter_mut().zip(gamma).zip(gamma_mean).zip(previous.iter_mut()).zip(inverse_noise)
+        {
+            let xi = fast_max(a * *prev + (1.0 - a) * fast_max(mean - 1.0, 0.0), MIN_XI);
+            // The Wiener estimate feeds the next frame's a-priori SNR. The gain applied is the
+            // MMSE estimate of the clean power, E|S|² = G²|Y|² + G·λ with G the Wiener gain (S
+            // given Y is Gaussian of mean G·Y and variance G·λ): music under the floor keeps its
+            // level in expectation, where the Wiener gain would dull it.
+            let wiener = xi / (1.0 + xi);
+            let gain = fast_max(fast_min((wiener * wiener + wiener / fast_max(g, 1e-12)).sqrt(), 1.0), min_gain);
+            let noisy = inverse > 0.0;
+            *prev = if noisy { wiener * wiener * g } else { *prev };
+            *c *= if noisy { gain } else { 1.0 };
+        }
     }
 }
 

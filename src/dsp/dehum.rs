@@ -10,21 +10,26 @@
 use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 
+use rayon::prelude::*;
+
 use super::ar::cholesky_solve;
-use super::resample::resample;
-use crate::audio::AudioBuffer;
-use crate::error::Result;
+use super::decimate::Decimator;
+use super::simd::simd_versions;
+use crate::error::{Error, Result};
 pub use crate::model::settings::{DehumSettings, Hum, HumLine};
 
 /// Mains frequencies looked at, and how far each may stray, Hz (grids hold ±0.2 Hz).
 const MAINS_HZ: [f64; 2] = [50.0, 60.0];
 const STRAY_HZ: f64 = 0.3;
-/// Hum lies low: the spectrum is taken of the recording converted to this rate, in frames of
-/// about `FRAME_S` (0.03 Hz bins: a steady line gathers its power into one, where music's spreads
-/// over many), at least `MIN_FRAME` samples.
-const ANALYSIS_RATE: u32 = 8_000;
-const FRAME_S: f64 = 32.0;
-const MIN_FRAME: usize = 4_096;
+/// Hum lies low: it is found and removed in the recording decimated to a rate about this many
+/// times the band its lines lie in.
+const LOW_RATE_OVER_BAND: f64 = 3.0;
+/// The mains frequency the band is sized for where none is given, Hz.
+const HIGHEST_MAINS_HZ: f64 = 60.0;
+/// The spectrum's frames: `FRAME_S` (0.03 Hz bins: a steady line gathers its power into one,
+/// where music's spreads over many), halved until they fit the span, at least `MIN_FRAME_S`.
+const FRAME_S: f64 = 32.768;
+const MIN_FRAME_S: f64 = 0.5;
 /// Frames averaged at most (spread over the whole recording).
 const MAX_FRAMES: usize = 96;
 /// A line's neighbourhood for its prominence, and its own width left out of it, Hz.
@@ -45,7 +50,20 @@ const STEADY_DB: f64 = 6.0;
 /// How far each notch's settling is run off the ends, in time constants (1/(π·bandwidth)).
 const SETTLING_CONSTANTS: f64 = 8.0;
 
-/// The long-term power spectrum of `channels` (at `ANALYSIS_RATE`, summed), over the samples
+/// The band every line of `settings` lies in (its harmonics of the mains, strayed, and their
+/// neighbourhoods), Hz.
+fn band_hz(settings: &DehumSettings) -> f64 {
+    settings.max_harmonics as f64 * (settings.mains_hz.unwrap_or(HIGHEST_MAINS_HZ) + STRAY_HZ) + AROUND_HZ
+}
+
+/// The decimation to a rate about `LOW_RATE_OVER_BAND` times the band of `settings`.
+fn decimator(sample_rate: u32, settings: &DehumSettings) -> Result<Decimator> {
+    let band = band_hz(settings);
+    let factor = (f64::from(sample_rate) / (LOW_RATE_OVER_BAND * band)).floor().max(1.0) as usize;
+    Decimator::new(sample_rate, factor, band)
+}
+
+/// The long-term power spectrum of `channels` (decimated to `rate`, summed), over the samples
 /// `span` of the recording: Hann frames of `FRAME_S` (shorter where the span is), half
 /// overlapping, at most `MAX_FRAMES` of them spread over it.
 struct Spectrum {
@@ -57,10 +75,13 @@ struct Spectrum {
 }
 
 impl Spectrum {
-    fn of(channels: &[Vec<f32>], span: std::ops::Range<usize>) -> Option<Spectrum> {
+    fn of(channels: &[Vec<f32>], rate: f64, span: std::ops::Range<usize>) -> Option<Spectrum> {
         let len = span.len();
-        let n = ((f64::from(ANALYSIS_RATE) * FRAME_S) as usize).next_power_of_two().min(prev_power_of_two(len));
-        if n < MIN_FRAME {
+        let mut n = (rate * FRAME_S / 2.0).round() as usize * 2;
+        while n > len {
+            n = n / 4 * 2; // halved, kept even
+        }
+        if (n as f64) < MIN_FRAME_S * rate {
             return None;
         }
         let count = ((len - n) / (n / 2) + 1).min(MAX_FRAMES);
@@ -84,7 +105,7 @@ impl Spectrum {
         }
         let smooth =
             (0..power.len()).map(|k| power[k.saturating_sub(1)..(k + 2).min(power.len())].iter().sum()).collect();
-        Some(Spectrum { power, smooth, bin_hz: f64::from(ANALYSIS_RATE) / n as f64 })
+        Some(Spectrum { power, smooth, bin_hz: rate / n as f64 })
     }
 
     fn n(&self) -> usize {
@@ -132,11 +153,11 @@ impl Spectrum {
 /// frequency's harmonics anyway — `settings.mains_hz`, else the grid whose harmonics stand out
 /// more — each on its line where one shows.
 pub fn detect(channels: &[&[f32]], sample_rate: u32, settings: &DehumSettings, forced: bool) -> Option<Hum> {
-    let owned = AudioBuffer::new(sample_rate, channels.iter().map(|c| c.to_vec()).collect());
-    let low = resample(owned, ANALYSIS_RATE).ok()?.channels;
-    let len = low.first().map_or(0, Vec::len);
-    let whole = Spectrum::of(&low, 0..len)?;
-    let halves = [Spectrum::of(&low, 0..len / 2), Spectrum::of(&low, len / 2..len)];
+    let decimator = decimator(sample_rate, settings).ok()?;
+    let low: Vec<Vec<f32>> = channels.par_iter().map(|c| decimator.decimate(c)).collect();
+    let (len, rate) = (low.first().map_or(0, Vec::len), decimator.low_rate());
+    let whole = Spectrum::of(&low, rate, 0..len)?;
+    let halves = [Spectrum::of(&low, rate, 0..len / 2), Spectrum::of(&low, rate, len / 2..len)];
     let grids: Vec<f64> = settings.mains_hz.map_or(MAINS_HZ.to_vec(), |m| vec![m]);
     let found = grids
         .iter()
@@ -156,14 +177,6 @@ pub fn detect(channels: &[&[f32]], sample_rate: u32, settings: &DehumSettings, f
         .map(|l| HumLine { freq_hz: l.number as f64 * mains, ..l })
         .collect();
     Some(Hum { fundamental_hz: mains, located: false, harmonics })
-}
-
-fn prev_power_of_two(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        1 << (usize::BITS - 1 - n.leading_zeros())
-    }
 }
 
 fn strength(hum: &Hum) -> f64 {
@@ -213,7 +226,7 @@ fn lines(
     max_harmonics: usize,
     threshold: f64,
 ) -> Vec<HumLine> {
-    let nyquist = 0.45 * f64::from(ANALYSIS_RATE);
+    let nyquist = 0.45 * whole.bin_hz * whole.n() as f64;
     (1..=max_harmonics)
         .filter_map(|number| {
             let expected = number as f64 * fundamental_hz;
@@ -273,10 +286,18 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
-/// The notches of `hum`, at `sample_rate`.
+/// The notches of `hum`. They run where detection looks, at the decimated rate: the notched copy
+/// subtracted from the decimated recording leaves the hum, which is interpolated back to the full
+/// rate and subtracted from the recording — the same zero-phase notches at a small part of the
+/// work, and the music above the band is never filtered at all.
 pub struct Dehummer {
+    decimator: Decimator,
+    /// At the decimated rate.
     notches: Vec<Notch>,
-    settle: usize,
+    /// Each line's centre at the full rate, radians per sample (for the end fits).
+    omegas: Vec<f64>,
+    /// The hum continued off each end, in decimated samples (each the decimation factor long).
+    pad_low: usize,
 }
 
 /// RBJ notch biquad (Bristow-Johnson, *Audio EQ Cookbook*), normalised.
@@ -286,22 +307,20 @@ struct Notch {
     a1: f64,
     a2: f64,
     gain: f64,
-    /// Its centre, radians per sample.
-    omega: f64,
 }
 
 impl Notch {
-    fn new(freq_hz: f64, bandwidth_hz: f64, sample_rate: u32) -> Self {
-        let w = std::f64::consts::TAU * freq_hz / f64::from(sample_rate);
+    fn new(freq_hz: f64, bandwidth_hz: f64, sample_rate: f64) -> Self {
+        let w = std::f64::consts::TAU * freq_hz / sample_rate;
         let alpha = w.sin() / (2.0 * freq_hz / bandwidth_hz);
         let a0 = 1.0 + alpha;
         // b = (1, −2 cos w, 1) / a0; a = (1, −2 cos w / a0, (1 − α) / a0).
-        Notch { b1: -2.0 * w.cos(), a1: -2.0 * w.cos() / a0, a2: (1.0 - alpha) / a0, gain: 1.0 / a0, omega: w }
+        Notch { b1: -2.0 * w.cos(), a1: -2.0 * w.cos() / a0, a2: (1.0 - alpha) / a0, gain: 1.0 / a0 }
     }
 
     /// Its magnitude response at `freq_hz`.
-    fn response(&self, freq_hz: f64, sample_rate: u32) -> f64 {
-        let w = std::f64::consts::TAU * freq_hz / f64::from(sample_rate);
+    fn response(&self, freq_hz: f64, sample_rate: f64) -> f64 {
+        let w = std::f64::consts::TAU * freq_hz / sample_rate;
         let z1 = Complex::from_polar(1.0, -w);
         let z2 = z1 * z1;
         let b = (1.0 + self.b1 * z1 + z2) * self.gain;
@@ -313,15 +332,27 @@ impl Notch {
 impl Dehummer {
     pub fn new(hum: &Hum, settings: &DehumSettings, sample_rate: u32) -> Result<Self> {
         settings.validate()?;
-        let notches = hum.harmonics.iter().map(|h| Notch::new(h.freq_hz, settings.bandwidth_hz, sample_rate)).collect();
-        let settle =
-            (SETTLING_CONSTANTS * f64::from(sample_rate) / (std::f64::consts::PI * settings.bandwidth_hz)) as usize;
-        Ok(Dehummer { notches, settle })
+        let decimator = decimator(sample_rate, settings)?;
+        let band = band_hz(settings);
+        if let Some(h) = hum.harmonics.iter().find(|h| !(h.freq_hz > 0.0 && h.freq_hz < band)) {
+            return Err(Error::InvalidSetting(format!(
+                "dehum: a line at {} Hz lies outside the {band:.0} Hz its settings look in",
+                h.freq_hz
+            )));
+        }
+        let low = decimator.low_rate();
+        let notches = hum.harmonics.iter().map(|h| Notch::new(h.freq_hz, settings.bandwidth_hz, low)).collect();
+        let omegas = hum.harmonics.iter().map(|h| std::f64::consts::TAU * h.freq_hz / f64::from(sample_rate)).collect();
+        let pad_low = (SETTLING_CONSTANTS / (std::f64::consts::PI * settings.bandwidth_hz) * low).ceil() as usize;
+        Ok(Dehummer { decimator, notches, omegas, pad_low })
     }
 
-    /// The notches' combined magnitude response (one pass; the zero-phase filter is its square).
-    pub fn response(&self, freq_hz: f64, sample_rate: u32) -> f64 {
-        self.notches.iter().map(|n| n.response(freq_hz, sample_rate)).product()
+    /// The magnitude response at `freq_hz`: what the decimation passes, less what the zero-phase
+    /// notches keep of it (x − R²(1 − N²)·x, R the decimation's lowpass and N the notches).
+    pub fn response(&self, freq_hz: f64) -> f64 {
+        let low = self.decimator.low_rate();
+        let notched: f64 = self.notches.iter().map(|n| n.response(freq_hz, low).powi(2)).product();
+        1.0 - self.decimator.response(freq_hz).powi(2) * (1.0 - notched)
     }
 
     /// Removes the hum from one channel.
@@ -330,47 +361,36 @@ impl Dehummer {
         if n < 2 || self.notches.is_empty() {
             return;
         }
-        // Either side, the hum continued: its lines fitted (least squares) to the first and the last
-        // stretch and run on, so the notches meet no edge to ring at.
-        let pad = self.settle;
-        let fit = self.settle.min(n);
+        // Either side, the hum continued: its lines fitted (least squares) to the first and the
+        // last stretch and run on, so neither the notches nor the lowpass meet an edge.
+        let pad = self.pad_low * self.decimator.factor();
+        let fit = pad.min(n);
         let before = self.lines_fit(&x[..fit], 0.0);
         let after = self.lines_fit(&x[n - fit..], (n - fit) as f64);
+        let padded: Vec<f32> = self
+            .lines_from(&before, -(pad as f64), pad)
+            .chain(x.iter().copied())
+            .chain(self.lines_from(&after, n as f64, pad))
+            .collect();
+        let low = self.decimator.decimate(&padded);
+        drop(padded);
         scratch.clear();
-        scratch.extend((0..pad).map(|k| self.lines_at(&before, k as f64 - pad as f64)));
-        scratch.extend(x.iter().map(|&v| f64::from(v)));
-        scratch.extend((0..pad).map(|k| self.lines_at(&after, (n + k) as f64)));
+        scratch.extend(low.iter().map(|&v| f64::from(v)));
         // All the notches in one pass each way (one sweep of memory, not two per notch).
         cascade(&self.notches, scratch.iter_mut());
         cascade(&self.notches, scratch.iter_mut().rev());
-        for (o, &v) in x.iter_mut().zip(&scratch[pad..pad + n]) {
-            *o = v as f32;
+        let hum: Vec<f32> = low.iter().zip(scratch.iter()).map(|(&v, &y)| (f64::from(v) - y) as f32).collect();
+        for (o, h) in x.iter_mut().zip(self.decimator.interpolate(&hum, pad..pad + n)) {
+            *o -= h;
         }
     }
-}
 
-impl Dehummer {
-    /// The cosine and sine amplitudes of each notch's line in `x` (whose first sample is at time
-    /// `t0`, in samples), by least squares.
+    /// The cosine and sine amplitudes of each line in `x` (whose first sample is at time `t0`, in
+    /// samples), by least squares.
     fn lines_fit(&self, x: &[f32], t0: f64) -> Vec<f64> {
-        let k = 2 * self.notches.len();
-        let basis = |t: f64, out: &mut [f64]| {
-            for (i, n) in self.notches.iter().enumerate() {
-                let (s, c) = (n.omega * t).sin_cos();
-                out[2 * i] = c;
-                out[2 * i + 1] = s;
-            }
-        };
-        let (mut m, mut rhs, mut b) = (vec![0.0; k * k], vec![0.0; k], vec![0.0; k]);
-        for (i, &v) in x.iter().enumerate() {
-            basis(t0 + i as f64, &mut b);
-            for r in 0..k {
-                rhs[r] += b[r] * f64::from(v);
-                for c in 0..=r {
-                    m[r * k + c] += b[r] * b[c];
-                }
-            }
-        }
+        let k = 2 * self.omegas.len();
+        let (mut m, mut rhs) = (vec![0.0; k * k], vec![0.0; k]);
+        normal_equations(&self.omegas, x, t0, &mut m, &mut rhs);
         let ridge = 1e-9 * x.len() as f64;
         for r in 0..k {
             m[r * k + r] += ridge;
@@ -385,20 +405,60 @@ impl Dehummer {
         }
     }
 
-    /// The fitted lines' value at time `t` (samples).
-    fn lines_at(&self, amplitudes: &[f64], t: f64) -> f64 {
-        self.notches
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let (s, c) = (n.omega * t).sin_cos();
-                amplitudes[2 * i] * c + amplitudes[2 * i + 1] * s
-            })
-            .sum()
+    /// The fitted lines' values over `len` samples from time `t0` (samples).
+    fn lines_from<'a>(&self, amplitudes: &'a [f64], t0: f64, len: usize) -> impl Iterator<Item = f32> + 'a {
+        let mut lines = Phasors::new(&self.omegas, t0);
+        let mut b = vec![0.0; amplitudes.len()];
+        (0..len).map(move |_| {
+            lines.basis(&mut b);
+            b.iter().zip(amplitudes).map(|(b, a)| b * a).sum::<f64>() as f32
+        })
     }
 }
 
-/// One notch over `samples` in the order given (direct form I, f64).
+simd_versions! {
+    /// The lower triangle of the normal matrix (`m`, k × k) and the right-hand side of the
+    /// least-squares fit of the lines on `omegas` (cos and sin each, k = 2 · lines) to `x` from
+    /// time `t0`.
+    fn normal_equations(omegas: &[f64], x: &[f32], t0: f64, m: &mut [f64], rhs: &mut [f64]) {
+        let k = rhs.len();
+        let mut b = vec![0.0; k];
+        let mut lines = Phasors::new(omegas, t0);
+        for &v in x {
+            lines.basis(&mut b);
+            for (r, &br) in b.iter().enumerate() {
+                rhs[r] += br * f64::from(v);
+                m[r * k..=r * k + r].iter_mut().zip(&b).for_each(|(m, &bc)| *m += br * bc);
+            }
+        }
+    }
+}
+
+/// cos and sin of each line's phase, sample after sample: each a phasor turned by its step (one
+/// complex multiply instead of a sin_cos; over the seconds the fits span its error stays near
+/// 1e-11).
+struct Phasors {
+    now: Vec<Complex<f64>>,
+    step: Vec<Complex<f64>>,
+}
+
+impl Phasors {
+    fn new(omegas: &[f64], t0: f64) -> Self {
+        Phasors {
+            now: omegas.iter().map(|w| Complex::from_polar(1.0, w * t0)).collect(),
+            step: omegas.iter().map(|&w| Complex::from_polar(1.0, w)).collect(),
+        }
+    }
+
+    /// This sample's basis (cos, sin per line) into `out`; then on to the next sample.
+    fn basis(&mut self, out: &mut [f64]) {
+        for ((p, r), o) in self.now.iter_mut().zip(&self.step).zip(out.chunks_exact_mut(2)) {
+            (o[0], o[1]) = (p.re, p.im);
+            *p *= r;
+        }
+    }
+}
+
 /// The notches in series over `samples` (each from rest).
 fn cascade<'a>(notches: &[Notch], samples: impl Iterator<Item = &'a mut f64>) {
     // Per notch: x[n−1], x[n−2], y[n−1], y[n−2].
@@ -421,7 +481,7 @@ mod tests {
     #[test]
     fn a_notch_measures_as_its_analytic_response() {
         let fs = 44_100;
-        let notch = Notch::new(50.0, 1.0, fs);
+        let notch = Notch::new(50.0, 1.0, f64::from(fs));
         for f in [20.0, 45.0, 49.5, 50.0, 50.5, 55.0, 100.0, 1000.0] {
             // Steady-state gain on a sine, measured after the notch has settled.
             let n = 8 * fs as usize;
@@ -430,10 +490,34 @@ mod tests {
             cascade(std::slice::from_ref(&notch), x.iter_mut());
             let tail = &x[n - fs as usize..];
             let measured = (2.0 * tail.iter().map(|v| v * v).sum::<f64>() / tail.len() as f64).sqrt();
-            let analytic = notch.response(f, fs);
+            let analytic = notch.response(f, f64::from(fs));
             assert!((measured - analytic).abs() < 2e-3, "{f} Hz: {measured} vs {analytic}");
         }
-        assert!(notch.response(50.0, fs) < 1e-9);
-        assert!((notch.response(49.5, fs) - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.01, "−3 dB at ±BW/2");
+        assert!(notch.response(50.0, f64::from(fs)) < 1e-9);
+        assert!((notch.response(49.5, f64::from(fs)) - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.01, "−3 dB at ±BW/2");
+    }
+
+    /// The whole de-hummer — decimation, notches both ways, interpolation — on sines measures as
+    /// its analytic response: on a line, beside it, between lines and above the band.
+    #[test]
+    fn the_dehummer_measures_as_its_analytic_response() {
+        let fs = 44_100;
+        let settings = DehumSettings::default();
+        let line =
+            |number: usize| HumLine { number, freq_hz: 50.0 * number as f64, level_db: -50.0, prominence_db: 20.0 };
+        let hum = Hum { fundamental_hz: 50.0, located: true, harmonics: (1..=12).map(line).collect() };
+        let d = Dehummer::new(&hum, &settings, fs).unwrap();
+        for f in [50.0, 50.4, 51.0, 75.0, 149.2, 600.0, 700.0, 1_000.0, 5_000.0] {
+            let n = 10 * fs as usize;
+            let mut x: Vec<f32> =
+                (0..n).map(|i| (std::f64::consts::TAU * f * i as f64 / f64::from(fs)).sin() as f32).collect();
+            d.process(&mut x, &mut Vec::new());
+            let tail = &x[3 * fs as usize..7 * fs as usize];
+            let measured = (2.0 * tail.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
+            let analytic = d.response(f);
+            assert!((measured - analytic).abs() < 1e-3, "{f} Hz: {measured} vs {analytic}");
+        }
+        // On a line only the lowpass's passband ripple (δ = 10^(−100/20) each way) is left.
+        assert!(d.response(100.0) < 1e-4 && d.response(75.0) > 0.999);
     }
 }

@@ -3,6 +3,7 @@
 pub mod ar;
 pub mod band_split;
 pub mod compressor;
+pub mod decimate;
 pub mod declick;
 pub mod declip;
 pub mod dehiss;

@@ -75,6 +75,16 @@ pub fn fast_max(a: f32, b: f32) -> f32 {
     }
 }
 
+/// min without f32::min's NaN handling (see [`fast_max`]).
+#[inline(always)]
+pub fn fast_min(a: f32, b: f32) -> f32 {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
 /// Σ term(v) over `x` in eight interleaved partial sums, the remainder added after: one running sum
 /// is a chain of dependent adds that does not vectorise.
 pub fn lane_sum<T: Copy>(x: &[T], term: impl Fn(T) -> f32) -> f32 {

@@ -74,24 +74,41 @@ pub struct RestoreSpectra {
 /// Welch's estimate: 8192-point Hann frames, half overlapping.
 const SPECTRUM_FFT: usize = 8192;
 
-/// The third-octave levels of `signal(n)` over `frames` samples at `sample_rate`.
-fn third_octaves(signal: &(dyn Fn(usize) -> f32 + Sync), frames: usize, sample_rate: u32) -> Vec<f64> {
+/// The mid's third-octave levels before and after, and of what was taken out — the difference
+/// of the two spectra, frame by frame (the transform is linear), so two transforms a frame.
+fn spectra(before: &AudioBuffer, after: &AudioBuffer) -> RestoreSpectra {
     let stft = Stft::new(SPECTRUM_FFT);
+    let (frames, fs) = (before.frames(), before.sample_rate);
     let hop = SPECTRUM_FFT / 2;
     let starts: Vec<usize> = (0..frames.saturating_sub(hop).div_ceil(hop).max(1)).map(|k| k * hop).collect();
-    let mut totals = vec![0.0f64; stft.bins()];
+    let bins = stft.bins();
+    // The mid, (L + R)/2, of `b` over the frame from `start`, windowed (zero past the end).
+    let mid = |b: &AudioBuffer, start: usize, input: &mut [f32], window: &[f32]| {
+        let scale = 1.0 / b.channels.len() as f32;
+        let inside = frames.saturating_sub(start).min(input.len());
+        input.fill(0.0);
+        for c in &b.channels {
+            input[..inside].iter_mut().zip(&c[start..start + inside]).for_each(|(d, &v)| *d += v);
+        }
+        input.iter_mut().zip(window).for_each(|(d, &w)| *d *= w * scale);
+    };
+    // Per bin: before, after, removed, summed over the frames.
+    let mut totals = vec![0.0f64; 3 * bins];
     stft.grouped(
         &starts,
-        || (stft.frame(), vec![0.0f32; stft.bins()]),
-        |(frame, sums), group| {
+        || (stft.frame(), stft.frame(), vec![0.0f32; 3 * bins]),
+        |(b, a, sums), group| {
             sums.fill(0.0);
             for &start in group {
-                let spectrum = stft.transform(frame, |input, window| {
-                    for (i, (d, &w)) in input.iter_mut().zip(window).enumerate() {
-                        *d = if start + i < frames { signal(start + i) * w } else { 0.0 };
-                    }
-                });
-                sums.iter_mut().zip(spectrum).for_each(|(s, c)| *s += c.norm_sqr());
+                let x = stft.transform(b, |input, window| mid(before, start, input, window));
+                let y = stft.transform(a, |input, window| mid(after, start, input, window));
+                let (sb, rest) = sums.split_at_mut(bins);
+                let (sa, sr) = rest.split_at_mut(bins);
+                for ((((sb, sa), sr), &x), &y) in sb.iter_mut().zip(sa).zip(sr).zip(x).zip(y) {
+                    *sb += x.norm_sqr();
+                    *sa += y.norm_sqr();
+                    *sr += (x - y).norm_sqr();
+                }
             }
             sums.clone()
         },
@@ -99,19 +116,17 @@ fn third_octaves(signal: &(dyn Fn(usize) -> f32 + Sync), frames: usize, sample_r
     );
     // One-sided PSD: |X|² · 2 / (fs · Σw²) per frame.
     let energy: f64 = stft.window().iter().map(|&w| f64::from(w).powi(2)).sum();
-    let scale = 2.0 / (f64::from(sample_rate) * energy * starts.len() as f64);
-    let psd: Vec<f64> = totals.iter().map(|t| t * scale).collect();
-    BandGrid::new(3, 20.0, 20_000.0).levels_db(&psd, f64::from(sample_rate) / SPECTRUM_FFT as f64)
-}
-
-fn spectra(before: &AudioBuffer, after: &AudioBuffer) -> RestoreSpectra {
-    let mid = |b: &AudioBuffer, n: usize| b.channels.iter().map(|c| c[n]).sum::<f32>() / b.channels.len() as f32;
-    let (frames, fs) = (before.frames(), before.sample_rate);
+    let scale = 2.0 / (f64::from(fs) * energy * starts.len() as f64);
+    let grid = BandGrid::new(3, 20.0, 20_000.0);
+    let levels = |k: usize| {
+        let psd: Vec<f64> = totals[k * bins..(k + 1) * bins].iter().map(|t| t * scale).collect();
+        grid.levels_db(&psd, f64::from(fs) / SPECTRUM_FFT as f64)
+    };
     RestoreSpectra {
-        freqs_hz: BandGrid::new(3, 20.0, 20_000.0).centers_hz,
-        before_db: third_octaves(&|n| mid(before, n), frames, fs),
-        after_db: third_octaves(&|n| mid(after, n), frames, fs),
-        removed_db: third_octaves(&|n| mid(before, n) - mid(after, n), frames, fs),
+        before_db: levels(0),
+        after_db: levels(1),
+        removed_db: levels(2),
+        freqs_hz: grid.centers_hz.clone(),
     }
 }
 
