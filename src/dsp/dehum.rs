@@ -1,7 +1,9 @@
 //! Mains hum: found as a harmonic series of narrow, steady lines on 50 or 60 Hz in the long-term
 //! spectrum, and removed by a notch at each line, run forward and backward (zero phase, the
-//! attenuation doubled) over an odd extension of the signal at both ends, so the notches have
-//! settled before the first sample and after the last.
+//! attenuation doubled) over the signal continued at both ends by its fitted lines, so the notches
+//! have settled before the first sample and after the last. Both run on the recording decimated
+//! to the band the lines can lie in: the hum is all there, and the music above it is never
+//! filtered.
 //!
 //! A line counts where it stands `min_prominence_db` above the median of the spectrum around it
 //! (±`AROUND_HZ`, less its own ±`OWN_HZ`); hum is a fundamental whose harmonics line up on one
