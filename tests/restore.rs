@@ -548,17 +548,19 @@ fn hiss(len: usize, vinyl: Option<&[f32]>, rms_dbfs: f64, seed: u64) -> Vec<f32>
 /// breaks, fade-outs). Left out: an ambient track whose music lies over a −60 dBFS hiss for all
 /// but about a second — the detector finds no floor there, and a user would give the span.
 ///
-/// White noise meets the bar on four tracks of five (15 dB down; octave bands within
-/// 0.43 dB). On the orchestral track ("A New Journey") the hiss still comes down 15 dB but the
-/// 8–16 kHz octave loses 0.8 dB at −60 dBFS and 2.4 dB at −50 dBFS, where the music's sparse
-/// highs lie 7 dB over and 3 dB under the hiss: the decision-directed estimate lags them, and the
-/// assertion there is that measured floor, `HF_POOR_BAND_DB`. The vinyl noise
-/// does not: its level swings by ±3 dB from frame to frame and a fifth of its energy above
-/// 200 Hz is crackle too small for the declicker, so a spectral gain set on its mean floor
-/// leaves 8.5–11.6 dB of reduction. Asserted for vinyl is that measured floor, `VINYL_DOWN_DB`,
-/// so that it cannot slip; not the bar.
-const VINYL_DOWN_DB: f64 = 8.0;
-const HF_POOR_BAND_DB: f64 = 2.5;
+/// White noise meets the bar on four tracks of five (15.2–15.4 dB down; octave bands
+/// within 0.23 dB). On the orchestral track ("A New Journey") the hiss still comes down 15 dB but
+/// the 8–16 kHz octave loses 0.7 dB at −60 dBFS and 1.9 dB at −50 dBFS, where the music's sparse
+/// highs lie 7 dB over and 3 dB under the hiss: the gain keeps a band's power only where the
+/// music stands measurably out of the noise, and much of theirs lies far under it. Asserted there
+/// is that measured floor, `HF_POOR_BAND_DB`. The vinyl noise (its level swings ±3 dB from frame
+/// to frame, and a fifth of its energy above 200 Hz is crackle too small for the declicker)
+/// comes down 13.9–14.0 dB on the excerpts, where the bar holds, but 8.9–9.2 dB on whole
+/// tracks, whose quiet frames are fades and soft passages with the music in them; asserted for
+/// whole tracks is that measured floor, `VINYL_WHOLE_TRACK_DB`, so that it cannot slip, not the
+/// bar.
+const VINYL_WHOLE_TRACK_DB: f64 = 8.5;
+const HF_POOR_BAND_DB: f64 = 2.0;
 
 #[test]
 fn hiss_under_real_music_is_found_and_taken_down() {
@@ -625,7 +627,7 @@ fn hiss_under_real_music_is_found_and_taken_down() {
                 if quiet.len() < 20 {
                     failures.push(format!("{name}: too few quiet frames ({}) to measure", quiet.len()));
                 }
-                let bar_db = if noise.is_some() { VINYL_DOWN_DB } else { 12.0 };
+                let bar_db = if noise.is_some() && *lead_in_s == 0 { VINYL_WHOLE_TRACK_DB } else { 12.0 };
                 if down_db < bar_db {
                     failures.push(format!("{name}: hiss down only {down_db:.1} dB"));
                 }

@@ -43,7 +43,8 @@ impl DehissSettings {
 }
 
 /// One channel's noise floor: its power per bin of a `fft_len`-point spectrum (the noise's
-/// variance per bin: white noise of variance σ² reads σ² in every bin).
+/// variance per bin: white noise of variance σ² reads σ² in every bin), at the level the noise
+/// stays under in nine frames of ten (a steady noise's frames vary by a few tenths of a dB).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoiseFloor {
     pub channel: u16,
