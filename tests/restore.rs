@@ -555,11 +555,16 @@ fn hiss(len: usize, vinyl: Option<&[f32]>, rms_dbfs: f64, seed: u64) -> Vec<f32>
 /// music stands measurably out of the noise, and much of theirs lies far under it. Asserted there
 /// is that measured floor, `HF_POOR_BAND_DB`. The vinyl noise (its level swings ±3 dB from frame
 /// to frame, and a fifth of its energy above 200 Hz is crackle too small for the declicker)
-/// comes down 13.9–14.0 dB on the excerpts, where the bar holds, but 8.9–9.2 dB on whole
-/// tracks, whose quiet frames are fades and soft passages with the music in them; asserted for
-/// whole tracks is that measured floor, `VINYL_WHOLE_TRACK_DB`, so that it cannot slip, not the
-/// bar.
+/// comes down 13.9–14.0 dB on the excerpts. On whole tracks its hiss comes down 13.6–15.2 dB,
+/// but the vinyl recording holds one thump (about 50 ms, 7.8 s into it, 6–8 dB over the hiss in
+/// band, too long for a click) that neither the declicker nor the de-hisser takes out; where it
+/// lands in a track's quiet ending, its two frames hold 70 % of what is left and the whole noise
+/// comes down only 8.8–9.2 dB. The bar is asserted on the hiss (quiet frames whose added
+/// noise lies within `EVENT_DB` of its median frame: 3–12 of about 200 frames on whole tracks
+/// fall out, the thump's and the loudest crackle's, none on the excerpts); over all quiet frames
+/// the assertion is the measured floor, `VINYL_WHOLE_TRACK_DB`, so that it cannot slip.
 const VINYL_WHOLE_TRACK_DB: f64 = 8.5;
+const EVENT_DB: f64 = 6.0;
 const HF_POOR_BAND_DB: f64 = 2.0;
 
 #[test]
@@ -611,25 +616,38 @@ fn hiss_under_real_music_is_found_and_taken_down() {
                 let (pm, pn, pe) =
                     (hiss_band_frames(&clean, fs), hiss_band_frames(&added, fs), hiss_band_frames(&error, fs));
                 let quiet: Vec<usize> = (0..pm.len()).filter(|&t| pm[t] * 10.0 <= pn[t]).collect();
-                let sum = |p: &[f64]| quiet.iter().map(|&t| p[t]).sum::<f64>();
-                let down_db = 10.0 * (sum(&pn) / sum(&pe)).log10();
+                let sum = |p: &[f64], frames: &[usize]| frames.iter().map(|&t| p[t]).sum::<f64>();
+                let down_db = 10.0 * (sum(&pn, &quiet) / sum(&pe, &quiet)).log10();
+                // The hiss alone: the quiet frames where the added noise lies within `EVENT_DB` of
+                // its median frame (the vinyl's thump lies 6–8 dB over it).
+                let mut levels: Vec<f64> = quiet.iter().map(|&t| pn[t]).collect();
+                let mid = levels.len() / 2;
+                let median =
+                    if levels.is_empty() { 0.0 } else { *levels.select_nth_unstable_by(mid, f64::total_cmp).1 };
+                let hiss_frames: Vec<usize> =
+                    quiet.iter().copied().filter(|&t| pn[t] <= median * 10f64.powf(EVENT_DB / 10.0)).collect();
+                let hiss_down_db = 10.0 * (sum(&pn, &hiss_frames) / sum(&pe, &hiss_frames)).log10();
                 let skip = *lead_in_s * fs as usize;
                 let (bc, bo) = (octave_bands(&clean[skip..], fs), octave_bands(&out.channels[0][skip..], fs));
                 let bands: Vec<f64> = bc.iter().zip(&bo).map(|(c, o)| 10.0 * (o / c).log10()).collect();
                 let worst = bands.iter().fold(0.0f64, |m, &d| if d.abs() > m.abs() { d } else { m });
                 eprintln!(
-                    "{name}: {clicks} clicks; floor {:.1} dBFS over {:.1} s; {} quiet frames, hiss down {down_db:.1} dB; octave bands {:+.2?} dB",
+                    "{name}: {clicks} clicks; floor {:.1} dBFS over {:.1} s; {} quiet frames, noise down {down_db:.1} dB, the hiss alone ({} frames) {hiss_down_db:.1} dB; octave bands {:+.2?} dB",
                     floor.level_dbfs,
                     floor.measured_s,
                     quiet.len(),
+                    hiss_frames.len(),
                     bands.iter().map(|d| (d * 100.0).round() / 100.0).collect::<Vec<_>>()
                 );
                 if quiet.len() < 20 {
                     failures.push(format!("{name}: too few quiet frames ({}) to measure", quiet.len()));
                 }
-                let bar_db = if noise.is_some() && *lead_in_s == 0 { VINYL_WHOLE_TRACK_DB } else { 12.0 };
-                if down_db < bar_db {
-                    failures.push(format!("{name}: hiss down only {down_db:.1} dB"));
+                if hiss_down_db < 12.0 {
+                    failures.push(format!("{name}: hiss down only {hiss_down_db:.1} dB"));
+                }
+                let all_db = if noise.is_some() && *lead_in_s == 0 { VINYL_WHOLE_TRACK_DB } else { 12.0 };
+                if down_db < all_db {
+                    failures.push(format!("{name}: noise down only {down_db:.1} dB over all quiet frames"));
                 }
                 let band_bar = if name.contains("singularity") { HF_POOR_BAND_DB } else { 0.5 };
                 if worst.abs() > band_bar {
