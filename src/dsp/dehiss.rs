@@ -84,21 +84,24 @@ impl Analysis {
         let n = fft_len(sample_rate);
         let stft = Stft::new(n);
         let hann_energy = stft.window().iter().map(|&w| f64::from(w).powi(2)).sum();
-        let bin_hz = f64::from(sample_rate) / n as f64;
-        let top = HIGHEST_HZ.min(0.45 * f64::from(sample_rate));
-        let bin = |hz: f64| (hz / bin_hz).round() as usize;
-        let bands = Self::bands(sample_rate, n);
+        let (bin, top) = Self::bins(sample_rate, n);
         // Half-overlapping Hann frames: every sample weighs in (the repair's quarter hop is for
         // its synthesis).
-        Analysis { n, hop: n / 2, stft, hann_energy, bands, level_bins: bin(LEVEL_FROM_HZ)..bin(top) }
+        let level_bins = bin(LEVEL_FROM_HZ)..bin(top);
+        Analysis { n, hop: n / 2, stft, hann_energy, bands: Self::bands(sample_rate, n), level_bins }
+    }
+
+    /// The bin nearest a frequency in an `n`-point transform, and the highest frequency looked
+    /// at (`HIGHEST_HZ`, or 0.45 fs).
+    fn bins(sample_rate: u32, n: usize) -> (impl Fn(f64) -> usize, f64) {
+        let bin_hz = f64::from(sample_rate) / n as f64;
+        (move |hz: f64| (hz / bin_hz).round() as usize, HIGHEST_HZ.min(0.45 * f64::from(sample_rate)))
     }
 
     /// Third-octave bands from `LOWEST_BAND_HZ` to `HIGHEST_HZ` (or 0.45 fs) as bin ranges of an
     /// `n`-point transform.
     fn bands(sample_rate: u32, n: usize) -> Vec<std::ops::Range<usize>> {
-        let bin_hz = f64::from(sample_rate) / n as f64;
-        let top = HIGHEST_HZ.min(0.45 * f64::from(sample_rate));
-        let bin = |hz: f64| (hz / bin_hz).round() as usize;
+        let (bin, top) = Self::bins(sample_rate, n);
         let mut bands = Vec::new();
         let mut lo = LOWEST_BAND_HZ;
         while lo * 2f64.powf(1.0 / 3.0) <= top {
@@ -381,9 +384,7 @@ impl Dehisser {
         }
         x.copy_from_slice(&s.out[n..n + x.len()]);
     }
-}
 
-impl Dehisser {
     /// Lifts the gain of each band whose music stands measurably out of the noise (its power less
     /// the noise's, Σ γ − 1, averaged over `BAND_FRAMES`, more than `MEASURABLE` standard
     /// deviations of that average in noise alone) until the band's output keeps that power: the
@@ -396,14 +397,16 @@ impl Dehisser {
         gain: &mut [f32],
         gamma: &[f32],
         out_power: &[f32],
-        s_music: &mut [f32],
-        s_out: &mut [f32],
+        band_music: &mut [f32],
+        band_out: &mut [f32],
     ) {
         let new = 1.0 / BAND_FRAMES;
         // The averages' variance over one frame's: (1 − β)/(1 + β) for β = 1 − `new`, doubled
         // for the frames' three-quarter overlap.
         let averaged = 2.0 * new / (2.0 - new);
-        for (((band, &bins), music_avg), out_avg) in self.bands.iter().zip(&self.band_bins).zip(s_music).zip(s_out) {
+        for (((band, &bins), music_avg), out_avg) in
+            self.bands.iter().zip(&self.band_bins).zip(band_music).zip(band_out)
+        {
             let music = lane_sum(&gamma[band.clone()], |v| v) - bins;
             *music_avg += new * (music - *music_avg);
             *out_avg += new * (lane_sum(&out_power[band.clone()], |v| v) - *out_avg);
@@ -439,9 +442,9 @@ fn box_mean(x: &[f32], out: &mut [f32], r: usize) {
 
 simd_versions! {
     /// The decision-directed gain of each bin of one frame, and its output power G²γ, into `out`,
-    /// given each bin's a-posteriori SNR
-    /// (`gamma`, and averaged over its neighbours); `previous` carries each bin's a-priori SNR
-    /// on to the next frame. Branch-free in f32, so that it vectorises.
+    /// given each bin's a-posteriori SNR (`gamma`, and averaged over its neighbours); `previous`
+    /// carries each bin's a-priori SNR on to the next frame. Branch-free in f32, so that it
+    /// vectorises.
     fn spectral_gain(
         out: (&mut [f32], &mut [f32]),
         gamma: &[f32],
