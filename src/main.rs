@@ -47,8 +47,8 @@ enum Command {
     /// limited only where it needs it (a true peak over the ceiling, or a loudness asked for),
     /// dithered, encoded and tagged.
     Deliver(Box<DeliverArgs>),
-    /// Restore a recording: clicks (and crackle) repaired where they are found, nothing else
-    /// changed; the summary lists what was found.
+    /// Restore a recording: clipped peaks, clicks (and crackle), mains hum and hiss repaired
+    /// where they are found, nothing else changed; the summary lists what was found.
     Restore(Box<RestoreArgs>),
     /// Compare audio files or profiles in a spectral report (HTML for a browser, JSON for scripts).
     Report(ReportArgs),
