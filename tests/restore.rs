@@ -714,13 +714,9 @@ fn crackle_in_real_music_is_found_in_crackle_mode() {
     }
 }
 
-/// `restore` finds hiss unaided or measures it on a given span (`--noise-profile`), lists the
-/// floor, and `master --restore dehiss` saves it in the plan, which `render --plan` replays to
-/// the same bytes; a span that runs backwards or lies past the end is refused in one line.
-#[test]
-fn dehiss_from_the_command_line_and_replayed() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = |n: &str| dir.path().join(n);
+/// The bundled "Feelings" excerpt at −6 dB after 2 s of silence, under white hiss at `hiss_dbfs`
+/// (seeds `seed` and `seed` + 1 for the two channels), written as a float WAV to `path`.
+fn hissy_excerpt(path: &Path, hiss_dbfs: f64, seed: u64) {
     let b = automaster::decode_file(&bundled("sectoid_feelings_excerpt.ogg"), &automaster::NoProgress).unwrap();
     let fs = b.sample_rate;
     let hissy: Vec<Vec<f32>> = b
@@ -730,11 +726,21 @@ fn dehiss_from_the_command_line_and_replayed() {
         .map(|(c, x)| {
             let mut y = vec![0.0f32; 2 * fs as usize];
             y.extend(x.iter().map(|v| 0.5 * v));
-            let noise = hiss(y.len(), None, -55.0, 21 + c as u64);
+            let noise = hiss(y.len(), None, hiss_dbfs, seed + c as u64);
             y.iter().zip(&noise).map(|(a, b)| a + b).collect()
         })
         .collect();
-    common::write_wav_f32(&p("hissy.wav"), &hissy, fs);
+    common::write_wav_f32(path, &hissy, fs);
+}
+
+/// `restore` finds hiss unaided or measures it on a given span (`--noise-profile`), lists the
+/// floor, and `master --restore dehiss` saves it in the plan, which `render --plan` replays to
+/// the same bytes; a span that runs backwards or lies past the end is refused in one line.
+#[test]
+fn dehiss_from_the_command_line_and_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    hissy_excerpt(&p("hissy.wav"), -55.0, 21);
     let (input, output, page) = (p("hissy.wav"), p("out.wav"), p("restoration.html"));
     for (args, measured_max_s) in [(vec![], 10.0), (vec!["--noise-profile", "0.2-1.8"], 1.6)] {
         let mut all = vec!["restore", s(&input), "-o", s(&output), "--json", "--report", s(&page)];
@@ -793,4 +799,33 @@ fn dehiss_from_the_command_line_and_replayed() {
         assert!(!o.status.success() && err.lines().next().unwrap_or("").contains(says), "{span}: {err}");
         assert!(!p("bad.wav").exists());
     }
+}
+
+/// `restore` keeps the restored recording's loudness: what it took out (here a −30 dBFS hiss,
+/// 0.6 LU of the input's loudness) is not made up with gain, and no loudness target is reported
+/// missed for it.
+#[test]
+fn restore_keeps_the_restored_loudness() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    hissy_excerpt(&p("hissy.wav"), -30.0, 31);
+    let o = automaster(&[
+        "restore",
+        s(&p("hissy.wav")),
+        "-o",
+        s(&p("out.wav")),
+        "--dehiss",
+        "--noise-profile",
+        "0.2-1.8",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let lufs = |k: &str| summary[k].as_f64().unwrap();
+    let (before, target, after) =
+        (lufs("loudness_before_lufs"), lufs("loudness_target_lufs"), lufs("loudness_after_lufs"));
+    assert!(before - after > 0.3, "the hiss took out only {:.2} LU", before - after);
+    assert!((after - target).abs() < 0.01, "after {after:.2} LUFS, target {target:.2}");
+    assert_eq!(summary["render"]["gain_db"].as_f64(), Some(0.0));
+    assert_eq!(summary["render"]["loudness_target_reached"].as_bool(), Some(true), "{}", summary["render"]);
 }

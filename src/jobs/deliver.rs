@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::{check_output, decode_and_meter, render_and_write, restoration, Delivery, Summary, Timings};
+use crate::analysis::loudness::integrated_lufs;
 use crate::audio::AudioBuffer;
 use crate::dsp::from_db;
 use crate::dsp::true_peak::TruePeakDetector;
@@ -74,8 +75,17 @@ pub fn deliver(job: &DeliverJob, progress: &dyn Progress) -> Result<Summary> {
     if !job.bit_depth_given {
         delivery.spec.bit_depth = input_depth(&audio);
     }
+    // What restoration took out (hiss, clicks, hum) is no loudness to make up: the restored
+    // recording's loudness is the one kept.
+    let kept_lufs = match restoration {
+        Some(_) => {
+            let channels: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
+            integrated_lufs(&channels, audio.sample_rate).unwrap_or(target.loudness_lufs)
+        }
+        None => target.loudness_lufs,
+    };
     let (target_lufs, fixed_gain_db) = match job.loudness {
-        Loudness::Keep => (target.loudness_lufs, Some(0.0)),
+        Loudness::Keep => (kept_lufs, Some(0.0)),
         Loudness::Lufs(l) => (l, None),
     };
     // Not converted, no gain, no bass mono and no peak over the ceiling: the render passes every
