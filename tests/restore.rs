@@ -553,9 +553,11 @@ fn hiss(len: usize, vinyl: Option<&[f32]>, rms_dbfs: f64, seed: u64) -> Vec<f32>
 /// sparse highs lie about 3 dB under the hiss). The vinyl noise (its level swings ±3 dB from frame
 /// to frame, and a fifth of its energy above 200 Hz is crackle too small for the declicker)
 /// comes down 13.8 dB on the excerpts. On whole tracks its hiss comes down 13.5–15.2 dB,
-/// but the vinyl recording holds one thump (about 50 ms, 7.8 s into it, 6–8 dB over the hiss in
-/// band, too long for a click) that neither the declicker nor the de-hisser takes out; where it
-/// lands in a track's quiet ending, its two frames hold 70 % of what is left and the whole noise
+/// but the vinyl recording holds one thump (7.83–7.86 s into it: a cluster of low-frequency pops,
+/// each 1–2 ms and 3–4 times the hiss's peak, lifting two 46 ms frames 6–8 dB over the hiss in
+/// band) that neither the declicker nor the de-hisser takes out — their smooth waveforms are
+/// predictable, so the AR residual does not flag them even with the crackle around them repaired
+/// and clicks of 3 ms allowed, and they are not steady; where it lands in a track's quiet ending, its two frames hold 70 % of what is left and the whole noise
 /// comes down only 8.7–9.1 dB. The bar is asserted on the hiss (quiet frames whose added
 /// noise lies within `EVENT_DB` of its median frame: 3–12 of about 200 frames on whole tracks
 /// fall out, the thump's and the loudest crackle's, none on the excerpts); over all quiet frames
