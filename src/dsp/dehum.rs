@@ -8,7 +8,10 @@
 //! A line counts where it stands `min_prominence_db` above the median of the spectrum around it
 //! (±`AROUND_HZ`, less its own ±`OWN_HZ`); hum is a fundamental whose harmonics line up on one
 //! frequency, steady in both halves of the recording — which a bass note, moving and pitched off
-//! the mains grid, is not.
+//! the mains grid, is not. And hum sounds all the time at its level: a series must show at its
+//! level in short frames nearly throughout (music only adds power there), which a note that comes
+//! and goes — even one that repeats sample for sample, as a loop's do, and so gathers into steady
+//! lines in the long-term spectrum — does not.
 use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 
@@ -51,6 +54,13 @@ const CLEAR_DB: f64 = 5.0;
 const STEADY_DB: f64 = 6.0;
 /// How far each notch's settling is run off the ends, in time constants (1/(π·bandwidth)).
 const SETTLING_CONSTANTS: f64 = 8.0;
+/// The presence test: frames of `SHORT_FRAME_S` (half overlapping); in the `PRESENT_QUANTILE`
+/// quietest of them a line's main lobe must hold its long-term power less `ABSENT_DB` (the median
+/// over the series' lines that stand out). Hum alone gives 0 dB (up to +1.4 dB: the long-term
+/// peak's scalloping), music with it more.
+const SHORT_FRAME_S: f64 = 1.0;
+const PRESENT_QUANTILE: f64 = 0.1;
+const ABSENT_DB: f64 = 4.5;
 
 /// The band every line of `settings` lies in (its harmonics of the mains, strayed, and their
 /// neighbourhoods), Hz.
@@ -89,8 +99,7 @@ impl Spectrum {
         let count = ((len - n) / (n / 2) + 1).min(MAX_FRAMES);
         let step = if count > 1 { (len - n) / (count - 1) } else { 0 };
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
-        let window: Vec<f64> =
-            (0..n).map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()).collect();
+        let window = hann(n);
         let (mut input, mut output) = (fft.make_input_vec(), fft.make_output_vec());
         let mut power = vec![0.0; n / 2 + 1];
         for k in 0..count {
@@ -151,7 +160,8 @@ impl Spectrum {
 }
 
 /// Finds mains hum in `channels` (the same recording's channels, summed in power). `forced`
-/// (the user says there is hum): when no series stands out, the notches go on the mains
+/// (the user says there is hum): a series that stands out but comes and goes is taken; when none
+/// stands out, the notches go on the mains
 /// frequency's harmonics anyway — `settings.mains_hz`, else the grid whose harmonics stand out
 /// more — each on its line where one shows.
 pub fn detect(channels: &[&[f32]], sample_rate: u32, settings: &DehumSettings, forced: bool) -> Option<Hum> {
@@ -161,10 +171,13 @@ pub fn detect(channels: &[&[f32]], sample_rate: u32, settings: &DehumSettings, f
     let whole = Spectrum::of(&low, rate, 0..len)?;
     let halves = [Spectrum::of(&low, rate, 0..len / 2), Spectrum::of(&low, rate, len / 2..len)];
     let grids: Vec<f64> = settings.mains_hz.map_or(MAINS_HZ.to_vec(), |m| vec![m]);
-    let found = grids
+    let strongest = |all: Vec<Hum>| all.into_iter().max_by(|a, b| strength(a).total_cmp(&strength(b)));
+    let (present, intermittent): (Vec<Hum>, Vec<Hum>) = grids
         .iter()
         .filter_map(|&mains| series(&whole, &halves, mains, settings))
-        .max_by(|a, b| strength(a).total_cmp(&strength(b)));
+        .partition(|hum| present_throughout(&low, rate, hum, settings.min_prominence_db));
+    // Asked for, a series that comes and goes is still the best guess at where the hum lies.
+    let found = strongest(present).or(if forced { strongest(intermittent) } else { None });
     if found.is_some() || !forced {
         return found;
     }
@@ -274,6 +287,61 @@ fn series(whole: &Spectrum, halves: &[Option<Spectrum>; 2], mains: f64, settings
         located: true,
         harmonics: lines(whole, None, fundamental_hz, settings.max_harmonics, f64::NEG_INFINITY),
     })
+}
+
+/// Whether `hum`'s lines that stand `threshold` dB out sound nearly all the time at their level in
+/// the decimated `channels` (at `rate`): the median over them of the `PRESENT_QUANTILE` frame's
+/// power in the line's main lobe over the line's long-term power, within `ABSENT_DB`.
+fn present_throughout(channels: &[Vec<f32>], rate: f64, hum: &Hum, threshold: f64) -> bool {
+    let lines: Vec<&HumLine> = hum.harmonics.iter().filter(|h| h.prominence_db >= threshold).collect();
+    let n = ((rate * SHORT_FRAME_S / 2.0).round() as usize * 2).max(8);
+    let len = channels.first().map_or(0, Vec::len);
+    if lines.is_empty() || len < 2 * n {
+        return true; // too short to tell: the long-term test stands alone
+    }
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let window = hann(n);
+    let bin_hz = rate / n as f64;
+    // A sine of amplitude A puts 3·n²·A²/32 into a Hann frame's main lobe (five bins about it).
+    let lobe = |f: f64| {
+        let k = (f / bin_hz).round() as usize;
+        k.saturating_sub(2)..(k + 3).min(n / 2 + 1)
+    };
+    let (mut input, mut output) = (fft.make_input_vec(), fft.make_output_vec());
+    let mut frames: Vec<Vec<f64>> = vec![Vec::new(); lines.len()];
+    for at in (0..=len - n).step_by(n / 2) {
+        let mut power = vec![0.0; lines.len()];
+        for c in channels {
+            for ((o, &v), w) in input.iter_mut().zip(&c[at..at + n]).zip(&window) {
+                *o = f64::from(v) * w;
+            }
+            if fft.process(&mut input, &mut output).is_err() {
+                return true;
+            }
+            for (p, line) in power.iter_mut().zip(&lines) {
+                *p += output[lobe(line.freq_hz)].iter().map(|x| x.norm_sqr()).sum::<f64>();
+            }
+        }
+        for (f, p) in frames.iter_mut().zip(power) {
+            f.push(32.0 * p / (3.0 * (n * n) as f64));
+        }
+    }
+    let mut ratios: Vec<f64> = lines
+        .iter()
+        .zip(&mut frames)
+        .map(|(line, f)| {
+            let k = ((f.len() - 1) as f64 * PRESENT_QUANTILE).round() as usize;
+            let quiet = *f.select_nth_unstable_by(k, f64::total_cmp).1;
+            10.0 * (quiet.max(1e-300) / 10f64.powf(line.level_db / 10.0)).log10()
+        })
+        .collect();
+    let mid = ratios.len() / 2;
+    *ratios.select_nth_unstable_by(mid, f64::total_cmp).1 >= -ABSENT_DB
+}
+
+/// The periodic Hann window of `n` points.
+fn hann(n: usize) -> Vec<f64> {
+    (0..n).map(|i| 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()).collect()
 }
 
 fn weight(group: &[(f64, f64)]) -> f64 {
@@ -521,5 +589,45 @@ mod tests {
         }
         // On a line only the lowpass's passband ripple (δ = 10^(−100/20) each way) is left.
         assert!(d.response(100.0) < 1e-4 && d.response(75.0) > 0.999);
+    }
+
+    /// A harmonic series on 50.02 Hz over faint noise is hum when it sounds throughout, and not
+    /// when it is gated on and off every 2 s, sample for sample the same each time (steady lines
+    /// in the long-term spectrum all the same) — unless the user says there is hum.
+    #[test]
+    fn hum_sounds_throughout() {
+        let fs = 8_000;
+        let n = 60 * fs as usize;
+        let mut state = 1u64;
+        let noise: Vec<f64> = (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2e-4
+            })
+            .collect();
+        let series =
+            |t: f64| (1..=5).map(|k| (std::f64::consts::TAU * 50.02 * k as f64 * t).sin() / k as f64).sum::<f64>();
+        let (period, on) = (4 * fs as usize, 2 * fs as usize);
+        let signal = |gated: bool| -> Vec<f32> {
+            (0..n)
+                .map(|i| {
+                    let hum = if !gated {
+                        series(i as f64 / f64::from(fs))
+                    } else if i % period < on {
+                        series((i % period) as f64 / f64::from(fs))
+                    } else {
+                        0.0
+                    };
+                    (0.01 * hum + noise[i]) as f32
+                })
+                .collect()
+        };
+        let settings = DehumSettings::default();
+        let steady = signal(false);
+        let found = detect(&[&steady], fs, &settings, false).expect("steady hum");
+        assert!(found.located && (found.fundamental_hz - 50.02).abs() < 0.01, "{found:?}");
+        let gated = signal(true);
+        assert!(detect(&[&gated], fs, &settings, false).is_none());
+        assert!(detect(&[&gated], fs, &settings, true).is_some_and(|h| h.located));
     }
 }
