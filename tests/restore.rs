@@ -150,8 +150,8 @@ fn clicks_in_real_music_are_found_and_repaired() {
 /// Left out: two electronic tracks whose synthetic transients are clicks by any measure, and
 /// "Metal Madness", whose master was clipped before its lossy encoding (most of its detections lie
 /// at peaks over 0.95 FS, which 0.002 % of its samples reach). The bar holds on these minutes, not
-/// on whole tracks: over the whole of the rock tracks it is 2.3–3.6 a minute, and a lossy file's
-/// smooth decay adds hundreds (the README gives the figures).
+/// on whole tracks: over the whole of the rock tracks it is 1.7–3.5 a minute (the README gives
+/// the figures).
 #[test]
 fn clean_music_is_left_alone_by_the_declicker() {
     let files = clean_music(&[
