@@ -338,10 +338,13 @@ struct RestoreArgs {
     /// The restored file: .wav or .flac.
     #[arg(short, long)]
     output: PathBuf,
-    /// Repair clicks (and crackle, with --crackle) wherever the detector finds them.
+    /// Repair clicks (and crackle, with --crackle) wherever the detector finds them; in click
+    /// mode those the music masks (their repair changes it less than 30 dB under its peak within
+    /// 50 ms) are left.
     #[arg(long)]
     declick: bool,
-    /// Notch out mains hum (50 or 60 Hz and its harmonics) where its lines are found.
+    /// Notch out mains hum (50 or 60 Hz and its harmonics): the series found, even one that comes
+    /// and goes (auto takes only one that sounds throughout), else the mains grid itself.
     #[arg(long)]
     dehum: bool,
     /// Rebuild clipped peaks (runs of samples at a channel's extreme level) beyond the level.
