@@ -283,8 +283,8 @@ fn flac_is_valid_bit_exact_compact_and_tagged() {
 }
 
 /// WAV: ID3v2 with the ISRC as TSRC, RIFF INFO with the title (and no INFO ISRC, which means the
-/// source there), read back from the bytes and by lofty; the target's own tags carry over unless
-/// a flag overrides them.
+/// source there), read back from the bytes and by lofty; the same master written twice is the same
+/// bytes; the target's own tags carry over unless a flag overrides them.
 #[test]
 fn wav_tags_and_the_targets_own_carry_over() {
     use lofty::prelude::*;
@@ -300,6 +300,10 @@ fn wav_tags_and_the_targets_own_carry_over() {
     let id3 = tagged.tag(lofty::tag::TagType::Id3v2).expect("ID3v2 tag");
     assert_eq!(id3.get_string(lofty::tag::ItemKey::Isrc), Some("GBAYE0601498"));
     assert_eq!(id3.track(), Some(3));
+    // The same master is the same bytes, tags included (their seven ID3 frames in one order).
+    let twice = f.path("twice.wav");
+    ok(&f.master(&twice, &TAGS));
+    assert!(std::fs::read(&twice).unwrap() == bytes, "the same master written twice differs");
     // Mastered again from the tagged master as a target: its tags come along, a flag overrides one.
     let again = f.path("again.wav");
     let o = run(&["master", s(&out), "-r", s(&f.path("ref.wav")), "-o", s(&again), "--title", "Other", "--json"]);

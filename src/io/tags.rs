@@ -7,6 +7,7 @@ use std::io::Seek;
 use std::path::Path;
 
 use lofty::config::WriteOptions;
+use lofty::id3::v2::{Frame, Id3v2Tag};
 use lofty::prelude::*;
 use lofty::tag::{Tag, TagType};
 
@@ -66,7 +67,24 @@ pub fn write_tags(file: &mut File, tags: &Tags, kinds: &[TagType]) -> Result<(),
             }
         }
         file.rewind().map_err(|e| e.to_string())?;
-        tag.save_to(file, WriteOptions::default()).map_err(|e| format!("cannot write its {kind:?} tags: {e}"))?;
+        let saved = if kind == TagType::Id3v2 {
+            in_frame_order(tag).save_to(file, WriteOptions::default())
+        } else {
+            tag.save_to(file, WriteOptions::default())
+        };
+        saved.map_err(|e| format!("cannot write its {kind:?} tags: {e}"))?;
     }
     Ok(())
+}
+
+/// `tag` as ID3v2 with its frames in the order of their IDs: lofty's conversion gathers them in a
+/// hash set, whose order changes from run to run, and the same master must be the same bytes.
+fn in_frame_order(tag: Tag) -> Id3v2Tag {
+    let mut frames: Vec<Frame<'static>> = Id3v2Tag::from(tag).into_iter().collect();
+    frames.sort_by(|a, b| a.id_str().cmp(b.id_str()));
+    let mut ordered = Id3v2Tag::new();
+    for frame in frames {
+        ordered.insert(frame);
+    }
+    ordered
 }
