@@ -598,13 +598,7 @@ mod tests {
     fn hum_sounds_throughout() {
         let fs = 8_000;
         let n = 60 * fs as usize;
-        let mut state = 1u64;
-        let noise: Vec<f64> = (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2e-4
-            })
-            .collect();
+        let noise = crate::testing::Rng::new(1).noise(n, 1e-4);
         let series =
             |t: f64| (1..=5).map(|k| (std::f64::consts::TAU * 50.02 * k as f64 * t).sin() / k as f64).sum::<f64>();
         let (period, on) = (4 * fs as usize, 2 * fs as usize);
@@ -618,7 +612,7 @@ mod tests {
                     } else {
                         0.0
                     };
-                    (0.01 * hum + noise[i]) as f32
+                    (0.01 * hum) as f32 + noise[i]
                 })
                 .collect()
         };
