@@ -93,6 +93,10 @@ pub struct ArScratch {
     solution: Vec<f64>,
     autocorrelation: Vec<f64>,
     reversed: Vec<f64>,
+    /// The size and band of the factor the last successful [`interpolate`] left in `matrix`.
+    factored: Option<(usize, usize)>,
+    /// The band of the factor's inverse, row-major by offset (`gap_variances`).
+    inverse: Vec<f64>,
 }
 
 /// The covariance (least-squares) fit of an order-`a.len()` model to the rows of `x` whose whole
@@ -270,6 +274,7 @@ pub fn interpolate(
     if t0 < p || gap.end + p > x.len() {
         return false;
     }
+    scratch.factored = None;
     let b = |k: usize| if k == 0 { 1.0 } else { -a[k - 1] };
     let rb = |lag: usize| (0..=p - lag).map(|k| b(k) * b(k + lag)).sum::<f64>();
     let band = p.min(len - 1);
@@ -302,6 +307,39 @@ pub fn interpolate(
     for (o, &v) in x[gap].iter_mut().zip(rhs.iter()) {
         *o = v as f32;
     }
+    scratch.factored = Some((len, band));
+    true
+}
+
+/// The posterior variance of each sample the last successful [`interpolate`] with `scratch`
+/// rebuilt, in units of the excitation's variance: the diagonal of the inverse of its normal
+/// matrix (the samples' posterior is Gaussian with that covariance times the excitation's
+/// variance; Godsill & Rayner 1998, §5.2.3). Worked out from the banded Cholesky factor L by
+/// Takahashi's recursion, which needs the inverse only within the band (Takahashi, Fagan & Chen,
+/// 1973): Z_ij = −(1/L_ii) Σ_{k>i} L_ki Z_kj for j > i, Z_ii = 1/L_ii² − (1/L_ii) Σ_{k>i} L_ki Z_ki.
+/// Returns `false` (and leaves `out` empty) when there is no such factor.
+pub fn gap_variances(scratch: &mut ArScratch, out: &mut Vec<f64>) -> bool {
+    out.clear();
+    let Some((n, band)) = scratch.factored else {
+        return false;
+    };
+    let (l, z) = (&scratch.matrix, &mut scratch.inverse);
+    // z[i * w + d] = Z_{i, i+d} for d in 0..=band.
+    let w = band + 1;
+    z.clear();
+    z.resize(n * w, 0.0);
+    let at = |z: &[f64], i: usize, j: usize| if i <= j { z[i * w + j - i] } else { z[j * w + i - j] };
+    for i in (0..n).rev() {
+        let hi = (i + band).min(n - 1);
+        let lii = l[i * n + i];
+        for j in (i + 1..=hi).rev() {
+            let s: f64 = (i + 1..=hi).map(|k| l[k * n + i] * at(z, k, j)).sum();
+            z[i * w + j - i] = -s / lii;
+        }
+        let s: f64 = (i + 1..=hi).map(|k| l[k * n + i] * z[i * w + k - i]).sum();
+        z[i * w] = 1.0 / (lii * lii) - s / lii;
+    }
+    out.extend((0..n).map(|i| z[i * w]));
     true
 }
 
@@ -393,6 +431,53 @@ mod tests {
         for (i, want) in u.iter().enumerate() {
             assert!((f64::from(got[gap.start + i]) - want).abs() < 1e-5, "{i}: {} vs {want}", got[gap.start + i]);
         }
+    }
+
+    /// The posterior variances against the inverse of the same normal matrix built densely and
+    /// inverted by Gauss–Jordan elimination, with observed weights on part of the gap.
+    #[test]
+    fn gap_variances_are_the_inverse_normal_matrix_diagonal() {
+        let (mut x, _) = ar2(400, 5);
+        let a = [1.1, -0.5, 0.2, -0.1];
+        let p = a.len();
+        let gap = 180..210;
+        let n = gap.len();
+        let weights: Vec<f64> = (0..n).map(|i| if i % 7 == 3 { 1e3 } else { 0.0 }).collect();
+        let mut scratch = ArScratch::default();
+        let mut got = Vec::new();
+        assert!(!gap_variances(&mut scratch, &mut got), "no factor yet");
+        assert!(interpolate(&mut x, gap.clone(), &a, &weights, &mut scratch));
+        assert!(gap_variances(&mut scratch, &mut got));
+        let b = |k: usize| if k == 0 { 1.0 } else { -a[k - 1] };
+        let rb = |lag: usize| if lag > p { 0.0 } else { (0..=p - lag).map(|k| b(k) * b(k + lag)).sum::<f64>() };
+        // [M | I] → [I | M⁻¹].
+        let mut m: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                (0..2 * n)
+                    .map(|j| match j {
+                        j if j < n => rb(i.abs_diff(j)) + if i == j { weights[i] } else { 0.0 },
+                        j => f64::from(u8::from(j - n == i)),
+                    })
+                    .collect()
+            })
+            .collect();
+        for c in 0..n {
+            let pivot = m[c][c];
+            m[c].iter_mut().for_each(|v| *v /= pivot);
+            let row = m[c].clone();
+            for (r, other) in m.iter_mut().enumerate() {
+                if r != c {
+                    let f = other[c];
+                    other.iter_mut().zip(&row).for_each(|(v, &u)| *v -= f * u);
+                }
+            }
+        }
+        for (i, g) in got.iter().enumerate() {
+            let want = m[i][n + i];
+            assert!((g - want).abs() <= 1e-9 * want.abs(), "{i}: {g} vs {want}");
+        }
+        // Observed samples are pinned (variance near 1/weight), unobserved ones are not.
+        assert!(got[3] < 1e-3 && got[15] > 0.1, "{got:?}");
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! rebuilt beyond it by least-squares AR interpolation under the constraint that a clipped sample
 //! lay at or beyond the level it was cut at (Godsill & Rayner, *Digital Audio Restoration*, 1998,
 //! §5.2; the constraint by active set: a rebuilt sample that falls short is held at the level and
-//! the rest solved again).
+//! the rest solved again). That solution is the posterior's mode, which leaves a sample the
+//! constraint holds on the level itself; each rebuilt sample is then moved to the mean of its
+//! posterior beyond the level (a Gaussian about the mode with the LSAR's variance, truncated at
+//! the level): the estimate with the least expected squared error under the model (ibid. §5.2.3).
 use std::ops::Range;
 
-use super::ar::{covariance_fit, interpolate, ArScratch};
+use super::ar::{covariance_fit, gap_variances, interpolate, ArScratch};
 use crate::error::Result;
 pub use crate::model::settings::{Clipping, DeclipSettings};
 
@@ -100,6 +103,7 @@ impl Declipper {
         }
         let mut scratch = ArScratch::default();
         let (mut a, mut weights, mut known, mut observed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut excitation, mut variances) = (0.0, Vec::new());
         let reach = CONTEXT.max(CONTEXT_PER_ORDER * p);
         // One model per block, fitted to the unclipped samples around it, for every region that
         // starts in the block (a fit per region would cost the order squared times the context
@@ -117,8 +121,9 @@ impl Declipper {
                 // predictions fit between the clipped runs.
                 if let Some(order) = order_for(&known, p) {
                     a.resize(order, 0.0);
-                    if covariance_fit(&x[fit], &known, &mut a, RIDGE, &mut scratch).is_none() {
-                        a.clear();
+                    match covariance_fit(&x[fit], &known, &mut a, RIDGE, &mut scratch) {
+                        Some(v) => excitation = v,
+                        None => a.clear(),
                     }
                 }
             }
@@ -135,11 +140,18 @@ impl Declipper {
             // The constraint by active set: a clipped sample rebuilt inside its level is held at
             // the level; once all lie beyond, a held one whose multiplier has the wrong sign is
             // let go; until neither happens.
-            for _ in 0..ROUNDS {
+            variances.clear();
+            for round in 0..ROUNDS {
                 x[region.clone()].copy_from_slice(&observed);
                 if !interpolate(&mut x[ctx.clone()], local.clone(), &a, &weights, &mut scratch) {
                     x[region.clone()].copy_from_slice(&observed);
+                    variances.clear();
                     break;
+                }
+                if round == 0 {
+                    // The first round holds no clipped sample: its variances are the posterior's
+                    // without the constraint.
+                    gap_variances(&mut scratch, &mut variances);
                 }
                 let mut held = false;
                 for (i, w) in weights.iter_mut().enumerate() {
@@ -152,14 +164,44 @@ impl Declipper {
                     break;
                 }
             }
-            // The last round's holds are kept at the level exactly.
+            // The last round's holds are kept at the level exactly, then each clipped sample
+            // moves from the mode to its posterior mean beyond the level.
             for (i, &w) in weights.iter().enumerate() {
                 if w == HELD {
                     x[region.start + i] = observed[i];
                 }
             }
+            for (i, &v) in variances.iter().enumerate() {
+                let t = region.start + i;
+                if clipped[t] {
+                    x[t] = mean_beyond(x[t], observed[i], (excitation * v).sqrt());
+                }
+            }
         }
     }
+}
+
+/// The mean of a Gaussian about `mode` with deviation `sd`, truncated at `level` (kept on the
+/// level's far side from zero): mode + sd·φ(α)/(1 − Φ(α)) outward, α the level's distance beyond
+/// the mode in deviations (Johnson, Kotz & Balakrishnan, *Continuous Univariate Distributions*,
+/// 1994, §10.1).
+fn mean_beyond(mode: f32, level: f32, sd: f64) -> f32 {
+    let outward = f64::from(level.signum());
+    let (mode, level) = (outward * f64::from(mode), outward * f64::from(level));
+    if sd.is_nan() || sd <= 0.0 {
+        return (outward * mode.max(level)) as f32;
+    }
+    let alpha = (level - mode) / sd;
+    // The hazard φ/(1 − Φ) from erfc, which keeps its precision where 1 − Φ is tiny; beyond
+    // α = 30 it has underflowed, and the hazard is α + 1/α to 1e-3.
+    let hazard = if alpha > 30.0 {
+        alpha + 1.0 / alpha
+    } else {
+        (-0.5 * alpha * alpha).exp()
+            / (std::f64::consts::PI / 2.0).sqrt()
+            / libm::erfc(alpha / std::f64::consts::SQRT_2)
+    };
+    (outward * (mode + sd * hazard)) as f32
 }
 
 /// Lets go each held clipped sample of `region` where moving it outward lowers the excitation
@@ -221,6 +263,38 @@ fn grouped(runs: &[Range<usize>], gap: usize, longest: usize) -> Vec<Range<usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Against the truncated Gaussian's mean integrated numerically (the midpoint rule over 40
+    /// deviations beyond the level), on both sides, with the mode inside, on and beyond the level,
+    /// and far inside (where the mean sits just past the level).
+    #[test]
+    fn the_mean_beyond_the_level_is_the_truncated_gaussians() {
+        for (mode, level, sd) in [
+            (0.5f32, 0.6f32, 0.05f64),
+            (0.6, 0.6, 0.1),
+            (0.7, 0.6, 0.05),
+            (-0.5, -0.6, 0.02),
+            (0.1, 0.6, 0.01),
+            (0.59, 0.6, 1.0),
+        ] {
+            let (out, from) = (f64::from(level).signum(), f64::from(level));
+            let steps = 400_000;
+            let width = 40.0 * sd / f64::from(steps);
+            let (mut mass, mut moment) = (0.0, 0.0);
+            for k in 0..steps {
+                let v = from + out * (k as f64 + 0.5) * width;
+                // Relative to the density at the level, which would underflow far from the mode.
+                let z = |u: f64| (u - f64::from(mode)) / sd;
+                let density = (-0.5 * (z(v).powi(2) - z(from).powi(2))).exp();
+                mass += density;
+                moment += density * v;
+            }
+            let want = moment / mass;
+            let got = f64::from(mean_beyond(mode, level, sd));
+            assert!((got - want).abs() < 1e-5 * sd.max(1e-3) + 1e-6, "{mode} {level} {sd}: {got} vs {want}");
+            assert!(got * out > from * out, "{got} lies beyond {level}");
+        }
+    }
 
     #[test]
     fn a_clipped_sinusoid_is_rebuilt_beyond_its_level() {
