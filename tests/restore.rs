@@ -116,11 +116,19 @@ fn clean_music(shared_names: &[&str]) -> Vec<PathBuf> {
 
 /// 60 clicks of 1–45 samples and 0.05–0.5 FS in real music: at least 95 % found and the SNR
 /// against the clean original at least 10 dB better than the clicked input's. Measured on the
-/// bundled "Feelings" excerpt (CI) and, where ../shared/audio lies beside the repository, on a
-/// minute of an orchestral and of an ambient track and of the whole of "Feelings".
+/// bundled "Feelings" excerpt and dense rock mix (CI) and, where ../shared/audio lies beside the
+/// repository, on a minute of an orchestral and of an ambient track and of the whole of
+/// "Feelings". The bundled "War of Freedom" excerpt, denser still (distorted guitars over the
+/// whole band), misses the SNR bar: 57/60 found and +6.4 dB, asserted as that measured floor so
+/// it cannot slip.
 #[test]
 fn clicks_in_real_music_are_found_and_repaired() {
-    let mut files = vec![bundled("sectoid_feelings_excerpt.ogg")];
+    let (x, fs) = music(&bundled("sectoid_war_of_freedom_excerpt.ogg"), 60.0);
+    let r = declick(&x, fs, &DeclickSettings::default());
+    eprintln!("war of freedom: found {}/60, SNR {:.1} -> {:.1} dB", r.found, r.snr_before_db, r.snr_after_db);
+    assert!(r.found >= 57 && r.snr_after_db - r.snr_before_db >= 6.0, "war of freedom: below its measured floor");
+    let mut files =
+        vec![bundled("sectoid_feelings_excerpt.ogg"), bundled("sectoid_escape_from_chaosland_mix_excerpt.flac")];
     files.extend(real_music(&[
         "references/sectoid_feelings.ogg",
         "targets/singularity_a_new_journey.ogg",
@@ -694,7 +702,7 @@ fn clean_music_has_no_noise_floor() {
 
 /// Crackle: 120 small clicks (1–10 samples, 0.02–0.2 FS; 480 a minute) in the bundled ballad
 /// excerpt. The crackle mode finds more than the click mode, at least 100 of them (measured: 106;
-/// the click mode 97), and gains at least 6 dB of SNR against the clean original (measured +6.7
+/// the click mode 97), and gains at least 8 dB of SNR against the clean original (measured +8.8
 /// dB). On clean music it makes 0–20 detections a minute (20 on the dense rock mix, 9.5 on the
 /// orchestral track), over the click mode's ≤ 1: the mode is for records, asked for and never
 /// chosen by `auto`, and what is asserted is that measured ceiling. Smaller crackle (0.01–0.1 FS)
@@ -724,7 +732,7 @@ fn crackle_in_real_music_is_found_in_crackle_mode() {
     );
     assert!(hits(&found) >= 100, "crackle mode found {}/120", hits(&found));
     assert!(hits(&found) > by_click_mode, "crackle mode {} vs click mode {by_click_mode}", hits(&found));
-    assert!(after - before >= 6.0, "SNR {before:.1} -> {after:.1} dB");
+    assert!(after - before >= 8.0, "SNR {before:.1} -> {after:.1} dB");
     for f in clean_music(&["references/sectoid_feelings.ogg", "targets/singularity_a_new_journey.ogg"]) {
         let (x, fs) = music(&f, 120.0);
         let d = Declicker::new(&DeclickSettings::for_mode(ClickMode::Crackle), fs).unwrap();

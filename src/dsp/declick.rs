@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::ar::{covariance_fit, interpolate, levinson, windowed_autocorrelation, ArScratch};
+use super::ar::{covariance_fit, gap_variances, interpolate, levinson, windowed_autocorrelation, ArScratch};
 use super::simd::simd_versions;
 use crate::error::Result;
 pub use crate::model::settings::{Click, ClickMode, DeclickSettings};
@@ -54,6 +54,9 @@ const REPAIR_ORDER_PER_SAMPLE: usize = 3;
 const MAX_REPAIR_ORDER: usize = 150;
 /// The repair's largest weight (a gap whose error shows no click keeps its samples).
 const MAX_WEIGHT: f64 = 1e3;
+/// The click's variance is re-estimated sample by sample over this many samples either side
+/// (its envelope: a click is loud in its middle and faint at its edges).
+const ENVELOPE_HALF: usize = 3;
 /// Chunks of the scoring pass (parallel), samples.
 const CHUNK: usize = 1 << 16;
 /// Click mode's audibility floor: a click whose rebuild changes no sample by more than this far
@@ -79,6 +82,9 @@ struct Rebuild {
     a: Vec<f64>,
     known: Vec<bool>,
     weights: Vec<f64>,
+    observed: Vec<f32>,
+    variances: Vec<f64>,
+    click_power: Vec<f64>,
 }
 
 impl Declicker {
@@ -201,7 +207,7 @@ impl Declicker {
         trial.clear();
         trial.extend_from_slice(&x[ctx.clone()]);
         let local = r.start - ctx.start..r.end - ctx.start;
-        let rebuilt = self.rebuild(trial, local.clone(), p, work);
+        let rebuilt = self.rebuild(trial, local.clone(), p, false, work);
         let change = trial[local].iter().zip(&x[r.clone()]).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
         let peak = x[r.start.saturating_sub(reach)..r.start]
             .iter()
@@ -221,7 +227,7 @@ impl Declicker {
                 ctx.clone().map(|n| !clicks[i..].iter().take_while(|k| k.start < ctx.end).any(|k| k.contains(&n))),
             );
             let local = c.start - ctx.start..c.end - ctx.start;
-            self.rebuild(&mut x[ctx], local, p, &mut work);
+            self.rebuild(&mut x[ctx], local, p, true, &mut work);
         }
     }
 
@@ -235,12 +241,48 @@ impl Declicker {
 
     /// Rebuilds `gap` of `x` (a click's context, whose unspoiled samples `work.known` marks) from
     /// an order-`p` model fitted to them; false where no model fits or the system is singular.
-    fn rebuild(&self, x: &mut [f32], gap: Range<usize>, p: usize, work: &mut Rebuild) -> bool {
+    ///
+    /// A MAP rebuild that takes the click's variance as the same over the gap; with `envelope`, a
+    /// second that takes it sample by sample from what the first took out (the click's estimate)
+    /// and that estimate's posterior variance, averaged over `ENVELOPE_HALF` samples either side —
+    /// one EM step for a click whose variance follows its envelope, so the faint edges of a click
+    /// and the padding around it keep the music they hold. (The audibility test keeps the first:
+    /// the second concentrates a rebuild's change on fewer samples, and the masking floor was
+    /// measured on the first's.)
+    fn rebuild(&self, x: &mut [f32], gap: Range<usize>, p: usize, envelope: bool, work: &mut Rebuild) -> bool {
         work.a.clear();
         work.a.resize(p, 0.0);
         let Some(excitation) = covariance_fit(x, &work.known, &mut work.a, REPAIR_RIDGE, &mut work.scratch) else {
             return false;
         };
+        click_weights(x, gap.clone(), &work.a, excitation, &mut work.weights);
+        work.observed.clear();
+        work.observed.extend_from_slice(&x[gap.clone()]);
+        if !interpolate(x, gap.clone(), &work.a, &work.weights, &mut work.scratch) {
+            return false;
+        }
+        if !envelope || !gap_variances(&mut work.scratch, &mut work.variances) {
+            return true;
+        }
+        work.click_power.clear();
+        work.click_power.extend(
+            work.observed
+                .iter()
+                .zip(&x[gap.clone()])
+                .zip(&work.variances)
+                .map(|((&o, &r), &v)| f64::from(o - r).powi(2) + excitation * v),
+        );
+        let power = &work.click_power;
+        for (i, w) in work.weights.iter_mut().enumerate() {
+            let near = &power[i.saturating_sub(ENVELOPE_HALF)..(i + ENVELOPE_HALF + 1).min(power.len())];
+            let click_variance = near.iter().sum::<f64>() / near.len() as f64;
+            *w = (excitation / click_variance).min(MAX_WEIGHT);
+        }
+        x[gap.clone()].copy_from_slice(&work.observed);
+        if interpolate(x, gap.clone(), &work.a, &work.weights, &mut work.scratch) {
+            return true;
+        }
+        // The second system failed: the first rebuild stands.
         click_weights(x, gap.clone(), &work.a, excitation, &mut work.weights);
         interpolate(x, gap, &work.a, &work.weights, &mut work.scratch)
     }
@@ -391,5 +433,46 @@ mod tests {
         assert!(found(ClickMode::Clicks, click), "the click");
         assert!(found(ClickMode::Crackle, kink), "the kink as crackle");
         assert!(!found(ClickMode::Clicks, kink), "the kink as a click");
+    }
+
+    /// Clicks of 30 samples under a Hann envelope (0.3 FS at their middle, faint at their edges)
+    /// in an AR(4) process, each rebuilt over a gap 8 samples wider either side (as a detected
+    /// extent is, with the repair's padding): with the click's variance following its envelope,
+    /// the error against the clean process is at least 1 dB under that of the rebuild that takes
+    /// it as the same over the gap (the edges and the padding keep the music they hold; measured
+    /// +1.3 dB).
+    #[test]
+    fn a_clicks_envelope_keeps_its_edges() {
+        let mut rng = crate::testing::Rng::new(3);
+        let a = [2.2, -2.3, 1.3, -0.4];
+        let mut clean = vec![0.0f32; 60_000];
+        for n in 4..clean.len() {
+            let past: f64 = a.iter().enumerate().map(|(k, c)| c * f64::from(clean[n - 1 - k])).sum();
+            clean[n] = (past + 0.01 * rng.signed()) as f32;
+        }
+        let mut clicked = clean.clone();
+        let clicks: Vec<Range<usize>> = (0..20).map(|k| 2_000 + 2_900 * k..2_030 + 2_900 * k).collect();
+        for c in &clicks {
+            for (i, n) in c.clone().enumerate() {
+                let envelope = (std::f64::consts::PI * (i as f64 + 1.0) / 31.0).sin();
+                clicked[n] += (0.3 * envelope * rng.signed()) as f32;
+            }
+        }
+        let d = Declicker::new(&DeclickSettings::default(), 44_100).unwrap();
+        let error = |envelope: bool| {
+            let mut x = clicked.clone();
+            let mut work = Rebuild::default();
+            for c in clicks.iter().map(|c| c.start - 8..c.end + 8) {
+                let (p, ctx) = d.context(&c, x.len());
+                work.known.clear();
+                work.known.extend(ctx.clone().map(|n| !c.contains(&n)));
+                let local = c.start - ctx.start..c.end - ctx.start;
+                assert!(d.rebuild(&mut x[ctx], local, p, envelope, &mut work));
+            }
+            x.iter().zip(&clean).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>()
+        };
+        let (uniform, envelope) = (error(false), error(true));
+        let gain_db = 10.0 * (uniform / envelope).log10();
+        assert!(gain_db >= 1.0, "error {uniform:.3e} -> {envelope:.3e} ({gain_db:+.1} dB)");
     }
 }
