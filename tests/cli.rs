@@ -308,6 +308,11 @@ fn bad_input_silent_channels_non_finite() {
     let short = f.path("short.wav");
     write_wav_f32(&short, &[vec![0.1; 4410], vec![-0.1; 4410]], FS);
     assert_fails(&master_to(&short, &f.path("ref.wav"), &out), "too short", &out);
+    // Jobs that meter without analysing say which job and tell too short from silent.
+    for job in ["restore", "deliver"] {
+        assert_fails(&run(&[job, s(&silent), "-o", s(&out)]), &format!("nothing to {job}"), &out);
+        assert_fails(&run(&[job, s(&short), "-o", s(&out)]), "too short", &out);
+    }
 
     let three = f.path("three.wav");
     write_wav_f32(&three, &[vec![0.1; 1000], vec![0.1; 1000], vec![0.1; 1000]], FS);

@@ -66,7 +66,8 @@ pub fn deliver(job: &DeliverJob, progress: &dyn Progress) -> Result<Summary> {
         }
     }
     let mut timings = Timings::default();
-    let (mut audio, target) = decode_and_meter(job.input, job.decode, &mut timings, progress)?;
+    let what = if job.restore.is_some() { "restore" } else { "deliver" };
+    let (mut audio, target) = decode_and_meter(job.input, what, job.decode, &mut timings, progress)?;
     let restoration = match job.restore {
         Some(request) => Some(restoration::restore(&mut audio, request, job.residual_out)?.1),
         None => None,

@@ -555,15 +555,16 @@ pub fn render_with_plan(
     check_writable(output)?;
     let plan = MasteringPlan::load(plan_path)?;
     let mut timings = Timings::default();
-    let (audio, target) = decode_and_meter(target, decode, &mut timings, progress)?;
+    let (audio, target) = decode_and_meter(target, "render", decode, &mut timings, progress)?;
     let target = Target { references: vec![plan.provenance.reference.clone()], ..target };
     Ok(render_and_write(audio, &plan, target, output, delivery, timings, start, progress)?.0)
 }
 
 /// Decodes `path` and meters its loudness and true peak (no analysis of its sound): the input of
-/// a render that needs no matching.
+/// a render that needs no matching (`what` the job, for the error a silent input gets).
 fn decode_and_meter<'a>(
     path: &'a Path,
+    what: &'static str,
     decode: DecodeOptions,
     timings: &mut Timings,
     progress: &dyn Progress,
@@ -571,13 +572,19 @@ fn decode_and_meter<'a>(
     let t = Instant::now();
     let audio = decode_file_with(path, decode, progress)?;
     timings.decode_s = t.elapsed().as_secs_f64();
-    let silent = || Error::Silent { path: path.into(), what: "master" };
     if audio.is_silent() {
-        return Err(silent());
+        return Err(Error::Silent { path: path.into(), what });
     }
     let t = Instant::now();
     let channels: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
-    let loudness_lufs = integrated_lufs(&channels, audio.sample_rate).ok_or_else(silent)?;
+    // Integrated loudness needs one 400 ms gating block: a shorter file is not silent, just too short.
+    let loudness_lufs = integrated_lufs(&channels, audio.sample_rate).ok_or_else(|| {
+        if audio.duration_s() < 0.4 {
+            Error::TooShort { path: path.into(), seconds: audio.duration_s() }
+        } else {
+            Error::Silent { path: path.into(), what }
+        }
+    })?;
     let true_peak_dbtp = to_db(f64::from(bs1770_true_peak(&channels)));
     timings.analysis_s = t.elapsed().as_secs_f64();
     Ok((audio, Target { path, references: Vec::new(), loudness_lufs, true_peak_dbtp }))
