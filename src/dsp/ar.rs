@@ -171,13 +171,7 @@ simd_versions! {
             return None;
         }
         // The diagonal holds about the rows' energy: the ridge is a share of it.
-        let load = ridge * energy;
-        for i in 0..p {
-            m[i * p + i] += load.max(f64::MIN_POSITIVE);
-            for j in 0..i {
-                m[j * p + i] = m[i * p + j];
-            }
-        }
+        ridge_and_mirror(m, p, ridge * energy);
         if !cholesky_solve(m, p, p, v) {
             return None;
         }
@@ -233,6 +227,88 @@ simd_versions! {
     }
 }
 
+/// The least-squares fit of an ARX model: x\[n\] ≈ Σ_{k=1..p} a_k x\[n−k\] + Σ_{j=−h..h} g_j u\[n−j\],
+/// `u` a partner signal (the other channel of a stereo recording) over the same span as `x`,
+/// over the rows whose p + 1 samples of `x` are `known` and whose 2h + 1 samples of `u` are
+/// `u_known`. `coefficients` gets a_1 … a_p, then g_{−h} … g_h. A stereo recording's channels
+/// share most of their music, so the partner predicts what a channel's own past cannot (Ljung,
+/// *System Identification*, 2nd ed. 1999, §4.2). Returns the excitation's variance, or `None`
+/// with too few rows or a singular system.
+#[allow(clippy::too_many_arguments)]
+pub fn arx_fit(
+    x: &[f32],
+    known: &[bool],
+    u: &[f32],
+    u_known: &[bool],
+    p: usize,
+    h: usize,
+    coefficients: &mut Vec<f64>,
+    ridge: f64,
+    scratch: &mut ArScratch,
+) -> Option<f64> {
+    let m = p + 2 * h + 1;
+    let len = x.len().min(u.len());
+    let (g, rhs, v, projected) =
+        (&mut scratch.matrix, &mut scratch.vector, &mut scratch.solution, &mut scratch.autocorrelation);
+    g.clear();
+    g.resize(m * m, 0.0);
+    rhs.clear();
+    rhs.resize(m, 0.0);
+    let (mut rows, mut energy) = (0usize, 0.0f64);
+    // Known samples of x ending at n, and of u ending at n + h.
+    let (mut run_x, mut run_u) = (0usize, 0usize);
+    for &k in &u_known[..h.min(len)] {
+        run_u = if k { run_u + 1 } else { 0 };
+    }
+    for n in 0..len.saturating_sub(h) {
+        run_x = if known[n] { run_x + 1 } else { 0 };
+        run_u = if u_known[n + h] { run_u + 1 } else { 0 };
+        if run_x <= p || run_u <= 2 * h || n < h {
+            continue;
+        }
+        v.clear();
+        v.extend((1..=p).map(|k| f64::from(x[n - k])));
+        v.extend((0..=2 * h).map(|j| f64::from(u[n + h - j])));
+        let target = f64::from(x[n]);
+        for i in 0..m {
+            let vi = v[i];
+            rhs[i] += vi * target;
+            let row = &mut g[i * m..i * m + i + 1];
+            for (gij, &vj) in row.iter_mut().zip(&v[..=i]) {
+                *gij += vi * vj;
+            }
+        }
+        energy += target * target;
+        rows += 1;
+    }
+    if rows < 2 * m || energy <= 0.0 {
+        return None;
+    }
+    ridge_and_mirror(g, m, ridge * energy);
+    // The residual energy from the normal equations: Σ x² − cᵀ(Gc) with Gc = rhs, before the
+    // solve overwrites rhs.
+    projected.clear();
+    projected.extend_from_slice(rhs);
+    if !cholesky_solve(g, m, m - 1, rhs) {
+        return None;
+    }
+    coefficients.clear();
+    coefficients.extend_from_slice(rhs);
+    let explained: f64 = rhs.iter().zip(projected.iter()).map(|(c, r)| c * r).sum();
+    Some(((energy - explained) / rows as f64).max(0.0))
+}
+
+/// Adds `load` (at least the smallest positive number) to the diagonal of the n × n normal matrix
+/// `m`, whose lower triangle is filled, and mirrors that triangle into the upper one.
+fn ridge_and_mirror(m: &mut [f64], n: usize, load: f64) {
+    for i in 0..n {
+        m[i * n + i] += load.max(f64::MIN_POSITIVE);
+        for j in 0..i {
+            m[j * n + i] = m[i * n + j];
+        }
+    }
+}
+
 /// Σ a·b in four interleaved partial sums, so that it vectorises.
 #[inline(always)]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -259,10 +335,15 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// observed sample to the right-hand side. Where the model is unsure (the music's strong low
 /// frequencies) the observation then wins, where it is sure (the highs a click fills) the model
 /// does; no weights (or zeros) is LSAR.
+///
+/// With `offset` (one per excitation sample n in [gap.start, gap.end + p), or empty), e\[n\] has
+/// that known part taken off as well: the share of a partner signal in an ARX model
+/// ([`arx_fit`]).
 pub fn interpolate(
     x: &mut [f32],
     gap: std::ops::Range<usize>,
     a: &[f64],
+    offset: &[f64],
     observed_weights: &[f64],
     scratch: &mut ArScratch,
 ) -> bool {
@@ -294,6 +375,7 @@ pub fn interpolate(
     c.clear();
     c.extend((t0..t0 + len + p).map(|n| {
         (0..=p).filter(|&k| !(t0..gap.end).contains(&(n - k))).map(|k| b(k) * f64::from(x[n - k])).sum::<f64>()
+            - offset.get(n - t0).copied().unwrap_or(0.0)
     }));
     rhs.clear();
     rhs.extend((0..len).map(|i| -(0..=p).map(|k| b(k) * c[i + k]).sum::<f64>()));
@@ -390,7 +472,7 @@ mod tests {
         let gap = 280..300;
         let mut got = x.clone();
         got[gap.clone()].fill(0.0);
-        assert!(interpolate(&mut got, gap.clone(), &a, &[], &mut ArScratch::default()));
+        assert!(interpolate(&mut got, gap.clone(), &a, &[], &[], &mut ArScratch::default()));
         // Dense oracle: unknown u minimise ‖A_u u + A_k x_k‖² over rows n = p..len.
         let n = x.len();
         let m = gap.len();
@@ -433,6 +515,35 @@ mod tests {
         }
     }
 
+    /// An ARX process (an AR(2) driven by noise plus a 3-tap filter of a partner AR(2) signal)
+    /// with a span of its own samples and one of the partner's marked unknown: the fit recovers
+    /// both filters and the excitation's variance.
+    #[test]
+    fn the_arx_fit_recovers_a_known_model() {
+        let (u, _) = ar2(20_000, 11);
+        let mut rng = Rng::new(12);
+        let (a, g) = ([1.2, -0.6], [0.3, -0.5, 0.8]);
+        let mut x = vec![0.0f32; u.len()];
+        for n in 2..u.len() - 1 {
+            let own = a[0] * f64::from(x[n - 1]) + a[1] * f64::from(x[n - 2]);
+            // g over u[n + 1], u[n], u[n − 1] (j = −1, 0, 1).
+            let partner: f64 = (0..3).map(|j| g[j] * f64::from(u[n + 1 - j])).sum();
+            x[n] = (own + partner + 0.05 * rng.signed()) as f32;
+        }
+        let mut known = vec![true; x.len()];
+        known[5_000..5_100].fill(false);
+        let mut u_known = vec![true; u.len()];
+        u_known[9_000..9_050].fill(false);
+        let mut c = Vec::new();
+        let variance = arx_fit(&x, &known, &u, &u_known, 2, 1, &mut c, 0.0, &mut ArScratch::default()).unwrap();
+        let want = [a[0], a[1], g[0], g[1], g[2]];
+        for (got, want) in c.iter().zip(want) {
+            assert!((got - want).abs() < 0.02, "{c:?} vs {want:?}");
+        }
+        // Uniform in ±0.05: variance 0.0025 / 3.
+        assert!((variance / (0.0025 / 3.0) - 1.0).abs() < 0.05, "{variance}");
+    }
+
     /// The posterior variances against the inverse of the same normal matrix built densely and
     /// inverted by Gauss–Jordan elimination, with observed weights on part of the gap.
     #[test]
@@ -446,7 +557,7 @@ mod tests {
         let mut scratch = ArScratch::default();
         let mut got = Vec::new();
         assert!(!gap_variances(&mut scratch, &mut got), "no factor yet");
-        assert!(interpolate(&mut x, gap.clone(), &a, &weights, &mut scratch));
+        assert!(interpolate(&mut x, gap.clone(), &a, &[], &weights, &mut scratch));
         assert!(gap_variances(&mut scratch, &mut got));
         let b = |k: usize| if k == 0 { 1.0 } else { -a[k - 1] };
         let rb = |lag: usize| if lag > p { 0.0 } else { (0..=p - lag).map(|k| b(k) * b(k + lag)).sum::<f64>() };
@@ -488,7 +599,7 @@ mod tests {
         let a = [2.0 * w.cos(), -1.0];
         let mut y = x.clone();
         y[150..190].fill(0.9);
-        assert!(interpolate(&mut y, 150..190, &a, &[], &mut ArScratch::default()));
+        assert!(interpolate(&mut y, 150..190, &a, &[], &[], &mut ArScratch::default()));
         for n in 150..190 {
             assert!((y[n] - x[n]).abs() < 1e-4, "{n}: {} vs {}", y[n], x[n]);
         }

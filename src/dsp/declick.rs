@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::ar::{covariance_fit, gap_variances, interpolate, levinson, windowed_autocorrelation, ArScratch};
+use super::ar::{arx_fit, covariance_fit, gap_variances, interpolate, levinson, windowed_autocorrelation, ArScratch};
 use super::simd::simd_versions;
 use crate::error::Result;
 pub use crate::model::settings::{Click, ClickMode, DeclickSettings};
@@ -57,6 +57,10 @@ const MAX_WEIGHT: f64 = 1e3;
 /// The click's variance is re-estimated sample by sample over this many samples either side
 /// (its envelope: a click is loud in its middle and faint at its edges).
 const ENVELOPE_HALF: usize = 3;
+/// The partner channel's taps either side of the sample (an ARX repair, `repair`) and the
+/// context the ARX model is fitted on either side of a click (its order is the detector's).
+const PARTNER_HALF: usize = 4;
+const PARTNER_CONTEXT: usize = 512;
 /// Chunks of the scoring pass (parallel), samples.
 const CHUNK: usize = 1 << 16;
 /// Click mode's audibility floor: a click whose rebuild changes no sample by more than this far
@@ -85,6 +89,49 @@ struct Rebuild {
     observed: Vec<f32>,
     variances: Vec<f64>,
     click_power: Vec<f64>,
+    /// The partner's known samples, the ARX model's coefficients and the partner's share of
+    /// each excitation sample over a click's trace (empty without a partner).
+    partner_known: Vec<bool>,
+    coefficients: Vec<f64>,
+    offset: Vec<f64>,
+    /// The excitation's variance of the last model fitted.
+    excitation: f64,
+}
+
+/// The other channel of a stereo recording, for a channel's repair: its samples around the
+/// clicks to repair (as far as their ARX repair reads: a copy, so both channels can be repaired
+/// at once) and its own clicks (where it is not to be leaned on).
+pub struct Partner {
+    spans: Vec<(Range<usize>, Vec<f32>)>,
+    clicks: Vec<Range<usize>>,
+}
+
+impl Partner {
+    /// Channel `x` (with its own clicks `own`) as the partner for the repair of `clicks` of the
+    /// other channel.
+    pub fn around(x: &[f32], own: &[Range<usize>], clicks: &[Range<usize>]) -> Partner {
+        let mut spans: Vec<Range<usize>> = Vec::new();
+        for c in clicks {
+            let r = partner_context(c, x.len());
+            match spans.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => spans.push(r),
+            }
+        }
+        Partner { spans: spans.into_iter().map(|r| (r.clone(), x[r].to_vec())).collect(), clicks: own.to_vec() }
+    }
+
+    /// The partner's samples over `r`, where it has them.
+    fn samples(&self, r: &Range<usize>) -> Option<&[f32]> {
+        let i = self.spans.partition_point(|(s, _)| s.end < r.end);
+        let (s, x) = self.spans.get(i)?;
+        (s.start <= r.start && r.end <= s.end).then(|| &x[r.start - s.start..r.end - s.start])
+    }
+}
+
+/// The samples an ARX repair of click `c` is fitted on (within `len`).
+fn partner_context(c: &Range<usize>, len: usize) -> Range<usize> {
+    c.start.saturating_sub(PARTNER_CONTEXT)..(c.end + PARTNER_CONTEXT).min(len)
 }
 
 impl Declicker {
@@ -217,18 +264,94 @@ impl Declicker {
     }
 
     /// Rebuilds `x` over `clicks` (sorted, disjoint): each from a model fitted to the unspoiled
-    /// samples around it, in order, so a repaired click is context for the next.
-    pub fn repair(&self, x: &mut [f32], clicks: &[Range<usize>]) {
+    /// samples around it, in order, so a repaired click is context for the next. With a
+    /// `partner` (the other channel), a click where the partner has none is rebuilt from an ARX
+    /// model that also predicts from the partner's samples around it (the channels of a stereo
+    /// mix share most of their music: on dense rock that halves the rebuild's error or better).
+    pub fn repair(&self, x: &mut [f32], clicks: &[Range<usize>], partner: Option<&Partner>) {
         let mut work = Rebuild::default();
+        let mut chosen = Vec::new();
         for (i, c) in clicks.iter().enumerate() {
+            // The ARX rebuild where the partner allows one, kept aside; then the AR rebuild; the
+            // one whose model expects the smaller error stays.
+            let partnered = partner.and_then(|partner| self.repair_with_partner(x, clicks, i, partner, &mut work));
+            if partnered.is_some() {
+                chosen.clear();
+                chosen.extend_from_slice(&x[c.clone()]);
+                x[c.clone()].copy_from_slice(&work.observed);
+            }
             let (p, ctx) = self.context(c, x.len());
             work.known.clear();
             work.known.extend(
                 ctx.clone().map(|n| !clicks[i..].iter().take_while(|k| k.start < ctx.end).any(|k| k.contains(&n))),
             );
             let local = c.start - ctx.start..c.end - ctx.start;
-            self.rebuild(&mut x[ctx], local, p, true, &mut work);
+            let alone = self.rebuild(&mut x[ctx], local, p, true, &mut work).then(|| expected_error(&mut work));
+            if let Some(with_partner) = partnered {
+                if alone.flatten().is_none_or(|alone| with_partner < alone) {
+                    x[c.clone()].copy_from_slice(&chosen);
+                }
+            }
         }
+    }
+
+    /// Click `i` of `clicks` rebuilt from an ARX model with `partner`, and the error its model
+    /// expects (`expected_error`); `None` (and `x` untouched) where the partner has a click of its
+    /// own within the rebuild's reach or no model fits. `work.observed` keeps the click's samples.
+    fn repair_with_partner(
+        &self,
+        x: &mut [f32],
+        clicks: &[Range<usize>],
+        i: usize,
+        partner: &Partner,
+        work: &mut Rebuild,
+    ) -> Option<f64> {
+        let c = &clicks[i];
+        let (p, h) = (self.order, PARTNER_HALF);
+        // The partner samples the rebuild reads: those of the excitation over the click's trace.
+        let reach = c.start.saturating_sub(h)..c.end + p + h;
+        let first = partner.clicks.partition_point(|k| k.end <= reach.start);
+        if c.start < p + h || reach.end > x.len() || partner.clicks.get(first).is_some_and(|k| k.start < reach.end) {
+            return None;
+        }
+        let ctx = partner_context(c, x.len());
+        let u = partner.samples(&ctx)?;
+        work.known.clear();
+        work.known
+            .extend(ctx.clone().map(|n| !clicks[i..].iter().take_while(|k| k.start < ctx.end).any(|k| k.contains(&n))));
+        work.partner_known.clear();
+        work.partner_known.resize(ctx.len(), true);
+        let first = partner.clicks.partition_point(|k| k.end <= ctx.start);
+        for k in partner.clicks[first..].iter().take_while(|k| k.start < ctx.end) {
+            let (from, to) = (k.start.max(ctx.start) - ctx.start, k.end.min(ctx.end) - ctx.start);
+            work.partner_known[from..to].fill(false);
+        }
+        let (xs, gap) = (&mut x[ctx.clone()], c.start - ctx.start..c.end - ctx.start);
+        let excitation = arx_fit(
+            xs,
+            &work.known,
+            u,
+            &work.partner_known,
+            p,
+            h,
+            &mut work.coefficients,
+            REPAIR_RIDGE,
+            &mut work.scratch,
+        )?;
+        work.a.clear();
+        work.a.extend_from_slice(&work.coefficients[..p]);
+        let g = &work.coefficients[p..];
+        // The partner's share of e[n] over the trace: Σ_j g_j u[n + h − j].
+        work.offset.clear();
+        work.offset.extend(
+            (gap.start..gap.end + p)
+                .map(|n| g.iter().enumerate().map(|(j, &gj)| gj * f64::from(u[n + h - j])).sum::<f64>()),
+        );
+        work.excitation = excitation;
+        if !self.map_rebuild(xs, gap, excitation, true, work) {
+            return None;
+        }
+        expected_error(work)
     }
 
     /// The repair model's order for click `c` and the context it is fitted on (within `len`).
@@ -252,13 +375,28 @@ impl Declicker {
     fn rebuild(&self, x: &mut [f32], gap: Range<usize>, p: usize, envelope: bool, work: &mut Rebuild) -> bool {
         work.a.clear();
         work.a.resize(p, 0.0);
+        work.offset.clear();
         let Some(excitation) = covariance_fit(x, &work.known, &mut work.a, REPAIR_RIDGE, &mut work.scratch) else {
             return false;
         };
-        click_weights(x, gap.clone(), &work.a, excitation, &mut work.weights);
+        work.excitation = excitation;
+        self.map_rebuild(x, gap, excitation, envelope, work)
+    }
+
+    /// The MAP rebuilds of `rebuild` with the model in `work` (`a`, and the partner's share of the
+    /// excitation in `offset` where there is one).
+    fn map_rebuild(
+        &self,
+        x: &mut [f32],
+        gap: Range<usize>,
+        excitation: f64,
+        envelope: bool,
+        work: &mut Rebuild,
+    ) -> bool {
+        click_weights(x, gap.clone(), &work.a, &work.offset, excitation, &mut work.weights);
         work.observed.clear();
         work.observed.extend_from_slice(&x[gap.clone()]);
-        if !interpolate(x, gap.clone(), &work.a, &work.weights, &mut work.scratch) {
+        if !interpolate(x, gap.clone(), &work.a, &work.offset, &work.weights, &mut work.scratch) {
             return false;
         }
         if !envelope || !gap_variances(&mut work.scratch, &mut work.variances) {
@@ -279,13 +417,19 @@ impl Declicker {
             *w = (excitation / click_variance).min(MAX_WEIGHT);
         }
         x[gap.clone()].copy_from_slice(&work.observed);
-        if interpolate(x, gap.clone(), &work.a, &work.weights, &mut work.scratch) {
+        if interpolate(x, gap.clone(), &work.a, &work.offset, &work.weights, &mut work.scratch) {
             return true;
         }
         // The second system failed: the first rebuild stands.
-        click_weights(x, gap.clone(), &work.a, excitation, &mut work.weights);
-        interpolate(x, gap, &work.a, &work.weights, &mut work.scratch)
+        click_weights(x, gap.clone(), &work.a, &work.offset, excitation, &mut work.weights);
+        interpolate(x, gap, &work.a, &work.offset, &work.weights, &mut work.scratch)
     }
+}
+
+/// The squared error the last rebuild's model expects of it: the excitation's variance times the
+/// sum of the rebuilt samples' posterior variances (`None` without a factor to read them from).
+fn expected_error(work: &mut Rebuild) -> Option<f64> {
+    gap_variances(&mut work.scratch, &mut work.variances).then(|| work.excitation * work.variances.iter().sum::<f64>())
 }
 
 simd_versions! {
@@ -313,7 +457,9 @@ simd_versions! {
 /// the click's. A click c adds b ∗ c to the prediction error over its trace (the gap and the p
 /// samples after), of variance σc² Σ b² per click sample: the excess of the trace's error energy
 /// over the excitation's gives σc². No excess: the samples are trusted (`MAX_WEIGHT`).
-fn click_weights(x: &[f32], gap: Range<usize>, a: &[f64], excitation: f64, weights: &mut Vec<f64>) {
+///
+/// `offset`: a partner's share of each excitation sample over the trace (or empty).
+fn click_weights(x: &[f32], gap: Range<usize>, a: &[f64], offset: &[f64], excitation: f64, weights: &mut Vec<f64>) {
     let p = a.len();
     let trace = gap.start..(gap.end + p).min(x.len());
     let error: f64 = trace
@@ -321,7 +467,7 @@ fn click_weights(x: &[f32], gap: Range<usize>, a: &[f64], excitation: f64, weigh
         .map(|n| {
             let predicted: f64 =
                 a.iter().zip(x[n.saturating_sub(p)..n].iter().rev()).map(|(&c, &v)| c * f64::from(v)).sum();
-            (f64::from(x[n]) - predicted).powi(2)
+            (f64::from(x[n]) - predicted - offset.get(n - gap.start).copied().unwrap_or(0.0)).powi(2)
         })
         .sum();
     let gain = 1.0 + a.iter().map(|c| c * c).sum::<f64>();
@@ -474,5 +620,45 @@ mod tests {
         let (uniform, envelope) = (error(false), error(true));
         let gain_db = 10.0 * (uniform / envelope).log10();
         assert!(gain_db >= 1.0, "error {uniform:.3e} -> {envelope:.3e} ({gain_db:+.1} dB)");
+    }
+
+    /// A stereo pair sharing most of its music (the left channel is the right one filtered, plus
+    /// a quieter part of its own) with 40-sample clicks in the left: rebuilt leaning on the right
+    /// (which has 20-sample clicks of its own 500 samples later, within the ARX model's context),
+    /// the error is at least 10 dB under the left channel's own rebuild (measured +14 dB).
+    #[test]
+    fn a_partner_channel_rebuilds_what_the_channel_alone_cannot() {
+        let mut rng = crate::testing::Rng::new(5);
+        let ar = |rng: &mut crate::testing::Rng, scale: f64| {
+            let a = [2.2, -2.3, 1.3, -0.4];
+            let mut y = vec![0.0f32; 60_000];
+            for n in 4..y.len() {
+                let past: f64 = a.iter().enumerate().map(|(k, c)| c * f64::from(y[n - 1 - k])).sum();
+                y[n] = (past + scale * rng.signed()) as f32;
+            }
+            y
+        };
+        let right = ar(&mut rng, 0.01);
+        let own = ar(&mut rng, 0.002);
+        let clean: Vec<f32> = (1..right.len()).map(|n| 0.8 * right[n] + 0.3 * right[n - 1] + own[n]).collect();
+        let mut right = right[1..].to_vec();
+        let clicks: Vec<Range<usize>> = (0..15).map(|k| 3_000 + 3_700 * k..3_040 + 3_700 * k).collect();
+        let right_clicks: Vec<Range<usize>> = (0..15).map(|k| 3_500 + 3_700 * k..3_520 + 3_700 * k).collect();
+        let mut clicked = clean.clone();
+        for (x, spans) in [(&mut clicked, &clicks), (&mut right, &right_clicks)] {
+            for n in spans.iter().flat_map(Clone::clone) {
+                x[n] += (0.3 * rng.signed()) as f32;
+            }
+        }
+        let d = Declicker::new(&DeclickSettings::default(), 44_100).unwrap();
+        let error = |partner: Option<&Partner>| {
+            let mut x = clicked.clone();
+            d.repair(&mut x, &clicks, partner);
+            x.iter().zip(&clean).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>()
+        };
+        let alone = error(None);
+        let with_partner = error(Some(&Partner::around(&right, &right_clicks, &clicks)));
+        let gain_db = 10.0 * (alone / with_partner).log10();
+        assert!(gain_db >= 10.0, "error {alone:.3e} -> {with_partner:.3e} ({gain_db:+.1} dB)");
     }
 }

@@ -143,7 +143,7 @@ impl Declipper {
             variances.clear();
             for round in 0..ROUNDS {
                 x[region.clone()].copy_from_slice(&observed);
-                if !interpolate(&mut x[ctx.clone()], local.clone(), &a, &weights, &mut scratch) {
+                if !interpolate(&mut x[ctx.clone()], local.clone(), &a, &[], &weights, &mut scratch) {
                     x[region.clone()].copy_from_slice(&observed);
                     variances.clear();
                     break;

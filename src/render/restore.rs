@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::bands::BandGrid;
 use crate::audio::AudioBuffer;
-use crate::dsp::declick::Declicker;
+use crate::dsp::declick::{Declicker, Partner};
 use crate::dsp::declip::{self, Declipper};
 use crate::dsp::dehiss::{self, Dehisser};
 use crate::dsp::dehum::{self, Dehummer};
@@ -280,15 +280,28 @@ fn declick(buffer: &mut AudioBuffer, plan: &DeclickPlan) -> Result<()> {
             c.start
         )));
     }
-    buffer.channels.par_iter_mut().enumerate().for_each(|(ch, x)| {
-        let runs: Vec<std::ops::Range<usize>> = plan
-            .clicks
-            .iter()
-            .filter(|c| usize::from(c.channel) == ch)
-            .map(|c| c.start as usize..c.start as usize + c.len as usize)
-            .collect();
-        declicker.repair(x, &runs);
-    });
+    let runs: Vec<Vec<std::ops::Range<usize>>> = (0..buffer.channels.len())
+        .map(|ch| {
+            plan.clicks
+                .iter()
+                .filter(|c| usize::from(c.channel) == ch)
+                .map(|c| c.start as usize..c.start as usize + c.len as usize)
+                .collect()
+        })
+        .collect();
+    // In stereo each channel is the other's partner, as it came in.
+    let partners: Vec<Option<Partner>> = match buffer.channels.as_slice() {
+        [left, right] => {
+            vec![Some(Partner::around(right, &runs[1], &runs[0])), Some(Partner::around(left, &runs[0], &runs[1]))]
+        }
+        channels => channels.iter().map(|_| None).collect(),
+    };
+    buffer
+        .channels
+        .par_iter_mut()
+        .zip(&runs)
+        .zip(&partners)
+        .for_each(|((x, runs), partner)| declicker.repair(x, runs, partner.as_ref()));
     Ok(())
 }
 
