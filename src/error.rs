@@ -55,4 +55,14 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), error: source }
     }
+
+    /// A recording with no integrated loudness: one shorter than a 400 ms gating block is not
+    /// silent, just too short; a longer one is silent (`what`: the job it has nothing for).
+    pub(crate) fn no_loudness(path: impl Into<PathBuf>, seconds: f64, what: &'static str) -> Self {
+        if seconds < 0.4 {
+            Error::TooShort { path: path.into(), seconds }
+        } else {
+            Error::Silent { path: path.into(), what }
+        }
+    }
 }

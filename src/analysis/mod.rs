@@ -47,14 +47,7 @@ pub fn analyze_with_spectra(
     );
     task.inc(1);
     drop(task);
-    // Integrated loudness needs one 400 ms gating block: a shorter file is not silent, just too short.
-    let integrated = loud.integrated_lufs.ok_or_else(|| {
-        if buffer.duration_s() < 0.4 {
-            Error::TooShort { path: name.into(), seconds: buffer.duration_s() }
-        } else {
-            Error::Silent { path: name.into(), what: "analyse" }
-        }
-    })?;
+    let integrated = loud.integrated_lufs.ok_or_else(|| Error::no_loudness(name, buffer.duration_s(), "analyse"))?;
 
     let grid = BandGrid::standard();
     let mid_db = grid.levels_db(&spectra.mid_psd, spectra.bin_hz);

@@ -129,6 +129,16 @@ impl Partner {
     }
 }
 
+/// `known[i]` for sample `span.start + i`: false where one of `clicks` (sorted, disjoint) spoils it.
+fn mark_unspoiled(known: &mut Vec<bool>, span: &Range<usize>, clicks: &[Range<usize>]) {
+    known.clear();
+    known.resize(span.len(), true);
+    let first = clicks.partition_point(|k| k.end <= span.start);
+    for k in clicks[first..].iter().take_while(|k| k.start < span.end) {
+        known[k.start.max(span.start) - span.start..k.end.min(span.end) - span.start].fill(false);
+    }
+}
+
 /// The samples an ARX repair of click `c` is fitted on (within `len`).
 fn partner_context(c: &Range<usize>, len: usize) -> Range<usize> {
     c.start.saturating_sub(PARTNER_CONTEXT)..(c.end + PARTNER_CONTEXT).min(len)
@@ -249,8 +259,7 @@ impl Declicker {
     /// music's peak within `reach` samples either side of it (a trial rebuild on a copy, `trial`).
     fn masked(&self, x: &[f32], r: &Range<usize>, reach: usize, work: &mut Rebuild, trial: &mut Vec<f32>) -> bool {
         let (p, ctx) = self.context(r, x.len());
-        work.known.clear();
-        work.known.extend(ctx.clone().map(|n| !r.contains(&n)));
+        mark_unspoiled(&mut work.known, &ctx, std::slice::from_ref(r));
         trial.clear();
         trial.extend_from_slice(&x[ctx.clone()]);
         let local = r.start - ctx.start..r.end - ctx.start;
@@ -280,11 +289,9 @@ impl Declicker {
                 chosen.extend_from_slice(&x[c.clone()]);
                 x[c.clone()].copy_from_slice(&work.observed);
             }
+            // Earlier clicks are repaired by now: only this one and those after spoil samples.
             let (p, ctx) = self.context(c, x.len());
-            work.known.clear();
-            work.known.extend(
-                ctx.clone().map(|n| !clicks[i..].iter().take_while(|k| k.start < ctx.end).any(|k| k.contains(&n))),
-            );
+            mark_unspoiled(&mut work.known, &ctx, &clicks[i..]);
             let local = c.start - ctx.start..c.end - ctx.start;
             let alone = self.rebuild(&mut x[ctx], local, p, true, &mut work).then(|| expected_error(&mut work));
             if let Some(with_partner) = partnered {
@@ -316,18 +323,10 @@ impl Declicker {
         }
         let ctx = partner_context(c, x.len());
         let u = partner.samples(&ctx)?;
-        work.known.clear();
-        work.known
-            .extend(ctx.clone().map(|n| !clicks[i..].iter().take_while(|k| k.start < ctx.end).any(|k| k.contains(&n))));
-        work.partner_known.clear();
-        work.partner_known.resize(ctx.len(), true);
-        let first = partner.clicks.partition_point(|k| k.end <= ctx.start);
-        for k in partner.clicks[first..].iter().take_while(|k| k.start < ctx.end) {
-            let (from, to) = (k.start.max(ctx.start) - ctx.start, k.end.min(ctx.end) - ctx.start);
-            work.partner_known[from..to].fill(false);
-        }
+        mark_unspoiled(&mut work.known, &ctx, &clicks[i..]);
+        mark_unspoiled(&mut work.partner_known, &ctx, &partner.clicks);
         let (xs, gap) = (&mut x[ctx.clone()], c.start - ctx.start..c.end - ctx.start);
-        let excitation = arx_fit(
+        work.excitation = arx_fit(
             xs,
             &work.known,
             u,
@@ -347,8 +346,7 @@ impl Declicker {
             (gap.start..gap.end + p)
                 .map(|n| g.iter().enumerate().map(|(j, &gj)| gj * f64::from(u[n + h - j])).sum::<f64>()),
         );
-        work.excitation = excitation;
-        if !self.map_rebuild(xs, gap, excitation, true, work) {
+        if !self.map_rebuild(xs, gap, true, work) {
             return None;
         }
         expected_error(work)
@@ -380,19 +378,13 @@ impl Declicker {
             return false;
         };
         work.excitation = excitation;
-        self.map_rebuild(x, gap, excitation, envelope, work)
+        self.map_rebuild(x, gap, envelope, work)
     }
 
-    /// The MAP rebuilds of `rebuild` with the model in `work` (`a`, and the partner's share of the
-    /// excitation in `offset` where there is one).
-    fn map_rebuild(
-        &self,
-        x: &mut [f32],
-        gap: Range<usize>,
-        excitation: f64,
-        envelope: bool,
-        work: &mut Rebuild,
-    ) -> bool {
+    /// The MAP rebuilds of `rebuild` with the model in `work` (`a` and `excitation`, and the
+    /// partner's share of the excitation in `offset` where there is one).
+    fn map_rebuild(&self, x: &mut [f32], gap: Range<usize>, envelope: bool, work: &mut Rebuild) -> bool {
+        let excitation = work.excitation;
         click_weights(x, gap.clone(), &work.a, &work.offset, excitation, &mut work.weights);
         work.observed.clear();
         work.observed.extend_from_slice(&x[gap.clone()]);

@@ -577,14 +577,8 @@ fn decode_and_meter<'a>(
     }
     let t = Instant::now();
     let channels: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
-    // Integrated loudness needs one 400 ms gating block: a shorter file is not silent, just too short.
-    let loudness_lufs = integrated_lufs(&channels, audio.sample_rate).ok_or_else(|| {
-        if audio.duration_s() < 0.4 {
-            Error::TooShort { path: path.into(), seconds: audio.duration_s() }
-        } else {
-            Error::Silent { path: path.into(), what }
-        }
-    })?;
+    let loudness_lufs = integrated_lufs(&channels, audio.sample_rate)
+        .ok_or_else(|| Error::no_loudness(path, audio.duration_s(), what))?;
     let true_peak_dbtp = to_db(f64::from(bs1770_true_peak(&channels)));
     timings.analysis_s = t.elapsed().as_secs_f64();
     Ok((audio, Target { path, references: Vec::new(), loudness_lufs, true_peak_dbtp }))
